@@ -1,0 +1,57 @@
+# Every target creates or reuses .venv and installs the project first (idempotent: the stamp
+# file is only rebuilt when pyproject.toml changes), so on a bare machine with python3 and make,
+# `make test` is the whole set-up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+KL     := $(BIN)/kalshi-lake
+LAKE   ?= lake
+CITY   ?=
+START  ?=
+END    ?=
+
+.PHONY: help install test lint typecheck backfill transform validate demo bench status clean
+
+help:
+	@echo "make test | demo | backfill CITY=chicago [START=YYYY-MM-DD END=YYYY-MM-DD] | transform | validate | bench | lint"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check kalshi_lake tests
+	$(BIN)/ruff format --check kalshi_lake tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy kalshi_lake
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+backfill: $(STAMP)
+	@test -n "$(CITY)" || { echo "usage: make backfill CITY=chicago [START=YYYY-MM-DD] [END=YYYY-MM-DD]" >&2; exit 2; }
+	$(KL) --lake $(LAKE) backfill --city $(CITY) $(if $(START),--start $(START)) $(if $(END),--end $(END))
+
+transform: $(STAMP)
+	$(KL) --lake $(LAKE) transform $(if $(FULL),--full)
+
+validate: $(STAMP)
+	$(KL) --lake $(LAKE) validate
+
+status: $(STAMP)
+	$(KL) --lake $(LAKE) status
+
+demo: $(STAMP)
+	$(KL) demo
+
+bench: $(STAMP)
+	$(BIN)/python -m kalshi_lake.bench $(BENCH_ARGS)
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info

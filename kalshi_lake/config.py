@@ -1,0 +1,107 @@
+"""The frozen run configuration, built once from flags > environment > defaults.
+
+Every library entry point takes a :class:`Settings`; nothing reads the environment elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from kalshi_lake.errors import ConfigError
+
+DEFAULT_API_URL = "https://external-api.kalshi.com/trade-api/v2"
+DEFAULT_LAKE = "lake"
+DEFAULT_RATE_UNSIGNED = 10.0
+DEFAULT_RATE_SIGNED = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know, resolved once.
+
+    ``rate`` is requests per second for the client's token bucket; ``burst`` the bucket size in
+    requests (Kalshi's Basic and Advanced read buckets hold two seconds of budget).
+    """
+
+    lake: str = DEFAULT_LAKE
+    api_url: str = DEFAULT_API_URL
+    rate: float = DEFAULT_RATE_UNSIGNED
+    burst: float | None = None
+    concurrency: int = 8
+    timeout_s: float = 30.0
+    max_retries: int = 8
+    retry_budget: int = 2000
+    backoff_base_s: float = 0.25
+    backoff_max_s: float = 30.0
+    api_key_id: str | None = None
+    private_key_path: str | None = None
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
+    progress: bool = True
+
+    @property
+    def signed(self) -> bool:
+        """True when requests are signed (both key id and key path are set)."""
+        return bool(self.api_key_id and self.private_key_path)
+
+    @property
+    def effective_burst(self) -> float:
+        """Bucket size in requests: explicit, or two seconds of the rate (at least 1)."""
+        if self.burst is not None:
+            return max(1.0, float(self.burst))
+        return max(1.0, 2.0 * self.rate)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+        """Resolve flags > env > defaults. Flags whose value is ``None`` are treated as unset."""
+        env = os.environ if env is None else env
+        given = {k: v for k, v in flags.items() if v is not None}
+
+        def pick(name: str, env_name: str, default: Any, conv: Any = str) -> Any:
+            if name in given:
+                return given[name]
+            raw = env.get(env_name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return conv(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{env_name}={raw!r} is not valid: {exc}") from None
+
+        api_key_id = pick("api_key_id", "KALSHI_API_KEY_ID", None)
+        key_path = pick("private_key_path", "KALSHI_PRIVATE_KEY_PATH", None)
+        if key_path:
+            key_path = str(Path(key_path).expanduser())
+        signed = bool(api_key_id and key_path)
+        default_rate = DEFAULT_RATE_SIGNED if signed else DEFAULT_RATE_UNSIGNED
+        rate = float(pick("rate", "KALSHI_RATE", default_rate, float))
+        if rate <= 0:
+            raise ConfigError(f"rate must be positive, got {rate}")
+        concurrency = int(pick("concurrency", "KALSHI_CONCURRENCY", 8, int))
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+        lake = pick("lake", "KALSHI_LAKE", DEFAULT_LAKE)
+        api_url = str(pick("api_url", "KALSHI_API_URL", DEFAULT_API_URL)).rstrip("/")
+        if not api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"API URL must start with http:// or https://, got {api_url!r}")
+        rest = {
+            k: v
+            for k, v in given.items()
+            if k not in {"api_key_id", "private_key_path", "rate", "concurrency", "lake", "api_url"}
+        }
+        return cls(
+            lake=str(lake),
+            api_url=api_url,
+            rate=rate,
+            concurrency=concurrency,
+            api_key_id=api_key_id,
+            private_key_path=key_path,
+            **rest,
+        )

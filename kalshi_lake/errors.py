@@ -1,0 +1,126 @@
+"""The one exception tree of kalshi-lake.
+
+    KalshiLakeError                 base; carries the process exit code
+    ├── UsageError                  bad input from the user (exit 2)
+    │   ├── UnknownCityError
+    │   ├── BadDateError
+    │   └── ConfigError             bad lake URL, unreadable or unsafe key file, missing bucket
+    ├── TransientError              worth retrying: the same request may succeed later
+    │   ├── RateLimitedError        HTTP 429
+    │   ├── ServerError             HTTP 5xx
+    │   ├── TimeoutError_           connect/read timeouts
+    │   └── ConnectionDroppedError  reset, refused mid-run, truncated body
+    ├── PermanentError              retrying will not help
+    │   ├── ClientError             HTTP 4xx other than 429
+    │   │   └── NotFoundError       HTTP 404
+    │   ├── SchemaError             a payload that does not have the shape we rely on
+    │   └── CorruptFileError        a Parquet file or page body that cannot be read
+    ├── FetchIncompleteError        a run ended with data it could not fetch (exit 3)
+    ├── LockedError                 another process holds the lease (exit 2)
+    └── ValidationFailed            error-level data checks failed (exit 1)
+
+Callers retry on the *category* (``TransientError``), never on message text. The CLI maps
+``exit_code`` to the process status and prints ``str(error)`` as one line.
+"""
+
+from __future__ import annotations
+
+
+class KalshiLakeError(Exception):
+    """Base of every error kalshi-lake raises on purpose."""
+
+    exit_code: int = 2
+    transient: bool = False
+
+
+class UsageError(KalshiLakeError):
+    """The user asked for something that cannot be done as asked."""
+
+    exit_code = 2
+
+
+class UnknownCityError(UsageError):
+    """A city name or alias that is not in the registry."""
+
+
+class BadDateError(UsageError):
+    """A date that does not parse, or a range that is empty or out of bounds."""
+
+
+class ConfigError(UsageError):
+    """Configuration that cannot work: lake URL, key file, credentials, bucket."""
+
+
+class TransientError(KalshiLakeError):
+    """A failure that may go away if the same request is retried."""
+
+    exit_code = 3
+    transient = True
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RateLimitedError(TransientError):
+    """HTTP 429."""
+
+
+class ServerError(TransientError):
+    """HTTP 5xx."""
+
+
+class TimeoutError_(TransientError):
+    """The request timed out."""
+
+
+class ConnectionDroppedError(TransientError):
+    """The connection was reset, closed early, or the body was cut short."""
+
+
+class PermanentError(KalshiLakeError):
+    """A failure that retrying will not fix."""
+
+    exit_code = 3
+
+
+class ClientError(PermanentError):
+    """HTTP 4xx other than 429."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class NotFoundError(ClientError):
+    """HTTP 404."""
+
+
+class SchemaError(PermanentError):
+    """A payload lacks a field we require, or has one of the wrong type."""
+
+
+class CorruptFileError(PermanentError):
+    """A file in the lake (or a page body inside it) cannot be read."""
+
+
+class FetchIncompleteError(KalshiLakeError):
+    """A run ended with data it could not fetch or parse after all retries."""
+
+    exit_code = 3
+
+
+class LockedError(KalshiLakeError):
+    """Another process holds the lease on the same work."""
+
+    exit_code = 2
+
+
+class ValidationFailed(KalshiLakeError):
+    """Error-level data-quality checks found offending rows."""
+
+    exit_code = 1

@@ -1,0 +1,136 @@
+"""Raw page records: one row per HTTP response, kept byte for byte with its provenance.
+
+Layout (CONTRACT section 4)::
+
+    raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/<unique>.parquet
+
+``city`` and ``date`` are Hive keys taken from the path: they are not stored inside the files, so
+engines that add Hive columns (DuckDB, polars, Spark) never see the same column twice.
+``date`` is the event's climate date for event- or market-scoped requests, and the UTC date of
+the fetch for requests that span many events (series, event and market listings, the cutoff).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from kalshi_lake.lake.storage import Lake, unique_name
+
+#: Logical endpoint names used as the first folder under ``raw/`` (the tier is a column).
+ENDPOINTS: dict[str, str] = {
+    "series": "GET /series/{series_ticker}",
+    "events": "GET /events (listing)",
+    "event": "GET /events/{event_ticker}",
+    "markets": "GET /markets, GET /historical/markets (listings)",
+    "market": "GET /markets/{ticker}, GET /historical/markets/{ticker}",
+    "trades": "GET /markets/trades, GET /historical/trades",
+    "candlesticks": "GET /series/{s}/markets/{t}/candlesticks, GET /historical/markets/{t}/candlesticks",
+    "event_candlesticks": "GET /series/{s}/events/{e}/candlesticks",
+    "batch_candlesticks": "GET /markets/candlesticks",
+    "cutoff": "GET /historical/cutoff",
+    "orderbook": "GET /markets/{ticker}/orderbook",
+}
+
+TIERS = ("live", "historical")
+
+RAW_SCHEMA = pa.schema(
+    [
+        pa.field("endpoint", pa.string(), nullable=False),
+        pa.field("tier", pa.string(), nullable=False),
+        pa.field("series_ticker", pa.string()),
+        pa.field("event_ticker", pa.string()),
+        pa.field("market_ticker", pa.string()),
+        pa.field("request_path", pa.string(), nullable=False),
+        pa.field("request_params", pa.string(), nullable=False),
+        pa.field("cursor_in", pa.string()),
+        pa.field("cursor_out", pa.string()),
+        pa.field("page_number", pa.int32(), nullable=False),
+        pa.field("http_status", pa.int16(), nullable=False),
+        pa.field("fetched_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("body", pa.large_string(), nullable=False),
+        pa.field("body_sha256", pa.string(), nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One HTTP response page and the request that produced it."""
+
+    endpoint: str
+    tier: str
+    city: str
+    date: dt.date
+    request_path: str
+    request_params: Mapping[str, Any]
+    body: str
+    fetched_at: dt.datetime
+    run_id: str
+    http_status: int = 200
+    page_number: int = 0
+    cursor_in: str | None = None
+    cursor_out: str | None = None
+    series_ticker: str | None = None
+    event_ticker: str | None = None
+    market_ticker: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown raw endpoint {self.endpoint!r}")
+        if self.tier not in TIERS:
+            raise ValueError(f"unknown tier {self.tier!r}")
+
+    def row(self) -> dict[str, Any]:
+        """The record as a dict in :data:`RAW_SCHEMA` order."""
+        return {
+            "endpoint": self.endpoint,
+            "tier": self.tier,
+            "series_ticker": self.series_ticker,
+            "event_ticker": self.event_ticker,
+            "market_ticker": self.market_ticker,
+            "request_path": self.request_path,
+            "request_params": json.dumps(dict(self.request_params), sort_keys=True, separators=(",", ":")),
+            "cursor_in": self.cursor_in,
+            "cursor_out": self.cursor_out,
+            "page_number": self.page_number,
+            "http_status": self.http_status,
+            "fetched_at": self.fetched_at.astimezone(dt.UTC),
+            "run_id": self.run_id,
+            "body": self.body,
+            "body_sha256": hashlib.sha256(self.body.encode("utf-8")).hexdigest(),
+        }
+
+
+def partition_dir(endpoint: str, city: str, date: dt.date) -> str:
+    """``raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>`` relative to the lake root."""
+    return f"raw/{endpoint}/city={city}/date={date.isoformat()}"
+
+
+def pages_table(pages: Sequence[RawPage]) -> pa.Table:
+    """An Arrow table of pages in :data:`RAW_SCHEMA`."""
+    return pa.Table.from_pylist([p.row() for p in pages], schema=RAW_SCHEMA)
+
+
+def write_pages(lake: Lake, pages: Sequence[RawPage]) -> list[str]:
+    """Write pages as one new file per (endpoint, city, date) partition; returns the paths.
+
+    Each file appears atomically under a unique name, so a crash leaves either the whole file
+    or nothing, and concurrent writers never collide.
+    """
+    groups: dict[tuple[str, str, dt.date], list[RawPage]] = {}
+    for p in pages:
+        groups.setdefault((p.endpoint, p.city, p.date), []).append(p)
+    written = []
+    for (endpoint, city, date), group in sorted(groups.items()):
+        rel = f"{partition_dir(endpoint, city, date)}/{unique_name()}"
+        written.append(lake.write_table(pages_table(group), rel))
+    return written

@@ -1,0 +1,106 @@
+"""Arrow schemas of the curated tables (CONTRACT section 5), shared by transform and SQL.
+
+The Hive keys ``city`` and ``month`` live in the folder names
+(``curated/<table>/city=<city>/month=<YYYY-MM>/``) and are not stored in the files, so Spark,
+Trino, DuckDB and polars all read them without a duplicate-column clash. ``date`` (the event's
+climate date) is an ordinary column.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+PRICE = pa.decimal128(10, 6)
+COUNT = pa.decimal128(18, 2)
+STRIKE = pa.decimal128(10, 4)
+TS = pa.timestamp("us", tz="UTC")
+
+MARKETS = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("series_ticker", pa.string()),
+        ("date", pa.date32()),
+        ("strike_type", pa.string()),
+        ("floor_strike", STRIKE),
+        ("cap_strike", STRIKE),
+        ("low_f", pa.int32()),
+        ("high_f", pa.int32()),
+        ("yes_sub_title", pa.string()),
+        ("status", pa.string()),
+        ("result", pa.string()),
+        ("settlement_value", PRICE),
+        ("expiration_value", STRIKE),
+        ("open_time", TS),
+        ("close_time", TS),
+        ("settlement_ts", TS),
+        ("volume", COUNT),
+        ("open_interest", COUNT),
+        ("settlement_source", pa.string()),
+        ("tier", pa.string()),
+        ("fetched_at", TS),
+    ]
+)
+
+TRADES = pa.schema(
+    [
+        ("trade_id", pa.string()),
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("date", pa.date32()),
+        ("traded_at", TS),
+        ("yes_price", PRICE),
+        ("no_price", PRICE),
+        ("count", COUNT),
+        ("taker_side", pa.string()),
+        ("is_block_trade", pa.bool_()),
+        ("tier", pa.string()),
+        ("fetched_at", TS),
+    ]
+)
+
+CANDLES = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("date", pa.date32()),
+        ("source", pa.string()),
+        ("bucket_start", TS),
+        ("period_minutes", pa.int16()),
+        ("price_open", PRICE),
+        ("price_high", PRICE),
+        ("price_low", PRICE),
+        ("price_close", PRICE),
+        ("price_vwap", PRICE),
+        ("trade_count", pa.int32()),
+        ("volume", COUNT),
+        ("yes_bid_open", PRICE),
+        ("yes_bid_high", PRICE),
+        ("yes_bid_low", PRICE),
+        ("yes_bid_close", PRICE),
+        ("yes_ask_open", PRICE),
+        ("yes_ask_high", PRICE),
+        ("yes_ask_low", PRICE),
+        ("yes_ask_close", PRICE),
+        ("open_interest", COUNT),
+    ]
+)
+
+#: Curated table name -> schema; candles_1m and candles_5m share one schema.
+TABLES: dict[str, pa.Schema] = {
+    "markets": MARKETS,
+    "trades": TRADES,
+    "candles_1m": CANDLES,
+    "candles_5m": CANDLES,
+}
+
+#: The sort key of each table (rows are written in this order).
+SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "markets": ("market_ticker",),
+    "trades": ("market_ticker", "traded_at", "trade_id"),
+    "candles_1m": ("market_ticker", "source", "bucket_start"),
+    "candles_5m": ("market_ticker", "source", "bucket_start"),
+}
+
+#: Hive keys of curated partitions, in folder order.
+HIVE_KEYS = ("city", "month")

@@ -1,0 +1,1 @@
+"""kalshi_lake.sim"""
