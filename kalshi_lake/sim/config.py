@@ -1,0 +1,83 @@
+"""The simulator's frozen configuration (pinned interface, see ``kalshi_lake.sim``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kalshi_lake.errors import ConfigError
+
+UTC = dt.UTC
+
+#: The seed and clock of the ``sim`` / ``sim_factory`` pytest fixtures (and the docs' examples):
+#: tests import these rather than repeating them. With this "now" the historical cutoff
+#: (60 days back) is 2026-09-22T00:00Z.
+FIXTURE_SEED = 7
+FIXTURE_NOW = dt.datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything that decides what the simulator serves and how it misbehaves.
+
+    ``now`` is the simulated clock, frozen for the server's lifetime (``None``: the real clock at
+    start, truncated to the second). ``rate`` / ``burst`` configure the token bucket in
+    requests/s and bucket size (``rate=None``: no limit; ``burst=None``: two seconds of ``rate``,
+    like Kalshi's Basic read bucket). ``latency_ms`` is added to every response, plus a uniform
+    draw in ``[-jitter_ms, +jitter_ms]`` (never below zero). ``fail_rate`` / ``drop_rate`` /
+    ``malformed_rate`` are the shares of requests answered 5xx, dropped without a response, or
+    sent with a corrupt body. Faults draw from their own RNG seeded from ``seed``, so the same
+    request sequence replays the same faults and the data never depends on them.
+    """
+
+    seed: int = 0
+    now: dt.datetime | None = None
+    rate: float | None = None
+    burst: float | None = None
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    fail_rate: float = 0.0
+    drop_rate: float = 0.0
+    malformed_rate: float = 0.0
+    cutoff_lag_days: int = 60
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        if self.now is not None:
+            if not isinstance(self.now, dt.datetime):
+                raise ConfigError(f"now must be a datetime, got {self.now!r}")
+            now = self.now if self.now.tzinfo else self.now.replace(tzinfo=UTC)
+            object.__setattr__(self, "now", now.astimezone(UTC))
+        if self.rate is not None and self.rate <= 0:
+            raise ConfigError(f"sim rate must be positive (or None for unlimited), got {self.rate}")
+        if self.burst is not None and self.burst < 1:
+            raise ConfigError(f"sim burst must be at least 1, got {self.burst}")
+        for name in ("fail_rate", "drop_rate", "malformed_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1, got {value}")
+        if self.latency_ms < 0 or self.jitter_ms < 0:
+            raise ConfigError("latency_ms and jitter_ms must not be negative")
+        if self.cutoff_lag_days < 0:
+            raise ConfigError(f"cutoff_lag_days must not be negative, got {self.cutoff_lag_days}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0..65535, got {self.port}")
+
+    @property
+    def effective_burst(self) -> float:
+        """Bucket size in requests (only meaningful when ``rate`` is set)."""
+        if self.burst is not None:
+            return float(self.burst)
+        return max(1.0, 2.0 * (self.rate or 1.0))
+
+    def resolved_now(self) -> dt.datetime:
+        """``now``, or the real clock truncated to the second."""
+        if self.now is not None:
+            return self.now
+        return dt.datetime.now(UTC).replace(microsecond=0)
+
+    def with_(self, **changes: Any) -> SimConfig:
+        """A copy with some fields changed."""
+        return replace(self, **changes)

@@ -1,0 +1,157 @@
+"""Misbehaviour on purpose: the token-bucket rate limit, seeded fault injection, and counters.
+
+Faults draw from their own ``random.Random`` seeded from the simulator seed, five draws per API
+request whatever the configuration, so the same request sequence always meets the same faults
+(a failing test replays) and the data model's determinism is never touched.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kalshi_lake.sim.config import SimConfig
+
+#: Exactly what Kalshi sends with a 429 (no Retry-After, no X-RateLimit-* headers).
+RATE_LIMITED_BODY = b'{"error": "too many requests"}'
+
+#: 5xx answers a flaky upstream gives: JSON from the API, HTML from the load balancer.
+SERVER_ERRORS: tuple[tuple[int, str, bytes], ...] = (
+    (
+        500,
+        "application/json; charset=utf-8",
+        b'{"error":{"code":"internal_server_error","message":"internal server error"}}',
+    ),
+    (
+        502,
+        "text/html",
+        b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+        b"</h1></center></body></html>",
+    ),
+    (
+        503,
+        "application/json; charset=utf-8",
+        b'{"error":{"code":"service_unavailable","message":"service unavailable"}}',
+    ),
+    (
+        504,
+        "text/html",
+        b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway "
+        b"Time-out</h1></center></body></html>",
+    ),
+)
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` stored; one token per request."""
+
+    def __init__(
+        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.tokens = burst
+        self.last = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Spend a token if one is available."""
+        with self._lock:
+            now = self.clock()
+            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                return True
+            return False
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """What happens to one request."""
+
+    delay_s: float
+    drop: bool
+    fail: tuple[int, str, bytes] | None
+    malformed: str | None  # "cut" (valid framing, truncated JSON) or "short" (body cut on the wire)
+    cut_fraction: float
+
+
+class Faults:
+    """The seeded fault stream."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.rng = random.Random(f"kalshi-sim-faults|{config.seed}")
+        self._lock = threading.Lock()
+
+    def draw(self) -> FaultPlan:
+        """The next request's faults (always five draws, so the stream stays aligned)."""
+        cfg = self.config
+        with self._lock:
+            r_jitter, r_drop, r_fail, r_mal, r_kind = (self.rng.random() for _ in range(5))
+        delay_ms = cfg.latency_ms + (2.0 * r_jitter - 1.0) * cfg.jitter_ms
+        fail = None
+        if r_fail < cfg.fail_rate:
+            fail = SERVER_ERRORS[min(len(SERVER_ERRORS) - 1, int(r_kind * len(SERVER_ERRORS)))]
+        malformed = None
+        if r_mal < cfg.malformed_rate:
+            malformed = "short" if r_kind < 1 / 3 else "cut"
+        return FaultPlan(
+            delay_s=max(0.0, delay_ms) / 1000.0,
+            drop=r_drop < cfg.drop_rate,
+            fail=fail,
+            malformed=malformed,
+            cut_fraction=0.2 + 0.6 * r_kind,
+        )
+
+
+def cut_body(body: bytes, fraction: float) -> bytes:
+    """A strict prefix of ``body`` (at least one byte shorter), never valid JSON for an object."""
+    n = max(1, min(len(body) - 1, int(len(body) * fraction)))
+    return body[:n]
+
+
+class Stats:
+    """Request counters by endpoint and status, plus fault counts (thread-safe)."""
+
+    FAULTS = ("delayed", "dropped", "failed", "malformed", "rate_limited")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = 0
+        self.by_endpoint: dict[str, dict[str, int]] = {}
+        self.by_status: dict[str, int] = {}
+        self.faults: dict[str, int] = dict.fromkeys(self.FAULTS, 0)
+
+    def record(self, endpoint: str, status: str, fault: str | None = None) -> None:
+        """Count one answered (or dropped: ``status="dropped"``) request."""
+        with self._lock:
+            self.total += 1
+            per = self.by_endpoint.setdefault(endpoint, {})
+            per[status] = per.get(status, 0) + 1
+            self.by_status[status] = self.by_status.get(status, 0) + 1
+            if fault is not None:
+                self.faults[fault] += 1
+
+    def fault(self, name: str) -> None:
+        """Count a fault that does not change the answer (latency)."""
+        with self._lock:
+            self.faults[name] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-ready copy: ``{requests, by_endpoint, by_status, faults}``."""
+        with self._lock:
+            return {
+                "requests": self.total,
+                "by_endpoint": {
+                    k: dict(sorted(v.items())) for k, v in sorted(self.by_endpoint.items())
+                },
+                "by_status": dict(sorted(self.by_status.items())),
+                "faults": dict(self.faults),
+            }
