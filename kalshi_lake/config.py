@@ -5,6 +5,7 @@ Every library entry point takes a :class:`Settings`; nothing reads the environme
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,10 @@ class Settings:
     private_key_path: str | None = None
     storage_options: Mapping[str, Any] = field(default_factory=dict)
     progress: bool = True
+    # Backfill raw writes: a batch of pages becomes durable (one file per partition) once it holds
+    # this many pages or its oldest page is this old; a crash loses at most that much work.
+    flush_pages: int = 256
+    flush_seconds: float = 5.0
 
     @property
     def signed(self) -> bool:
@@ -84,7 +89,9 @@ class Settings:
         rate = float(pick("rate", "KALSHI_RATE", default_rate, float))
         if rate <= 0:
             raise ConfigError(f"rate must be positive, got {rate}")
-        concurrency = int(pick("concurrency", "KALSHI_CONCURRENCY", 8, int))
+        # Default in-flight requests: enough to keep the rate busy at 1 s of latency (Little's law).
+        auto_concurrency = max(8, math.ceil(rate))
+        concurrency = int(pick("concurrency", "KALSHI_CONCURRENCY", auto_concurrency, int))
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         lake = pick("lake", "KALSHI_LAKE", DEFAULT_LAKE)

@@ -4,7 +4,8 @@
     ├── UsageError                  bad input from the user (exit 2)
     │   ├── UnknownCityError
     │   ├── BadDateError
-    │   └── ConfigError             bad lake URL, unreadable or unsafe key file, missing bucket
+    │   ├── ConfigError             bad lake URL, unreadable or unsafe key file, missing bucket
+    │   └── QueryError              a SQL query that DuckDB cannot run (syntax, names, files)
     ├── TransientError              worth retrying: the same request may succeed later
     │   ├── RateLimitedError        HTTP 429
     │   ├── ServerError             HTTP 5xx
@@ -124,3 +125,7 @@ class ValidationFailed(KalshiLakeError):
     """Error-level data-quality checks found offending rows."""
 
     exit_code = 1
+
+
+class QueryError(UsageError):
+    """A SQL query (``kalshi-lake sql``, a view, a check) that DuckDB refused to run."""

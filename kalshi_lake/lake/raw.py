@@ -98,7 +98,9 @@ class RawPage:
             "event_ticker": self.event_ticker,
             "market_ticker": self.market_ticker,
             "request_path": self.request_path,
-            "request_params": json.dumps(dict(self.request_params), sort_keys=True, separators=(",", ":")),
+            "request_params": json.dumps(
+                dict(self.request_params), sort_keys=True, separators=(",", ":")
+            ),
             "cursor_in": self.cursor_in,
             "cursor_out": self.cursor_out,
             "page_number": self.page_number,

@@ -1,0 +1,186 @@
+"""Pagination as small pure state machines: they build requests and read responses, never send.
+
+Three shapes occur in the Kalshi API (KALSHI_API sections 4, 5.8-5.12):
+
+- :class:`CursorPager`: listings and trades. Pass the previous page's opaque ``cursor``; a
+  missing, ``null`` or ``""`` cursor ends the walk (``if not cursor``).
+- :class:`AdjustedEndPager`: the live event candlestick endpoint. When more than 5,000 candles
+  would be returned it answers up to ``adjusted_end_ts``, which becomes the next ``start_ts``.
+- :class:`ChunkPager`: per-market candlesticks, split client-side so no request asks for more
+  than 5,000 periods.
+
+Each pager has ``next_params()`` (``None`` when finished), ``update(data)`` with the parsed page,
+``page`` (the number of the next page) and ``checkpoint()``/``restore()`` so a walk interrupted by
+a crash continues from its last durable page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalshi_lake.errors import SchemaError
+
+#: Most candles one candlestick request may return (KALSHI_API section 5.8, observed live).
+CANDLE_CAP = 5000
+
+
+@dataclass
+class CursorPager:
+    """Walk a cursor-paginated listing to its end."""
+
+    params: dict[str, Any]
+    cursor: str | None = None
+    page: int = 0
+    done: bool = False
+
+    def next_params(self) -> dict[str, Any] | None:
+        """Query parameters of the next request, or None when the walk is finished."""
+        if self.done:
+            return None
+        out = dict(self.params)
+        if self.cursor:
+            out["cursor"] = self.cursor
+        return out
+
+    def update(self, data: dict[str, Any]) -> str | None:
+        """Read one page; returns the cursor for the next page (None at the end)."""
+        nxt = data.get("cursor")
+        if nxt is not None and not isinstance(nxt, str):
+            raise SchemaError(f"cursor is a {type(nxt).__name__}, expected a string")
+        self.page += 1
+        if not nxt:
+            self.done = True
+            self.cursor = None
+            return None
+        if nxt == self.cursor:
+            # A server that hands back the cursor it was given would loop forever.
+            raise SchemaError(f"the API returned the same cursor twice ({nxt[:24]}...)")
+        self.cursor = nxt
+        return nxt
+
+    def checkpoint(self) -> dict[str, Any]:
+        """JSON-able progress: the cursor of the next page and its number."""
+        return {"cursor": self.cursor, "page": self.page, "done": self.done}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`checkpoint`."""
+        self.cursor = state.get("cursor") or None
+        self.page = int(state.get("page", 0))
+        self.done = bool(state.get("done", False))
+
+
+@dataclass
+class AdjustedEndPager:
+    """Walk ``[start_ts, end_ts]`` of the event candlestick endpoint, following ``adjusted_end_ts``.
+
+    The boundary candle at ``adjusted_end_ts`` comes back twice; the transform dedups it on
+    ``(ticker, end_period_ts)``.
+    """
+
+    start_ts: int
+    end_ts: int
+    period: int = 1
+    page: int = 0
+    done: bool = False
+
+    def __post_init__(self) -> None:
+        if self.end_ts < self.start_ts:
+            self.done = True
+
+    def next_params(self) -> dict[str, Any] | None:
+        """``start_ts``, ``end_ts``, ``period_interval`` of the next request."""
+        if self.done:
+            return None
+        return {"start_ts": self.start_ts, "end_ts": self.end_ts, "period_interval": self.period}
+
+    def update(self, data: dict[str, Any]) -> int | None:
+        """Read one response; returns the next ``start_ts`` or None when the window is covered."""
+        self.page += 1
+        adj = data.get("adjusted_end_ts")
+        if adj is None:
+            self.done = True
+            return None
+        if not isinstance(adj, int) or isinstance(adj, bool):
+            raise SchemaError(f"adjusted_end_ts is a {type(adj).__name__}, expected an integer")
+        if adj >= self.end_ts:
+            self.done = True
+            return None
+        if adj <= self.start_ts:
+            raise SchemaError(
+                f"adjusted_end_ts {adj} does not advance past start_ts {self.start_ts}"
+            )
+        self.start_ts = adj
+        return adj
+
+    def checkpoint(self) -> dict[str, Any]:
+        """JSON-able progress: the next ``start_ts`` and page number."""
+        return {"start_ts": self.start_ts, "page": self.page, "done": self.done}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`checkpoint`."""
+        self.start_ts = int(state.get("start_ts", self.start_ts))
+        self.page = int(state.get("page", 0))
+        self.done = bool(state.get("done", False))
+
+
+@dataclass
+class ChunkPager:
+    """Split ``[start_ts, end_ts]`` into requests of at most ``cap`` periods each.
+
+    A request ``[s, e]`` returns candles *ending* in ``[s, e]``: at most ``(e - s) / step + 1`` of
+    them, so chunks span ``(cap - 1) * step`` seconds and the next starts one step later (no gap,
+    no overlap).
+    """
+
+    start_ts: int
+    end_ts: int
+    period: int = 1
+    cap: int = CANDLE_CAP
+    page: int = 0
+    done: bool = False
+    _chunk_end: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.cap < 1:
+            raise ValueError("cap must be at least 1")
+        if self.end_ts < self.start_ts:
+            self.done = True
+
+    @property
+    def step(self) -> int:
+        """Seconds per period."""
+        return self.period * 60
+
+    def next_params(self) -> dict[str, Any] | None:
+        """The next chunk's ``start_ts``, ``end_ts`` and ``period_interval``."""
+        if self.done:
+            return None
+        self._chunk_end = min(self.end_ts, self.start_ts + (self.cap - 1) * self.step)
+        return {
+            "start_ts": self.start_ts,
+            "end_ts": self._chunk_end,
+            "period_interval": self.period,
+        }
+
+    def update(self, data: dict[str, Any]) -> int | None:
+        """Advance past the chunk just fetched; returns the next ``start_ts`` or None at the end."""
+        self.page += 1
+        if not self._chunk_end:
+            self._chunk_end = min(self.end_ts, self.start_ts + (self.cap - 1) * self.step)
+        nxt = self._chunk_end + self.step
+        if nxt > self.end_ts:
+            self.done = True
+            return None
+        self.start_ts = nxt
+        return nxt
+
+    def checkpoint(self) -> dict[str, Any]:
+        """JSON-able progress: the next chunk's ``start_ts`` and page number."""
+        return {"start_ts": self.start_ts, "page": self.page, "done": self.done}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`checkpoint`."""
+        self.start_ts = int(state.get("start_ts", self.start_ts))
+        self.page = int(state.get("page", 0))
+        self.done = bool(state.get("done", False)) or self.start_ts > self.end_ts

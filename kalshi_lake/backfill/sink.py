@@ -1,0 +1,158 @@
+"""The page sink: raw pages go to the lake in small batches, and progress only after them.
+
+Walks hand every response page to :meth:`PageSink.add` together with the progress it implies
+(a cursor, a watermark). Pages are buffered briefly and written as one Parquet file per
+(endpoint, city, date) partition when the buffer holds ``flush_pages`` pages, ``flush_bytes``
+bytes, or its oldest page is ``flush_seconds`` old. Only after those files are durable is the
+buffered progress committed to the :class:`~kalshi_lake.lake.state.StateStore`. A crash can
+therefore lose at most the last few seconds of pages, and the state never claims one of them:
+a re-run fetches them again (the raw layer is append-only; the transform dedups).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalshi_lake.lake.raw import RawPage, write_pages
+from kalshi_lake.lake.state import StateStore
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.log import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class SinkStats:
+    """What the sink has made durable."""
+
+    pages: int = 0
+    files: int = 0
+    bytes: int = 0
+    flushes: int = 0
+    commits: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+
+
+class PageSink:
+    """Buffered, ordered writer of raw pages and the state updates they justify."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        state: StateStore,
+        *,
+        run_id: str,
+        flush_pages: int = 256,
+        flush_bytes: int = 32 * 1024 * 1024,
+        flush_seconds: float = 5.0,
+    ) -> None:
+        self.lake = lake
+        self.state = state
+        self.run_id = run_id
+        self.flush_pages = max(1, flush_pages)
+        self.flush_bytes = max(1, flush_bytes)
+        self.flush_seconds = max(0.0, flush_seconds)
+        self.stats = SinkStats()
+        self._pages: list[RawPage] = []
+        self._updates: dict[str, dict[str, Any] | None] = {}
+        self._bytes = 0
+        self._oldest: float | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+
+    # --- producers ---------------------------------------------------------------------------
+    async def add(
+        self, page: RawPage, updates: Mapping[str, Mapping[str, Any] | None] | None = None
+    ) -> None:
+        """Queue one page and the progress it proves; flushes when a threshold is crossed."""
+        self._raise_if_failed()
+        self._pages.append(page)
+        self._bytes += len(page.body)
+        if self._oldest is None:
+            self._oldest = time.monotonic()
+        if updates:
+            self._merge(updates)
+        if self._due():
+            self._start_flush()
+            # Back-pressure: never hold more than a few batches in memory.
+            if len(self._pages) >= 4 * self.flush_pages or self._bytes >= 4 * self.flush_bytes:
+                await self.flush()
+
+    async def note(self, updates: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Queue progress that needs no new page (committed after every page queued before it)."""
+        self._raise_if_failed()
+        self._merge(updates)
+        if self.flush_seconds == 0:
+            await self.flush()
+
+    def _merge(self, updates: Mapping[str, Mapping[str, Any] | None]) -> None:
+        for key, value in updates.items():
+            self._updates[key] = dict(value) if value is not None else None
+
+    # --- flushing ----------------------------------------------------------------------------
+    def _due(self) -> bool:
+        if not self._pages and not self._updates:
+            return False
+        if len(self._pages) >= self.flush_pages or self._bytes >= self.flush_bytes:
+            return True
+        return self._oldest is not None and time.monotonic() - self._oldest >= self.flush_seconds
+
+    def _start_flush(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.flush())
+
+    async def tick(self) -> None:
+        """Flush if the oldest buffered page is due (call periodically)."""
+        self._raise_if_failed()
+        if self._due() or (self._updates and not self._pages):
+            self._start_flush()
+
+    async def flush(self) -> None:
+        """Write everything buffered: pages first, then the state updates."""
+        async with self._lock:
+            pages, updates = self._pages, self._updates
+            self._pages, self._updates, self._bytes, self._oldest = [], {}, 0, None
+            if not pages and not updates:
+                return
+            try:
+                await asyncio.to_thread(self._write, pages, updates)
+            except BaseException as exc:
+                self._error = exc
+                raise
+
+    def _write(self, pages: list[RawPage], updates: dict[str, dict[str, Any] | None]) -> None:
+        if pages:
+            files = write_pages(self.lake, pages)
+            self.stats.files += len(files)
+            self.stats.pages += len(pages)
+            self.stats.bytes += sum(len(p.body) for p in pages)
+            for p in pages:
+                self.stats.by_endpoint[p.endpoint] = self.stats.by_endpoint.get(p.endpoint, 0) + 1
+        self.stats.flushes += 1
+        if updates:
+            self.state.commit(updates, run_id=self.run_id)
+            self.stats.commits += 1
+
+    async def close(self) -> None:
+        """Wait for a running flush, then flush the rest."""
+        if self._task is not None:
+            try:
+                await self._task
+            except BaseException:
+                pass
+        self._raise_if_failed()
+        await self.flush()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def pending(self) -> int:
+        """Pages buffered and not yet durable."""
+        return len(self._pages)

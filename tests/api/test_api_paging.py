@@ -1,0 +1,85 @@
+"""Pagination state machines: cursor walks, adjusted_end_ts, and 5,000-candle chunks."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kalshi_lake.api.paging import CANDLE_CAP, AdjustedEndPager, ChunkPager, CursorPager
+from kalshi_lake.errors import SchemaError
+
+
+@pytest.mark.parametrize("last", ["", None, "missing"])
+def test_cursor_walk_ends_on_any_empty_cursor(last: str | None) -> None:
+    pager = CursorPager({"ticker": "X", "limit": 1000})
+    assert pager.next_params() == {"ticker": "X", "limit": 1000}
+    pager.update({"cursor": "abc"})
+    assert pager.next_params() == {"ticker": "X", "limit": 1000, "cursor": "abc"}
+    pager.update({} if last == "missing" else {"cursor": last})
+    assert pager.done and pager.next_params() is None and pager.page == 2
+
+
+def test_cursor_walk_refuses_a_repeated_cursor() -> None:
+    pager = CursorPager({})
+    pager.update({"cursor": "same"})
+    with pytest.raises(SchemaError):
+        pager.update({"cursor": "same"})
+
+
+def test_cursor_checkpoint_round_trip() -> None:
+    pager = CursorPager({"a": 1})
+    pager.update({"cursor": "c1"})
+    again = CursorPager({"a": 1})
+    again.restore(pager.checkpoint())
+    assert again.next_params() == {"a": 1, "cursor": "c1"} and again.page == 1
+
+
+def test_adjusted_end_is_followed_until_the_end() -> None:
+    pager = AdjustedEndPager(1000, 5000)
+    assert pager.next_params() == {"start_ts": 1000, "end_ts": 5000, "period_interval": 1}
+    assert pager.update({"adjusted_end_ts": 3000}) == 3000
+    assert pager.next_params() == {"start_ts": 3000, "end_ts": 5000, "period_interval": 1}
+    assert pager.update({"adjusted_end_ts": 5000}) is None
+    assert pager.done and pager.page == 2
+
+
+def test_adjusted_end_that_does_not_advance_is_an_error() -> None:
+    pager = AdjustedEndPager(1000, 5000)
+    with pytest.raises(SchemaError):
+        pager.update({"adjusted_end_ts": 1000})
+
+
+@given(
+    start=st.integers(0, 10**9),
+    minutes=st.integers(0, 40_000),
+    cap=st.sampled_from([1, 2, 7, 100, CANDLE_CAP]),
+)
+def test_chunks_cover_the_window_without_gaps_or_overlap(
+    start: int, minutes: int, cap: int
+) -> None:
+    start -= start % 60
+    end = start + minutes * 60
+    pager = ChunkPager(start, end, cap=cap)
+    covered = []
+    while (p := pager.next_params()) is not None:
+        s, e = p["start_ts"], p["end_ts"]
+        # Candles ending in [s, e] on minute boundaries: never more than the cap.
+        assert (e - s) // 60 + 1 <= cap
+        covered.append((s, e))
+        pager.update({"candlesticks": []})
+    assert covered[0][0] == start and covered[-1][1] == end
+    for (_, e1), (s2, _) in itertools.pairwise(covered):
+        assert s2 == e1 + 60
+    assert len(covered) == -(-(minutes + 1) // cap)
+
+
+def test_chunk_resume_continues_at_the_saved_chunk() -> None:
+    pager = ChunkPager(0, 60 * 12_000)
+    pager.next_params()
+    pager.update({})
+    again = ChunkPager(0, 60 * 12_000)
+    again.restore(pager.checkpoint())
+    assert again.next_params() == {"start_ts": 60 * 5000, "end_ts": 60 * 9999, "period_interval": 1}
