@@ -1,0 +1,158 @@
+"""``make demo`` / ``kalshi-lake demo``: the whole pipeline offline, in about a minute.
+
+Starts the bundled simulator on 127.0.0.1, backfills a few weeks of two cities from it into the
+lake, transforms, validates, writes ``kalshi.duckdb``, prints a sample of ``event_ladder`` and
+says how to open the lake from a notebook. The simulator's clock is frozen at :data:`DEMO_NOW`,
+so the lake holds settled events, today's live event and tomorrow's freshly listed one.
+
+The demo refuses a lake that already holds data it did not write (a real backfill must never
+get simulated pages mixed in); it marks its own lakes with ``_state/demo.json`` and can be
+re-run on them (the backfill resumes, the transform is incremental).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalshi_lake.cities import get_city
+from kalshi_lake.config import Settings
+from kalshi_lake.errors import UsageError
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.sql.connection import as_lake, has_files
+
+#: The simulator's frozen clock: 13:00 ET on 2026-11-21, so the 11-22 events are listed (since
+#: 10:00 ET) and past their D-1 10:00 decision in New York and Chicago.
+DEMO_NOW = dt.datetime(2026, 11, 21, 18, 0, tzinfo=dt.UTC)
+DEMO_MARKER = "_state/demo.json"
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did."""
+
+    lake: str
+    cities: list[str]
+    start: dt.date
+    end: dt.date
+    requests: int = 0
+    trades: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _guard(lake: Lake) -> None:
+    """Refuse a lake with data the demo did not write."""
+    if lake.exists(DEMO_MARKER):
+        return
+    if has_files(lake, "raw") or has_files(lake, "curated"):
+        raise UsageError(
+            f"{lake.url} already holds data that the demo did not write; "
+            "run the demo on another lake, e.g. `kalshi-lake --lake demo-lake demo`"
+        )
+
+
+def notebook_hint(lake: Lake) -> str:
+    """How to open the lake from Python and from the DuckDB CLI."""
+    where = lake.root if lake.is_local else lake.url
+    return "\n".join(
+        [
+            "Open the lake in a notebook:",
+            "    import kalshi_lake",
+            f"    con = kalshi_lake.connect({where!r})",
+            "    con.sql(\"SELECT * FROM event_ladder WHERE city = 'chicago'\").pl()",
+            "    con.sql(\"SELECT * FROM decision_quotes_for('chicago', DATE '2026-11-01', "
+            "DATE '2026-11-21')\").pl()",
+            f"or the DuckDB CLI: duckdb {lake.path('kalshi.duckdb')}",
+            f"and the example backtest: KALSHI_LAKE={where} jupyter lab examples/backtest.ipynb",
+        ]
+    )
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    cities: Sequence[str] = ("chicago", "nyc"),
+    days: int = 21,
+    seed: int = 7,
+    now: dt.datetime = DEMO_NOW,
+    echo: Callable[[str], Any] = print,
+) -> DemoSummary:
+    """Simulator -> backfill -> transform -> validate -> sample query, all on ``settings.lake``."""
+    from rich.console import Console
+
+    from kalshi_lake.backfill import run_backfill
+    from kalshi_lake.sim import SimConfig, SimServer
+    from kalshi_lake.sql import access, checks
+    from kalshi_lake.transform import run_transform
+
+    if days < 1:
+        raise UsageError(f"--days must be at least 1, got {days}")
+    resolved = [get_city(c) for c in cities]
+    lake = as_lake(settings)
+    _guard(lake)
+    lake.write_bytes(
+        json.dumps(
+            {"seed": seed, "now": now.isoformat(), "cities": [c.name for c in resolved]}
+        ).encode(),
+        DEMO_MARKER,
+    )
+    end = now.date() + dt.timedelta(days=1)  # tomorrow's event is already listed
+    start = end - dt.timedelta(days=days - 1)
+    summary = DemoSummary(lake.url, [c.name for c in resolved], start, end)
+    t0 = time.perf_counter()
+    console = Console(width=160)
+    with SimServer(SimConfig(seed=seed, now=now)) as sim:
+        echo(f"simulator at {sim.base_url} (seed {seed}, now {now.isoformat()})")
+        # The simulator has no rate limit by default; a high client rate keeps the demo short.
+        run_settings = settings.with_(
+            api_url=sim.base_url, rate=1000.0, burst=1000.0, progress=False
+        )
+        for city in resolved:
+            t = time.perf_counter()
+            bs = run_backfill(run_settings, city, start, end)
+            summary.requests += bs.requests
+            summary.trades += bs.trades
+            summary.timings[f"backfill {city.name}"] = time.perf_counter() - t
+            echo(
+                f"backfill {city.name} {start}..{end}: {bs.events} events, {bs.markets} markets, "
+                f"{bs.trades} trades, {bs.candles} candles, {bs.requests} requests "
+                f"in {bs.elapsed_s:.1f}s"
+            )
+    t = time.perf_counter()
+    ts = run_transform(run_settings)
+    summary.timings["transform"] = time.perf_counter() - t
+    echo(ts.render())
+    t = time.perf_counter()
+    results = checks.run_checks(run_settings, as_of=now)
+    summary.timings["validate"] = time.perf_counter() - t
+    console.print(checks.render_table(results, title="validate"))
+    summary.checks_failed = [r.name for r in results if r.blocking]
+    where, notes = access.write_views_db(run_settings)
+    for note in notes:
+        echo(f"note: {note}")
+    echo(f"wrote {where}")
+    sample_city = resolved[0].name
+    sample_date = now.date() - dt.timedelta(days=1)  # yesterday: settled, with both instants
+    res = access.run_sql(
+        run_settings,
+        "SELECT event_ticker, decision_label, bracket, yes_sub_title, yes_bid, yes_ask, mid, "
+        "sum_mid, is_winner FROM event_ladder_for("
+        f"'{sample_city}', DATE '{sample_date}', DATE '{sample_date}') ORDER BY decision_at, bracket",
+        max_rows=12,
+    )
+    console.print(access.to_rich(res, title=f"event_ladder: {sample_city} {sample_date}"))
+    summary.elapsed_s = time.perf_counter() - t0
+    echo(notebook_hint(lake))
+    status = (
+        "passed" if not summary.checks_failed else f"FAILED: {', '.join(summary.checks_failed)}"
+    )
+    echo(f"demo finished in {summary.elapsed_s:.1f}s; validation {status}")
+    if summary.checks_failed:
+        checks.raise_if_failed(results)
+    return summary

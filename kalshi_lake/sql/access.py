@@ -1,0 +1,295 @@
+"""What the ``sql``, ``views`` and ``status`` commands do: run a query, write ``kalshi.duckdb``,
+summarise the lake. The CLI only parses options and prints what these return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kalshi_lake.config import Settings
+from kalshi_lake.errors import QueryError
+from kalshi_lake.lake.state import read_run_records
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.sql.connection import as_lake, connect, new_connection, register_views
+
+#: Name of the DuckDB file ``kalshi-lake views`` writes at the lake root.
+VIEWS_DB = "kalshi.duckdb"
+
+
+def query_error(exc: duckdb.Error, what: str = "query") -> QueryError:
+    """A one-line :class:`QueryError` from a DuckDB error."""
+    first = (
+        " ".join(str(exc).strip().splitlines()[0].split())
+        if str(exc).strip()
+        else type(exc).__name__
+    )
+    hint = ""
+    if "No files found" in first:
+        hint = " (that part of the lake has no files: check --lake, the city and the dates)"
+    return QueryError(f"{what} failed: {first}{hint}")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Columns and rows of a query (``truncated`` when more rows existed than were fetched)."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool = False
+
+
+def run_sql(
+    lake: str | Lake | Settings,
+    sql: str,
+    *,
+    max_rows: int | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> QueryResult:
+    """Run ``sql`` over the lake's views; fetch at most ``max_rows`` rows (None = all)."""
+    own = con is None
+    con = con or connect(as_lake(lake))
+    try:
+        try:
+            cur = con.execute(sql)
+            desc = cur.description or []
+            columns, types = [d[0] for d in desc], [str(d[1]) for d in desc]
+            if max_rows is None:
+                return QueryResult(columns, types, cur.fetchall())
+            rows = cur.fetchmany(max_rows + 1)
+            if len(rows) > max_rows:
+                con.abort()  # drop the rest; the connection stays usable
+        except duckdb.Error as exc:
+            raise query_error(exc) from None
+        return QueryResult(columns, types, rows[:max_rows], truncated=len(rows) > max_rows)
+    finally:
+        if own:
+            con.close()
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.isoformat()
+    if isinstance(v, dt.date | dt.time):
+        return v.isoformat()
+    return str(v)
+
+
+def _json_value(v: Any) -> Any:
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    if isinstance(v, Decimal):
+        return str(v)  # exact: never through float
+    if isinstance(v, list | tuple):
+        return [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    return _text(v)
+
+
+def to_json(result: QueryResult) -> str:
+    """Rows as a JSON array of objects (decimals as exact strings, times as ISO 8601)."""
+    return json.dumps(
+        [
+            {c: _json_value(v) for c, v in zip(result.columns, row, strict=True)}
+            for row in result.rows
+        ],
+        indent=2,
+    )
+
+
+def to_csv(result: QueryResult) -> str:
+    """Rows as CSV with a header line (NULL as an empty field)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(result.columns)
+    for row in result.rows:
+        w.writerow(
+            [
+                _text(v) if not isinstance(v, list | dict) else json.dumps(_json_value(v))
+                for v in row
+            ]
+        )
+    return buf.getvalue()
+
+
+def to_rich(result: QueryResult, title: str | None = None) -> Any:
+    """Rows as a rich Table (NULL shown dimmed)."""
+    from rich.table import Table
+
+    table = Table(
+        title=title,
+        caption=f"{len(result.rows)} row(s)" + (", more not shown" if result.truncated else ""),
+    )
+    for col, typ in zip(result.columns, result.types, strict=True):
+        numeric = typ.startswith(
+            ("DECIMAL", "INTEGER", "BIGINT", "SMALLINT", "DOUBLE", "HUGEINT", "FLOAT", "TINYINT")
+        )
+        table.add_column(f"{col}\n[dim]{typ.lower()}[/]", justify="right" if numeric else "left")
+    for row in result.rows:
+        table.add_row(*["[dim]NULL[/]" if v is None else _text(v).replace("[", "\\[") for v in row])
+    return table
+
+
+# --- kalshi.duckdb -----------------------------------------------------------------------------
+
+
+def write_views_db(lake: str | Lake | Settings) -> tuple[str, list[str]]:
+    """Write ``<lake>/kalshi.duckdb`` holding every view and macro; returns (where, notes).
+
+    The objects store absolute paths (or ``s3://`` URLs), so the DuckDB CLI or any DuckDB
+    client opens the file and queries the lake directly. The file is built next to its final
+    name and moved into place, so a reader never sees half of it. For an object-store lake it is
+    built locally and uploaded in one request; clients then need DuckDB's httpfs and
+    credentials to read the Parquet files.
+    """
+    lk = as_lake(lake)
+    if lk.is_local:
+        Path(lk.root).mkdir(parents=True, exist_ok=True)
+        final = Path(lk.path(VIEWS_DB))
+        tmp = final.with_name(f".{VIEWS_DB}.{secrets.token_hex(4)}.tmp")
+        try:
+            notes = _build_views_db(str(tmp), lk)
+            os.replace(tmp, final)
+        finally:
+            for p in (tmp, Path(f"{tmp}.wal")):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+        return str(final), notes
+    with tempfile.TemporaryDirectory() as d:
+        local = os.path.join(d, VIEWS_DB)
+        notes = _build_views_db(local, lk)
+        lk.write_bytes(Path(local).read_bytes(), VIEWS_DB)
+    return lk.uri(VIEWS_DB), notes
+
+
+def _build_views_db(path: str, lake: Lake) -> list[str]:
+    con = new_connection(path)
+    try:
+        notes = register_views(con, lake)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return notes
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def lake_status(lake: str | Lake | Settings) -> list[dict[str, Any]]:
+    """Per city: event dates covered, markets, trades, candles, last fetch, last run, gaps."""
+    lk = as_lake(lake)
+    con = connect(lk)
+    try:
+        try:
+            rel = con.sql("SELECT * FROM lake_status")
+            cols = rel.columns
+            rows = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+        except duckdb.Error as exc:
+            raise query_error(exc, "status") from None
+    finally:
+        con.close()
+    runs: dict[str, dict[str, Any]] = {}
+    for rec in read_run_records(lk):
+        city = rec.get("city")
+        if isinstance(city, str) and str(rec.get("started_at", "")) >= str(
+            runs.get(city, {}).get("started_at", "")
+        ):
+            runs[city] = rec
+    for row in rows:
+        row["last_run"] = _run_summary(runs.pop(row["city"], {}))
+    for city, rec in sorted(runs.items()):  # cities fetched but not transformed yet
+        rows.append(
+            {
+                "city": city,
+                "first_date": None,
+                "last_date": None,
+                "event_dates": 0,
+                "markets": 0,
+                "settled_markets": 0,
+                "trades": 0,
+                "api_candles_1m": 0,
+                "trade_candles_1m": 0,
+                "last_fetch": None,
+                "missing_days": 0,
+                "gaps": [],
+                "last_run": _run_summary(rec),
+            }
+        )
+    return rows
+
+
+def _run_summary(rec: dict[str, Any] | None) -> str | None:
+    if not rec:
+        return None
+    when = rec.get("finished_at") or rec.get("started_at") or "?"
+    return f"{rec.get('command', 'run')} {rec.get('status', '?')} {when}"
+
+
+def status_json(rows: Sequence[dict[str, Any]], lake: str) -> str:
+    """``kalshi-lake status --json``."""
+    return json.dumps(
+        {"lake": lake, "cities": [{k: _json_value(v) for k, v in r.items()} for r in rows]},
+        indent=2,
+    )
+
+
+def status_table(rows: Sequence[dict[str, Any]], lake: str) -> Any:
+    """``kalshi-lake status`` as a rich Table."""
+    from rich.table import Table
+
+    table = Table(title=f"lake {lake}")
+    for col in (
+        "city",
+        "event dates",
+        "markets",
+        "trades",
+        "candles 1m (api/trades)",
+        "last fetch",
+        "last run",
+        "gaps",
+    ):
+        table.add_column(col)
+    for r in rows:
+        dates = (
+            f"{_text(r['first_date'])} .. {_text(r['last_date'])} ({r['event_dates']})"
+            if r["first_date"]
+            else "-"
+        )
+        gaps = r["gaps"] or []
+        gap_text = (
+            "none"
+            if not gaps
+            else f"{r['missing_days']} day(s): "
+            + ", ".join(gaps[:4])
+            + (" …" if len(gaps) > 4 else "")
+        )
+        table.add_row(
+            r["city"],
+            dates,
+            f"{r['markets']} ({r['settled_markets']} settled)",
+            str(r["trades"]),
+            f"{r['api_candles_1m']} / {r['trade_candles_1m']}",
+            _text(r["last_fetch"]) or "-",
+            r.get("last_run") or "-",
+            gap_text,
+        )
+    if not rows:
+        table.caption = "empty lake: run `kalshi-lake backfill --city NAME`"
+    return table

@@ -1,0 +1,238 @@
+"""Data-quality checks: run every ``queries/checks/*.sql`` and report offending rows.
+
+Each check file is one ``SELECT`` that returns the rows breaking its invariant (none = pass) and
+declares its level in a ``-- level: error|warn`` header line. Checks read the lake through the
+``*_in(city, start_date, end_date)`` source macros with DuckDB variables as arguments
+(``check_city``, ``check_start``, ``check_end``; ``check_as_of`` for "already passed"), so the
+same files run unchanged from any DuckDB client on ``kalshi.duckdb`` (unset variables mean
+the whole lake)::
+
+    SET VARIABLE check_city = 'chicago';
+    .read queries/checks/trade_duplicate_id.sql
+
+``validate`` fails (exit 1) when any error-level check returns rows or cannot run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+from kalshi_lake.cities import get_city
+from kalshi_lake.config import Settings
+from kalshi_lake.errors import BadDateError, ValidationFailed
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.sql import sqlfiles
+from kalshi_lake.sql.connection import as_lake, connect
+
+#: How many offending rows each result keeps as a sample.
+SAMPLE_ROWS = 3
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check."""
+
+    name: str
+    level: str  # "error" or "warn"
+    description: str
+    offending: int
+    sample: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None  # set when the check could not run at all
+
+    @property
+    def passed(self) -> bool:
+        """True when the check ran and found nothing."""
+        return self.error is None and self.offending == 0
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``FAIL`` (error level), ``warn`` (warn level) or ``ERROR`` (did not run)."""
+        if self.error is not None:
+            return "ERROR"
+        if self.offending == 0:
+            return "ok"
+        return "FAIL" if self.level == "error" else "warn"
+
+    @property
+    def blocking(self) -> bool:
+        """True when this result makes validation fail (error level, rows or no run)."""
+        return self.level == "error" and not self.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (sample values as JSON scalars or strings)."""
+        d = asdict(self)
+        d["status"] = self.status
+        d["passed"] = self.passed
+        d["sample"] = [{k: _jsonable(v) for k, v in row.items()} for row in self.sample]
+        return d
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which part of the lake the checks look at (None = everything)."""
+
+    city: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    as_of: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.start and self.end and self.start > self.end:
+            raise BadDateError(f"--start {self.start} is after --end {self.end}")
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, bool | int | str):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, dt.datetime | dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, dt.timedelta):
+        return str(v)
+    return str(v)
+
+
+def _set_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    city = sqlfiles.sql_literal(get_city(scope.city).name) if scope.city else "NULL"
+    start = f"DATE '{scope.start.isoformat()}'" if scope.start else "CAST(NULL AS DATE)"
+    end = f"DATE '{scope.end.isoformat()}'" if scope.end else "CAST(NULL AS DATE)"
+    as_of = (
+        f"TIMESTAMPTZ '{scope.as_of.astimezone(dt.UTC).isoformat()}'"
+        if scope.as_of
+        else "CAST(NULL AS TIMESTAMPTZ)"
+    )
+    con.execute(f"SET VARIABLE check_city = {city}")
+    con.execute(f"SET VARIABLE check_start = {start}")
+    con.execute(f"SET VARIABLE check_end = {end}")
+    con.execute(f"SET VARIABLE check_as_of = {as_of}")
+
+
+def run_check(
+    con: duckdb.DuckDBPyConnection, check: sqlfiles.SqlFile, lake_uri: str
+) -> CheckResult:
+    """Run one check on a connection whose scope variables are set."""
+    body = check.render(lake_uri).strip().rstrip(";")
+    level = check.level or "error"
+    try:
+        rel = con.sql(
+            f"SELECT count(*) OVER () AS __offending, * FROM ({body}) LIMIT {SAMPLE_ROWS}"
+        )
+        cols = rel.columns
+        rows = rel.fetchall()
+    except duckdb.Error as exc:
+        msg = " ".join(str(exc).split())
+        return CheckResult(check.name, level, check.description, 0, [], msg)
+    offending = int(rows[0][0]) if rows else 0
+    sample = [dict(zip(cols[1:], r[1:], strict=True)) for r in rows]
+    return CheckResult(check.name, level, check.description, offending, sample)
+
+
+def run_checks(
+    lake: str | Lake | Settings | duckdb.DuckDBPyConnection,
+    *,
+    city: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    as_of: dt.datetime | None = None,
+    only: Sequence[str] | None = None,
+) -> list[CheckResult]:
+    """Run every check (or those named in ``only``) and return their results in name order.
+
+    ``lake`` is a lake URL/:class:`Lake`/:class:`Settings`, or an open connection from
+    :func:`kalshi_lake.connect`.
+    ``city``/``start``/``end`` narrow the lake to one city and an event-date range; ``as_of``
+    is "now" for checks about instants that have already passed.
+    """
+    scope = Scope(city, start, end, as_of)
+    checks = sqlfiles.load("checks")
+    if only:
+        unknown = sorted(set(only) - {c.name for c in checks})
+        if unknown:
+            from kalshi_lake.errors import UsageError
+
+            raise UsageError(f"unknown check(s) {unknown}; known: {[c.name for c in checks]}")
+        checks = tuple(c for c in checks if c.name in set(only))
+    if isinstance(lake, duckdb.DuckDBPyConnection):
+        con, uri, own = lake, "", False
+    else:
+        lk = as_lake(lake)
+        con, uri, own = connect(lk), lk.uri(), True
+    try:
+        _set_scope(con, scope)
+        return [run_check(con, c, uri) for c in checks]
+    finally:
+        if own:
+            con.close()
+
+
+def validate(
+    settings: Settings,
+    *,
+    city: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    as_of: dt.datetime | None = None,
+) -> list[CheckResult]:
+    """Run every check on ``settings.lake``; the caller decides how to report (see below)."""
+    return run_checks(settings, city=city, start=start, end=end, as_of=as_of)
+
+
+def raise_if_failed(results: Sequence[CheckResult]) -> None:
+    """Raise :class:`ValidationFailed` (exit 1) if an error-level check failed or did not run."""
+    bad = [r.name for r in results if r.blocking]
+    if bad:
+        raise ValidationFailed(f"{len(bad)} error-level check(s) failed: {', '.join(bad)}")
+
+
+def results_json(results: Sequence[CheckResult], lake: str, scope: dict[str, Any]) -> str:
+    """The machine-readable report of ``validate --json``."""
+    return json.dumps(
+        {
+            "lake": lake,
+            "scope": {k: _jsonable(v) for k, v in scope.items()},
+            "passed": not any(r.blocking for r in results),
+            "errors": sum(1 for r in results if r.blocking),
+            "warnings": sum(1 for r in results if r.level == "warn" and not r.passed),
+            "checks": [r.to_dict() for r in results],
+        },
+        indent=2,
+    )
+
+
+def _sample_text(row: dict[str, Any], width: int = 90) -> str:
+    text = ", ".join(f"{k}={_jsonable(v)}" for k, v in row.items())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_table(results: Sequence[CheckResult], title: str = "validate") -> Any:
+    """A rich Table of results: check, level, status, offending rows, a sample."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("check")
+    table.add_column("level")
+    table.add_column("status")
+    table.add_column("offending rows", justify="right")
+    table.add_column("sample")
+    styles = {"ok": "green", "warn": "yellow", "FAIL": "bold red", "ERROR": "bold red"}
+    for r in results:
+        sample = r.error if r.error else (_sample_text(r.sample[0]) if r.sample else "")
+        table.add_row(
+            r.name,
+            r.level,
+            f"[{styles[r.status]}]{r.status}[/]",
+            str(r.offending) if r.error is None else "-",
+            sample,
+        )
+    return table

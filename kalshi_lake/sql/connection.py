@@ -1,0 +1,295 @@
+"""DuckDB connections over a lake: offline set-up, the lake's filesystem, every view and macro.
+
+``connect(lake)`` returns an in-memory DuckDB connection on which every object of
+``queries/views`` and ``queries/backtest`` exists. Three rules shape it:
+
+- **Offline.** Extension auto-install and auto-load are off; only what the wheel links
+  statically is used (parquet, json, icu). Nothing is ever downloaded, so a locked-down laptop
+  behaves like CI.
+- **One seam for storage.** A non-local lake (``s3://``) is read through the lake's own fsspec
+  filesystem registered on the connection (:func:`attach_filesystem`); DuckDB's httpfs is not
+  involved, so credentials and endpoints come from the same place as every other reader.
+- **Cheap to open, whatever the lake's size.** A view over ``read_parquet(glob,
+  union_by_name=true)`` is bound when it is created, which lists every file and reads every
+  footer. So the source macros (``markets_in``, ``trades_in``, ...) are first created as empty
+  typed stubs, the views and backtest macros are created on top of them, and only then are the
+  sources replaced by their real ``read_parquet`` definitions. DuckDB re-binds views at query
+  time, so the views read the lake (and pick up added columns) when queried. A source with no
+  files yet keeps its empty typed stub, and a note says what to run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from kalshi_lake import schemas
+from kalshi_lake.config import Settings
+from kalshi_lake.errors import ConfigError
+from kalshi_lake.lake.raw import RAW_SCHEMA
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.log import get_logger
+from kalshi_lake.sql import sqlfiles
+
+log = get_logger(__name__)
+
+#: DuckDB configuration of every connection: never fetch or auto-load extensions.
+OFFLINE_CONFIG: dict[str, Any] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+#: Extensions the views need; all are statically linked into the duckdb wheel.
+BUNDLED_EXTENSIONS = ("parquet", "json", "icu")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A macro that reads files from the lake, its probe folder and its typed empty stub."""
+
+    name: str
+    probe: str  # folder (relative to the lake root) that holds the files it reads
+    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) of its output
+    hint: str  # what to run when it has no files
+
+
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "VARCHAR"
+    if pa.types.is_decimal(t):
+        return f"DECIMAL({t.precision}, {t.scale})"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
+    if pa.types.is_date32(t):
+        return "DATE"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    ints = {8: "TINYINT", 16: "SMALLINT", 32: "INTEGER", 64: "BIGINT"}
+    if pa.types.is_integer(t) and pa.types.is_signed_integer(t):
+        return ints[t.bit_width]
+    raise TypeError(f"no DuckDB type for {t}")
+
+
+def _columns(schema: pa.Schema, hive: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((f.name, _duck_type(f.type)) for f in schema) + tuple(hive)
+
+
+_CURATED_HIVE = (("city", "VARCHAR"), ("month", "VARCHAR"))
+_TRANSFORM_HINT = "run `kalshi-lake transform` (or `kalshi-lake backfill`)"
+_BACKFILL_HINT = "run `kalshi-lake backfill --city NAME`"
+
+#: Every macro that reads files, keyed by name. Their .sql files live in queries/views.
+SOURCES: dict[str, Source] = {
+    **{
+        f"{table}_in": Source(
+            f"{table}_in",
+            f"curated/{table}",
+            _columns(schema, _CURATED_HIVE),
+            _TRANSFORM_HINT,
+        )
+        for table, schema in schemas.TABLES.items()
+    },
+    "raw_pages_in": Source(
+        "raw_pages_in",
+        "raw",
+        _columns(RAW_SCHEMA, (("city", "VARCHAR"), ("date", "DATE"))),
+        _BACKFILL_HINT,
+    ),
+    "raw_trades_in": Source(
+        "raw_trades_in",
+        "raw/trades",
+        (
+            ("city", "VARCHAR"),
+            ("date", "DATE"),
+            ("tier", "VARCHAR"),
+            ("fetched_at", "TIMESTAMPTZ"),
+            ("run_id", "VARCHAR"),
+            ("page_number", "INTEGER"),
+            ("trade_id", "VARCHAR"),
+            ("market_ticker", "VARCHAR"),
+            ("created_time", "VARCHAR"),
+        ),
+        _BACKFILL_HINT,
+    ),
+}
+
+_SIGNATURE = re.compile(
+    r"CREATE\s+OR\s+REPLACE\s+MACRO\s+(\w+)\s*\((.*?)\)\s+AS\s+TABLE", re.IGNORECASE | re.DOTALL
+)
+
+
+def as_lake(
+    lake: str | Path | Lake | Settings, storage_options: Mapping[str, Any] | None = None
+) -> Lake:
+    """A :class:`Lake` from a URL, a path, a Lake or Settings (whose ``lake`` is used)."""
+    if isinstance(lake, Lake):
+        return lake
+    if isinstance(lake, Settings):
+        return Lake(lake.lake, storage_options=dict(lake.storage_options))
+    return Lake(str(lake), storage_options=dict(storage_options or {}))
+
+
+def new_connection(
+    database: str = ":memory:", *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that never downloads or auto-loads an extension, times in UTC."""
+    con = duckdb.connect(database, read_only=read_only, config=dict(OFFLINE_CONFIG))
+    for ext in BUNDLED_EXTENSIONS:
+        try:
+            con.load_extension(ext)
+        except duckdb.Error as exc:  # pragma: no cover - only on a wheel built without them
+            raise ConfigError(
+                f"DuckDB extension {ext!r} is not bundled in this duckdb build ({exc}); "
+                "kalshi-lake needs parquet, json and icu linked in (the PyPI wheels have them)"
+            ) from None
+    # Storage is UTC; showing TIMESTAMPTZ in the machine's zone would only confuse.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def attach_filesystem(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Make ``lake``'s files readable by ``con``: object stores go through the lake's fsspec.
+
+    Local lakes need nothing. For ``s3://`` (and ``memory://``) the lake's own fsspec filesystem
+    is registered, so DuckDB reads with the same credentials, endpoint and options as every
+    other reader of the lake, and no DuckDB extension (httpfs) is needed.
+    """
+    if lake.is_local:
+        return
+    con.register_filesystem(lake.fs)
+
+
+def has_files(lake: Lake, folder: str) -> bool:
+    """True if some ``*.parquet`` (never ``*.tmp``) exists anywhere under ``folder``.
+
+    Walks depth first and stops at the first file, so a big lake costs a few listings.
+    """
+    stack = [lake.path(folder)]
+    while stack:
+        path = stack.pop()
+        try:
+            entries = lake.fs.ls(path, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        dirs = []
+        for e in entries:
+            name = str(e["name"])
+            if e.get("type") == "directory":
+                dirs.append(name)
+            elif name.endswith(".parquet"):
+                return True
+        stack.extend(sorted(dirs, reverse=True))
+    return False
+
+
+def _stub_sql(source: Source, signature: str) -> str:
+    cols = ", ".join(f"CAST(NULL AS {typ}) AS {name}" for name, typ in source.columns)
+    return (
+        f"CREATE OR REPLACE MACRO {source.name}({signature}) AS TABLE\nSELECT {cols}\nWHERE false"
+    )
+
+
+def dependency_order(files: Sequence[sqlfiles.SqlFile]) -> list[sqlfiles.SqlFile]:
+    """``files`` sorted so that every object comes after the objects its SQL refers to.
+
+    References are found by name in the SQL (comments excluded); ties keep file order, so the
+    order is deterministic. A cycle is a :class:`ConfigError`.
+    """
+    names = {f.name for f in files}
+    deps: dict[str, set[str]] = {}
+    for f in files:
+        body = "\n".join(ln for ln in f.text.splitlines() if not ln.lstrip().startswith("--"))
+        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", body))
+        deps[f.name] = (words & names) - {f.name}
+    done: list[sqlfiles.SqlFile] = []
+    placed: set[str] = set()
+    pending = list(files)
+    while pending:
+        ready = [f for f in pending if deps[f.name] <= placed]
+        if not ready:
+            raise ConfigError(
+                f"SQL objects depend on each other in a cycle: {[f.name for f in pending]}"
+            )
+        for f in ready:
+            done.append(f)
+            placed.add(f.name)
+        pending = [f for f in pending if f.name not in placed]
+    return done
+
+
+def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
+    """Create every view and macro of ``queries/views`` and ``queries/backtest`` on ``con``.
+
+    Returns notes for the user (one per source that has no files yet and is therefore empty).
+    Paths inside the objects are absolute (or ``s3://`` URLs), so they also work when the
+    objects are persisted in a DuckDB file opened from elsewhere.
+    """
+    uri = lake.uri()
+    if any(ch in uri for ch in "*?[]{}"):
+        # the views build glob patterns from the lake location
+        raise ConfigError(f"lake location {uri!r} must not contain glob characters (* ? [ ] {{ }})")
+    files = [*sqlfiles.load("views"), *sqlfiles.load("backtest")]
+    by_name = {f.name: f for f in files}
+    missing = [name for name in SOURCES if name not in by_name]
+    if missing:
+        raise ConfigError(f"queries/views lacks the source macros {missing}")
+    # 1. typed empty stubs for the sources, so creating the views reads no files
+    for name, source in SOURCES.items():
+        m = _SIGNATURE.search(by_name[name].text)
+        if m is None or m.group(1) != name:
+            raise ConfigError(
+                f"{by_name[name].path}: expected 'CREATE OR REPLACE MACRO {name}(...) AS TABLE'"
+            )
+        con.execute(_stub_sql(source, m.group(2)))
+    # 2. everything else, in dependency order
+    for f in dependency_order([f for f in files if f.name not in SOURCES]):
+        try:
+            con.execute(f.render(uri))
+        except duckdb.Error as exc:
+            raise ConfigError(f"cannot create SQL object {f.name!r} from {f.path}: {exc}") from None
+    # 3. the real sources, where there are files to read
+    notes = []
+    for name, source in SOURCES.items():
+        if has_files(lake, source.probe):
+            con.execute(by_name[name].render(uri))
+        else:
+            notes.append(
+                f"{lake.url}: no files under {source.probe}/ yet, so {name} is empty ({source.hint})"
+            )
+    return notes
+
+
+def connect(
+    lake: str | Path | Lake | Settings = "lake",
+    *,
+    database: str = ":memory:",
+    storage_options: Mapping[str, Any] | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with every view of the lake registered (local or ``s3://``).
+
+    ``lake`` is a URL or path (default ``lake``), a :class:`Lake` or :class:`Settings`.
+    A lake whose tables have no files yet still connects: those views are empty and typed,
+    and a warning names what to run. A local lake folder that does not exist is an error.
+    """
+    lk = as_lake(lake, storage_options)
+    if lk.is_local and not Path(lk.root).is_dir():
+        raise ConfigError(
+            f"no lake at {lk.root}: pass --lake (or KALSHI_LAKE) or run `kalshi-lake backfill` first"
+        )
+    con = new_connection(database)
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{sqlfiles.sql_quote_inner(memory_limit)}'")
+    attach_filesystem(con, lk)
+    for note in register_views(con, lk):
+        log.warning(note)
+    return con

@@ -1,0 +1,29 @@
+-- macro: decision_quotes_for(city := NULL, start_date := NULL, end_date := NULL)
+-- decision_quotes (CONTRACT 6) for one city and an inclusive range of event climate dates:
+-- one row per market and decision instant (D-1 10:00 and D 10:00, city-local, DST-correct)
+-- with the last api quote and the last trade at or before it, their ages, and the result.
+-- The fast path for backtests: only that city's partitions near the range are listed and read.
+-- Invariant: exactly two rows per market; decision_at is the UTC instant of decision_label;
+-- quote_at <= decision_at and last_trade_at <= decision_at (no look-ahead).
+CREATE OR REPLACE MACRO decision_quotes_for(
+    city := NULL, start_date := NULL, end_date := NULL
+) AS TABLE
+SELECT
+    q.market_ticker,
+    q.event_ticker,
+    q.city,
+    q.date,
+    q.decision_label,
+    q.decision_at,
+    q.yes_bid,
+    q.yes_ask,
+    q.mid,
+    q.quote_at,
+    q.last_trade_price,
+    q.last_trade_at,
+    q.result,
+    q.quote_age,
+    q.last_trade_age,
+    q.settlement_value,
+    q.month
+FROM market_quotes_for(city, start_date, end_date) AS q;

@@ -1,0 +1,45 @@
+-- macro: event_ladder_for(city := NULL, start_date := NULL, end_date := NULL)
+-- event_ladder (CONTRACT 6) for one city and an inclusive range of event climate dates: per
+-- event and decision instant, every bracket in strike order (bracket 1 = the low tail) with its
+-- as-of bid, ask and mid, the sum of mids over the ladder (sum_mid; n_quoted of n_brackets
+-- brackets had a mid), the winning bracket's ticker once settled, and is_winner.
+-- Invariant: quotes are those of decision_quotes (no look-ahead); at most one is_winner per
+-- event and instant; bracket numbers run 1..n_brackets.
+CREATE OR REPLACE MACRO event_ladder_for(
+    city := NULL, start_date := NULL, end_date := NULL
+) AS TABLE
+SELECT
+    q.event_ticker,
+    q.city,
+    q.date,
+    q.decision_label,
+    q.decision_at,
+    row_number() OVER ladder AS bracket,
+    q.market_ticker,
+    q.strike_type,
+    q.low_f,
+    q.high_f,
+    q.yes_sub_title,
+    q.yes_bid,
+    q.yes_ask,
+    q.mid,
+    q.quote_at,
+    q.last_trade_price,
+    q.last_trade_at,
+    sum(q.mid) OVER event AS sum_mid,
+    count(q.mid) OVER event AS n_quoted,
+    count(*) OVER event AS n_brackets,
+    max(CASE WHEN q.result = 'yes' THEN q.market_ticker END) OVER event AS winner,
+    q.result = 'yes' AS is_winner,
+    q.result,
+    q.month
+FROM market_quotes_for(city, start_date, end_date) AS q
+WINDOW
+    event AS (PARTITION BY q.event_ticker, q.decision_label),
+    ladder AS (
+        PARTITION BY q.event_ticker, q.decision_label
+        ORDER BY
+            q.low_f NULLS FIRST, q.high_f NULLS LAST,
+            q.floor_strike NULLS FIRST, q.cap_strike NULLS LAST, q.market_ticker
+    )
+ORDER BY q.city, q.date, q.decision_at, bracket;

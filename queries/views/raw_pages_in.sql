@@ -1,0 +1,25 @@
+-- macro: raw_pages_in(endpoint := NULL, city := NULL, start_date := NULL, end_date := NULL)
+-- Raw API pages (CONTRACT 4: one row per HTTP response, body byte for byte) of one endpoint
+-- folder (or all), one city (or all) and an inclusive range of partition dates (or all). The
+-- partition date is the event's climate date for event- and market-scoped requests and the UTC
+-- fetch date for listings. Raw partitions are daily, so naming the endpoint, city and date
+-- range in the glob is what keeps DuckDB from listing the whole raw layer.
+-- Invariant: city and date come from the path (Hive keys typed VARCHAR and DATE), never from
+-- the file; endpoint equals the folder the page was written under.
+CREATE OR REPLACE MACRO raw_pages_in(
+    endpoint := NULL, city := NULL, start_date := NULL, end_date := NULL
+) AS TABLE
+SELECT *
+FROM read_parquet(
+    '{lake}/raw/' || coalesce(endpoint, '*') || '/city=' || coalesce(city, '*') || '/date='
+        || lake_range_glob(
+            strftime(CAST(start_date AS DATE), '%Y-%m-%d'),
+            strftime(CAST(end_date AS DATE), '%Y-%m-%d')
+        )
+        || '/*.parquet',
+    hive_partitioning = true,
+    hive_types = {'city': VARCHAR, 'date': DATE},
+    union_by_name = true
+)
+WHERE (start_date IS NULL OR date >= CAST(start_date AS DATE))
+  AND (end_date IS NULL OR date <= CAST(end_date AS DATE));
