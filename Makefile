@@ -11,10 +11,10 @@ CITY   ?=
 START  ?=
 END    ?=
 
-.PHONY: help install test lint typecheck backfill transform validate demo bench status clean
+.PHONY: help install test test-spark lint typecheck backfill transform validate demo bench status clean
 
 help:
-	@echo "make test | demo | backfill CITY=chicago [START=YYYY-MM-DD END=YYYY-MM-DD] | transform | validate | bench | lint"
+	@echo "make test | test-spark | demo | backfill CITY=chicago [START=YYYY-MM-DD END=YYYY-MM-DD] | transform | validate | bench | lint"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+# The distributed-reader test: pyspark (local mode, needs Java 17+) reads the curated lake.
+test-spark: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	$(BIN)/python -m pytest tests/spark -q $(PYTEST_ARGS)
 
 backfill: $(STAMP)
 	@test -n "$(CITY)" || { echo "usage: make backfill CITY=chicago [START=YYYY-MM-DD] [END=YYYY-MM-DD]" >&2; exit 2; }

@@ -1,8 +1,25 @@
 """`Lake`: the one seam between kalshi-lake and a filesystem (local disk or S3 via fsspec).
 
-Every write is atomic and uniquely named: on a local disk the bytes go to ``<name>.tmp`` in the
+Every write is atomic: on a local disk the bytes go to a hidden ``.<name>.<hex>.tmp`` in the
 target directory and are renamed into place; on object stores a single PUT (or a multipart upload
-completed in one call) makes the object appear whole. No glob of ours ever matches ``*.tmp``.
+completed in one call) makes the object appear whole. No glob of ours ever matches ``*.tmp``, and
+the leading dot hides temp files from engines that read whole folders (Spark, Hive, Athena skip
+names starting with ``.`` or ``_``).
+
+Curated partitions are replaced with :meth:`Lake.replace_partition`: each partition folder holds
+exactly one file with a stable name (:data:`PARTITION_FILE`) that is swapped in one step (rename
+over it locally, one PUT on S3), so a reader globbing the folder sees the old rows or the new
+rows, never a mix and never nothing. S3 has no rename and no multi-object transaction; overwriting
+one key is the only manifest-free swap it offers.
+
+S3 errors that mean "this configuration cannot work" (missing bucket, unknown key, bad secret,
+access denied, no credentials, endpoint unreachable) become one-line
+:class:`~kalshi_lake.errors.ConfigError` (exit 2): an S3 lake's filesystem probes its bucket
+before its first request (also when used directly as ``lake.fs``), and :meth:`Lake.check` runs
+that probe on demand.
+
+Engines: :meth:`Lake.polars_storage_options` for polars, :meth:`Lake.duckdb_register` for DuckDB
+(the lake's fsspec filesystem registered on the connection; no httpfs, nothing downloaded).
 """
 
 from __future__ import annotations
@@ -11,10 +28,13 @@ import contextlib
 import datetime as dt
 import os
 import secrets
+import tempfile
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import fsspec
 import pyarrow as pa
@@ -22,8 +42,47 @@ import pyarrow.parquet as pq
 
 from kalshi_lake.errors import ConfigError
 
+if TYPE_CHECKING:
+    import duckdb
+
+    from kalshi_lake.config import Settings
+
 #: Parquet settings shared by every writer: deterministic, compact, fast to read.
-PARQUET_KW: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "write_statistics": True}
+PARQUET_KW: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "write_statistics": True,
+}
+
+#: The one live file of a curated partition (see :meth:`Lake.replace_partition`).
+PARTITION_FILE = "part-0.parquet"
+
+#: A temp file left by a killed writer is removed by the next partition swap once it is this old
+#: (seconds); younger ones may belong to a writer that is still running.
+STALE_TMP_S = 3600.0
+
+#: S3 error codes that mean the configuration cannot work, and what to tell the user.
+_S3_CONFIG_CODES: dict[str, str] = {
+    "NoSuchBucket": "bucket {bucket!r} does not exist: create it or fix --lake / KALSHI_LAKE",
+    "InvalidAccessKeyId": (
+        "the AWS access key id is not known to {where}: check AWS_ACCESS_KEY_ID or AWS_PROFILE"
+    ),
+    "SignatureDoesNotMatch": (
+        "the AWS secret key does not match the access key id: check AWS_SECRET_ACCESS_KEY"
+    ),
+    "AccessDenied": (
+        "access to s3://{bucket}/{prefix} was denied: the credentials need s3:ListBucket, "
+        "s3:GetObject, s3:PutObject and s3:DeleteObject on it"
+    ),
+    "AllAccessDisabled": "all access to bucket {bucket!r} is disabled: check the bucket policy",
+    "ExpiredToken": "the AWS session token has expired: refresh AWS_SESSION_TOKEN",
+    "InvalidToken": "the AWS session token is not valid: check AWS_SESSION_TOKEN",
+    "TokenRefreshRequired": "the AWS session token has expired: refresh AWS_SESSION_TOKEN",
+    "InvalidBucketName": "{bucket!r} is not a valid S3 bucket name: fix --lake / KALSHI_LAKE",
+    "PermanentRedirect": (
+        "bucket {bucket!r} is in another region: set AWS_REGION to the bucket's region"
+    ),
+}
 
 
 def unique_name(suffix: str = ".parquet") -> str:
@@ -36,10 +95,43 @@ def unique_name(suffix: str = ".parquet") -> str:
 
 
 def _s3_options_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """s3fs options from the usual AWS variables (explicit options win over these).
+
+    Credentials from the environment are passed explicitly (not left to botocore) so that every
+    option an S3 client depends on is visible in one dict, which also feeds polars.
+    """
     opts: dict[str, Any] = {}
     endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
     if endpoint:
         opts["endpoint_url"] = endpoint
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        opts["key"] = env["AWS_ACCESS_KEY_ID"]
+        opts["secret"] = env["AWS_SECRET_ACCESS_KEY"]
+        if env.get("AWS_SESSION_TOKEN"):
+            opts["token"] = env["AWS_SESSION_TOKEN"]
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        opts["client_kwargs"] = {"region_name": region}
+    return opts
+
+
+def _merge_s3_options(env_opts: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    opts = {**env_opts, **given}
+    if "client_kwargs" in env_opts and "client_kwargs" in given:
+        opts["client_kwargs"] = {**env_opts["client_kwargs"], **given["client_kwargs"]}
+    # botocore's "standard" retry mode (3 attempts, jittered backoff, throttling-aware) under
+    # s3fs's own retries: robust for long runs, and a dead endpoint is reported in seconds.
+    opts.setdefault("config_kwargs", {})
+    opts["config_kwargs"] = {
+        "retries": {"mode": "standard", "max_attempts": 3},
+        **opts["config_kwargs"],
+    }
+    # Listings must be fresh: other processes (parallel workers) write into the same lake, and a
+    # cached listing would hide their files or show deleted ones.
+    opts["use_listings_cache"] = False
+    # Each Lake gets its own client, so credentials or endpoints never leak between lakes
+    # through fsspec's instance cache (keyed on arguments, blind to the environment).
+    opts["skip_instance_cache"] = True
     return opts
 
 
@@ -48,35 +140,69 @@ class Lake:
     """A lake rooted at a URL: ``lake``, ``/abs/path``, ``file:///x`` or ``s3://bucket/prefix``.
 
     ``root`` is the fsspec path (no protocol); :meth:`uri` gives full URLs for engines.
+    For S3 the usual AWS variables are honoured (``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``/``AWS_DEFAULT_REGION``,
+    ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3`` for S3-compatible stores);
+    ``storage_options`` (s3fs arguments) override them.
     """
 
     url: str
     storage_options: Mapping[str, Any] = field(default_factory=dict)
+    protocol: str = field(init=False, repr=False, compare=False)
+    root: str = field(init=False, repr=False, compare=False)
+    fs: fsspec.AbstractFileSystem = field(init=False, repr=False, compare=False)
+    _engine_fs: fsspec.AbstractFileSystem | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         url = str(self.url)
         if "://" not in url:
             url = "file://" + str(Path(url).expanduser().resolve())
         protocol = url.split("://", 1)[0]
+        if protocol == "s3a":
+            url, protocol = "s3" + url[3:], "s3"
         if protocol not in ("file", "s3", "memory"):
-            raise ConfigError(f"unsupported lake URL {self.url!r}: use a local path or s3://bucket/prefix")
+            raise ConfigError(
+                f"unsupported lake URL {self.url!r}: use a local path or s3://bucket/prefix"
+            )
         opts = dict(self.storage_options)
         if protocol == "s3":
-            opts = {**_s3_options_from_env(os.environ), **opts}
             bucket = url[len("s3://") :].split("/", 1)[0]
             if not bucket:
                 raise ConfigError(f"lake URL {self.url!r} names no bucket")
+            opts = _merge_s3_options(_s3_options_from_env(os.environ), opts)
         self.protocol = protocol
         self.storage_options = opts
-        self.fs: fsspec.AbstractFileSystem = fsspec.filesystem(protocol, **opts)
-        self.root = url.split("://", 1)[1].rstrip("/") if protocol != "file" else url[len("file://") :].rstrip("/")
+        if protocol == "s3":
+            bucket, _, prefix = url[len("s3://") :].rstrip("/").partition("/")
+            # Probes the bucket on its first request (see _s3_classes), so even code that uses
+            # ``lake.fs`` directly gets one clear ConfigError for a bad bucket or credentials.
+            self.fs = _s3_classes()[0](**opts, probe=(url.rstrip("/"), bucket, prefix))
+        else:
+            self.fs = fsspec.filesystem(protocol, **opts)
+        if protocol == "file":
+            self.root = url[len("file://") :].rstrip("/")
+        else:
+            # fsspec's own normal form, so paths we build compare equal to what glob returns.
+            self.root = str(self.fs._strip_protocol(url)).rstrip("/")
         self.url = url.rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Lake:
+        """The lake named by ``settings.lake`` with ``settings.storage_options``."""
+        return cls(settings.lake, settings.storage_options)
 
     # --- paths -------------------------------------------------------------------------------
     @property
     def is_local(self) -> bool:
         """True for a lake on the local filesystem (renames are available)."""
         return self.protocol == "file"
+
+    @property
+    def bucket(self) -> str | None:
+        """The S3 bucket (None for other lakes)."""
+        return self.root.split("/", 1)[0] if self.protocol == "s3" else None
 
     def path(self, *parts: str) -> str:
         """The fsspec path (no protocol) of ``parts`` under the root."""
@@ -89,54 +215,124 @@ class Lake:
 
     def rel(self, path: str) -> str:
         """``path`` relative to the root (accepts fsspec paths or URLs)."""
-        p = path.split("://", 1)[-1]
-        root = self.root.lstrip("/") if not self.is_local else self.root
-        p = p if self.is_local else p.lstrip("/")
-        return p[len(root) :].lstrip("/") if p.startswith(root) else p
+        p = self._fs_path(path)
+        return p[len(self.root) :].lstrip("/") if p.startswith(self.root) else p
+
+    def _fs_path(self, path: str) -> str:
+        """An fsspec path for ``path`` given as a URL or an fsspec path."""
+        if self.is_local:
+            return path[len("file://") :] if path.startswith("file://") else path
+        return str(self.fs._strip_protocol(path))
+
+    def _abs(self, path: str) -> str:
+        """``path`` as an fsspec path: absolute paths and URLs kept, relative ones joined."""
+        p = self._fs_path(path)
+        if p == self.root or p.startswith(self.root + "/"):
+            return p
+        return self.path(path)
+
+    # --- S3 errors ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn "this configuration cannot work" S3 errors into one-line ConfigErrors."""
+        if self.is_local:
+            yield
+            return
+        try:
+            yield
+        except ConfigError:
+            raise
+        except Exception as exc:
+            err = _s3_config_error(exc, self.url, self.storage_options.get("endpoint_url"))
+            if err is not None:
+                raise err from exc
+            raise
+
+    def check(self) -> None:
+        """Probe the lake once: raise :class:`ConfigError` if it cannot be used.
+
+        For S3 this is one ``ListObjectsV2`` (``MaxKeys=1``) under the prefix, made once per
+        Lake (its filesystem also makes it before its first request); it catches a missing
+        bucket, unknown or mismatched credentials, access denied and an unreachable endpoint.
+        A no-op for local lakes (folders are created on first write).
+        """
+        if self.protocol == "s3":
+            from fsspec.asyn import sync
+
+            with self._guard():
+                sync(self.fs.loop, self.fs.set_session)  # type: ignore[attr-defined]
 
     # --- reading -----------------------------------------------------------------------------
     def exists(self, *parts: str) -> bool:
         """True if the file or folder exists."""
-        return bool(self.fs.exists(self.path(*parts)))
+        with self._guard():
+            return bool(self.fs.exists(self.path(*parts)))
 
     def glob(self, pattern: str) -> list[str]:
         """Sorted fsspec paths matching ``pattern`` (relative to the root), never ``*.tmp``."""
-        hits = self.fs.glob(self.path(pattern))
-        return sorted(h for h in hits if not str(h).endswith(".tmp"))
+        with self._guard():
+            hits = self.fs.glob(self.path(pattern))
+        return sorted(str(h) for h in hits if not str(h).endswith(".tmp"))
 
     def ls_dirs(self, *parts: str) -> list[str]:
         """Names of the immediate sub-folders of ``parts`` (empty if it does not exist)."""
         p = self.path(*parts)
-        try:
-            entries = self.fs.ls(p, detail=True)
-        except FileNotFoundError:
-            return []
+        with self._guard():
+            try:
+                entries = self.fs.ls(p, detail=True)
+            except FileNotFoundError:
+                return []
         return sorted(
-            str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"
+            str(e["name"]).rstrip("/").rsplit("/", 1)[-1]
+            for e in entries
+            if e.get("type") == "directory"
+        )
+
+    def ls_files(self, *parts: str) -> list[str]:
+        """Sorted fsspec paths of the files directly in folder ``parts``, never ``*.tmp``."""
+        p = self.path(*parts)
+        with self._guard():
+            try:
+                entries = self.fs.ls(p, detail=True)
+            except FileNotFoundError:
+                return []
+        return sorted(
+            str(e["name"])
+            for e in entries
+            if e.get("type") == "file" and not str(e["name"]).endswith(".tmp")
         )
 
     def read_bytes(self, *parts: str) -> bytes:
         """The whole file."""
-        return bytes(self.fs.cat_file(self.path(*parts)))
+        with self._guard():
+            return bytes(self.fs.cat_file(self.path(*parts)))
 
     def read_table(self, path: str, columns: list[str] | None = None) -> pa.Table:
-        """One Parquet file (an fsspec path from :meth:`glob`, or relative parts)."""
-        p = path if path.startswith(self.root) else self.path(path)
-        with self.fs.open(p, "rb") as f:
-            return pq.read_table(f, columns=columns)
+        """One Parquet file (an fsspec path from :meth:`glob`, a URL, or a relative path)."""
+        p = self._abs(path)
+        with self._guard():
+            if self.is_local:
+                with open(p, "rb") as f:
+                    return pq.read_table(f, columns=columns)
+            # One GET for the whole object: curated and raw files are read whole anyway, and
+            # ranged reads of an object that is replaced meanwhile would mix two versions.
+            data = self.fs.cat_file(p)
+        return pq.read_table(pa.BufferReader(data), columns=columns)
 
     # --- writing -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def open_atomic(self, *parts: str) -> Iterator[IO[bytes]]:
         """Open ``parts`` for writing; the file becomes visible whole when the block exits.
 
-        On error nothing becomes visible (local temp files are removed).
+        On error nothing becomes visible (temp files are removed). Locally the bytes go to a
+        hidden temp file beside the target, renamed into place; on object stores they are
+        spooled to a local temp file and uploaded in one PUT (or one completed multipart upload).
         """
         target = self.path(*parts)
-        parent = target.rsplit("/", 1)[0]
+        parent, name = target.rsplit("/", 1)
         if self.is_local:
             os.makedirs(parent, exist_ok=True)
-            tmp = f"{target}.{secrets.token_hex(4)}.tmp"
+            tmp = f"{parent}/.{name}.{secrets.token_hex(4)}.tmp"
             try:
                 with open(tmp, "wb") as f:
                     yield f
@@ -148,16 +344,23 @@ class Lake:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
                 raise
-        else:
-            # Object stores: the object appears when the upload completes, in one request.
-            with self.fs.open(target, "wb") as f:
-                yield f
+            return
+        with tempfile.NamedTemporaryFile(prefix=".kalshi-lake-", suffix=".tmp") as spool:
+            yield spool  # type: ignore[misc]
+            spool.flush()
+            with self._guard():
+                if self.protocol == "s3":
+                    self.fs.put_file(spool.name, target)
+                else:
+                    spool.seek(0)
+                    self.fs.pipe_file(target, spool.read())
 
     def write_bytes(self, data: bytes, *parts: str) -> str:
         """Write ``data`` atomically; returns the fsspec path."""
         if not self.is_local:
             target = self.path(*parts)
-            self.fs.pipe_file(target, data)
+            with self._guard():
+                self.fs.pipe_file(target, data)
             return target
         with self.open_atomic(*parts) as f:
             f.write(data)
@@ -175,36 +378,291 @@ class Lake:
         return self.path(*parts)
 
     def delete(self, paths: list[str]) -> None:
-        """Remove files (fsspec paths); missing ones are ignored."""
-        for p in paths:
-            with contextlib.suppress(FileNotFoundError):
-                self.fs.rm_file(p)
+        """Remove files (fsspec paths or URLs); missing ones are ignored."""
+        with self._guard():
+            for p in paths:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(self._abs(p))
+
+    # --- curated partitions ------------------------------------------------------------------
+    def replace_partition(self, folder: str, table: pa.Table | bytes, **kw: Any) -> str:
+        """Make ``folder`` hold exactly one Parquet file with ``table``, swapped in atomically.
+
+        ``folder`` is relative to the root (``curated/trades/city=chicago/month=2026-10``);
+        ``table`` is an Arrow table (written with :data:`PARQUET_KW` plus ``kw``) or finished
+        Parquet bytes. The live file is always ``<folder>/``:data:`PARTITION_FILE`: locally it
+        is written to a hidden temp file and renamed over the old one (``rename(2)`` replaces
+        atomically); on S3 it is one PUT over the old object (S3 PUTs are atomic and strongly
+        consistent, and readers through s3fs pin the ETag they opened). A reader that globs the
+        folder therefore sees either the old file or the new one: never both, never neither.
+        Afterwards any other Parquet file in the folder (left by an older layout) is deleted,
+        and temp files older than :data:`STALE_TMP_S` (left by a killed writer) are removed.
+
+        Call it while holding the transform's lease (:mod:`kalshi_lake.lake.lock`): two
+        concurrent writers of one partition would each win for a moment. Returns the fsspec
+        path of the live file.
+        """
+        folder = folder.strip("/")
+        if isinstance(table, pa.Table):
+            live = self.write_table(table, folder, PARTITION_FILE, **kw)
+        else:
+            live = self.write_bytes(bytes(table), folder, PARTITION_FILE)
+        self._sweep_partition(folder, keep=live)
+        return live
+
+    def drop_partition(self, folder: str) -> None:
+        """Remove every Parquet file of ``folder`` (a partition that no longer has rows)."""
+        self._sweep_partition(folder.strip("/"), keep=None)
+
+    def _sweep_partition(self, folder: str, keep: str | None) -> None:
+        p = self.path(folder)
+        with self._guard():
+            try:
+                entries = self.fs.ls(p, detail=True)
+            except FileNotFoundError:
+                return
+        now = time.time()
+        doomed: list[str] = []
+        for e in entries:
+            name = str(e["name"])
+            if e.get("type") != "file" or name == keep:
+                continue
+            if name.endswith(".tmp"):
+                if now - _mtime(e, now) > STALE_TMP_S:
+                    doomed.append(name)
+            elif name.endswith(".parquet"):
+                doomed.append(name)
+        self.delete(doomed)
 
     # --- engines -----------------------------------------------------------------------------
     def polars_storage_options(self) -> dict[str, Any] | None:
-        """``storage_options`` for polars readers/writers (None for local lakes)."""
+        """``storage_options`` for polars readers/writers (None for local lakes).
+
+        Built from the same options as the fsspec filesystem (which already include the AWS
+        variables), in the ``aws_*`` names polars' object store understands.
+        """
         if self.is_local:
             return None
-        opts: dict[str, Any] = {}
         so = dict(self.storage_options)
-        if "endpoint_url" in so:
-            opts["aws_endpoint_url"] = so["endpoint_url"]
+        opts: dict[str, Any] = {}
+        if so.get("endpoint_url"):
+            opts["aws_endpoint_url"] = str(so["endpoint_url"])
             if str(so["endpoint_url"]).startswith("http://"):
                 opts["aws_allow_http"] = "true"
-        for env_name, key in (
-            ("AWS_ACCESS_KEY_ID", "aws_access_key_id"),
-            ("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
-            ("AWS_SESSION_TOKEN", "aws_session_token"),
-            ("AWS_REGION", "aws_region"),
-            ("AWS_DEFAULT_REGION", "aws_region"),
+        for ours, theirs in (
+            ("key", "aws_access_key_id"),
+            ("secret", "aws_secret_access_key"),
+            ("token", "aws_session_token"),
         ):
-            if os.environ.get(env_name) and key not in opts:
-                opts[key] = os.environ[env_name]
-        opts.setdefault("aws_region", "us-east-1")
+            if so.get(ours):
+                opts[theirs] = str(so[ours])
+        region = (so.get("client_kwargs") or {}).get("region_name")
+        opts["aws_region"] = str(region or "us-east-1")
         return opts
+
+    def duckdb_register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Let ``con`` read this lake's URLs (``read_parquet(lake.uri(...))``).
+
+        Local lakes need nothing. For object stores the lake's own fsspec filesystem is
+        registered on the connection, so DuckDB reads ``s3://`` through s3fs with the same
+        credentials and endpoint, and never downloads or loads its httpfs extension
+        (automatic extension install and load are switched off on the connection).
+        """
+        if self.is_local:
+            return
+        self.check()
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        con.register_filesystem(self.engine_fs())
+
+    def engine_fs(self) -> fsspec.AbstractFileSystem:
+        """The filesystem to hand to engines that call ``info`` many times per file (DuckDB).
+
+        DuckDB asks an fsspec filesystem for a file's size and modification time about eight
+        times per file and query (each a HEAD on S3) and reads in several ranged GETs. For S3
+        this is a second client with the same options whose ``info`` answers are remembered:
+        for good under ``raw/`` (raw files never change once visible), and for
+        :data:`ENGINE_INFO_TTL_S` elsewhere (curated files are replaced in place). Raw files are
+        also fetched whole in one GET and kept in a bounded in-memory cache, since the
+        transform reads each several times. A stale answer cannot yield wrong rows: reads are
+        pinned to the ETag from ``info``, so a curated file replaced meanwhile fails the read
+        (HTTP 412) instead of mixing versions. Other lakes return :attr:`fs`.
+        """
+        if self.protocol != "s3":
+            return self.fs
+        if self._engine_fs is None:
+            bucket, _, prefix = self.root.partition("/")
+            fs = _s3_classes()[1](**self.storage_options, probe=(self.url, bucket, prefix))
+            fs.memo_forever = (self.path("raw") + "/",)
+            self._engine_fs = fs
+        return self._engine_fs
 
     def __repr__(self) -> str:
         return f"Lake({self.url!r})"
+
+
+def _s3_config_error(exc: BaseException, url: str, endpoint: str | None) -> ConfigError | None:
+    """The ConfigError that ``exc`` (or its cause chain) means for the lake at ``url``, or None."""
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    where = f"the S3 endpoint {endpoint}" if endpoint else "AWS"
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        name = type(cur).__name__
+        response = getattr(cur, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        if code in _S3_CONFIG_CODES:
+            what = _S3_CONFIG_CODES[str(code)].format(bucket=bucket, prefix=prefix, where=where)
+            return ConfigError(f"S3 lake {url}: {what}")
+        if name in ("NoCredentialsError", "PartialCredentialsError"):
+            return ConfigError(
+                f"S3 lake {url}: no AWS credentials found: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+            )
+        if name in ("EndpointConnectionError", "ConnectTimeoutError", "ProxyConnectionError"):
+            return ConfigError(
+                f"S3 lake {url}: cannot reach {where}: check AWS_ENDPOINT_URL and that the S3 "
+                "service is up"
+            )
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+#: How long :meth:`Lake.engine_fs` trusts an ``info`` answer outside ``raw/`` (seconds): long
+#: enough to cover the burst of calls DuckDB makes while opening a file, short enough that a
+#: query started after a partition swap sees the new file.
+ENGINE_INFO_TTL_S = 2.0
+
+#: :meth:`Lake.engine_fs` keeps whole raw files (immutable) of up to this size in memory...
+ENGINE_RAW_MAX_OBJECT = 64 * 2**20
+#: ...and at most this many bytes of them (least recently used dropped first).
+ENGINE_RAW_CACHE_BYTES = 128 * 2**20
+
+_S3_CLASSES: tuple[type, type] | None = None
+
+
+def _s3_classes() -> tuple[type, type]:
+    """The s3fs subclasses behind S3 lakes (built on first use: s3fs is slow to import).
+
+    ``CheckedS3FileSystem`` (:attr:`Lake.fs`) probes the lake's bucket before its first
+    request and turns a configuration that cannot work into one :class:`ConfigError`.
+    ``EngineS3FileSystem`` (:meth:`Lake.engine_fs`) adds what engines need: DuckDB opens a raw
+    file once per query, asks for its size and mtime about eight times and reads it in several
+    ranged requests, and the transform queries each raw file four to six times. Raw files never
+    change once visible, so their ``info`` is kept for good and each is fetched whole in one
+    GET, later opens being served from memory; other ``info`` answers are kept for
+    :data:`ENGINE_INFO_TTL_S`, and every listing (a glob starts each query over a folder)
+    refreshes them, so a query that globs a just-swapped partition reads the new file.
+    """
+    global _S3_CLASSES
+    if _S3_CLASSES is not None:
+        return _S3_CLASSES
+    import io
+    from collections import OrderedDict
+
+    import s3fs
+
+    class CheckedS3FileSystem(s3fs.S3FileSystem):  # type: ignore[misc]
+        """s3fs that probes ``probe = (lake url, bucket, prefix)`` before its first request."""
+
+        def __init__(self, *args: Any, probe: tuple[str, str, str], **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.kl_probe = probe
+            self.kl_checked = False
+
+        async def set_session(self, refresh: bool = False, kwargs: Any = None) -> Any:
+            client = await super().set_session(refresh=refresh, kwargs=kwargs or {})
+            if not self.kl_checked:
+                url, bucket, prefix = self.kl_probe
+                try:
+                    await client.list_objects_v2(
+                        Bucket=bucket, Prefix=f"{prefix}/" if prefix else "", MaxKeys=1
+                    )
+                except Exception as exc:
+                    err = _s3_config_error(exc, url, self.endpoint_url)
+                    if err is not None:
+                        raise err from None
+                    # Anything else (a 5xx, a timeout) is left to the request's own retries.
+                    return client
+                self.kl_checked = True
+            return client
+
+    class EngineS3FileSystem(CheckedS3FileSystem):
+        """Checked s3fs with ``info`` remembered, and whole files kept, under ``memo_forever``."""
+
+        memo_forever: tuple[str, ...] = ()
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._memo: dict[str, tuple[float, dict[str, Any]]] = {}
+            self._blobs: OrderedDict[str, bytes] = OrderedDict()
+            self._blob_bytes = 0
+            self._memo_lock = threading.Lock()
+
+        async def _info(self, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            key = self._strip_protocol(path)
+            now = time.monotonic()
+            with self._memo_lock:
+                hit = self._memo.get(key)
+            if hit is not None and (
+                key.startswith(self.memo_forever) or now - hit[0] < ENGINE_INFO_TTL_S
+            ):
+                return dict(hit[1])
+            out: dict[str, Any] = await super()._info(path, *args, **kwargs)
+            if out.get("type") == "file":
+                with self._memo_lock:
+                    if len(self._memo) > 100_000:
+                        self._memo.clear()
+                    self._memo[key] = (now, dict(out))
+            return out
+
+        async def _find(self, path: str, *args: Any, **kwargs: Any) -> Any:
+            # A listing is the freshest word on a file (ETag, size): every glob, which starts
+            # every query over a folder, refreshes what ``info`` will answer for what it found.
+            out = await super()._find(path, *args, **kwargs)
+            if isinstance(out, dict):
+                now = time.monotonic()
+                with self._memo_lock:
+                    for name, entry in out.items():
+                        if entry.get("type") == "file" and entry.get("ETag"):
+                            self._memo[self._strip_protocol(name)] = (now, dict(entry))
+            return out
+
+        def _open(self, path: str, mode: str = "rb", *args: Any, **kwargs: Any) -> Any:
+            key = self._strip_protocol(path)
+            if mode != "rb" or not key.startswith(self.memo_forever):
+                return super()._open(path, mode, *args, **kwargs)
+            with self._memo_lock:
+                data = self._blobs.get(key)
+                if data is not None:
+                    self._blobs.move_to_end(key)
+            if data is None:
+                if int(self.info(key).get("size") or 0) > ENGINE_RAW_MAX_OBJECT:
+                    return super()._open(path, mode, *args, **kwargs)
+                data = bytes(self.cat_file(key))
+                with self._memo_lock:
+                    if key not in self._blobs:
+                        self._blobs[key] = data
+                        self._blob_bytes += len(data)
+                    while self._blob_bytes > ENGINE_RAW_CACHE_BYTES and len(self._blobs) > 1:
+                        _, old = self._blobs.popitem(last=False)
+                        self._blob_bytes -= len(old)
+            return io.BytesIO(data)
+
+    _S3_CLASSES = (CheckedS3FileSystem, EngineS3FileSystem)
+    return _S3_CLASSES
+
+
+def _mtime(entry: Mapping[str, Any], default: float) -> float:
+    """Modification time (epoch seconds) of an fsspec ``ls`` entry, local or S3."""
+    for key in ("mtime", "LastModified", "last_modified", "created"):
+        v = entry.get(key)
+        if isinstance(v, dt.datetime):
+            return v.timestamp()
+        if isinstance(v, int | float):
+            return float(v)
+    return default
 
 
 def _fsync_dir(path: str) -> None:
