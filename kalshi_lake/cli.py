@@ -125,10 +125,273 @@ def cities(as_json: bool) -> None:
     Console(width=160).print(table)
 
 
+@cli.command()
+@click.option("--city", required=True, help="City name or alias (see `kalshi-lake cities`).")
+@click.option("--start", callback=_date, help="First event date, YYYY-MM-DD [city's first event].")
+@click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD [today, UTC].")
+@click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
+@click.option("--rate", type=float, help="Requests per second. [env KALSHI_RATE; 10, or 20 signed]")
+@click.option("--concurrency", type=int, help="Requests in flight. [env KALSHI_CONCURRENCY]")
+@click.option("--refresh", is_flag=True, help="Fetch everything again, ignoring saved progress.")
+@click.option(
+    "--candle-window",
+    type=click.Choice(["full", "trades"]),
+    default="full",
+    show_default=True,
+    help="1-minute candles over the market's open-close window, or only the span with trades.",
+)
+@click.option("--no-transform", is_flag=True, help="Only fetch; do not rebuild curated tables.")
+@click.pass_context
+def backfill(
+    ctx: click.Context,
+    city: str,
+    start: dt.date | None,
+    end: dt.date | None,
+    api_url: str | None,
+    rate: float | None,
+    concurrency: int | None,
+    refresh: bool,
+    candle_window: str,
+    no_transform: bool,
+) -> None:
+    """Pull one city's events, markets, trades and candles into the raw layer, then transform.
+
+    Resumable: a re-run skips finished work and continues unfinished walks.
+    """
+    from kalshi_lake.backfill import run_backfill
+    from kalshi_lake.cities import get_city
+    from kalshi_lake.errors import FetchIncompleteError
+
+    the_city = get_city(city)
+    _check_range(start, end)
+    settings = _settings(ctx, api_url=api_url, rate=rate, concurrency=concurrency)
+    try:
+        summary = run_backfill(
+            settings, the_city, start, end, refresh=refresh, candle_window=candle_window
+        )
+    except FetchIncompleteError as exc:
+        partial = getattr(exc, "summary", None)
+        if partial is not None:
+            click.echo(partial.render())
+        raise
+    click.echo(summary.render())
+    if no_transform:
+        return
+    try:
+        from kalshi_lake.transform import run_transform
+    except ImportError:
+        click.echo(
+            "transform not available in this build; run `kalshi-lake transform` later", err=True
+        )
+        return
+    result = run_transform(settings, city=the_city, start=summary.start, end=summary.end)
+    render = getattr(result, "render", None)
+    click.echo(render() if callable(render) else str(result))
+
+
+def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time; use ISO 8601, e.g. 2026-11-21T15:00Z"
+        ) from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=0, show_default=True, help="Port (0: any free port).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated data.")
+@click.option("--rate", type=float, help="Token-bucket rate limit, requests/s. [unlimited]")
+@click.option("--burst", type=float, help="Token-bucket size in requests. [2 s of --rate]")
+@click.option("--latency-ms", type=float, default=0.0, help="Latency added to every response.")
+@click.option("--jitter-ms", type=float, default=0.0, help="Uniform +- jitter on the latency.")
+@click.option("--fail-rate", type=float, default=0.0, help="Share of requests answered 5xx.")
+@click.option("--drop-rate", type=float, default=0.0, help="Share of connections dropped.")
+@click.option("--malformed-rate", type=float, default=0.0, help="Share of corrupt bodies.")
+@click.option(
+    "--now", callback=_instant, help="Simulated now, ISO 8601 (UTC if no offset). [clock]"
+)
+@click.option(
+    "--cutoff-lag-days", type=int, default=60, show_default=True, help="Historical cutoff lag."
+)
+def sim(now: dt.datetime | None, **options: Any) -> None:
+    """Serve a deterministic Kalshi API simulator; prints its base URL first, Ctrl-C stops it."""
+    from kalshi_lake.sim.config import SimConfig
+    from kalshi_lake.sim.server import run_sim
+
+    def announce(url: str) -> None:
+        click.echo(url)
+        sys.stdout.flush()
+
+    config = SimConfig(now=now, **options)
+    run_sim(config, announce)
+
+
+# --- SQL layer: sql, views, validate, status, demo (kalshi_lake/sql, queries/) ----------------
+
+
+def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time; use ISO 8601, e.g. 2026-11-21T15:00Z"
+        ) from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+@cli.command("sql")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON array of objects.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
+@click.option(
+    "--max-rows",
+    type=int,
+    default=200,
+    show_default=True,
+    help="Rows shown as a table (JSON/CSV: all).",
+)
+@click.pass_context
+def sql_command(ctx: click.Context, query: str, as_json: bool, as_csv: bool, max_rows: int) -> None:
+    """Run one SQL QUERY over the lake's views (markets, trades, decision_quotes, ...) and print it.
+
+    QUERY '-' reads the query from stdin.
+    """
+    from kalshi_lake.errors import UsageError
+    from kalshi_lake.sql import access
+
+    if as_json and as_csv:
+        raise UsageError("--json and --csv cannot be combined")
+    if query == "-":
+        query = sys.stdin.read()
+    result = access.run_sql(_settings(ctx), query, max_rows=None if as_json or as_csv else max_rows)
+    if as_json:
+        click.echo(access.to_json(result))
+    elif as_csv:
+        click.echo(access.to_csv(result), nl=False)
+    elif result.columns:
+        from rich.console import Console
+
+        Console(width=max(160, len(result.columns) * 16)).print(access.to_rich(result))
+    else:
+        click.echo("ok")
+
+
+@cli.command()
+@click.pass_context
+def views(ctx: click.Context) -> None:
+    """Write <lake>/kalshi.duckdb: every view and macro, for the DuckDB CLI or any DuckDB client."""
+    from kalshi_lake.sql import access
+
+    where, notes = access.write_views_db(_settings(ctx))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {where}")
+    click.echo(f"open it with: duckdb {where}   then e.g.  SELECT * FROM event_ladder LIMIT 12;")
+
+
+@cli.command()
+@click.option("--city", help="Only this city (name or alias).")
+@click.option("--start", callback=_date, help="First event date, YYYY-MM-DD.")
+@click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD.")
+@click.option("--as-of", callback=_as_of, help="Treat this time as now (ISO 8601). [now]")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report instead of a table.")
+@click.pass_context
+def validate(
+    ctx: click.Context,
+    city: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    as_of: dt.datetime | None,
+    as_json: bool,
+) -> None:
+    """Run every data-quality check; exit 1 if an error-level check finds offending rows."""
+    from kalshi_lake.cities import get_city
+    from kalshi_lake.sql import checks
+
+    _check_range(start, end)
+    settings = _settings(ctx)
+    city_name = get_city(city).name if city else None
+    results = checks.validate(settings, city=city_name, start=start, end=end, as_of=as_of)
+    scope = {"city": city_name, "start": start, "end": end, "as_of": as_of}
+    if as_json:
+        click.echo(checks.results_json(results, settings.lake, scope))
+    else:
+        from rich.console import Console
+
+        Console(width=200).print(checks.render_table(results, title=f"validate {settings.lake}"))
+    checks.raise_if_failed(results)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Per city: event dates covered, markets, trades, candles, last fetch, gaps."""
+    from kalshi_lake.sql import access
+
+    settings = _settings(ctx)
+    rows = access.lake_status(settings)
+    if as_json:
+        click.echo(access.status_json(rows, settings.lake))
+    else:
+        from rich.console import Console
+
+        Console(width=200).print(access.status_table(rows, settings.lake))
+
+
+@cli.command()
+@click.option(
+    "--cities", default="chicago,nyc", show_default=True, help="Comma-separated cities to backfill."
+)
+@click.option("--days", type=int, default=21, show_default=True, help="Event days to backfill.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the simulated data.")
+@click.pass_context
+def demo(ctx: click.Context, cities: str, days: int, seed: int) -> None:
+    """Offline end to end: simulator, backfill, transform, validate, a sample of event_ladder."""
+    from kalshi_lake.demo import run_demo
+
+    names = [c.strip() for c in cities.split(",") if c.strip()]
+    run_demo(_settings(ctx), cities=names, days=days, seed=seed, echo=click.echo)
+
+
+@cli.command()
+@click.option("--city", default=None, help="Only this city (name or alias). [all]")
+@click.option("--start", callback=_date, help="First event date YYYY-MM-DD (its whole month).")
+@click.option("--end", callback=_date, help="Last event date YYYY-MM-DD (its whole month).")
+@click.option("--full", is_flag=True, help="Rebuild every partition, not just changed ones.")
+@click.pass_context
+def transform(
+    ctx: click.Context, city: str | None, start: dt.date | None, end: dt.date | None, full: bool
+) -> None:
+    """Rebuild curated tables from the raw layer (no network).
+
+    Incremental: only city/month partitions whose raw input changed are rebuilt. Exit 3 if some
+    raw pages could not be used (they are listed; everything else was built).
+    """
+    from kalshi_lake.cities import get_city
+    from kalshi_lake.transform import TransformIncomplete, run_transform
+
+    the_city = get_city(city) if city else None
+    _check_range(start, end)
+    try:
+        summary = run_transform(_settings(ctx), city=the_city, start=start, end=end, full=full)
+    except TransformIncomplete as exc:
+        click.echo(exc.summary.render())
+        raise
+    click.echo(summary.render())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name="kalshi-lake")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -1,0 +1,654 @@
+"""Raw API pages -> flat frames, for every payload era Kalshi has served (KALSHI_API 5-8).
+
+The parsers are pure: each takes a DuckDB connection and the name of a table or view of raw
+pages (:data:`PAGE_COLUMNS`) and returns a polars DataFrame; nothing here touches the lake.
+DuckDB's ``from_json`` + ``unnest`` is the fastest parse on this machine (PERF_NOTES stage 1).
+
+Payload eras handled (a missing key, ``null`` and ``{}`` all mean "no value"):
+
+- current fixed-point strings: ``yes_price_dollars``, ``count_fp``, candle ``*_dollars`` and
+  ``volume_fp``/``open_interest_fp``;
+- the dual era before 2026-03-12: integer cents/counts next to the ``*_dollars`` twins (the
+  twin wins; a lone integer-cent field is converted exactly, cents x 10,000 micro-dollars);
+- the historical tier's flat candle names (``price.open``, ``yes_bid.close``, ``volume``): the
+  same flat names held integer cents in the dual era, so a flat *string* is dollars and a flat
+  *number* is cents.
+
+Exactness: numbers never pass through floats. Strings are cast to DuckDB ``DECIMAL`` and then
+to fixed-point integers: prices in micro-dollars (``*_u``, 10^-6 $, the precision of the curated
+``DECIMAL(10,6)``), counts in centi-contracts (``*_c``, the precision of ``DECIMAL(18,2)``).
+:mod:`kalshi_lake.transform.frames` turns them into Arrow decimals at the edge.
+
+Bad input never stops a parse. Every output row carries ``problem``: NULL for a good row, else
+a short reason (``corrupt body``, ``no 'trades' array``, ``missing trade_id`` ...). A page that
+cannot be parsed yields exactly one problem row; :func:`split_problems` separates them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+#: Columns a page table/view handed to the parsers must have. ``fid`` orders files (the build
+#: numbers files in path order, so "later file" is well defined) and ``row`` is the page's row
+#: in its file (``(fid, row)`` names a page; ``page_number`` alone repeats within a file);
+#: ``city``/``date``/``endpoint`` come from the raw path's folders, the rest from the raw page
+#: record (RAW_SCHEMA).
+PAGE_COLUMNS = (
+    "fid",
+    "row",
+    "city",
+    "date",
+    "endpoint",
+    "tier",
+    "page_number",
+    "fetched_at",
+    "series_ticker",
+    "event_ticker",
+    "market_ticker",
+    "request_params",
+    "http_status",
+    "body",
+)
+
+#: Micro-dollars per dollar and per cent; centi-contracts per contract.
+MICRO = 1_000_000
+MICRO_PER_CENT = 10_000
+CENTI = 100
+
+# --- JSON shapes (only the fields we read; unknown fields are ignored by from_json) -----------
+
+_TRADE = (
+    '{"trade_id":"VARCHAR","ticker":"VARCHAR","created_time":"VARCHAR",'
+    '"yes_price_dollars":"VARCHAR","no_price_dollars":"VARCHAR","yes_price":"VARCHAR",'
+    '"no_price":"VARCHAR","count_fp":"VARCHAR","count":"VARCHAR",'
+    '"taker_outcome_side":"VARCHAR","taker_side":"VARCHAR","is_block_trade":"BOOLEAN"}'
+)
+
+_OHLC = ("open", "high", "low", "close")
+# Flat names are JSON so we can tell cents (a number) from dollars (a string) by the raw text.
+_PRICE_DIST = (
+    "{" + ",".join(f'"{k}":"JSON","{k}_dollars":"VARCHAR"' for k in (*_OHLC, "mean")) + "}"
+)
+_BIDASK_DIST = "{" + ",".join(f'"{k}":"JSON","{k}_dollars":"VARCHAR"' for k in _OHLC) + "}"
+_CANDLE = (
+    '{"end_period_ts":"BIGINT",'
+    f'"price":{_PRICE_DIST},"yes_bid":{_BIDASK_DIST},"yes_ask":{_BIDASK_DIST},'
+    '"volume_fp":"VARCHAR","volume":"VARCHAR","open_interest_fp":"VARCHAR","open_interest":"VARCHAR"}'
+)
+
+_MARKET = (
+    '{"ticker":"VARCHAR","event_ticker":"VARCHAR","strike_type":"VARCHAR",'
+    '"floor_strike":"VARCHAR","cap_strike":"VARCHAR","yes_sub_title":"VARCHAR",'
+    '"status":"VARCHAR","result":"VARCHAR","settlement_value_dollars":"VARCHAR",'
+    '"settlement_value":"JSON","expiration_value":"VARCHAR","open_time":"VARCHAR",'
+    '"close_time":"VARCHAR","settlement_ts":"VARCHAR","volume_fp":"VARCHAR","volume":"VARCHAR",'
+    '"open_interest_fp":"VARCHAR","open_interest":"VARCHAR","rules_primary":"VARCHAR"}'
+)
+_EVENT = f'{{"event_ticker":"VARCHAR","series_ticker":"VARCHAR","markets":[{_MARKET}]}}'
+
+# Macros shared by every query. ``_px`` takes the ``_dollars`` twin and the flat JSON value.
+_MACROS = f"""
+CREATE OR REPLACE TEMP MACRO kl_dollars(s) AS
+    CAST(TRY_CAST(s AS DECIMAL(18, 6)) * {MICRO} AS BIGINT);
+CREATE OR REPLACE TEMP MACRO kl_cents(s) AS
+    CAST(TRY_CAST(s AS DECIMAL(18, 6)) * {MICRO_PER_CENT} AS BIGINT);
+CREATE OR REPLACE TEMP MACRO kl_count(s) AS
+    CAST(TRY_CAST(s AS DECIMAL(18, 2)) * {CENTI} AS BIGINT);
+CREATE OR REPLACE TEMP MACRO kl_px(d, f) AS CASE
+    WHEN d IS NOT NULL THEN kl_dollars(d)
+    WHEN f IS NULL OR CAST(f AS VARCHAR) = 'null' THEN NULL
+    WHEN left(CAST(f AS VARCHAR), 1) = '"' THEN kl_dollars(trim(CAST(f AS VARCHAR), '"'))
+    ELSE kl_cents(CAST(f AS VARCHAR)) END;
+CREATE OR REPLACE TEMP MACRO kl_ts(s) AS TRY_CAST(s AS TIMESTAMPTZ);
+CREATE OR REPLACE TEMP MACRO kl_items_kind(j, body, path) AS CASE
+    WHEN j IS NULL THEN 'corrupt'
+    ELSE coalesce(json_type(body, path), 'MISSING') END;
+"""
+
+#: Largest |micro-dollar| value a DECIMAL(10,6) holds.
+_MAX_MICRO = 9_999_999_999
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the helper macros (idempotent) and pin the session to UTC."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(_MACROS)
+
+
+def _page_problem(kind_col: str, key: str) -> str:
+    """SQL for the page-level problem of a page whose items could not be read.
+
+    ``key`` is a SQL expression naming the body key that should hold the items.
+    """
+    q = "''''"  # a SQL string literal holding one single quote
+    return (
+        f"CASE WHEN {kind_col} = 'corrupt' THEN 'corrupt body: not a JSON object' "
+        f"WHEN {kind_col} = 'MISSING' THEN 'no ' || {q} || {key} || {q} || ' in body' "
+        f"WHEN {kind_col} = 'NULL' THEN 'skip' "
+        f"WHEN {kind_col} IS NOT NULL THEN {q} || {key} || {q} || ' is ' || lower({kind_col}) "
+        "|| ', not what the API sends' END"
+    )
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    # Stream the result out in batches: DuckDB then holds a few vectors, not the whole result
+    # (which would count against its memory limit); the Arrow batches become one frame.
+    reader = con.sql(sql).to_arrow_reader(batch_size=256 * 1024)
+    return pl.from_arrow(reader.read_all())  # type: ignore[return-value]
+
+
+# --- trades ------------------------------------------------------------------------------------
+
+TRADE_COLUMNS = (
+    "fid",
+    "row",
+    "page_number",
+    "idx",
+    "trade_id",
+    "market_ticker",
+    "traded_at",
+    "yes_u",
+    "no_u",
+    "count_c",
+    "taker_side",
+    "is_block_trade",
+    "problem",
+)
+
+#: Page attributes the trade rows need, from :func:`parse_pages` (joined on fid, row).
+PAGE_INFO_COLUMNS = (
+    "fid",
+    "row",
+    "city",
+    "date",
+    "tier",
+    "fetched_at",
+    "page_event_ticker",
+)
+
+
+def parse_trades(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
+    """One row per trade object in ``trades`` pages of ``pages`` (:data:`TRADE_COLUMNS`).
+
+    ``yes_u``/``no_u`` are micro-dollars, ``count_c`` centi-contracts; ``taker_side`` is
+    ``taker_outcome_side`` or, in older payloads, ``taker_side``. Required: ``trade_id``,
+    ``ticker``, ``created_time``, a yes price and a count; a trade lacking one is a problem row.
+    Page attributes (tier, fetch time, ...) are not repeated on every trade: join
+    :func:`parse_pages` (see :func:`with_pages`).
+    """
+    prepare(con)
+    sql = f"""
+    WITH p AS (
+        SELECT fid, row, page_number, body, try(from_json(body, '{{"trades":[{_TRADE}]}}')) AS j
+        FROM {pages} WHERE endpoint = 'trades' AND http_status = 200
+    ), q AS (
+        SELECT fid, row, page_number,
+               CASE WHEN j.trades IS NULL THEN kl_items_kind(j, body, '$.trades') END AS kind,
+               CASE WHEN j.trades IS NULL THEN [NULL] ELSE j.trades END AS items
+        FROM p
+    ), u AS (
+        SELECT fid, row, page_number, kind, unnest(items) AS t, unnest(range(len(items))) AS idx
+        FROM q
+    ), v AS (
+        SELECT fid, row, page_number, CAST(idx AS INTEGER) AS idx, kind, t.trade_id,
+               t.ticker AS market_ticker, kl_ts(t.created_time) AS traded_at,
+               coalesce(kl_dollars(t.yes_price_dollars), kl_cents(t.yes_price)) AS yes_u,
+               coalesce(kl_dollars(t.no_price_dollars), kl_cents(t.no_price)) AS no_u,
+               coalesce(kl_count(t.count_fp), kl_count(t.count)) AS count_c,
+               coalesce(t.taker_outcome_side, t.taker_side) AS taker_side,
+               t.is_block_trade
+        FROM u
+    )
+    SELECT * EXCLUDE (kind), CASE
+        WHEN kind IS NOT NULL THEN {_page_problem("kind", "'trades'")}
+        WHEN trade_id IS NULL THEN 'a trade has no trade_id'
+        WHEN market_ticker IS NULL THEN 'a trade has no ticker'
+        WHEN traded_at IS NULL THEN 'a trade has no valid created_time'
+        WHEN yes_u IS NULL THEN 'a trade has no valid yes price'
+        WHEN count_c IS NULL THEN 'a trade has no valid count'
+        WHEN abs(yes_u) > {_MAX_MICRO} OR abs(coalesce(no_u, 0)) > {_MAX_MICRO}
+            THEN 'a trade price does not fit DECIMAL(10,6)'
+        END AS problem
+    FROM v
+    """
+    return _frame(con, sql)
+
+
+def parse_pages(
+    con: duckdb.DuckDBPyConnection, pages: str, endpoint: str = "trades"
+) -> pl.DataFrame:
+    """Page attributes (:data:`PAGE_INFO_COLUMNS`) of the ``endpoint`` pages; reads no bodies."""
+    sql = f"""
+    SELECT fid, row, city, date, tier, fetched_at, event_ticker AS page_event_ticker
+    FROM {pages} WHERE endpoint = '{endpoint}' AND http_status = 200
+    """
+    return _frame(con, sql)
+
+
+def with_pages(rows: pl.DataFrame, pages: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (with fid, row) plus their page's attributes."""
+    return rows.join(pages, on=["fid", "row"], how="left", maintain_order="left")
+
+
+# --- candlesticks ------------------------------------------------------------------------------
+
+CANDLE_COLUMNS = (
+    "city",
+    "date",
+    "fid",
+    "row",
+    "page_number",
+    "idx",
+    "tier",
+    "fetched_at",
+    "page_event_ticker",
+    "market_ticker",
+    "period_minutes",
+    "end_period_ts",
+    "price_open_u",
+    "price_high_u",
+    "price_low_u",
+    "price_close_u",
+    "price_mean_u",
+    "yes_bid_open_u",
+    "yes_bid_high_u",
+    "yes_bid_low_u",
+    "yes_bid_close_u",
+    "yes_ask_open_u",
+    "yes_ask_high_u",
+    "yes_ask_low_u",
+    "yes_ask_close_u",
+    "volume_c",
+    "open_interest_c",
+    "problem",
+)
+
+
+def _candle_select(c: str) -> str:
+    """SQL select list for one candle struct ``c`` (empty book sides become NULL)."""
+    cols = [f"{c}.end_period_ts AS end_period_ts"]
+    for k in (*_OHLC, "mean"):
+        name = "mean" if k == "mean" else k
+        cols.append(f"kl_px({c}.price.{k}_dollars, {c}.price.{k}) AS price_{name}_u")
+    for k in _OHLC:
+        # An empty book side is served as bid 0.00 / ask 1.00, never as null (KALSHI_API 6).
+        cols.append(f"nullif(kl_px({c}.yes_bid.{k}_dollars, {c}.yes_bid.{k}), 0) AS yes_bid_{k}_u")
+    for k in _OHLC:
+        cols.append(
+            f"nullif(kl_px({c}.yes_ask.{k}_dollars, {c}.yes_ask.{k}), {MICRO}) AS yes_ask_{k}_u"
+        )
+    cols.append(f"coalesce(kl_count({c}.volume_fp), kl_count({c}.volume)) AS volume_c")
+    cols.append(
+        f"coalesce(kl_count({c}.open_interest_fp), kl_count({c}.open_interest)) AS open_interest_c"
+    )
+    return ",\n               ".join(cols)
+
+
+CANDLE_ENDPOINTS = ("candlesticks", "event_candlesticks", "batch_candlesticks")
+
+
+def parse_candles(
+    con: duckdb.DuckDBPyConnection, pages: str, endpoints: Collection[str] = CANDLE_ENDPOINTS
+) -> pl.DataFrame:
+    """One row per candle in ``candlesticks``, ``event_candlesticks`` and ``batch_candlesticks``
+    pages (only the ``endpoints`` named are read).
+
+    Prices in micro-dollars (``price_mean_u`` is Kalshi's volume-weighted mean), counts in
+    centi-contracts, ``end_period_ts`` in Unix seconds. ``period_minutes`` comes from the
+    request's ``period_interval`` (the candle object does not carry it).
+    """
+    prepare(con)
+    base = (
+        "city, date, fid, row, page_number, tier, fetched_at, "
+        "event_ticker AS page_event_ticker, "
+        "market_ticker AS page_market_ticker, "
+        "TRY_CAST(json_extract_string(request_params, '$.period_interval') AS INTEGER) "
+        "AS period_minutes, body"
+    )
+    keep = "city, date, fid, row, page_number, tier, fetched_at, page_event_ticker, period_minutes"
+    # Each source yields (keep..., kind, what, market_ticker, items): one row per market.
+    sources = {
+        "candlesticks": f"""
+        single AS (
+            SELECT {base}, try(from_json(body,
+                '{{"ticker":"VARCHAR","candlesticks":[{_CANDLE}]}}')) AS j
+            FROM {pages} WHERE endpoint = 'candlesticks' AND http_status = 200
+        ), single_q AS (
+            SELECT {keep}, CASE WHEN j.candlesticks IS NULL
+                        THEN kl_items_kind(j, body, '$.candlesticks') END AS kind,
+                   'candlesticks' AS what, coalesce(j.ticker, page_market_ticker) AS market_ticker,
+                   CASE WHEN j.candlesticks IS NULL THEN [NULL] ELSE j.candlesticks END AS items
+            FROM single
+        )""",
+        "event_candlesticks": f"""
+        ev AS (
+            SELECT {base}, try(from_json(body,
+                '{{"market_tickers":["VARCHAR"],"market_candlesticks":[[{_CANDLE}]]}}')) AS j
+            FROM {pages} WHERE endpoint = 'event_candlesticks' AND http_status = 200
+        ), ev_m AS (
+            SELECT {keep}, CASE WHEN j.market_candlesticks IS NULL
+                        THEN kl_items_kind(j, body, '$.market_candlesticks') END AS kind,
+                   CASE WHEN j.market_candlesticks IS NULL THEN [NULL]
+                        ELSE j.market_candlesticks END AS lists,
+                   CASE WHEN j.market_candlesticks IS NULL THEN [NULL]
+                        ELSE j.market_tickers END AS tickers
+            FROM ev
+        ), ev_q AS (
+            -- market_tickers[i] owns market_candlesticks[i] (parallel arrays, KALSHI_API 5.9)
+            SELECT {keep}, kind, 'market_candlesticks' AS what, unnest(tickers) AS market_ticker,
+                   unnest(lists) AS items
+            FROM ev_m
+        )""",
+        "batch_candlesticks": f"""
+        batch AS (
+            SELECT {base}, try(from_json(body,
+                '{{"markets":[{{"market_ticker":"VARCHAR","candlesticks":[{_CANDLE}]}}]}}')) AS j
+            FROM {pages} WHERE endpoint = 'batch_candlesticks' AND http_status = 200
+        ), batch_m AS (
+            SELECT {keep}, CASE WHEN j.markets IS NULL
+                        THEN kl_items_kind(j, body, '$.markets') END AS kind,
+                   unnest(CASE WHEN j.markets IS NULL THEN [NULL] ELSE j.markets END) AS m
+            FROM batch
+        ), batch_q AS (
+            SELECT {keep}, kind, 'markets' AS what, m.market_ticker AS market_ticker,
+                   m.candlesticks AS items
+            FROM batch_m
+        )""",
+    }
+    last = {
+        "candlesticks": "single_q",
+        "event_candlesticks": "ev_q",
+        "batch_candlesticks": "batch_q",
+    }
+    chosen = [e for e in CANDLE_ENDPOINTS if e in endpoints] or ["candlesticks"]
+    union = "\n        UNION ALL\n        ".join(
+        f"SELECT {keep}, kind, what, market_ticker, "
+        f"CASE WHEN items IS NULL THEN [NULL] ELSE items END AS items FROM {last[e]}"
+        for e in chosen
+    )
+    sql = f"""
+    WITH {", ".join(sources[e] for e in chosen)},
+    allq AS (
+        {union}
+    ), u AS (
+        SELECT * EXCLUDE (items), unnest(items) AS c, unnest(range(len(items))) AS idx FROM allq
+    ), v AS (
+        SELECT city, date, fid, row, page_number, CAST(idx AS INTEGER) AS idx, tier, fetched_at,
+               page_event_ticker, market_ticker, period_minutes, kind, what,
+               c IS NULL AS no_candle, {_candle_select("c")}
+        FROM u
+    )
+    SELECT * EXCLUDE (kind, what, no_candle), CASE
+        WHEN kind IS NOT NULL THEN {_page_problem("kind", "what")}
+        WHEN no_candle THEN 'skip'
+        WHEN market_ticker IS NULL THEN 'candles without a market ticker'
+        WHEN period_minutes IS NULL THEN 'request_params has no period_interval'
+        WHEN end_period_ts IS NULL THEN 'a candle has no end_period_ts'
+        END AS problem
+    FROM v
+    """
+    return _frame(con, sql)
+
+
+# --- markets and events ------------------------------------------------------------------------
+
+MARKET_COLUMNS = (
+    "city",
+    "date",
+    "endpoint",
+    "fid",
+    "row",
+    "page_number",
+    "idx",
+    "tier",
+    "fetched_at",
+    "page_series_ticker",
+    "page_event_ticker",
+    "parent_event_ticker",
+    "parent_series_ticker",
+    "market_ticker",
+    "event_ticker",
+    "strike_type",
+    "floor_strike",
+    "cap_strike",
+    "yes_sub_title",
+    "status",
+    "result",
+    "settlement_value_u",
+    "expiration_value",
+    "open_time",
+    "close_time",
+    "settlement_ts",
+    "volume_c",
+    "open_interest_c",
+    "rules_primary",
+    "problem",
+)
+
+EVENT_COLUMNS = ("city", "date", "endpoint", "fid", "row", "page_number", "idx", "tier", "fetched_at",
+                 "event_ticker", "series_ticker", "problem")  # fmt: skip
+
+
+def _market_select(m: str) -> str:
+    return f"""{m}.ticker AS market_ticker, {m}.event_ticker AS event_ticker,
+               nullif({m}.strike_type, '') AS strike_type,
+               TRY_CAST({m}.floor_strike AS DECIMAL(10, 4)) AS floor_strike,
+               TRY_CAST({m}.cap_strike AS DECIMAL(10, 4)) AS cap_strike,
+               {m}.yes_sub_title AS yes_sub_title, nullif({m}.status, '') AS status,
+               nullif({m}.result, '') AS result,
+               kl_px({m}.settlement_value_dollars, {m}.settlement_value) AS settlement_value_u,
+               TRY_CAST(nullif({m}.expiration_value, '') AS DECIMAL(10, 4)) AS expiration_value,
+               kl_ts({m}.open_time) AS open_time, kl_ts({m}.close_time) AS close_time,
+               kl_ts({m}.settlement_ts) AS settlement_ts,
+               coalesce(kl_count({m}.volume_fp), kl_count({m}.volume)) AS volume_c,
+               coalesce(kl_count({m}.open_interest_fp), kl_count({m}.open_interest))
+                   AS open_interest_c,
+               {m}.rules_primary AS rules_primary"""
+
+
+MARKET_ENDPOINTS = ("market", "markets", "event", "events")
+
+
+def parse_markets(
+    con: duckdb.DuckDBPyConnection, pages: str, endpoints: Collection[str] = MARKET_ENDPOINTS
+) -> pl.DataFrame:
+    """One row per market object in ``market``, ``markets``, ``event`` and ``events`` pages
+    (only the ``endpoints`` named are read).
+
+    Event pages are read in both places Kalshi has put their markets (``event.markets`` and the
+    top-level ``markets``, KALSHI_API 5.4); events listings read their nested markets.
+    ``parent_*`` are the enclosing event's tickers when the market came nested in an event.
+    """
+    prepare(con)
+    base = (
+        "city, date, endpoint, fid, row, page_number, tier, fetched_at, "
+        "series_ticker AS page_series_ticker, event_ticker AS page_event_ticker, body"
+    )
+    keep = (
+        "city, date, endpoint, fid, row, page_number, tier, fetched_at, page_series_ticker, "
+        "page_event_ticker"
+    )
+    no_parent = "NULL::VARCHAR AS parent_event_ticker, NULL::VARCHAR AS parent_series_ticker"
+    # Each source yields (keep..., kind, what, parent_event_ticker, parent_series_ticker, items).
+    sources = {
+        "market": f"""
+        one AS (
+            SELECT {base}, try(from_json(body, '{{"market":{_MARKET}}}')) AS j
+            FROM {pages} WHERE endpoint = 'market' AND http_status = 200
+        ), one_q AS (
+            SELECT {keep}, CASE WHEN j.market IS NULL
+                        THEN kl_items_kind(j, body, '$.market') END AS kind,
+                   'market' AS what, {no_parent}, [j.market] AS items
+            FROM one
+        )""",
+        "markets": f"""
+        lst AS (
+            SELECT {base}, try(from_json(body, '{{"markets":[{_MARKET}]}}')) AS j
+            FROM {pages} WHERE endpoint = 'markets' AND http_status = 200
+        ), lst_q AS (
+            SELECT {keep}, CASE WHEN j.markets IS NULL
+                        THEN kl_items_kind(j, body, '$.markets') END AS kind,
+                   'markets' AS what, {no_parent},
+                   CASE WHEN j.markets IS NULL THEN [NULL] ELSE j.markets END AS items
+            FROM lst
+        )""",
+        "event": f"""
+        ev AS (
+            SELECT {base}, try(from_json(body,
+                '{{"event":{_EVENT},"markets":[{_MARKET}]}}')) AS j
+            FROM {pages} WHERE endpoint = 'event' AND http_status = 200
+        ), ev_q AS (
+            SELECT {keep}, CASE WHEN j.event IS NULL
+                        THEN kl_items_kind(j, body, '$.event') END AS kind,
+                   'event' AS what,
+                   j.event.event_ticker AS parent_event_ticker,
+                   j.event.series_ticker AS parent_series_ticker,
+                   CASE WHEN j.event IS NULL THEN [NULL]
+                        ELSE list_concat(coalesce(j.event.markets, []), coalesce(j.markets, []))
+                   END AS items
+            FROM ev
+        )""",
+        "events": f"""
+        evs AS (
+            SELECT {base}, try(from_json(body, '{{"events":[{_EVENT}]}}')) AS j
+            FROM {pages} WHERE endpoint = 'events' AND http_status = 200
+        ), evs_e AS (
+            SELECT {keep}, CASE WHEN j.events IS NULL
+                        THEN kl_items_kind(j, body, '$.events') END AS kind,
+                   unnest(CASE WHEN j.events IS NULL THEN [NULL] ELSE j.events END) AS e
+            FROM evs
+        ), evs_q AS (
+            SELECT {keep}, kind, 'events' AS what, e.event_ticker AS parent_event_ticker,
+                   e.series_ticker AS parent_series_ticker,
+                   CASE WHEN kind IS NOT NULL THEN [NULL] ELSE e.markets END AS items
+            FROM evs_e
+        )""",
+    }
+    last = {"market": "one_q", "markets": "lst_q", "event": "ev_q", "events": "evs_q"}
+    chosen = [e for e in MARKET_ENDPOINTS if e in endpoints] or ["market"]
+    cols = f"{keep}, kind, what, parent_event_ticker, parent_series_ticker, items"
+    union = "\n        UNION ALL\n        ".join(f"SELECT {cols} FROM {last[e]}" for e in chosen)
+    sql = f"""
+    WITH {", ".join(sources[e] for e in chosen)},
+    allq AS (
+        {union}
+    ), u AS (
+        SELECT * EXCLUDE (items), unnest(items) AS m, unnest(range(len(items))) AS idx
+        FROM allq WHERE items IS NOT NULL AND (len(items) > 0)
+    ), v AS (
+        SELECT {keep}, CAST(idx AS INTEGER) AS idx, kind, what, parent_event_ticker,
+               parent_series_ticker, m IS NULL AS no_market, {_market_select("m")}
+        FROM u
+    )
+    SELECT * EXCLUDE (kind, what, no_market), CASE
+        WHEN kind IS NOT NULL THEN {_page_problem("kind", "what")}
+        WHEN no_market THEN 'skip'
+        WHEN market_ticker IS NULL THEN 'a market has no ticker'
+        END AS problem
+    FROM v
+    """
+    return _frame(con, sql)
+
+
+def parse_events(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
+    """One row per event object in ``event`` and ``events`` pages (:data:`EVENT_COLUMNS`).
+
+    Only what the curated tables need from events: which series an event belongs to (the
+    Market object has no ``series_ticker``, KALSHI_API 8).
+    """
+    prepare(con)
+    ev = '{"event_ticker":"VARCHAR","series_ticker":"VARCHAR"}'
+    sql = f"""
+    WITH one AS (
+        SELECT city, date, endpoint, fid, row, page_number, tier, fetched_at,
+               [try(from_json(body, '{{"event":{ev}}}')).event] AS items
+        FROM {pages} WHERE endpoint = 'event' AND http_status = 200
+    ), lst AS (
+        SELECT city, date, endpoint, fid, row, page_number, tier, fetched_at,
+               try(from_json(body, '{{"events":[{ev}]}}')).events AS items
+        FROM {pages} WHERE endpoint = 'events' AND http_status = 200
+    ), allq AS (SELECT * FROM one UNION ALL SELECT * FROM lst
+    ), u AS (
+        SELECT * EXCLUDE (items), unnest(items) AS e, unnest(range(len(items))) AS idx
+        FROM allq WHERE items IS NOT NULL
+    )
+    SELECT city, date, endpoint, fid, row, page_number, CAST(idx AS INTEGER) AS idx, tier, fetched_at,
+           e.event_ticker AS event_ticker, e.series_ticker AS series_ticker,
+           NULL::VARCHAR AS problem
+    FROM u WHERE e.event_ticker IS NOT NULL
+    """
+    return _frame(con, sql)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def split_problems(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(good rows without the problem column, problems)``.
+
+    Problems are one row per (fid, page_number, problem) with the number of items affected;
+    ``skip`` rows (a ``null`` list, which means "none") are dropped from both.
+    """
+    if df.height == 0:
+        return df.drop("problem"), pl.DataFrame(
+            schema={
+                "fid": pl.Int32,
+                "page_number": pl.Int32,
+                "problem": pl.String,
+                "items": pl.UInt32,
+            }
+        )
+    flagged = df.filter(pl.col("problem").is_not_null())
+    good = (
+        df.filter(pl.col("problem").is_null()).drop("problem")
+        if flagged.height
+        else df.drop("problem")
+    )
+    problems = (
+        flagged.filter(pl.col("problem") != "skip")
+        .group_by("fid", "page_number", "problem")
+        .agg(items=pl.len())
+        .with_columns(pl.col("fid").cast(pl.Int32), pl.col("page_number").cast(pl.Int32))
+        .sort("fid", "page_number", "problem")
+    )
+    return good, problems
+
+
+def pages_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """An Arrow table in :data:`PAGE_COLUMNS` from dicts (tests and small in-memory parses).
+
+    Each dict holds a raw page record's fields plus ``fid``, ``city``, ``date``, ``endpoint``
+    (and optionally ``row``; by default pages of one ``fid`` are numbered in order).
+    """
+    schema = pa.schema(
+        [
+            ("fid", pa.int32()),
+            ("row", pa.int64()),
+            ("city", pa.string()),
+            ("date", pa.date32()),
+            ("endpoint", pa.string()),
+            ("tier", pa.string()),
+            ("page_number", pa.int32()),
+            ("fetched_at", pa.timestamp("us", tz="UTC")),
+            ("series_ticker", pa.string()),
+            ("event_ticker", pa.string()),
+            ("market_ticker", pa.string()),
+            ("request_params", pa.string()),
+            ("http_status", pa.int16()),
+            ("body", pa.large_string()),
+        ]
+    )
+    seen: dict[int, int] = {}
+    out = []
+    for r in rows:
+        row = {k: r.get(k) for k in PAGE_COLUMNS}
+        if row["row"] is None:  # the page's row in its file: count pages per fid
+            row["row"] = seen.get(r["fid"], 0)
+        seen[r["fid"]] = int(str(row["row"])) + 1
+        out.append(row)
+    return pa.Table.from_pylist(out, schema=schema)

@@ -1,0 +1,110 @@
+"""The transform's memory of what it built: ``_state/transform/<city>.json`` (one per city).
+
+::
+
+    {"format": 1, "version": <TRANSFORM_VERSION>,
+     "partitions": {"2026-10": {"inputs": "<sha256 of the sorted raw input paths>",
+                                "files": <number of raw inputs>,
+                                "tables": ["candles_1m", "markets", "trades", ...]}},
+     "listings": {"raw/markets/city=chicago/date=2026-11-21/<f>.parquet": ["2026-10", "2026-11"]}}
+
+``partitions`` says which raw files each curated month was last built from, so an incremental
+run rebuilds exactly the months whose input set changed (a new page, a removed file), plus any
+whose curated files are missing or unexpected. ``listings`` remembers which months each listing
+file touches (a markets or events listing is filed under its fetch date but can hold markets of
+any month), so listings are parsed once, not on every run.
+
+The file is written atomically after every batch (one PUT on S3). It only saves work: deleting
+it makes the next run rebuild everything, which yields the same rows. A process must hold the
+city's transform lease to write it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.log import get_logger
+
+log = get_logger(__name__)
+
+STATE_DIR = "_state/transform"
+_FORMAT = 1
+
+
+def digest(paths: Iterable[str]) -> str:
+    """A fingerprint of a set of raw file paths (order-independent)."""
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+@dataclass
+class CityState:
+    """What the last transforms of one city built."""
+
+    city: str
+    version: int
+    partitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    listings: dict[str, list[str]] = field(default_factory=dict)
+    saved: bytes = b""  # what the file holds now (to skip rewriting an unchanged state)
+
+    @property
+    def rel(self) -> str:
+        """Path of the state file relative to the lake root."""
+        return f"{STATE_DIR}/{self.city}.json"
+
+    @classmethod
+    def load(cls, lake: Lake, city: str, version: int) -> CityState:
+        """The saved state, or an empty one if there is none, it is unreadable, or it was
+        written by a transform of another version (whose outputs must all be rebuilt)."""
+        empty = cls(city=city, version=version)
+        try:
+            doc = json.loads(lake.read_bytes(empty.rel))
+        except FileNotFoundError:
+            return empty
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable transform state %s: %s", empty.rel, exc)
+            return empty
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            return empty
+        listings = doc.get("listings") or {}
+        if doc.get("version") != version:
+            log.info(
+                "transform version changed (%s -> %s): rebuilding %s",
+                doc.get("version"),
+                version,
+                city,
+            )
+            return empty
+        state = cls(
+            city=city,
+            version=version,
+            partitions=dict(doc.get("partitions") or {}),
+            listings={str(k): list(v) for k, v in listings.items()},
+        )
+        state.saved = state.to_bytes()
+        return state
+
+    def to_bytes(self) -> bytes:
+        """The state file's content."""
+        doc = {
+            "format": _FORMAT,
+            "version": self.version,
+            "partitions": dict(sorted(self.partitions.items())),
+            "listings": dict(sorted(self.listings.items())),
+        }
+        return json.dumps(doc, sort_keys=True, indent=0).encode()
+
+    def save(self, lake: Lake) -> None:
+        """Write the state atomically (nothing is written if it did not change)."""
+        data = self.to_bytes()
+        if data != self.saved:
+            lake.write_bytes(data, self.rel)
+            self.saved = data

@@ -1,0 +1,132 @@
+"""What a transform did, and the errors it ends with when some raw input could not be used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalshi_lake.errors import CorruptFileError, PermanentError, SchemaError
+
+#: Problem kinds, worst first.
+CORRUPT_FILE = "corrupt_file"  # a raw Parquet file that cannot be read: skipped whole
+CORRUPT_PAGE = "corrupt_page"  # a page whose body is not a JSON object: skipped
+SCHEMA = "schema"  # a page or item lacking a field we require: that page or item skipped
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One piece of raw input the transform could not use: which file, which page, why."""
+
+    kind: str
+    path: str
+    page: int | None
+    message: str
+    items: int = 1
+
+    def __str__(self) -> str:
+        where = self.path if self.page is None else f"{self.path} page {self.page}"
+        many = f" ({self.items} items)" if self.items > 1 else ""
+        return f"{where}: {self.message}{many}"
+
+
+@dataclass
+class TransformSummary:
+    """The outcome of :func:`~kalshi_lake.transform.run_transform`."""
+
+    lake: str
+    full: bool = False
+    rebuilt: list[tuple[str, str]] = field(default_factory=list)  # (city, month)
+    skipped: int = 0
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # rows written per curated table
+    raw_files: int = 0  # raw files read
+    trades_read: int = 0  # trade objects parsed, duplicates included
+    duplicates: int = 0  # trade copies dropped
+    problems: list[Problem] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every raw page was usable."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        d = dict(self.__dict__)
+        d["rebuilt"] = [f"{c}/{m}" for c, m in self.rebuilt]
+        d["removed"] = [f"{c}/{m}" for c, m in self.removed]
+        d["problems"] = [str(p) for p in self.problems]
+        return d
+
+    def render(self, limit: int = 20) -> str:
+        """A short human-readable report (what the CLI prints)."""
+        mode = "full" if self.full else "incremental"
+        lines = [
+            f"transform ({mode}) {self.lake}: {len(self.rebuilt)} partition(s) rebuilt, "
+            f"{self.skipped} unchanged, {len(self.removed)} removed in {self.elapsed_s:.1f}s",
+        ]
+        if self.rebuilt:
+            rate = self.trades_read / self.elapsed_s if self.elapsed_s > 0 else 0.0
+            lines.append(
+                f"  read      {self.raw_files:,} raw files: {self.trades_read:,} trades "
+                f"({self.duplicates:,} duplicates dropped, {rate:,.0f} trades/s)"
+            )
+            width = max(len(t) for t in self.rows) if self.rows else 0
+            for table, n in self.rows.items():
+                lines.append(f"  {table:<{width}}  {n:>12,} rows")
+        if self.problems:
+            lines.append(
+                f"  PROBLEMS  {len(self.problems)} piece(s) of raw input could not be used "
+                "(the rest of each partition was):"
+            )
+            lines.extend(f"    - {p}" for p in self.problems[:limit])
+            if len(self.problems) > limit:
+                lines.append(f"    ... and {len(self.problems) - limit} more")
+        return "\n".join(lines)
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`TransformCorruptError` or :class:`TransformSchemaError` (exit 3) if any
+        raw input could not be used; a no-op for a clean run."""
+        if not self.problems:
+            return
+        kinds = {p.kind for p in self.problems}
+        counts = ", ".join(
+            f"{sum(p.kind == k for p in self.problems)} {label}"
+            for k, label in (
+                (CORRUPT_FILE, "unreadable file(s)"),
+                (CORRUPT_PAGE, "corrupt page(s)"),
+                (SCHEMA, "page(s) missing required fields"),
+            )
+            if k in kinds
+        )
+        msg = (
+            f"transform finished, but {counts} in the raw layer could not be used "
+            f"(first: {self.problems[0]}); every other page was used. Re-fetch the affected "
+            "data (a backfill with --refresh adds fresh pages) or remove the bad raw files, "
+            "then transform again"
+        )
+        if kinds & {CORRUPT_FILE, CORRUPT_PAGE}:
+            raise TransformCorruptError(msg, self)
+        raise TransformSchemaError(msg, self)
+
+
+class TransformIncomplete(PermanentError):
+    """Base of the errors a transform ends with (exit 3); ``summary`` has the full report."""
+
+    summary: TransformSummary
+
+
+class TransformCorruptError(CorruptFileError, TransformIncomplete):
+    """Some raw files or page bodies could not be read (exit 3); the rest was transformed."""
+
+    def __init__(self, message: str, summary: TransformSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class TransformSchemaError(SchemaError, TransformIncomplete):
+    """Some raw pages lack fields the transform requires (exit 3); the rest was transformed."""
+
+    def __init__(self, message: str, summary: TransformSummary) -> None:
+        super().__init__(message)
+        self.summary = summary

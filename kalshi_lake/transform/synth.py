@@ -1,0 +1,824 @@
+"""A seeded generator of realistic raw layers, for the transform's tests and benchmarks.
+
+It writes exactly what the backfill writes (:data:`~kalshi_lake.lake.raw.RAW_SCHEMA` files under
+``raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/``) for daily-high events, in the current API
+shapes (fixed-point ``_dollars``/``_fp`` strings, KALSHI_API 6-8):
+
+- ``trades``: each market's trades newest first, in pages of ``page_size`` (1,000 like the
+  API's maximum ``limit``) with cursors; a share of pages is fetched again by a later run
+  (overlapping pages, so the transform has copies to deduplicate);
+- ``event``: one page per event with its six-bracket ladder nested (``with_nested_markets``),
+  settled, volumes equal to the sum of the market's trades;
+- ``candlesticks``: one page of 1-minute candles per market, built from its trades (with empty
+  book sides now and then), when ``candles`` is on;
+- ``markets``: a listing per city filed under the fetch date after the last event (its markets
+  span every month generated), when ``listing`` is on.
+
+Everything is vectorised (polars string building; bodies are cut from one contiguous Arrow
+buffer without copies) and deterministic in ``seed``: the same spec writes the same pages (file
+names aside, which are unique per write like every lake file). A trade's id and attributes are
+hashes of (seed, city, date, market, index), so days generated separately never collide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kalshi_lake.cities import TWC_FIRST_DATE, City, get_city
+from kalshi_lake.lake.raw import RAW_SCHEMA, partition_dir
+from kalshi_lake.lake.storage import PARQUET_KW, Lake, unique_name
+
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_HEX = pl.Series("hex", [f"{i:04x}" for i in range(65536)])
+_MICRO = 1_000_000
+# Raw bodies are large unique strings: dictionary-encoding them only costs time.
+_WRITE_KW = {"use_dictionary": [f.name for f in RAW_SCHEMA if f.name != "body"]}
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """What to generate. ``trades_per_market`` is a mean (each market gets 25%-175% of it)."""
+
+    seed: int = 0
+    cities: tuple[str, ...] = ("chicago",)
+    start: dt.date = dt.date(2026, 9, 1)
+    days: int = 10
+    trades_per_market: int = 500
+    page_size: int = 1000
+    dup_page_rate: float = 0.02
+    subcent_rate: float = 0.0
+    candles: bool = True
+    listing: bool = True
+    events: bool = True
+    chunk_trades: int = 1_000_000
+    tier: str = "live"
+
+    @property
+    def dates(self) -> list[dt.date]:
+        """The event dates generated."""
+        return [self.start + dt.timedelta(days=i) for i in range(self.days)]
+
+
+@dataclass
+class SynthStats:
+    """What was written."""
+
+    trades: int = 0
+    trade_pages: int = 0
+    dup_trades: int = 0
+    candles: int = 0
+    markets: int = 0
+    files: int = 0
+    bytes: int = 0
+    paths: list[str] = field(default_factory=list)
+
+
+def event_ticker(city: City, date: dt.date) -> str:
+    """``KXHIGHCHI-26SEP01`` (legacy prefix for old dates, as the registry says)."""
+    return city.event_ticker(date)
+
+
+def ladder(base: int) -> list[tuple[str, str, int | None, int | None, str]]:
+    """The six brackets around ``base`` °F: (suffix, strike_type, floor, cap, yes_sub_title)."""
+    out: list[tuple[str, str, int | None, int | None, str]] = [
+        (f"T{base}", "less", None, base, f"{base - 1}° or below")
+    ]
+    for k in range(4):
+        lo = base + 2 * k
+        out.append((f"B{lo}.5", "between", lo, lo + 1, f"{lo}° to {lo + 1}°"))
+    top = base + 7
+    out.append((f"T{top}", "greater", top, None, f"{top + 1}° or above"))
+    return out
+
+
+def _u(key: pl.Expr, seed: int, k: int, mod: int) -> pl.Expr:
+    """A deterministic pseudo-random integer in [0, mod) from ``key``."""
+    return (key.hash(seed=seed * 1009 + k) % mod).cast(pl.Int64)
+
+
+def _bits(h: pl.Expr, shift: int, mod: int) -> pl.Expr:
+    """``mod``-valued slice of a 64-bit hash (several small draws from one hash)."""
+    return ((h // (1 << shift)) % mod).cast(pl.Int64)
+
+
+_LUTS: dict[str, pl.Series] = {}
+
+
+def _lut(name: str) -> pl.Series:
+    """Lookup tables of formatted strings (built once): gathering beats formatting."""
+    if name not in _LUTS:
+        out: pl.Expr | pl.Series
+        if name == "dollars":  # index: micro-dollars // 100, 0..10000 -> "0.0000".."1.0000"
+            v = pl.int_range(0, 10_001, eager=True)
+            out = pl.concat_str(
+                [
+                    (v // 10_000).cast(pl.String),
+                    pl.lit("."),
+                    (v % 10_000).cast(pl.String).str.zfill(4),
+                ]
+            )
+        elif name == "count":  # index: centi-contracts, 0..99999 -> "0.00".."999.99"
+            v = pl.int_range(0, 100_000, eager=True)
+            out = pl.concat_str(
+                [(v // 100).cast(pl.String), pl.lit("."), (v % 100).cast(pl.String).str.zfill(2)]
+            )
+        elif name == "day":  # index: days since 1970-01-01 (to 2100) -> "2026-01-12T"
+            v = pl.date_range(dt.date(1970, 1, 1), dt.date(2100, 1, 1), eager=True)
+            out = v.dt.to_string("%Y-%m-%dT")
+        elif name == "hms":  # index: second of the day -> "14:59:36"
+            v = pl.int_range(0, 86_400, eager=True)
+            out = pl.concat_str(
+                [
+                    (v // 3600).cast(pl.String).str.zfill(2),
+                    pl.lit(":"),
+                    (v // 60 % 60).cast(pl.String).str.zfill(2),
+                    pl.lit(":"),
+                    (v % 60).cast(pl.String).str.zfill(2),
+                ]
+            )
+        elif name == "frac":  # index: microseconds -> ".123456", ".12345", ..., "" (trimmed)
+            v = pl.int_range(0, 1_000_000, eager=True)
+            out = (pl.lit(".") + v.cast(pl.String).str.zfill(6)).str.replace(r"\.?0+$", "")
+        else:
+            raise KeyError(name)
+        _LUTS[name] = pl.select(out).to_series() if isinstance(out, pl.Expr) else out
+    return _LUTS[name]
+
+
+def _dollars(micro: pl.Expr) -> pl.Expr:
+    """Micro-dollars (multiples of 100, 0..1) as a 4-decimal string: 120000 -> ``"0.1200"``."""
+    return pl.lit(_lut("dollars")).gather(micro // 100)
+
+
+def _count(centi: pl.Expr) -> pl.Expr:
+    """Centi-contracts as a 2-decimal string: 250 -> ``"2.50"``."""
+    return pl.concat_str(
+        [(centi // 100).cast(pl.String), pl.lit("."), (centi % 100).cast(pl.String).str.zfill(2)]
+    )
+
+
+def _small_count(centi: pl.Expr) -> pl.Expr:
+    """:func:`_count` for values under 1,000 contracts, by table lookup."""
+    return pl.lit(_lut("count")).gather(centi)
+
+
+def _iso(ts: pl.Expr) -> pl.Expr:
+    """RFC 3339 with trailing fractional zeros trimmed, like the API (``...:20.8972Z``)."""
+    us = ts.dt.epoch("us")
+    secs = us // _MICRO
+    return pl.concat_str(
+        [
+            pl.lit(_lut("day")).gather(secs // 86_400),
+            pl.lit(_lut("hms")).gather(secs % 86_400),
+            pl.lit(_lut("frac")).gather(us % _MICRO),
+            pl.lit("Z"),
+        ]
+    )
+
+
+# --- markets -----------------------------------------------------------------------------------
+
+
+def _markets_frame(spec: SynthSpec, events: Sequence[tuple[int, City, dt.date]]) -> pl.DataFrame:
+    rows = []
+    for ci, city, date in events:
+        ordinal = date.toordinal()
+        h = hashlib.sha256(f"{spec.seed}/{city.name}/{date}".encode()).digest()
+        base = 30 + h[0] % 60
+        settled = base - 2 + h[1] % 12
+        ev = event_ticker(city, date)
+        open_t = dt.datetime.combine(date - dt.timedelta(days=1), dt.time(14), dt.UTC)
+        close_t = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(4, 59), dt.UTC)
+        for m, (suffix, st, floor, cap, sub) in enumerate(ladder(base)):
+            lo = floor + 1 if floor is not None and st == "greater" else floor
+            hi = cap - 1 if cap is not None and st == "less" else cap
+            yes = (lo is None or settled >= lo) and (hi is None or settled <= hi)
+            rows.append(
+                {
+                    "key": (ordinal * 64 + ci) * 8 + m,
+                    "city": city.name,
+                    "series": city.series_ticker,
+                    "date": date,
+                    "event_ticker": ev,
+                    "market_ticker": f"{ev}-{suffix}",
+                    "m": m,
+                    "strike_type": st,
+                    "floor": floor,
+                    "cap": cap,
+                    "sub": sub,
+                    "result": "yes" if yes else "no",
+                    "settled": settled,
+                    "open_us": int(open_t.timestamp() * _MICRO),
+                    "window_us": int((close_t - open_t).total_seconds() * _MICRO),
+                    "twc": date >= TWC_FIRST_DATE,
+                    "station": city.station_label,
+                    "cli": city.cli_code,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def _market_payload(r: dict[str, object], volume_c: int, fetched: dt.datetime) -> dict[str, object]:
+    date = r["date"]
+    assert isinstance(date, dt.date)
+    st, floor, cap = r["strike_type"], r["floor"], r["cap"]
+    when = f"{date:%b} {date.day}, {date.year}"
+    if st == "between":
+        cond = f"between {floor}-{cap}°"
+    elif st == "less":
+        cond = f"less than {cap}°"
+    else:
+        cond = f"greater than {floor}°"
+    if r["twc"]:
+        rules = (
+            f"If the maximum temperature recorded at {r['station']} ({r['cli']}) for {when}, "
+            f"is {cond} fahrenheit according to The Weather Company, then the market resolves to Yes."
+        )
+    else:
+        rules = (
+            f"If the highest temperature recorded at {r['station']} for {when} as reported by the "
+            f"National Weather Service's Climatological Report (Daily), is {cond}, then the "
+            "market resolves to Yes."
+        )
+    open_t = dt.datetime.fromtimestamp(int(r["open_us"]) / _MICRO, dt.UTC)  # type: ignore[call-overload]
+    close_t = open_t + dt.timedelta(microseconds=int(r["window_us"]))  # type: ignore[call-overload]
+    settle_t = close_t + dt.timedelta(hours=7, minutes=5, seconds=int(r["m"]))  # type: ignore[call-overload]
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    payload: dict[str, object] = {
+        "ticker": r["market_ticker"],
+        "event_ticker": r["event_ticker"],
+        "market_type": "binary",
+        "title": f"Will the high temp be {cond} on {when}?",
+        "subtitle": r["sub"],
+        "yes_sub_title": r["sub"],
+        "no_sub_title": r["sub"],
+        "open_time": open_t.strftime(iso),
+        "close_time": close_t.strftime(iso),
+        "expected_expiration_time": (close_t + dt.timedelta(hours=9, minutes=1)).strftime(iso),
+        "settlement_timer_seconds": 3600,
+        "status": "finalized" if settle_t < fetched else "closed",
+        "result": r["result"] if settle_t < fetched else "",
+        "settlement_value_dollars": ("1.0000" if r["result"] == "yes" else "0.0000")
+        if settle_t < fetched
+        else None,
+        "settlement_ts": settle_t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if settle_t < fetched else None,
+        "expiration_value": f"{r['settled']}.00" if settle_t < fetched else "",
+        "yes_bid_dollars": "0.0000",
+        "yes_ask_dollars": "1.0000",
+        "no_bid_dollars": "0.0000",
+        "no_ask_dollars": "1.0000",
+        "last_price_dollars": "0.0100",
+        "volume_fp": f"{volume_c // 100}.{volume_c % 100:02d}",
+        "volume_24h_fp": "0.00",
+        "open_interest_fp": f"{volume_c // 200}.00",
+        "notional_value_dollars": "1.0000",
+        "liquidity_dollars": "0.0000",
+        "strike_type": st,
+        "rules_primary": rules,
+        "rules_secondary": "",
+        "price_level_structure": "linear_cent",
+        "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
+        "can_close_early": True,
+    }
+    if floor is not None:
+        payload["floor_strike"] = floor
+    if cap is not None:
+        payload["cap_strike"] = cap
+    return payload
+
+
+# --- trades ------------------------------------------------------------------------------------
+
+
+def _trades_frame(spec: SynthSpec, mk: pl.DataFrame) -> pl.DataFrame:
+    """One row per trade, newest first per market, with page numbers."""
+    s = spec.seed
+    key = pl.col("key")
+    mk = mk.with_columns(
+        n=(spec.trades_per_market * (25 + _u(key, s, 1, 151)) // 100).clip(1),
+        p0=10 + _u(key, s, 2, 80),
+    )
+    t = mk.select(
+        "key", "city", "date", "market_ticker", "event_ticker", "open_us", "window_us", "p0",
+        i=pl.int_ranges(0, "n"),
+    ).explode("i")  # fmt: skip
+    tk = pl.col("key") * (1 << 22) + pl.col("i")
+    # Four 64-bit hashes per trade, sliced into the small draws (cheaper than one hash each).
+    t = t.with_columns(
+        ha=tk.hash(seed=s * 1009 + 3),
+        hb=tk.hash(seed=s * 1009 + 4),
+        id1=tk.hash(seed=s * 1009 + 5),
+        id2=tk.hash(seed=s * 1009 + 6),
+    )
+    hb = pl.col("hb")
+    t = t.with_columns(
+        off=(pl.col("ha") % (1 << 62)).cast(pl.Int64) % pl.col("window_us"),
+        exact=_bits(hb, 0, 100) == 0,
+        step=_bits(hb, 8, 3) - 1,
+        sub=_bits(hb, 16, 10_000) < int(spec.subcent_rate * 10_000),
+        c=1 + _bits(hb, 32, 200),
+        frac=_bits(hb, 40, 20) == 0,
+        side=_bits(hb, 48, 2),
+    ).drop("ha", "hb")
+    # Some trades land exactly on a minute boundary (the candle edge cases).
+    t = t.with_columns(
+        off=pl.when("exact").then(pl.col("off") - pl.col("off") % 60_000_000).otherwise("off")
+    )
+    # Newest first within a market, like the API; the price walks forward in time, i.e. it is
+    # the reverse cumulative sum of the steps in this order.
+    t = t.sort(["city", "date", "key", "off"], descending=[False, False, False, True])
+    cents = (pl.col("p0") + pl.col("step").cum_sum(reverse=True).over("key")).clip(1, 99)
+    t = t.with_columns(
+        yes_u=(cents * 10_000 + pl.when("sub").then(5_000).otherwise(0)).clip(10_000, 995_000),
+        count_c=pl.col("c") * 100 + pl.when("frac").then(50).otherwise(0),
+        traded_at=pl.from_epoch(
+            pl.col("open_us") + pl.col("off"), time_unit="us"
+        ).dt.replace_time_zone("UTC"),
+        rank=pl.int_range(pl.len()).over("key"),
+    )
+    return t.with_columns(page=pl.col("rank") // spec.page_size)
+
+
+def _trade_bodies(spec: SynthSpec, t: pl.DataFrame) -> tuple[pl.DataFrame, pa.Array]:
+    """(one row per page, the page bodies) with bodies cut from one contiguous buffer."""
+    n_pages = pl.col("page").max().over("key") + 1
+    first = (pl.col("rank") % spec.page_size) == 0
+    last = ((pl.col("rank") + 1) % spec.page_size == 0) | (
+        pl.col("rank") == pl.len().over("key") - 1
+    )
+    cursor = pl.when(pl.col("page") + 1 < n_pages).then(
+        pl.concat_str([pl.lit("c"), pl.col("key").cast(pl.String), pl.lit("p"), (pl.col("page") + 1).cast(pl.String)])
+    ).otherwise(pl.lit(""))  # fmt: skip
+    hexes = [
+        pl.lit(_HEX).gather(_bits(pl.col(h), k, 65536))
+        for h in ("id1", "id2")
+        for k in (0, 16, 32, 48)
+    ]
+    tid = pl.concat_str(
+        [
+            hexes[0], hexes[1], pl.lit("-"), hexes[2], pl.lit("-"), hexes[3], pl.lit("-"),
+            hexes[4], pl.lit("-"), hexes[5], hexes[6], hexes[7],
+        ]
+    )  # fmt: skip
+    side = pl.when(pl.col("side") == 1).then(pl.lit("yes")).otherwise(pl.lit("no"))
+    book = pl.when(pl.col("side") == 1).then(pl.lit("bid")).otherwise(pl.lit("ask"))
+    obj = pl.concat_str(
+        [
+            pl.when(first).then(pl.concat_str([pl.lit('{"cursor":"'), cursor, pl.lit('","trades":[')])).otherwise(pl.lit("")),
+            pl.lit('{"trade_id":"'), tid,
+            pl.lit('","ticker":"'), pl.col("market_ticker"),
+            pl.lit('","created_time":"'), _iso(pl.col("traded_at")),
+            pl.lit('","count_fp":"'), _small_count(pl.col("count_c")),
+            pl.lit('","yes_price_dollars":"'), _dollars(pl.col("yes_u")),
+            pl.lit('","no_price_dollars":"'), _dollars(_MICRO - pl.col("yes_u")),
+            pl.lit('","taker_side":"'), side,
+            pl.lit('","taker_outcome_side":"'), side,
+            pl.lit('","taker_book_side":"'), book,
+            pl.lit('","is_block_trade":false}'),
+            pl.when(last).then(pl.lit("]}")).otherwise(pl.lit(",")),
+        ]
+    )  # fmt: skip
+    objs = t.select(obj=obj, first=first)
+    bodies = _cut(objs["obj"], objs["first"])
+    pages = (
+        t.with_columns(cursor_out=cursor)
+        .group_by("key", "page", maintain_order=True)
+        .agg(
+            city=pl.col("city").first(),
+            date=pl.col("date").first(),
+            market_ticker=pl.col("market_ticker").first(),
+            event_ticker=pl.col("event_ticker").first(),
+            cursor_out=pl.col("cursor_out").first(),
+            n=pl.len(),
+        )
+    )
+    return pages, bodies
+
+
+def _cut(objs: pl.Series, first: pl.Series) -> pa.Array:
+    """Concatenate consecutive strings into one value per run starting at each ``first``.
+
+    The strings already carry their separators, so each page body is a slice of the Arrow
+    data buffer: build the page offsets and reuse the buffer (no copy).
+    """
+    arr = pc.cast(objs.to_arrow(), pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    offsets = pa.Array.from_buffers(
+        pa.int64(), len(arr) + 1, [None, arr.buffers()[1]], offset=arr.offset
+    )
+    starts = [*pl.Series(first).arg_true().cast(pl.Int64).to_list(), len(arr)]
+    page_offsets = pc.take(offsets, pa.array(starts, pa.int64()))
+    return pa.Array.from_buffers(
+        pa.large_string(), len(starts) - 1, [None, page_offsets.buffers()[1], arr.buffers()[2]]
+    )
+
+
+# --- candles -----------------------------------------------------------------------------------
+
+
+def _candle_bodies(spec: SynthSpec, t: pl.DataFrame) -> tuple[pl.DataFrame, pa.Array, int]:
+    """One ``candlesticks`` page per market: its 1m candles from its trades."""
+    c = (
+        t.sort(["key", "traded_at"])
+        .with_columns(minute=pl.col("traded_at").dt.truncate("1m"))
+        .group_by("key", "minute", maintain_order=True)
+        .agg(
+            city=pl.col("city").first(),
+            date=pl.col("date").first(),
+            market_ticker=pl.col("market_ticker").first(),
+            event_ticker=pl.col("event_ticker").first(),
+            o=pl.col("yes_u").first(),
+            h=pl.col("yes_u").max(),
+            lo=pl.col("yes_u").min(),
+            cl=pl.col("yes_u").last(),
+            v=pl.col("count_c").sum(),
+            notional=(pl.col("yes_u") * pl.col("count_c")).sum(),
+        )
+        .with_columns(
+            mean=((pl.col("notional") // pl.col("v") + 50) // 100) * 100,
+            oi=pl.col("v").cum_sum().over("key") // 2,
+            end=(pl.col("minute").dt.epoch("s") + 60),
+            empty=_u(
+                pl.col("key") * 100_000 + pl.col("minute").dt.epoch("s") // 60, spec.seed, 30, 20
+            )
+            == 0,
+        )
+    )
+    c = c.with_columns(
+        idx=pl.int_range(pl.len()).over("key"),
+        last=pl.int_range(pl.len()).over("key") == pl.len().over("key") - 1,
+    )
+
+    def bid(x: str) -> pl.Expr:  # an empty side is served as 0.0000 (bid)
+        return pl.when(pl.col("empty")).then(0).otherwise((pl.col(x) - 10_000).clip(0, _MICRO))
+
+    def ask(x: str) -> pl.Expr:  # ... and 1.0000 (ask)
+        return (pl.col(x) + 10_000).clip(0, _MICRO)
+
+    def ohlc(f: object) -> list[pl.Expr]:
+        parts: list[pl.Expr] = []
+        for name, col in (("close", "cl"), ("high", "h"), ("low", "lo"), ("open", "o")):
+            parts += [pl.lit(f'"{name}_dollars":"'), _dollars(f(col)), pl.lit('",')]  # type: ignore[operator]
+        parts[-1] = pl.lit('"')
+        return parts
+
+    obj = pl.concat_str(
+        [
+            pl.when(pl.col("idx") == 0).then(pl.concat_str([pl.lit('{"ticker":"'), pl.col("market_ticker"), pl.lit('","candlesticks":[')])).otherwise(pl.lit("")),
+            pl.lit('{"end_period_ts":'), pl.col("end").cast(pl.String),
+            pl.lit(',"open_interest_fp":"'), _count(pl.col("oi")),
+            pl.lit('","price":{'), *ohlc(lambda x: pl.col(x)),
+            pl.lit(',"mean_dollars":"'), _dollars(pl.col("mean")), pl.lit('"}'),
+            pl.lit(',"volume_fp":"'), _count(pl.col("v")),
+            pl.lit('","yes_ask":{'), *ohlc(ask), pl.lit("}"),
+            pl.lit(',"yes_bid":{'), *ohlc(bid), pl.lit("}}"),
+            pl.when(pl.col("last")).then(pl.lit("]}")).otherwise(pl.lit(",")),
+        ]
+    )  # fmt: skip
+    objs = c.select(obj=obj, first=pl.col("idx") == 0)
+    bodies = _cut(objs["obj"], objs["first"])
+    pages = c.group_by("key", maintain_order=True).agg(
+        city=pl.col("city").first(),
+        date=pl.col("date").first(),
+        market_ticker=pl.col("market_ticker").first(),
+        event_ticker=pl.col("event_ticker").first(),
+        start=pl.col("end").min() - 60,
+        stop=pl.col("end").max(),
+    )
+    return pages, bodies, c.height
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _raw_table(
+    spec: SynthSpec,
+    endpoint: str,
+    pages: pl.DataFrame,
+    bodies: pa.Array,
+    fetched: pl.Expr,
+    run_id: str,
+    path: pl.Expr,
+    params: pl.Expr,
+    cursor_in: pl.Expr,
+    cursor_out: pl.Expr,
+    page_number: pl.Expr,
+) -> tuple[pl.DataFrame, pa.Table]:
+    """(group keys city/date per page, the pages in RAW_SCHEMA; body_sha256 filled later)."""
+    meta = pages.select(
+        "city",
+        "date",
+        endpoint=pl.lit(endpoint),
+        tier=pl.lit(spec.tier),
+        series_ticker=pl.col("series"),
+        event_ticker=pl.col("event_ticker"),
+        market_ticker=pl.col("market_ticker"),
+        request_path=path,
+        request_params=params,
+        cursor_in=cursor_in,
+        cursor_out=cursor_out,
+        page_number=page_number.cast(pl.Int32),
+        http_status=pl.lit(200, pl.Int16),
+        fetched_at=fetched,
+        run_id=pl.lit(run_id),
+    )
+    cols = {}
+    arrow_meta = meta.drop("city", "date").to_arrow(compat_level=pl.CompatLevel.oldest())
+    for f in RAW_SCHEMA:
+        if f.name == "body":
+            cols[f.name] = bodies
+        elif f.name == "body_sha256":
+            cols[f.name] = pa.nulls(len(bodies), pa.string())
+        else:
+            cols[f.name] = arrow_meta.column(f.name).cast(f.type)
+    return meta.select("city", "date"), pa.table(cols, schema=RAW_SCHEMA.remove_metadata())
+
+
+def _groups(keys: pl.DataFrame) -> Iterator[tuple[str, dt.date, int, int]]:
+    """(city, date, offset, length) of each run of equal (city, date) rows."""
+    runs = (
+        keys.with_row_index("i")
+        .group_by("city", "date", maintain_order=True)
+        .agg(off=pl.col("i").min(), n=pl.len())
+    )
+    for city, date, off, n in runs.iter_rows():
+        yield city, date, int(off), int(n)
+
+
+def _with_sha(table: pa.Table) -> pa.Table:
+    body = table.column("body").combine_chunks()
+    offs = pa.Array.from_buffers(
+        pa.int64(), len(body) + 1, [None, body.buffers()[1]], offset=body.offset
+    )
+    data = body.buffers()[2]
+    o = offs.to_pylist()
+    sha = [hashlib.sha256(memoryview(data)[o[i] : o[i + 1]]).hexdigest() for i in range(len(body))]
+    i = table.schema.get_field_index("body_sha256")
+    return table.set_column(i, RAW_SCHEMA.field("body_sha256"), pa.array(sha, pa.string()))
+
+
+def _write_groups(
+    lake: Lake,
+    pool: ThreadPoolExecutor,
+    endpoint: str,
+    keys: pl.DataFrame,
+    table: pa.Table,
+    stats: SynthStats,
+) -> list[Future[str]]:
+    futures: list[Future[str]] = []
+
+    def write(city: str, date: dt.date, off: int, n: int) -> str:
+        piece = _with_sha(table.slice(off, n))
+        folder = partition_dir(endpoint, city, date)
+        rel = f"{folder}/{unique_name()}"
+        # Test data needs no fsync (the lake's own writers make every file durable); write
+        # beside and rename, so a reader never sees a partial file anyway.
+        lake.fs.makedirs(lake.path(folder), exist_ok=True)
+        tmp = lake.path(folder, f".{secrets.token_hex(6)}.tmp")
+        with lake.fs.open(tmp, "wb") as f:
+            pq.write_table(piece, f, **{**PARQUET_KW, **_WRITE_KW})
+        lake.fs.mv(tmp, lake.path(rel))
+        return rel
+
+    for city, date, off, n in _groups(keys):
+        futures.append(pool.submit(write, city, date, off, n))
+        stats.files += 1
+        stats.bytes += int(
+            pc.sum(pc.binary_length(table.column("body").slice(off, n))).as_py() or 0
+        )
+    return futures
+
+
+# --- the generator -----------------------------------------------------------------------------
+
+
+def _chunks(spec: SynthSpec) -> Iterator[list[tuple[int, City, dt.date]]]:
+    cities = [get_city(c) for c in spec.cities]
+    per_day = max(1, len(cities) * 6 * spec.trades_per_market)
+    days_per_chunk = max(1, spec.chunk_trades // per_day)
+    dates = spec.dates
+    for i in range(0, len(dates), days_per_chunk):
+        yield [(ci, c, d) for d in dates[i : i + days_per_chunk] for ci, c in enumerate(cities)]
+
+
+def fetch_time(date: dt.date) -> dt.datetime:
+    """When the synthetic backfill fetched an event's pages: two days after it, at noon UTC."""
+    return dt.datetime.combine(date + dt.timedelta(days=2), dt.time(12), dt.UTC)
+
+
+def generate_raw(lake: Lake, spec: SynthSpec) -> SynthStats:
+    """Write the raw layer described by ``spec`` into ``lake``; returns what was written."""
+    stats = SynthStats()
+    listing: dict[str, list[str]] = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures: list[Future[str]] = []
+        for events in _chunks(spec):
+            mk = _markets_frame(spec, events)
+            mk = mk.with_columns(
+                series=pl.col("city").replace_strict(
+                    {c.name: c.series_ticker for _, c, _ in events}, return_dtype=pl.String
+                )
+            )
+            t = _trades_frame(spec, mk)
+            stats.trades += t.height
+            futures += _write_trades(lake, pool, spec, t, mk, stats)
+            if spec.candles:
+                futures += _write_candles(lake, pool, spec, t, mk, stats)
+            vol = t.group_by("key").agg(v=pl.col("count_c").sum())
+            mkv = mk.join(vol, on="key", how="left").with_columns(pl.col("v").fill_null(0))
+            if spec.events:
+                futures += _write_events(lake, pool, spec, mkv, stats)
+            for r in mkv.iter_rows(named=True):
+                fetched = fetch_time(spec.dates[-1])
+                listing.setdefault(r["city"], []).append(
+                    json.dumps(_market_payload(r, r["v"], fetched))
+                )
+            stats.markets += mk.height
+            del t
+        if spec.listing:
+            futures += _write_listing(lake, pool, spec, listing, stats)
+        for f in futures:
+            stats.paths.append(f.result())
+    return stats
+
+
+def _write_trades(
+    lake: Lake,
+    pool: ThreadPoolExecutor,
+    spec: SynthSpec,
+    t: pl.DataFrame,
+    mk: pl.DataFrame,
+    stats: SynthStats,
+) -> list[Future[str]]:
+    pages, bodies = _trade_bodies(spec, t)
+    pages = pages.join(mk.select("key", "series"), on="key", how="left", maintain_order="left")
+    stats.trade_pages += pages.height
+    cursor_in = pl.when(pl.col("page") > 0).then(
+        pl.concat_str([pl.lit("c"), pl.col("key").cast(pl.String), pl.lit("p"), pl.col("page").cast(pl.String)])
+    )  # fmt: skip
+    fetched = pl.col("date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC") + pl.duration(
+        days=2, hours=12, seconds=pl.col("page")
+    )
+    params = pl.concat_str(
+        [
+            pl.lit('{"limit":'), pl.lit(str(spec.page_size)),
+            pl.lit(',"ticker":"'), pl.col("market_ticker"), pl.lit('"}'),
+        ]
+    )  # fmt: skip
+    path = pl.lit("/historical/trades" if spec.tier == "historical" else "/markets/trades")
+    keys, table = _raw_table(
+        spec, "trades", pages, bodies, fetched, f"synth-{spec.seed}-1", path, params,
+        cursor_in, pl.col("cursor_out"), pl.col("page"),
+    )  # fmt: skip
+    futures = _write_groups(lake, pool, "trades", keys, table, stats)
+    if spec.dup_page_rate > 0:
+        # A later run fetched some pages again: identical trades, a later fetched_at.
+        pick = pages.select(
+            _u(pl.col("key") * 1000 + pl.col("page"), spec.seed, 40, 10_000)
+        ).to_series() < int(spec.dup_page_rate * 10_000)
+        if pick.any():
+            idx = pick.arg_true()
+            again = pages.filter(pick)
+            stats.dup_trades += int(again["n"].sum())
+            keys2, table2 = _raw_table(
+                spec, "trades", again, bodies.take(pa.array(idx.to_list(), pa.int64())),
+                fetched + pl.duration(days=1), f"synth-{spec.seed}-2", path, params,
+                cursor_in, pl.col("cursor_out"), pl.col("page"),
+            )  # fmt: skip
+            futures += _write_groups(lake, pool, "trades", keys2, table2, stats)
+    return futures
+
+
+def _write_candles(
+    lake: Lake,
+    pool: ThreadPoolExecutor,
+    spec: SynthSpec,
+    t: pl.DataFrame,
+    mk: pl.DataFrame,
+    stats: SynthStats,
+) -> list[Future[str]]:
+    pages, bodies, n = _candle_bodies(spec, t)
+    stats.candles += n
+    pages = pages.join(mk.select("key", "series"), on="key", how="left", maintain_order="left")
+    fetched = pl.col("date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC") + pl.duration(
+        days=2, hours=13
+    )
+    params = pl.concat_str(
+        [
+            pl.lit('{"end_ts":'), pl.col("stop").cast(pl.String),
+            pl.lit(',"period_interval":1,"start_ts":'), pl.col("start").cast(pl.String), pl.lit("}"),
+        ]
+    )  # fmt: skip
+    path = pl.concat_str(
+        [pl.lit("/series/"), pl.col("series"), pl.lit("/markets/"), pl.col("market_ticker"), pl.lit("/candlesticks")]
+    )  # fmt: skip
+    keys, table = _raw_table(
+        spec, "candlesticks", pages, bodies, fetched, f"synth-{spec.seed}-1", path, params,
+        pl.lit(None, pl.String), pl.lit(None, pl.String), pl.lit(0),
+    )  # fmt: skip
+    return _write_groups(lake, pool, "candlesticks", keys, table, stats)
+
+
+def _write_events(
+    lake: Lake, pool: ThreadPoolExecutor, spec: SynthSpec, mkv: pl.DataFrame, stats: SynthStats
+) -> list[Future[str]]:
+    by_event: dict[tuple[str, dt.date, str, str], list[dict[str, object]]] = {}
+    for r in mkv.iter_rows(named=True):
+        by_event.setdefault((r["city"], r["date"], r["event_ticker"], r["series"]), []).append(r)
+    pages = []
+    for (city, date, ev, series), rows in by_event.items():
+        fetched = fetch_time(date)
+        body = {
+            "event": {
+                "event_ticker": ev,
+                "series_ticker": series,
+                "title": f"Highest temperature on {date:%b} {date.day}, {date.year}",
+                "sub_title": f"On {date:%b} {date.day}, {date.year}",
+                "mutually_exclusive": True,
+                "strike_date": dt.datetime.combine(
+                    date + dt.timedelta(days=1), dt.time(5), dt.UTC
+                ).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "markets": [_market_payload(r, int(str(r["v"])), fetched) for r in rows],
+            },
+            "markets": [],
+        }
+        pages.append(
+            {
+                "city": city,
+                "date": date,
+                "series": series,
+                "event_ticker": ev,
+                "market_ticker": None,
+                "body": json.dumps(body, separators=(",", ":")),
+                "fetched": fetched,
+                "path": f"/events/{ev}",
+            }
+        )
+    df = pl.DataFrame(pages, schema_overrides={"market_ticker": pl.String})
+    keys, table = _raw_table(
+        spec, "event", df, pa.array(df["body"].to_list(), pa.large_string()),
+        pl.col("fetched"), f"synth-{spec.seed}-1", pl.col("path"),
+        pl.lit('{"with_nested_markets":true}'), pl.lit(None, pl.String), pl.lit(None, pl.String),
+        pl.lit(0),
+    )  # fmt: skip
+    return _write_groups(lake, pool, "event", keys, table, stats)
+
+
+def _write_listing(
+    lake: Lake,
+    pool: ThreadPoolExecutor,
+    spec: SynthSpec,
+    listing: dict[str, list[str]],
+    stats: SynthStats,
+) -> list[Future[str]]:
+    """``GET /markets?series_ticker=...`` pages per city, filed under the fetch date."""
+    fetched = fetch_time(spec.dates[-1])
+    rows = []
+    for city, objs in listing.items():
+        series = get_city(city).series_ticker
+        for p in range(0, len(objs), 1000):
+            more = p + 1000 < len(objs)
+            cursor = f"m{p + 1000}" if more else ""
+            body = '{"cursor":"' + cursor + '","markets":[' + ",".join(objs[p : p + 1000]) + "]}"
+            rows.append(
+                {
+                    "city": city,
+                    "date": fetched.date(),
+                    "series": series,
+                    "event_ticker": None,
+                    "market_ticker": None,
+                    "body": body,
+                    "page": p // 1000,
+                    "cursor_in": f"m{p}" if p else None,
+                    "cursor_out": cursor,
+                }
+            )
+    if not rows:
+        return []
+    df = pl.DataFrame(
+        rows,
+        schema_overrides={
+            "event_ticker": pl.String,
+            "market_ticker": pl.String,
+            "cursor_in": pl.String,
+        },
+    )
+    keys, table = _raw_table(
+        spec, "markets", df, pa.array(df["body"].to_list(), pa.large_string()),
+        pl.lit(fetched), f"synth-{spec.seed}-1", pl.lit("/markets"),
+        pl.concat_str([pl.lit('{"limit":1000,"series_ticker":"'), pl.col("series"), pl.lit('"}')]),
+        pl.col("cursor_in"), pl.col("cursor_out"), pl.col("page"),
+    )  # fmt: skip
+    return _write_groups(lake, pool, "markets", keys, table, stats)

@@ -1,0 +1,85 @@
+"""Corrupt input is reported (file, page) and skipped; everything good is still used; exit 3."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from transform_helpers import page, read_curated, trade, trades_page, write
+
+from kalshi_lake.cli import cli
+from kalshi_lake.config import Settings
+from kalshi_lake.errors import CorruptFileError, SchemaError
+from kalshi_lake.transform import TransformCorruptError, TransformSchemaError, run_transform
+
+TK = "KXHIGHCHI-26OCT05-B80.5"
+
+
+def _t(i: int) -> dict[str, object]:
+    return trade(f"id-{i:02d}", TK, f"2026-10-04T15:{i:02d}:00Z")
+
+
+def _corrupt_lake(lake_dir: Path) -> tuple[str, str]:
+    """One file with pages 0 (good), 1 (corrupt body), 2 (good); another good file; a file that
+    is not Parquet at all; all in the same partition."""
+    good = trades_page([_t(0), _t(1)], page_number=0)
+    bad = page("trades", '{"cursor": "x", "trades": [{"trade_id": "id-09", "ticker"', page_number=1)
+    also_good = trades_page([_t(2)], page_number=2)
+    [mixed] = write(lake_dir, [good, bad, also_good])
+    write(lake_dir, [trades_page([_t(3)], fetched_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))])
+    junk = Path(mixed).parent / "20261121T000000000000Z-deadbeefdeadbeef.parquet"
+    junk.write_bytes(b"PAR1 this is not a parquet file")
+    root = str(lake_dir) + "/"
+    return mixed.replace(root, ""), str(junk).replace(root, "")
+
+
+def test_corrupt_page_and_file_are_reported_and_the_rest_is_used(
+    lake_dir: Path, settings: Settings
+) -> None:
+    mixed, junk = _corrupt_lake(lake_dir)
+    with pytest.raises(TransformCorruptError) as err:
+        run_transform(settings)
+    assert isinstance(err.value, CorruptFileError) and err.value.exit_code == 3
+    summary = err.value.summary
+    problems = sorted((p.kind, p.path, p.page) for p in summary.problems)
+    assert problems == [("corrupt_file", junk, None), ("corrupt_page", mixed, 1)]
+    text = summary.render()
+    assert f"{mixed} page 1: corrupt body" in text
+    assert f"{junk}: unreadable Parquet file" in text
+    assert str(err.value).startswith(
+        "transform finished, but 1 unreadable file(s), 1 corrupt page(s)"
+    )
+    # the good pages of the same file, and the other file, made it
+    trades = read_curated(lake_dir, "trades")
+    assert trades["trade_id"].to_list() == ["id-00", "id-01", "id-02", "id-03"]
+    assert summary.rebuilt == [("chicago", "2026-10")]
+    # the partition is built: a plain re-run has nothing to do and reports nothing new
+    assert run_transform(settings).rebuilt == []
+
+
+def test_schema_problems_end_with_a_schema_error(lake_dir: Path, settings: Settings) -> None:
+    no_id = {k: v for k, v in _t(5).items() if k != "trade_id"}
+    write(
+        lake_dir,
+        [trades_page([_t(4), no_id], page_number=7), page("trades", {"cursor": ""}, page_number=8)],
+    )
+    with pytest.raises(TransformSchemaError) as err:
+        run_transform(settings)
+    assert isinstance(err.value, SchemaError) and err.value.exit_code == 3
+    msgs = sorted(str(p).split(": ", 1)[1] for p in err.value.summary.problems)
+    assert msgs == ["a trade has no trade_id", "no 'trades' in body"]
+    assert [p.page for p in sorted(err.value.summary.problems, key=lambda p: p.page or 0)] == [7, 8]
+    assert read_curated(lake_dir, "trades")["trade_id"].to_list() == ["id-04"]
+
+
+def test_cli_prints_the_problems_and_exits_3(lake_dir: Path) -> None:
+    mixed, _junk = _corrupt_lake(lake_dir)
+    result = CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform"])
+    assert result.exit_code == 3, result.output
+    assert "PROBLEMS  2 piece(s) of raw input could not be used" in result.output
+    assert f"{mixed} page 1" in result.output
+    assert "error: transform finished, but" in result.output
+    again = CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform", "--full"])
+    assert again.exit_code == 3  # a full rebuild meets the same bad input again
