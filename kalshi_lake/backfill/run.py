@@ -32,8 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import os
-import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -74,7 +72,7 @@ from kalshi_lake.errors import (
     TransientError,
     UsageError,
 )
-from kalshi_lake.lake.lock import Lease, LeaseInfo
+from kalshi_lake.lake.lock import Lease
 from kalshi_lake.lake.raw import RawPage
 from kalshi_lake.lake.state import StateStore, new_run_id, write_run_record
 from kalshi_lake.lake.storage import Lake
@@ -277,7 +275,6 @@ class _Backfill:
         lease = Lease(
             self.lake, f"backfill/{self.city.name}", purpose=f"backfill run {self.run_id}"
         )
-        await asyncio.to_thread(_clear_dead_local_holder, lease)
         await asyncio.to_thread(lease.acquire)
         await asyncio.to_thread(self.state.load)
         record: dict[str, Any] = {
@@ -1073,24 +1070,3 @@ async def _gather(*aws: Awaitable[Any]) -> list[Any]:
         raise
 
 
-def _clear_dead_local_holder(lease: Lease) -> None:
-    """Free a lease held by a process of this host that no longer exists (after ``kill -9``).
-
-    Leases otherwise expire only after their TTL; on one machine we can tell at once that the
-    holder is gone, so a re-run right after a crash does not have to wait.
-    """
-    if not lease.lake.is_local or not lease.lake.exists(lease.rel):
-        return
-    try:
-        info = LeaseInfo.from_json(lease.lake.read_bytes(lease.rel))
-    except OSError:
-        return
-    if info is None or info.host != socket.gethostname() or info.pid == os.getpid():
-        return
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        log.info("lease %s was held by pid %d, which is gone: taking it over", lease.name, info.pid)
-        lease.lake.delete([lease.lake.path(lease.rel)])
-    except PermissionError:
-        return

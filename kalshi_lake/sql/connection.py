@@ -160,9 +160,7 @@ def attach_filesystem(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     is registered, so DuckDB reads with the same credentials, endpoint and options as every
     other reader of the lake, and no DuckDB extension (httpfs) is needed.
     """
-    if lake.is_local:
-        return
-    con.register_filesystem(lake.fs)
+    lake.duckdb_register(con)
 
 
 def has_files(lake: Lake, folder: str) -> bool:
