@@ -13,7 +13,11 @@ def test_defaults() -> None:
 
 
 def test_flags_beat_env_beat_defaults() -> None:
-    env = {"KALSHI_RATE": "5", "KALSHI_LAKE": "s3://b/p", "KALSHI_API_URL": "http://x/trade-api/v2/"}
+    env = {
+        "KALSHI_RATE": "5",
+        "KALSHI_LAKE": "s3://b/p",
+        "KALSHI_API_URL": "http://x/trade-api/v2/",
+    }
     s = Settings.load(env=env)
     assert (s.rate, s.lake, s.api_url) == (5.0, "s3://b/p", "http://x/trade-api/v2")
     s2 = Settings.load(env=env, rate=7, lake=None)

@@ -1068,5 +1068,3 @@ async def _gather(*aws: Awaitable[Any]) -> list[Any]:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-

@@ -241,13 +241,24 @@ def api_candles_5m(c1: pl.DataFrame) -> pl.DataFrame:
 
 
 def _book_agg(col: str) -> pl.Expr:
+    """5m aggregate of one 1m bid/ask column.
+
+    An empty book side is null at 1m (bid 0 / ask 1 sentinels). The worst quote of a side,
+    ask high and bid low, is null in a minute whose book side emptied at some point; the 5m
+    worst quote must then be null too (the side emptied within the five minutes), or a max
+    over the other minutes could fall below the close.
+    """
     if col.endswith("_open_u"):
         return pl.col(col).first()
     if col.endswith("_close_u"):
         return pl.col(col).last()
-    if col.endswith("_high_u"):
-        return pl.col(col).max()
-    return pl.col(col).min()
+    worst = (col.startswith("yes_ask") and col.endswith("_high_u")) or (
+        col.startswith("yes_bid") and col.endswith("_low_u")
+    )
+    agg = pl.col(col).max() if col.endswith("_high_u") else pl.col(col).min()
+    if worst:
+        return pl.when(pl.col(col).is_null().any()).then(None).otherwise(agg)
+    return agg
 
 
 def _empty_api(one: pl.DataFrame) -> pl.DataFrame:

@@ -278,8 +278,16 @@ def api_reference(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
         for side in ("bid", "ask"):
             row[f"yes_{side}_open_u"] = g[0][f"yes_{side}_open_u"]
             row[f"yes_{side}_close_u"] = g[-1][f"yes_{side}_close_u"]
-            row[f"yes_{side}_high_u"] = max(nn(f"yes_{side}_high_u"), default=None)
-            row[f"yes_{side}_low_u"] = min(nn(f"yes_{side}_low_u"), default=None)
+            highs = [c[f"yes_{side}_high_u"] for c in g]
+            lows = [c[f"yes_{side}_low_u"] for c in g]
+            # The worst quote of a side (ask high, bid low) is null when the side emptied in
+            # any minute of the bucket; the best quote ignores empty minutes.
+            if side == "ask":
+                row["yes_ask_high_u"] = None if None in highs else max(highs)
+                row["yes_ask_low_u"] = min(nn("yes_ask_low_u"), default=None)
+            else:
+                row["yes_bid_high_u"] = max(nn("yes_bid_high_u"), default=None)
+                row["yes_bid_low_u"] = None if None in lows else min(lows)
         five.append(row)
     return one, five
 
@@ -301,3 +309,20 @@ def test_api_candles_dedup_latest_and_roll_up_to_5m() -> None:
     got5 = c5.with_columns(price_mean_u=pl.col("price_vwap_u")).select(cols).to_dicts()
     assert got5 == want5
     assert set(c5["period_minutes"]) == {5}
+
+
+def test_api_5m_worst_quote_is_null_when_a_side_emptied() -> None:
+    """Ask high 1.00 (empty book) in one minute must not let the 5m ask high fall below close."""
+    rng = random.Random(3)
+    rows = api_rows(rng, 1)[:2]
+    base = rows[0]["end_period_ts"] - (rows[0]["end_period_ts"] - 60) % 300
+    a, b = (dict(r) for r in rows)
+    a.update(end_period_ts=base + 60, yes_ask_open_u=980_000, yes_ask_high_u=980_000,
+             yes_ask_low_u=980_000, yes_ask_close_u=980_000)  # fmt: skip
+    b.update(end_period_ts=base + 120, yes_ask_open_u=980_000, yes_ask_high_u=None,
+             yes_ask_low_u=980_000, yes_ask_close_u=990_000)  # fmt: skip
+    _, c5 = candles.api_candles(parsed_candles([a, b]))
+    assert c5.height == 1
+    row = c5.to_dicts()[0]
+    assert row["yes_ask_high_u"] is None
+    assert row["yes_ask_low_u"] == 980_000 and row["yes_ask_close_u"] == 990_000
