@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 KL     := $(BIN)/kalshi-lake
 LAKE   ?= lake
+# The demo's simulated lake stays apart from a real one.
+DEMO_LAKE ?= lake/demo
 CITY   ?=
 START  ?=
 END    ?=
@@ -53,7 +55,7 @@ status: $(STAMP)
 	$(KL) --lake $(LAKE) status
 
 demo: $(STAMP)
-	$(KL) demo
+	$(KL) --lake $(DEMO_LAKE) demo
 
 bench: $(STAMP)
 	$(BIN)/python -m kalshi_lake.bench $(BENCH_ARGS)

@@ -43,6 +43,19 @@ def _date(_ctx: click.Context, param: click.Parameter, value: str | None) -> dt.
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
+def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime | None:
+    """Parse an ISO 8601 instant; a naive one is taken as UTC."""
+    if value is None or value == "":
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time; use ISO 8601, e.g. 2026-11-21T15:00Z"
+        ) from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
 def _check_range(start: dt.date | None, end: dt.date | None) -> None:
     if start and end and start > end:
         raise BadDateError(f"--start {start} is after --end {end}")
@@ -177,28 +190,14 @@ def backfill(
     click.echo(summary.render())
     if no_transform:
         return
-    try:
-        from kalshi_lake.transform import run_transform
-    except ImportError:
-        click.echo(
-            "transform not available in this build; run `kalshi-lake transform` later", err=True
-        )
-        return
-    result = run_transform(settings, city=the_city, start=summary.start, end=summary.end)
-    render = getattr(result, "render", None)
-    click.echo(render() if callable(render) else str(result))
+    from kalshi_lake.transform import TransformIncomplete, run_transform
 
-
-def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime | None:
-    if value is None or value == "":
-        return None
     try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a time; use ISO 8601, e.g. 2026-11-21T15:00Z"
-        ) from None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+        result = run_transform(settings, city=the_city, start=summary.start, end=summary.end)
+    except TransformIncomplete as exc:
+        click.echo(exc.summary.render())
+        raise
+    click.echo(result.render())
 
 
 @cli.command()
@@ -232,18 +231,6 @@ def sim(now: dt.datetime | None, **options: Any) -> None:
 
 
 # --- SQL layer: sql, views, validate, status, demo (kalshi_lake/sql, queries/) ----------------
-
-
-def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a time; use ISO 8601, e.g. 2026-11-21T15:00Z"
-        ) from None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 @cli.command("sql")
@@ -300,7 +287,7 @@ def views(ctx: click.Context) -> None:
 @click.option("--city", help="Only this city (name or alias).")
 @click.option("--start", callback=_date, help="First event date, YYYY-MM-DD.")
 @click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD.")
-@click.option("--as-of", callback=_as_of, help="Treat this time as now (ISO 8601). [now]")
+@click.option("--as-of", callback=_instant, help="Treat this time as now (ISO 8601). [now]")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report instead of a table.")
 @click.pass_context
 def validate(

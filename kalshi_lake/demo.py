@@ -22,13 +22,13 @@ from typing import Any
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import UsageError
+from kalshi_lake.lake.state import DEMO_MARKER
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql.connection import as_lake, has_files
 
 #: The simulator's frozen clock: 13:00 ET on 2026-11-21, so the 11-22 events are listed (since
 #: 10:00 ET) and past their D-1 10:00 decision in New York and Chicago.
 DEMO_NOW = dt.datetime(2026, 11, 21, 18, 0, tzinfo=dt.UTC)
-DEMO_MARKER = "_state/demo.json"
 
 
 @dataclass

@@ -74,7 +74,7 @@ from kalshi_lake.errors import (
 )
 from kalshi_lake.lake.lock import Lease
 from kalshi_lake.lake.raw import RawPage
-from kalshi_lake.lake.state import StateStore, new_run_id, write_run_record
+from kalshi_lake.lake.state import DEMO_MARKER, StateStore, new_run_id, write_run_record
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.log import get_logger
 
@@ -213,6 +213,7 @@ def run_backfill(
     if candle_window not in CANDLE_WINDOWS:
         raise UsageError(f"--candle-window must be one of {', '.join(CANDLE_WINDOWS)}")
     start, end, notes = resolve_range(city, start, end)
+    _refuse_demo_lake(settings)
     job = _Backfill(settings, city, start, end, refresh, candle_window, transport)
     job.notes.extend(notes)
     try:
@@ -226,6 +227,18 @@ def run_backfill(
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, job.run()).result()
+
+
+def _refuse_demo_lake(settings: Settings) -> None:
+    """A lake written by ``kalshi-lake demo`` holds simulated pages: never add real ones to it."""
+    host = httpx.URL(settings.api_url).host
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return
+    if Lake.from_settings(settings).exists(DEMO_MARKER):
+        raise UsageError(
+            f"{settings.lake} holds the simulator demo ({DEMO_MARKER}); "
+            "backfill real data into another lake (--lake) or delete this one first"
+        )
 
 
 class _Backfill:

@@ -112,6 +112,11 @@ class RawPage:
         }
 
 
+#: Dictionary-encode the repetitive provenance columns only: trying a dictionary on large,
+#: unique response bodies costs many times the write time for nothing.
+_DICT_COLUMNS = [f.name for f in RAW_SCHEMA if f.name not in ("body", "body_sha256")]
+
+
 def partition_dir(endpoint: str, city: str, date: dt.date) -> str:
     """``raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>`` relative to the lake root."""
     return f"raw/{endpoint}/city={city}/date={date.isoformat()}"
@@ -134,5 +139,5 @@ def write_pages(lake: Lake, pages: Sequence[RawPage]) -> list[str]:
     written = []
     for (endpoint, city, date), group in sorted(groups.items()):
         rel = f"{partition_dir(endpoint, city, date)}/{unique_name()}"
-        written.append(lake.write_table(pages_table(group), rel))
+        written.append(lake.write_table(pages_table(group), rel, use_dictionary=_DICT_COLUMNS))
     return written

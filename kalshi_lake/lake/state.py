@@ -32,6 +32,10 @@ from kalshi_lake.log import get_logger
 
 log = get_logger(__name__)
 
+#: Marks a lake written by `kalshi-lake demo` from the simulator; real backfills refuse it so
+#: simulated pages never mix with real ones.
+DEMO_MARKER = "_state/demo.json"
+
 STATE_DIR = "_state"
 
 
