@@ -20,8 +20,9 @@ Plan of a run (:func:`run_transform`):
    the batch's pages (:mod:`~kalshi_lake.transform.parse`), polars builds the tables (pure
    functions in trades/markets/candles), and each partition's table is swapped in with
    :meth:`Lake.replace_partition` (one file, replaced atomically: a reader sees the old rows or
-   the new, never a mix or nothing). A batch's writes (two threads) overlap with the next
-   batch's parse; a batch's partitions enter the state only once all its files are swapped in.
+   the new, never a mix or nothing). The stages are pipelined: while polars builds batch N,
+   a parse thread has DuckDB parse batch N+1 and two write threads encode batch N-1; a
+   batch's partitions enter the state only once all its files are swapped in.
 
 Determinism: every choice between copies of a row is made on (fetched_at, file path, the
 page's row in its file, position in the page), never on processing order; everything is
@@ -86,9 +87,11 @@ DATE_SCOPED = frozenset().union(*GROUPS.values())
 LISTINGS = markets.LISTING_ENDPOINTS
 INPUT_ENDPOINTS = DATE_SCOPED | LISTINGS
 
-#: Default raw Parquet bytes per batch: about 1.5M trades in current-shape pages, which keeps
-#: the peak RSS of a run near 1 GiB (see the transform benchmark).
-DEFAULT_BATCH_BYTES = 48 * 1024 * 1024
+#: Default raw Parquet bytes per batch: about 0.35M trades in current-shape pages. Batches are
+#: pipelined (parse of the next / build of this / writes of the last), so smaller batches keep
+#: both cores busy for more of the run; with three in memory the peak RSS stays under 0.8 GiB
+#: (48 MiB: 1.3-1.4 GiB and no faster; 8 MiB: no faster either; see the transform benchmark).
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
 
 _CITY_SERIES = {c.name: c.series_ticker for c in CITIES}
 
@@ -347,6 +350,20 @@ class _Batch:
 
 
 @dataclass
+class _Parsed:
+    """A batch's pages parsed into good rows (problems already reported)."""
+
+    batch: _Batch
+    rows: dict[str, pl.DataFrame]  # markets, trades, pages, candles
+    seconds: float
+
+    def take(self, name: str) -> pl.DataFrame:
+        """Hand over one frame: the build frees each as soon as it is done with it (the next
+        batch's parse is in memory at the same time)."""
+        return self.rows.pop(name)
+
+
+@dataclass
 class _Pending:
     """A batch whose partition writes are in flight."""
 
@@ -393,16 +410,7 @@ class _Job:
                 inputs = self._inputs()
                 dirty, removed = self._plan(inputs, curated)
                 self._load_listing_rows(dirty, inputs)
-                # Pipelined: a batch's Parquet writes run in the pool while the next batch is
-                # parsed and built; its state is saved once its writes are done.
-                pending: _Pending | None = None
-                for batch in self._batches(dirty, inputs):
-                    submitted = self._process(batch, inputs)
-                    if pending is not None:
-                        self._finish(pending)
-                    pending = submitted
-                if pending is not None:
-                    self._finish(pending)
+                self._run_batches(self._batches(dirty, inputs), inputs)
                 for key in removed:
                     self._remove(key)
                 for st in self.states.values():
@@ -554,21 +562,67 @@ class _Job:
         if batch.keys:
             yield batch
 
-    # --- one batch ---------------------------------------------------------------------------
-    def _process(self, batch: _Batch, inputs: dict[Key, list[RawFile]]) -> _Pending:
-        """Parse and build one batch and submit its partition writes (not waited for)."""
-        t0 = time.perf_counter()
-        part_of_key = {k: i for i, k in enumerate(batch.keys)}
-        fid_part = {self.fid[f.rel]: part_of_key[(f.city, f.month)] for f in batch.files}
-        by_group = {g: [f for f in batch.files if f.endpoint in eps] for g, eps in GROUPS.items()}
-        self.summary.raw_files += len(batch.files)
+    # --- batches -----------------------------------------------------------------------------
+    def _run_batches(self, batches: Iterator[_Batch], inputs: dict[Key, list[RawFile]]) -> None:
+        """Parse, build and write ``batches``, three deep.
 
-        # markets and events (date-scoped pages + the reduced listing rows of these months)
+        Pipelined: while the main thread builds batch N with polars, a parse thread has DuckDB
+        parse batch N+1's pages and the write pool encodes batch N-1's partitions (DuckDB,
+        polars and Arrow all release the GIL, so the stages share the two cores instead of
+        taking turns). A batch's state is saved once its writes are done. Only the parse
+        thread touches the DuckDB connection while batches run, and problems are reported in
+        the parse stage, in batch order.
+        """
+        # The parse pool is shut down (waiting for a parse in flight) before the caller
+        # closes the connection, also when the build raises.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="transform-parse") as parser:
+            ahead: Future[_Parsed] | None = None
+            batch = next(batches, None)
+            if batch is not None:
+                ahead = parser.submit(self._parse, batch)
+            pending: _Pending | None = None
+            while ahead is not None:
+                parsed = ahead.result()
+                batch = next(batches, None)
+                ahead = parser.submit(self._parse, batch) if batch is not None else None
+                submitted = self._build(parsed, inputs)
+                del parsed
+                if pending is not None:
+                    self._finish(pending)
+                pending = submitted
+            if pending is not None:
+                self._finish(pending)
+
+    def _parse(self, batch: _Batch) -> _Parsed:
+        """Parse one batch's raw pages into good rows (runs in the parse thread)."""
+        t0 = time.perf_counter()
+        by_group = {g: [f for f in batch.files if f.endpoint in eps] for g, eps in GROUPS.items()}
         eps = {g: {f.endpoint for f in files} for g, files in by_group.items()}
         [mk] = self._query(
             "pages_markets", by_group["markets"], _only(parse.parse_markets, eps["markets"])
         )
         mk = self._good(mk)
+        tr, pages = self._query(
+            "pages_trades", by_group["trades"], parse.parse_trades, parse.parse_pages
+        )
+        tr = self._good(tr)
+        [cd] = self._query(
+            "pages_candles", by_group["candles"], _only(parse.parse_candles, eps["candles"])
+        )
+        cd = self._good(cd)
+        rows = {"markets": mk, "trades": tr, "pages": pages, "candles": cd}
+        return _Parsed(batch, rows, time.perf_counter() - t0)
+
+    def _build(self, parsed: _Parsed, inputs: dict[Key, list[RawFile]]) -> _Pending:
+        """Build one parsed batch and submit its partition writes (not waited for)."""
+        t0 = time.perf_counter()
+        batch = parsed.batch
+        part_of_key = {k: i for i, k in enumerate(batch.keys)}
+        fid_part = {self.fid[f.rel]: part_of_key[(f.city, f.month)] for f in batch.files}
+        self.summary.raw_files += len(batch.files)
+
+        # markets and events (date-scoped pages + the reduced listing rows of these months)
+        mk = parsed.take("markets")
         # Event pages name their event's series; the markets parsed from them carry it as
         # parent_* (one scan of the small, numerous event files instead of two).
         ev = mk.filter(pl.col("parent_event_ticker").is_not_null()).select(
@@ -595,23 +649,15 @@ class _Job:
         del mk, ev
 
         # trades and trade candles
-        tr, pages = self._query(
-            "pages_trades", by_group["trades"], parse.parse_trades, parse.parse_pages
-        )
-        tr = self._good(tr)
-        tr = _with_part(tr, fid_part)
-        trade_table = trades.build_trades(tr, market_events, pages)
+        tr = _with_part(parsed.take("trades"), fid_part)
+        trade_table = trades.build_trades(tr, market_events, parsed.take("pages"))
         self.summary.trades_read += tr.height
         self.summary.duplicates += tr.height - trade_table.height
         del tr
         t1m, t5m = candles.trade_candles(trade_table)
 
         # api candles
-        [cd] = self._query(
-            "pages_candles", by_group["candles"], _only(parse.parse_candles, eps["candles"])
-        )
-        cd = self._good(cd)
-        cd = _with_part(cd, fid_part)
+        cd = _with_part(parsed.take("candles"), fid_part)
         a1m, a5m = candles.api_candles(cd, market_events)
         del cd
 
@@ -645,10 +691,12 @@ class _Job:
             for key in batch.keys
         }
         log.info(
-            "built %d partition(s) from %d raw files (%.1f MB) in %.2fs; writing",
+            "built %d partition(s) from %d raw files (%.1f MB): parsed in %.2fs, built in "
+            "%.2fs; writing",
             len(batch.keys),
             len(batch.files),
             batch.nbytes / 1e6,
+            parsed.seconds,
             time.perf_counter() - t0,
         )
         return _Pending(batch.keys, futures, entries)

@@ -2,8 +2,9 @@
 
 Inside the transform, prices are Int64 micro-dollars (``*_u``) and counts Int64
 centi-contracts (``*_c``): exact, and fast to group and sum. Here they become
-``DECIMAL(10,6)``/``DECIMAL(18,2)`` by exact decimal scaling (integer x 10^-6 or x 10^-2),
-never through a float.
+``DECIMAL(10,6)``/``DECIMAL(18,2)``: a decimal is stored as its unscaled integer, and the
+fixed-point integer *is* the unscaled value at that scale, so the integer is only widened to
+128 bits and relabelled with the scale (never through a float, and no multiplication).
 """
 
 from __future__ import annotations
@@ -36,6 +37,23 @@ def fixed_to_decimal(col: str, dtype: pa.DataType) -> pl.Expr:
     return pl.when(fits).then(scaled).cast(pl.Decimal(dtype.precision, dtype.scale))
 
 
+def _unscaled(col: str, dtype: pa.Decimal128Type) -> pl.Expr:
+    """Int64 fixed-point ``col`` as a scale-0 Decimal holding the same integer (null if it does
+    not fit ``dtype``): the unscaled value of the ``dtype`` decimal, see :func:`_rescale`."""
+    x = pl.col(col)
+    return pl.when(x.abs() <= _MAX[dtype]).then(x).cast(pl.Decimal(dtype.precision, 0))
+
+
+def _rescale(col: pa.ChunkedArray, dtype: pa.Decimal128Type) -> pa.ChunkedArray:
+    """A scale-0 decimal128 column relabelled as ``dtype``: the same 128-bit unscaled integers
+    and validity, read at ``dtype``'s scale (zero-copy; PERF: a third of the conversion)."""
+    chunks = [
+        pa.Array.from_buffers(dtype, len(c), c.buffers(), null_count=c.null_count, offset=c.offset)
+        for c in col.chunks
+    ]
+    return pa.chunked_array(chunks, dtype)
+
+
 def to_arrow(df: pl.DataFrame, table: str) -> pa.Table:
     """The rows of ``df`` (fixed-point columns) as an Arrow table in ``TABLES[table]``."""
     schema = TABLES[table]
@@ -43,8 +61,12 @@ def to_arrow(df: pl.DataFrame, table: str) -> pa.Table:
     for f in schema:
         if f.type in (PRICE, COUNT):
             src = _SOURCES.get(f.name, f.name + _SUFFIX[f.type])
-            exprs.append(fixed_to_decimal(src, f.type).alias(f.name))
+            exprs.append(_unscaled(src, f.type).alias(f.name))
         else:
             exprs.append(pl.col(f.name))
     out = df.select(exprs).to_arrow(compat_level=pl.CompatLevel.oldest())
-    return out.cast(schema)
+    cols = [
+        _rescale(c, f.type) if f.type in (PRICE, COUNT) else c
+        for c, f in zip(out.columns, schema, strict=True)
+    ]
+    return pa.Table.from_arrays(cols, names=out.column_names).cast(schema)

@@ -538,8 +538,10 @@ def parse_markets(
     allq AS (
         {union}
     ), u AS (
+        -- A NULL or empty list unnests to no rows. No WHERE on ``items`` here: DuckDB pushes
+        -- such a filter below the projection and parses every body twice (PERF: halves it).
         SELECT * EXCLUDE (items), unnest(items) AS m, unnest(range(len(items))) AS idx
-        FROM allq WHERE items IS NOT NULL AND (len(items) > 0)
+        FROM allq
     ), v AS (
         SELECT {keep}, CAST(idx AS INTEGER) AS idx, kind, what, parent_event_ticker,
                parent_series_ticker, m IS NULL AS no_market, {_market_select("m")}
