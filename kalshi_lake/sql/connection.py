@@ -252,15 +252,16 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
         except duckdb.Error as exc:
             raise ConfigError(f"cannot create SQL object {f.name!r} from {f.path}: {exc}") from None
     # 3. the real sources, where there are files to read
-    notes = []
+    missing: dict[str, list[str]] = {}  # hint -> folders without files
     for name, source in SOURCES.items():
         if has_files(lake, source.probe):
             con.execute(by_name[name].render(uri))
         else:
-            notes.append(
-                f"{lake.url}: no files under {source.probe}/ yet, so {name} is empty ({source.hint})"
-            )
-    return notes
+            missing.setdefault(source.hint, []).append(f"{source.probe}/")
+    return [
+        f"no files yet under {', '.join(folders)}, so their views are empty ({hint})"
+        for hint, folders in missing.items()
+    ]
 
 
 def connect(
@@ -288,6 +289,8 @@ def connect(
     if memory_limit:
         con.execute(f"SET memory_limit = '{sqlfiles.sql_quote_inner(memory_limit)}'")
     attach_filesystem(con, lk)
-    for note in register_views(con, lk):
-        log.warning(note)
+    notes = register_views(con, lk)
+    if notes:
+        # One line, not one per table: a fresh or partial lake is normal, not alarming.
+        log.warning("%s: %s", lk.url, "; ".join(notes))
     return con

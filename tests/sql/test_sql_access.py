@@ -115,10 +115,9 @@ def test_empty_lake_gives_empty_typed_views_and_a_note(
         == 0
     )
     notes = [r.getMessage() for r in caplog.records]
-    assert any(
-        "no files under curated/trades/" in n and "kalshi-lake transform" in n for n in notes
-    )
-    assert len(notes) == len(SOURCES)
+    assert len(notes) == 1  # one line for the whole lake, not one per table
+    assert all(f"{source.probe}/" in notes[0] for source in SOURCES.values())
+    assert "kalshi-lake transform" in notes[0] and "kalshi-lake backfill" in notes[0]
 
 
 def test_partial_lake_markets_only(clean_data: LakeData, tmp_path: Path) -> None:
