@@ -252,15 +252,15 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
         except duckdb.Error as exc:
             raise ConfigError(f"cannot create SQL object {f.name!r} from {f.path}: {exc}") from None
     # 3. the real sources, where there are files to read
-    missing: dict[str, list[str]] = {}  # hint -> folders without files
+    empty: dict[str, list[str]] = {}  # hint -> folders without files
     for name, source in SOURCES.items():
         if has_files(lake, source.probe):
             con.execute(by_name[name].render(uri))
         else:
-            missing.setdefault(source.hint, []).append(f"{source.probe}/")
+            empty.setdefault(source.hint, []).append(f"{source.probe}/")
     return [
         f"no files yet under {', '.join(folders)}, so their views are empty ({hint})"
-        for hint, folders in missing.items()
+        for hint, folders in empty.items()
     ]
 
 
