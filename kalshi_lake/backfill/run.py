@@ -981,15 +981,8 @@ class _Backfill:
             agg: dict[str, Any] = {}
 
             def on_page(data: dict[str, Any]) -> None:
-                n, hi = 0, agg.get("hi")
-                for series in data.get("market_candlesticks") or []:
-                    for c in series or []:
-                        n += 1
-                        end = c.get("end_period_ts") if isinstance(c, dict) else None
-                        if isinstance(end, int) and (hi is None or end > hi):
-                            hi = end
-                agg["hi"], agg["n"] = hi, agg.get("n", 0) + n
-                self.tier_counts["live"]["candles"] += n
+                per_market = data.get("market_candlesticks") or []
+                self._tally_candles(agg, [c for cs in per_market for c in cs or []], "live")
 
             try:
                 await self._walk(
@@ -1023,6 +1016,19 @@ class _Backfill:
         if done_now:
             await self.sink.note(done_now)
 
+    def _tally_candles(self, agg: dict[str, Any], candles: list[Any], tier: str) -> None:
+        """Count a page's candles and raise the walk's watermark to its newest period end."""
+        ends: list[int] = [
+            e
+            for c in candles
+            if isinstance(c, dict) and isinstance(e := c.get("end_period_ts"), int)
+        ]
+        if agg.get("hi") is not None:
+            ends.append(agg["hi"])
+        agg["hi"] = max(ends, default=None)
+        agg["n"] = agg.get("n", 0) + len(candles)
+        self.tier_counts[tier]["candles"] += len(candles)
+
     async def _market_candles(
         self, plan: EventPlan, m: MarketInfo, span: tuple[float | None, float | None] | None
     ) -> None:
@@ -1038,13 +1044,7 @@ class _Backfill:
             agg: dict[str, Any] = {}
 
             def on_page(data: dict[str, Any]) -> None:
-                cs = data.get("candlesticks") or []
-                ends = [c.get("end_period_ts") for c in cs if isinstance(c, dict)]
-                ends = [e for e in ends if isinstance(e, int)]
-                if ends:
-                    agg["hi"] = max([*ends, *([agg["hi"]] if agg.get("hi") is not None else [])])
-                agg["n"] = agg.get("n", 0) + len(cs)
-                self.tier_counts["historical"]["candles"] += len(cs)
+                self._tally_candles(agg, data.get("candlesticks") or [], "historical")
 
             await self._walk(
                 ChunkPager(window[0], window[1], cap=HIST_CANDLE_CAP),
