@@ -1,0 +1,140 @@
+"""The fast paths of the build agree with the plain polars operations they replace.
+
+- ``trades.packed_order`` (one UInt64 arg-sort) gives exactly ``DataFrame.sort`` order, ties
+  included, and steps aside (None) when the key would not fit 64 bits or has nulls;
+- ``candles._rollup``'s cumulative scans give exactly a group-by's max/min/sum/count, and the
+  group-by fallback takes over when a scan could overflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kalshi_lake.transform import candles, trades
+
+T0 = dt.datetime(2026, 10, 4, 14, 0, tzinfo=dt.UTC)
+KEYS = ["part", "market_ticker", "traded_at", "trade_id"]
+
+
+def frame(rows: list[tuple[int, str, int, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "part": [r[0] for r in rows],
+            "market_ticker": [r[1] for r in rows],
+            "traded_at": [T0 + dt.timedelta(microseconds=r[2]) for r in rows],
+            "trade_id": [r[3] for r in rows],
+            "n": list(range(len(rows))),
+        },
+        schema_overrides={"part": pl.Int32, "traded_at": pl.Datetime("us", "UTC")},
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),
+            st.sampled_from(["KXB-1", "KXA-2", "KXA-10", "Z", "KXHIGHCHI-26OCT05-B45.5"]),
+            st.sampled_from([0, 1, 59_999_999, 60_000_000, 10**9, 10**12]),  # many ties
+            st.text("abcdef0123", min_size=1, max_size=6),
+        ),
+        min_size=1,
+        max_size=60,
+        unique_by=lambda r: (r[0], r[3]),  # trade ids are unique per part after dedup
+    )
+)
+def test_packed_sort_equals_plain_sort(rows: list[tuple[int, str, int, str]]) -> None:
+    df = frame(rows)
+    assert trades.sort_by_ticker(df, KEYS).equals(df.sort(KEYS))
+    perm = trades.packed_order(df, ["part", "market_ticker"], "traded_at", "trade_id")
+    assert perm is not None
+    assert df[perm].equals(df.sort(KEYS))
+
+
+def test_packed_sort_with_many_ties_and_parts() -> None:
+    rng = random.Random(7)
+    rows = [
+        (rng.randint(0, 9), f"M{rng.randint(0, 300)}", rng.randint(0, 50) * 1_000_000, f"{i:x}")
+        for i in range(20_000)
+    ]
+    df = frame(rows)
+    assert trades.sort_by_ticker(df, KEYS).equals(df.sort(KEYS))
+
+
+def test_packed_sort_steps_aside_when_the_key_does_not_fit() -> None:
+    # 300 groups (9 bits) over a 2^56-microsecond span would need 65 bits: plain sort
+    far = [(0, f"M{i}", i, f"t{i}") for i in range(300)] + [(0, "A", 2**56, "x")]
+    df = frame(far)
+    assert trades.packed_order(df, ["part", "market_ticker"], "traded_at", "trade_id") is None
+    assert trades.sort_by_ticker(df, KEYS).equals(df.sort(KEYS))
+    with_null = df.with_columns(
+        market_ticker=pl.when(pl.col("n") == 1).then(pl.col("market_ticker"))
+    )
+    assert trades.packed_order(with_null, ["part", "market_ticker"], "traded_at") is None
+    negative = frame([(-1, "A", 0, "x"), (0, "A", 1, "y")])
+    assert trades.packed_order(negative, ["part", "market_ticker"], "traded_at") is None
+    assert trades.sort_by_ticker(negative, KEYS).equals(negative.sort(KEYS))
+
+
+def group_by_reference(df: pl.DataFrame) -> pl.DataFrame:
+    return (
+        df.group_by("g", maintain_order=True)
+        .agg(
+            _open=pl.col("x").first(),
+            _close=pl.col("y").last(),
+            hi=pl.col("x").max(),
+            lo=pl.col("y").min(),
+            s=pl.col("y").sum(),
+            c=pl.len().cast(pl.Int32),
+        )
+        .select("g", "_open", "_close", "hi", "lo", "s", "c")
+    )
+
+
+def rollup(df: pl.DataFrame) -> pl.DataFrame:
+    return candles._rollup(
+        df, ["g"], [], "x", "y", maxes={"hi": "x"}, mins={"lo": "y"}, sums={"s": pl.col("y")},
+        count="c",
+    )  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 6),
+            st.integers(-(2**40), 2**40),
+            st.integers(-(10**6), 10**6),
+        ),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_scan_aggregates_equal_group_by(values: list[tuple[int, int, int]]) -> None:
+    df = pl.DataFrame(
+        {"g": [v[0] for v in values], "x": [v[1] for v in values], "y": [v[2] for v in values]}
+    ).sort("g", maintain_order=True)
+    assert rollup(df).equals(group_by_reference(df))
+
+
+@pytest.mark.parametrize(
+    "x, y",
+    [
+        ([2**62, -(2**62), 5], [1, 2, 3]),  # max scan would overflow Int64
+        ([1, 2, 3], [2**61, 2**61, -(2**61)]),  # running sum would overflow Int64
+    ],
+)
+def test_scan_falls_back_to_group_by_near_int64_limits(x: list[int], y: list[int]) -> None:
+    df = pl.DataFrame({"g": [0, 0, 1], "x": x, "y": y})
+    assert rollup(df).equals(group_by_reference(df))
+
+
+def test_scan_falls_back_with_nulls() -> None:
+    df = pl.DataFrame({"g": [0, 0, 1], "x": [1, None, 3], "y": [4, 5, 6]})
+    assert rollup(df).equals(group_by_reference(df))
