@@ -9,8 +9,11 @@ one event page per day and a markets listing per city) in a temporary folder, th
   the child's peak RSS (``ru_maxrss``), its CPU seconds and the machine's load average (the
   box is shared: trades per CPU-second is the figure that does not depend on other load);
 - ``transform.incremental_day``: one city's event day fetched again by a later run (new raw
-  files in one complete month), then an incremental transform: its wall time should not grow
-  with the lake, since it rebuilds one (city, month) partition of the same size in both lakes;
+  files in one complete month), then the incremental transform a backfill of that day runs
+  (scoped to the city and day): its wall time should not grow with the lake, since it lists
+  and rebuilds one (city, month) partition of the same size in both lakes;
+- ``transform.incremental_day_unscoped``: the same for another day, picked up by a plain
+  incremental ``kalshi-lake transform`` (which lists the whole raw layer to find it);
 - ``transform.noop``: an incremental run with nothing new (planning and listing only).
 
 ``quick`` uses 1M and 3M trades. Generated lakes are deleted afterwards.
@@ -53,7 +56,15 @@ from kalshi_lake.config import Settings
 from kalshi_lake.transform import TransformIncomplete, run_transform
 t0 = time.perf_counter()
 try:
-    s = run_transform(Settings(lake=sys.argv[1], progress=False), full=sys.argv[2] == "full")
+    scope = {}
+    if len(sys.argv) > 3:
+        import datetime as dt
+        from kalshi_lake.cities import get_city
+        day = dt.date.fromisoformat(sys.argv[4])
+        scope = {"city": get_city(sys.argv[3]), "start": day, "end": day}
+    s = run_transform(
+        Settings(lake=sys.argv[1], progress=False), full=sys.argv[2] == "full", **scope
+    )
 except TransformIncomplete as exc:
     s = exc.summary
 out = {"seconds": time.perf_counter() - t0, "trades_read": s.trades_read, "duplicates": s.duplicates,
@@ -86,11 +97,18 @@ def spec_for(trades: int, seed: int = 42) -> SynthSpec:
     )
 
 
-def transform_child(lake: Path, mode: str) -> dict[str, Any]:
-    """Run one transform in a child process; its summary, wall time and peak RSS."""
+def transform_child(
+    lake: Path, mode: str, city: str | None = None, day: dt.date | None = None
+) -> dict[str, Any]:
+    """Run one transform in a child process (optionally scoped to one city-day, as a
+    backfill of that day runs it); its summary, wall time and peak RSS."""
+    scope = [city, day.isoformat()] if city and day else []
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(lake), mode], capture_output=True, text=True, check=False
+        [sys.executable, "-c", _CHILD, str(lake), mode, *scope],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -152,11 +170,12 @@ def bench_size(root: Path, trades: int) -> Iterator[dict[str, object]]:
     noop = transform_child(lake, "incremental")
     yield figure("transform.noop", noop["seconds"], "s", skipped=noop["skipped"], **inputs)
 
-    refetch = dataclasses.replace(
-        spec, start=REFETCH_DAY, days=1, cities=spec.cities[:1], listing=False
-    )
+    # One city-day fetched again, then the transform `backfill` runs after it (scoped to that
+    # city and day: it lists only that month's raw folders) ...
+    city = spec.cities[0]
+    refetch = dataclasses.replace(spec, start=REFETCH_DAY, days=1, cities=(city,), listing=False)
     _generate(lake, refetch)
-    inc = transform_child(lake, "incremental")
+    inc = transform_child(lake, "incremental", city, REFETCH_DAY)
     yield figure(
         "transform.incremental_day",
         inc["seconds"],
@@ -165,6 +184,19 @@ def bench_size(root: Path, trades: int) -> Iterator[dict[str, object]]:
         skipped=inc["skipped"],
         trades_read=inc["trades_read"],
         peak_rss_mib=round(inc["rss_mib"]),
+        **inputs,
+    )
+    # ... and another day picked up by a plain `kalshi-lake transform` (lists the whole lake).
+    other = REFETCH_DAY + dt.timedelta(days=1)
+    _generate(lake, dataclasses.replace(refetch, start=other))
+    whole = transform_child(lake, "incremental")
+    yield figure(
+        "transform.incremental_day_unscoped",
+        whole["seconds"],
+        "s",
+        rebuilt=whole["rebuilt"],
+        skipped=whole["skipped"],
+        trades_read=whole["trades_read"],
         **inputs,
     )
     shutil.rmtree(lake, ignore_errors=True)

@@ -47,7 +47,7 @@ import socket
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -214,8 +214,16 @@ def _cities(lake: Lake, only: str | None) -> list[str]:
     return sorted(found)
 
 
-def list_raw(lake: Lake, cities: Sequence[str]) -> list[RawFile]:
-    """Every raw input file of ``cities``, sorted by path."""
+def list_raw(
+    lake: Lake, cities: Sequence[str], months: Collection[str] | None = None
+) -> list[RawFile]:
+    """Every raw input file of ``cities``, sorted by path.
+
+    With ``months`` (``YYYY-MM``), event- and market-scoped endpoints are listed only in the
+    ``date=`` folders of those months: a transform scoped to a date range then lists a
+    constant slice of the lake, not all of it. Listings (``markets``, ``events``) are filed by
+    fetch date and may hold any month, so they are always listed whole.
+    """
     out: list[RawFile] = []
     dates: dict[str, dt.date | None] = {}  # folder name -> date (few distinct; parse once)
     for endpoint in lake.ls_dirs("raw"):
@@ -223,23 +231,33 @@ def list_raw(lake: Lake, cities: Sequence[str]) -> list[RawFile]:
             continue
         for c in cities:
             prefix = f"raw/{endpoint}/city={c}/"
-            base = lake.path(prefix)
-            for path, size in _files(lake, base).items():
-                tail = lake.rel(path)[len(prefix) :].split("/")  # [date=YYYY-MM-DD, name]
-                if (
-                    len(tail) != 2
-                    or not tail[1].endswith(".parquet")
-                    or tail[1].startswith((".", "_"))
-                ):
-                    continue
-                folder = tail[0]
-                if folder not in dates:
-                    dates[folder] = _folder_date(folder)
-                date = dates[folder]
-                if date is None:
-                    log.warning("ignoring raw file with a bad date folder: %s%s", prefix, folder)
-                    continue
-                out.append(RawFile(prefix + folder + "/" + tail[1], endpoint, c, date, size))
+            if months is not None and endpoint in DATE_SCOPED:
+                bases = [
+                    lake.path(prefix + d)
+                    for d in lake.ls_dirs(prefix)
+                    if d.startswith("date=") and d[len("date=") : len("date=YYYY-MM")] in months
+                ]
+            else:
+                bases = [lake.path(prefix)]
+            for base in bases:
+                for path, size in _files(lake, base).items():
+                    tail = lake.rel(path)[len(prefix) :].split("/")  # [date=YYYY-MM-DD, name]
+                    if (
+                        len(tail) != 2
+                        or not tail[1].endswith(".parquet")
+                        or tail[1].startswith((".", "_"))
+                    ):
+                        continue
+                    folder = tail[0]
+                    if folder not in dates:
+                        dates[folder] = _folder_date(folder)
+                    date = dates[folder]
+                    if date is None:
+                        log.warning(
+                            "ignoring raw file with a bad date folder: %s%s", prefix, folder
+                        )
+                        continue
+                    out.append(RawFile(prefix + folder + "/" + tail[1], endpoint, c, date, size))
     assert all(f.endpoint in ENDPOINTS for f in out)
     return sorted(out, key=lambda f: f.rel)
 
@@ -395,7 +413,7 @@ class _Job:
 
     # --- top level ---------------------------------------------------------------------------
     def run(self) -> None:
-        self.raw = list_raw(self.lake, self.cities)
+        self.raw = list_raw(self.lake, self.cities, self._scope_months())
         self.fid = {f.rel: i for i, f in enumerate(self.raw)}
         curated = list_curated(self.lake, self.cities)
         self.states = {c: CityState.load(self.lake, c, TRANSFORM_VERSION) for c in self.cities}
@@ -434,6 +452,16 @@ class _Job:
         self.lake.duckdb_register(con)
         parse.prepare(con)
         return con
+
+    def _scope_months(self) -> set[str] | None:
+        """The months a ``start``/``end`` scope covers (None: every month)."""
+        if self.start is None or self.end is None:
+            return None
+        months, d = set(), self.start.replace(day=1)
+        while d <= self.end:
+            months.add(d.strftime("%Y-%m"))
+            d = (d + dt.timedelta(days=32)).replace(day=1)
+        return months
 
     def _in_scope(self, month: str) -> bool:
         lo = self.start.strftime("%Y-%m") if self.start else None

@@ -178,6 +178,38 @@ def test_scope_by_city_and_dates(synth_copy: Copy) -> None:
     assert rest.skipped == 1
 
 
+def test_scoped_incremental_lists_only_its_months_and_equals_full(
+    synth_copy: Copy, tmp_path: Path
+) -> None:
+    """The transform a backfill of one day runs (city + that day) lists only that month's raw
+    folders (its cost does not grow with the lake) and still gives the full-rebuild answer."""
+    lake = synth_copy("scoped")
+    run_transform(_settings(lake))
+    refetch = dataclasses.replace(
+        SYNTH_SPEC, start=dt.date(2026, 9, 29), days=1, cities=("chicago",), listing=True
+    )
+    generate_raw(Lake(str(lake)), refetch)
+    listed = build.list_raw(Lake(str(lake)), ["chicago"], {"2026-09"})
+    scoped = {f.endpoint: set() for f in listed}
+    for f in listed:
+        scoped[f.endpoint].add(f.month)
+    for endpoint, months in scoped.items():
+        if endpoint in build.DATE_SCOPED:
+            assert months == {"2026-09"}, endpoint
+    assert any(e in build.LISTINGS for e in scoped)  # listings are always listed whole
+    day = dt.date(2026, 9, 29)
+    inc = run_transform(_settings(lake), city=_city("chicago"), start=day, end=day)
+    assert inc.rebuilt == [("chicago", "2026-09")]
+
+    fresh = tmp_path / "fresh"
+    shutil.copytree(lake / "raw", fresh / "raw")
+    run_transform(_settings(fresh), full=True)
+    assert_same(curated_snapshot(lake), curated_snapshot(fresh))
+    # nothing left over for an unscoped run: the other partitions were not touched or lost
+    rest = run_transform(_settings(lake))
+    assert rest.rebuilt == [] and rest.removed == []
+
+
 def test_a_held_lease_blocks_a_second_transform(lake_dir: Path, settings: Settings) -> None:
     write(lake_dir, [trades_page([trade("a", "KXHIGHCHI-26OCT05-B80.5", "2026-10-04T15:00:00Z")])])
     with (
