@@ -359,8 +359,10 @@ def transform(
 ) -> None:
     """Rebuild curated tables from the raw layer (no network).
 
-    Incremental: only city/month partitions whose raw input changed are rebuilt. Exit 3 if some
-    raw pages could not be used (they are listed; everything else was built).
+    Incremental: only city/month partitions whose raw input changed are rebuilt. With --start
+    and --end only those months' raw folders are listed (what backfill runs after fetching), so
+    the run does not slow down as the lake grows. Exit 3 if some raw pages could not be used
+    (they are listed; everything else was built).
     """
     from kalshi_lake.cities import get_city
     from kalshi_lake.transform import TransformIncomplete, run_transform
