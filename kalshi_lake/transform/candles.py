@@ -59,11 +59,28 @@ CANDLE_OUT = (
 _BOOK = tuple(f"yes_{s}_{k}_u" for s in ("bid", "ask") for k in ("open", "high", "low", "close"))
 
 
-def _round_div(num: pl.Expr, den: pl.Expr) -> pl.Expr:
-    """``num / den`` rounded half up, exactly, in 128-bit integers (null unless den > 0)."""
-    num128 = num.cast(pl.Int128)
-    den128 = den.cast(pl.Int128)
-    return pl.when(den128 > 0).then((2 * num128 + den128) // (2 * den128)).cast(pl.Int64)
+def _round_div(num: pl.Expr, den: pl.Expr, wide: bool = True) -> pl.Expr:
+    """``num / den`` rounded half up, exactly (null unless den > 0).
+
+    In 128-bit integers unless ``wide`` is False, which the caller may pass only when
+    ``2 * |num| + 2 * |den|`` fits Int64 (:func:`_fits_narrow`; PERF: Int128 division is
+    about 3x slower).
+    """
+    if wide:
+        num, den = num.cast(pl.Int128), den.cast(pl.Int128)
+    return pl.when(den > 0).then((2 * num + den) // (2 * den)).cast(pl.Int64)
+
+
+def _fits_narrow(df: pl.DataFrame, num: str, den: str) -> bool:
+    """Whether :func:`_round_div` of these Int64 columns can run in Int64."""
+    if df.height == 0 or df.schema[num] != pl.Int64 or df.schema[den] != pl.Int64:
+        return False
+    ends = df.select(
+        pl.col(num).min().alias("a"), pl.col(num).max().alias("b"),
+        pl.col(den).min().alias("c"), pl.col(den).max().alias("d"),
+    )  # fmt: skip
+    a, b, c, d = (int(v or 0) for v in ends.row(0))  # Python ints: no wrap-around
+    return 2 * (max(abs(a), abs(b)) + max(abs(c), abs(d))) < 2**63
 
 
 def _finish(df: pl.DataFrame, source: str, minutes: int) -> pl.DataFrame:
@@ -226,8 +243,9 @@ def trade_candles_1m(trades: pl.DataFrame) -> pl.DataFrame:
         },
         count="trade_count",
     )
+    narrow = _fits_narrow(out, "notional", "volume_c")
     return out.rename({"_open": "price_open_u", "_close": "price_close_u"}).with_columns(
-        price_vwap_u=_round_div(pl.col("notional"), pl.col("volume_c"))
+        price_vwap_u=_round_div(pl.col("notional"), pl.col("volume_c"), wide=not narrow)
     )
 
 
@@ -248,8 +266,9 @@ def trade_candles_5m(c1: pl.DataFrame) -> pl.DataFrame:
             "notional": pl.col("notional"),
         },
     )
+    narrow = _fits_narrow(out, "notional", "volume_c")
     return out.rename({"_open": "price_open_u", "_close": "price_close_u"}).with_columns(
-        price_vwap_u=_round_div(pl.col("notional"), pl.col("volume_c")),
+        price_vwap_u=_round_div(pl.col("notional"), pl.col("volume_c"), wide=not narrow),
         trade_count=pl.col("trade_count").cast(pl.Int32),
     )
 

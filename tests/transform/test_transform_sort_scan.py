@@ -138,3 +138,20 @@ def test_scan_falls_back_to_group_by_near_int64_limits(x: list[int], y: list[int
 def test_scan_falls_back_with_nulls() -> None:
     df = pl.DataFrame({"g": [0, 0, 1], "x": [1, None, 3], "y": [4, 5, 6]})
     assert rollup(df).equals(group_by_reference(df))
+
+
+@pytest.mark.parametrize(
+    "num, den",
+    [
+        ([7, 5, -7, 0, 3], [2, 2, 2, 5, 0]),  # halves round up; den 0 gives null
+        ([2**62, -(2**62), 1], [3, 7, 2**60]),  # 2 * (|num| + |den|) leaves Int64: wide path
+        ([-(2**63), 1, 2], [1, 1, 1]),  # abs() of Int64's minimum would wrap: wide path
+    ],
+)
+def test_round_div_narrow_and_wide_agree_with_decimal(num: list[int], den: list[int]) -> None:
+    df = pl.DataFrame({"n": num, "d": den}, schema={"n": pl.Int64, "d": pl.Int64})
+    narrow = candles._fits_narrow(df, "n", "d")
+    got = df.select(candles._round_div(pl.col("n"), pl.col("d"), wide=not narrow)).to_series()
+    want = [None if d <= 0 else (2 * n + d) // (2 * d) for n, d in zip(num, den, strict=True)]
+    assert got.to_list() == want
+    assert narrow == (num[0] == 7)  # only the small case runs in Int64
