@@ -129,6 +129,10 @@ WRITE_OPTIONS: dict[str, dict[str, object]] = {
         "use_dictionary": list(_DICT[t]),
         "write_statistics": list(_STATS[t]),
         "compression_level": 1,
+        # No Arrow schema in the footer: the Parquet types alone read back as the curated
+        # schema (UTC timestamps, decimals, int16, date32, strings) in pyarrow, polars and
+        # DuckDB, and the string-view columns we write (frames.to_arrow) read as plain strings.
+        "store_schema": False,
         **({"column_encoding": _ENCODING[t]} if _ENCODING[t] else {}),
     }
     for t in TABLES
@@ -783,7 +787,7 @@ class _Job:
         if df is None or df.height == 0:
             self.lake.drop_partition(folder)
         else:
-            arrow = frames.to_arrow(df, table)
+            arrow = frames.to_arrow(df, table, string_views=True)
             self.lake.replace_partition(folder, arrow, **write_options(table, arrow))
         self._clean_tmp(folder)
         if df is None or df.height == 0:

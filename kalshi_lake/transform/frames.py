@@ -54,9 +54,24 @@ def _rescale(col: pa.ChunkedArray, dtype: pa.Decimal128Type) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, dtype)
 
 
-def to_arrow(df: pl.DataFrame, table: str) -> pa.Table:
-    """The rows of ``df`` (fixed-point columns) as an Arrow table in ``TABLES[table]``."""
-    schema = TABLES[table]
+def _with_string_views(schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [f.with_type(pa.string_view()) if f.type == pa.string() else f for f in schema]
+    )
+
+
+#: The curated schemas with strings as Arrow string views (polars' own string layout).
+_VIEW_SCHEMAS = {name: _with_string_views(schema) for name, schema in TABLES.items()}
+
+
+def to_arrow(df: pl.DataFrame, table: str, *, string_views: bool = False) -> pa.Table:
+    """The rows of ``df`` (fixed-point columns) as an Arrow table in ``TABLES[table]``.
+
+    With ``string_views`` the string columns stay Arrow string views: handed over from polars
+    without copying a byte, for the Parquet writer, which stores them as plain strings (write
+    without the Arrow schema so readers see ``string``; PERF: two copies of every string less).
+    """
+    schema = _VIEW_SCHEMAS[table] if string_views else TABLES[table]
     exprs = []
     for f in schema:
         if f.type in (PRICE, COUNT):
@@ -64,7 +79,8 @@ def to_arrow(df: pl.DataFrame, table: str) -> pa.Table:
             exprs.append(_unscaled(src, f.type).alias(f.name))
         else:
             exprs.append(pl.col(f.name))
-    out = df.select(exprs).to_arrow(compat_level=pl.CompatLevel.oldest())
+    level = pl.CompatLevel.newest() if string_views else pl.CompatLevel.oldest()
+    out = df.select(exprs).to_arrow(compat_level=level)
     cols = [
         _rescale(c, f.type) if f.type in (PRICE, COUNT) else c
         for c, f in zip(out.columns, schema, strict=True)
