@@ -9,7 +9,8 @@ import sys
 
 SHOW = (
     "import kalshi_lake, os; "
-    "print(os.environ['_RJEM_MALLOC_CONF'], os.environ['MIMALLOC_PURGE_DELAY'])"
+    "print(os.environ['_RJEM_MALLOC_CONF'], os.environ['MIMALLOC_PURGE_DELAY'], "
+    "os.environ['DUCKDB_JE_MALLOC_CONF'])"
 )
 
 
@@ -24,8 +25,25 @@ def test_import_sets_allocator_defaults_and_keeps_user_values() -> None:
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("_RJEM_MALLOC_CONF", "MIMALLOC_PURGE_DELAY")
+        if k not in ("_RJEM_MALLOC_CONF", "MIMALLOC_PURGE_DELAY", "DUCKDB_JE_MALLOC_CONF")
     }
-    assert _run(base) == "dirty_decay_ms:5000,muzzy_decay_ms:5000 5000"
-    mine = {**base, "_RJEM_MALLOC_CONF": "dirty_decay_ms:0", "MIMALLOC_PURGE_DELAY": "0"}
-    assert _run(mine) == "dirty_decay_ms:0 0"
+    decay = "dirty_decay_ms:5000,muzzy_decay_ms:5000"
+    assert _run(base) == f"{decay} 5000 {decay}"
+    mine = {
+        **base,
+        "_RJEM_MALLOC_CONF": "dirty_decay_ms:0",
+        "MIMALLOC_PURGE_DELAY": "0",
+        "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:1",
+    }
+    assert _run(mine) == "dirty_decay_ms:0 0 dirty_decay_ms:1"
+
+
+def test_duckdb_reads_its_allocator_variable() -> None:
+    # DuckDB's bundled jemalloc must read DUCKDB_JE_MALLOC_CONF, or the default set above is
+    # a no-op (a DuckDB release with another prefix would show here): a bad pair is reported.
+    env = {**os.environ, "DUCKDB_JE_MALLOC_CONF": "not_a_jemalloc_key:1"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import duckdb; duckdb.sql('SELECT 1').fetchall()"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "not_a_jemalloc_key" in out.stderr
