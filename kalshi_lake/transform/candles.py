@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kalshi_lake.transform.trades import latest_per_key, resolve_event
+from kalshi_lake.transform.trades import MARKET_RUN, latest_per_key, resolve_event
 
 #: Internal candle columns (``part`` + curated candle columns in fixed-point form).
 CANDLE_OUT = (
@@ -221,6 +221,16 @@ def _scan_aggs(
     return pl.DataFrame(out_cols)
 
 
+def _candle_keys(df: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """``(keys, carry)`` for grouping trades or 1m candles into candles: by market run number
+    and bucket when the frame has :data:`MARKET_RUN` (integers: no string compares, PERF), by
+    part, ticker and bucket otherwise; the result is the same."""
+    carry = ["city", "event_ticker", "date"]
+    if MARKET_RUN in df.columns and df[MARKET_RUN].null_count() == 0:
+        return [MARKET_RUN, "bucket_start"], ["part", "market_ticker", *carry]
+    return ["part", "market_ticker", "bucket_start"], carry
+
+
 def trade_candles_1m(trades: pl.DataFrame) -> pl.DataFrame:
     """1m candles from curated trades, which must be sorted by part, market, time, trade_id
     (as :func:`~kalshi_lake.transform.trades.build_trades` returns them).
@@ -229,10 +239,11 @@ def trade_candles_1m(trades: pl.DataFrame) -> pl.DataFrame:
     """
     nd = _notional_dtype(trades["yes_u"], trades["count_c"]) if trades.height else pl.Int64()
     df = trades.with_columns(bucket_start=pl.col("traded_at").dt.truncate("1m"))
+    keys, carry = _candle_keys(df)
     out = _rollup(
         df,
-        ["part", "market_ticker", "bucket_start"],
-        ["city", "event_ticker", "date"],
+        keys,
+        carry,
         "yes_u",
         "yes_u",
         maxes={"price_high_u": "yes_u"},
@@ -252,10 +263,11 @@ def trade_candles_1m(trades: pl.DataFrame) -> pl.DataFrame:
 def trade_candles_5m(c1: pl.DataFrame) -> pl.DataFrame:
     """5m candles rolled up from :func:`trade_candles_1m` output (sorted the same way)."""
     df = c1.with_columns(bucket_start=pl.col("bucket_start").dt.truncate("5m"))
+    keys, carry = _candle_keys(df)
     out = _rollup(
         df,
-        ["part", "market_ticker", "bucket_start"],
-        ["city", "event_ticker", "date"],
+        keys,
+        carry,
         "price_open_u",
         "price_close_u",
         maxes={"price_high_u": "price_high_u"},

@@ -13,6 +13,10 @@ import polars as pl
 #: totally (file in path order, the page's row in that file, the item's place in the page).
 POSITION = ("fetched_at", "fid", "row", "idx")
 
+#: Internal column of built trades: the row's run of equal (part, market_ticker), numbered in
+#: order (see :func:`resolve_event`); the candles group by it instead of the ticker strings.
+MARKET_RUN = "_market_run"
+
 TRADE_OUT = (
     "part",
     "city",
@@ -151,13 +155,20 @@ def ticker_event(col: str = "market_ticker") -> pl.Expr:
 
 
 def resolve_event(
-    df: pl.DataFrame, market_events: pl.DataFrame | None, page_col: str
+    df: pl.DataFrame,
+    market_events: pl.DataFrame | None,
+    page_col: str,
+    run_col: str | None = None,
 ) -> pl.DataFrame:
     """Add ``event_ticker``: from ``market_events`` (part, market_ticker -> event_ticker), else
     the page's ``page_col``, else the ticker prefix. ``df`` must be sorted by part and market:
-    the lookup runs once per market (a run of rows), not once per row."""
+    the lookup runs once per market (a run of rows), not once per row.
+
+    With ``run_col``, also add each row's market run number there (UInt32, counting from 0):
+    later steps can then find market boundaries without comparing ticker strings again."""
     if df.height == 0:
-        return df.with_columns(event_ticker=pl.lit(None, pl.String)).drop(page_col)
+        out = df.with_columns(event_ticker=pl.lit(None, pl.String)).drop(page_col)
+        return out.with_columns(pl.lit(None, pl.UInt32).alias(run_col)) if run_col else out
     change = (
         (pl.col("part") != pl.col("part").shift())
         | (pl.col("market_ticker") != pl.col("market_ticker").shift())
@@ -172,7 +183,8 @@ def resolve_event(
     else:
         event = pl.coalesce(page_col, ticker_event())
     per_run = heads.select(event).to_series()
-    return df.drop(page_col).with_columns(event_ticker=per_run.gather(run_id))
+    extra = {run_col: run_id} if run_col else {}
+    return df.drop(page_col).with_columns(event_ticker=per_run.gather(run_id), **extra)
 
 
 #: Page attributes a trade row gets from its page (see ``parse.PAGE_INFO_COLUMNS``).
@@ -216,7 +228,8 @@ def build_trades(
         # of filtered into a new frame first (PERF: one full copy of the trades less).
         order = order.filter(keep.gather(order))
     df = _attach(df[order], pages)
-    return resolve_event(df, market_events, "page_event_ticker").select(TRADE_OUT)
+    df = resolve_event(df, market_events, "page_event_ticker", run_col=MARKET_RUN)
+    return df.select(*TRADE_OUT, MARKET_RUN)
 
 
 def _keep_latest(
