@@ -155,3 +155,39 @@ def test_round_div_narrow_and_wide_agree_with_decimal(num: list[int], den: list[
     want = [None if d <= 0 else (2 * n + d) // (2 * d) for n, d in zip(num, den, strict=True)]
     assert got.to_list() == want
     assert narrow == (num[0] == 7)  # only the small case runs in Int64
+
+
+def test_candles_by_market_run_equal_candles_by_ticker() -> None:
+    # the same tickers in two parts, several buckets, unsorted input: built trades carry the
+    # market run number, and grouping by it gives exactly the ticker-keyed candles
+    rng = random.Random(11)
+    n = 3_000
+    parsed = pl.DataFrame(
+        {
+            "fid": [0] * n,
+            "row": [0] * n,
+            "page_number": [0] * n,
+            "idx": list(range(n)),
+            "trade_id": [f"t{i}" for i in range(n)],
+            "market_ticker": [rng.choice(["KXA-1", "KXA-2", "KXB-1"]) for _ in range(n)],
+            "traded_at": [T0 + dt.timedelta(seconds=rng.randint(0, 3_600)) for _ in range(n)],
+            "yes_u": [rng.randint(1, 99) * 10_000 for _ in range(n)],
+            "no_u": [None] * n,
+            "count_c": [rng.randint(1, 500) * 100 for _ in range(n)],
+            "taker_side": ["yes"] * n,
+            "is_block_trade": [False] * n,
+            "part": [rng.randint(0, 1) for _ in range(n)],
+            "city": ["chicago"] * n,
+            "date": [dt.date(2026, 10, 4)] * n,
+            "tier": ["live"] * n,
+            "fetched_at": [T0] * n,
+            "page_event_ticker": [None] * n,
+        },
+        schema_overrides={"part": pl.Int32, "no_u": pl.Int64, "page_event_ticker": pl.String},
+    )
+    built = trades.build_trades(parsed)
+    assert built[trades.MARKET_RUN].n_unique() == 6  # 3 tickers x 2 parts
+    by_run = candles.trade_candles(built)
+    by_ticker = candles.trade_candles(built.drop(trades.MARKET_RUN))
+    assert by_run[0].height > 100 and by_run[1].height > 20
+    assert by_run[0].equals(by_ticker[0]) and by_run[1].equals(by_ticker[1])
