@@ -47,3 +47,18 @@ def test_duckdb_reads_its_allocator_variable() -> None:
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "not_a_jemalloc_key" in out.stderr
+
+
+def test_small_parses_do_not_warn_about_their_deliberate_copy() -> None:
+    # parse._run(small=True) takes the DB-API Arrow path on purpose; DuckDB's "extra copy"
+    # warning is silenced for this module's calls only, also under -W error
+    code = (
+        "import duckdb; from kalshi_lake.transform import parse; con = duckdb.connect(); "
+        "con.register('p', parse.pages_table([])); print(parse.parse_pages(con, 'p').shape); "
+        "con.execute('SELECT 1').to_arrow_table()"  # a caller's own copy still warns
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "(0, 7)"
+    assert out.returncode != 0 and "Arrow output on a DB-API result" in out.stderr
