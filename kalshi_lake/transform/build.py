@@ -44,7 +44,9 @@ import datetime as dt
 import os
 import secrets
 import socket
+import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -453,7 +455,9 @@ class _Job:
         # DuckDB creates its spill folder only if it spills and removes it on close, so a
         # killed transform leaves nothing behind unless it was spilling at that moment.
         spill = os.path.join(tempfile.gettempdir(), f"kalshi-lake-transform-{secrets.token_hex(6)}")
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="transform-write") as pool:
+        with ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="transform-write", initializer=_lower_priority
+        ) as pool:
             self.con = self._connect(spill)
             self.pool = pool
             try:
@@ -967,6 +971,24 @@ def _merge_candles(api: pl.DataFrame, own: pl.DataFrame) -> pl.DataFrame:
     return trades.sort_by_ticker(
         pl.concat([api, own]), ["part", "market_ticker", "source", "bucket_start"]
     )
+
+
+#: Niceness added to the write threads (Linux applies it per thread).
+WRITER_NICE = 5
+
+
+def _lower_priority() -> None:
+    """Run the calling write thread at a lower CPU priority than the parse and build threads.
+
+    Four threads share two cores, and the parse thread is the pipeline's critical path: the
+    writes of a batch have until the next batch is built to finish. Left equal, the scheduler
+    splits a core between a writer and the parse, and everything waits for the parse (PERF:
+    with the writers at nice 5, 4% faster end to end and 3% less CPU, interleaved runs).
+    Only the pool's own threads are reniced, and they end with the transform.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
 
 
 def _split_parts(df: pl.DataFrame) -> dict[int, pl.DataFrame]:

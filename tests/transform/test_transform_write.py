@@ -9,17 +9,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 from transform_helpers import trade, trades_page, write
 
 from kalshi_lake.config import Settings
 from kalshi_lake.schemas import TABLES
-from kalshi_lake.transform import run_transform
+from kalshi_lake.transform import build, run_transform
 from kalshi_lake.transform.build import _split_parts
 
 
@@ -101,3 +105,22 @@ def test_columns_without_values_are_stored_uncompressed(lake_dir: Path) -> None:
     got = duckdb.connect().sql(f"SELECT price_open, yes_bid_open FROM '{f}' ORDER BY 1").fetchall()
     assert [str(r[0]) for r in got] == ["0.560000", "0.580000"]
     assert {r[1] for r in got} == {None}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_write_threads_run_at_lower_priority_and_the_caller_does_not(
+    synth_copy: Callable[[str], Path],
+) -> None:
+    seen: list[int] = []
+
+    def probe() -> None:
+        build._lower_priority()
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    assert seen == [min(before + build.WRITER_NICE, 19)]
+    run_transform(Settings(lake=str(synth_copy("lake")), progress=False), full=True)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
