@@ -196,7 +196,8 @@ def build_trades(
     market_events: pl.DataFrame | None = None,
     pages: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Deduplicated, sorted trades (:data:`TRADE_OUT`) from good parsed rows with ``part``.
+    """Deduplicated, sorted trades (:data:`TRADE_OUT`, plus the internal :data:`MARKET_RUN`)
+    from good parsed rows with ``part``.
 
     A trade seen in several pages or runs appears once: the copy fetched last wins (trades are
     immutable, so copies agree; "last" only makes the choice deterministic). Output is sorted
