@@ -172,6 +172,27 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, small: bool = False) -> pl.Da
     return pl.from_arrow(reader.read_all())  # type: ignore[return-value]
 
 
+def _json_pages(cte: str, pages: str, base: str, endpoint: str, shape: str) -> str:
+    """A CTE ``cte``: the ``endpoint`` pages of ``pages`` that answered 200, with the ``base``
+    columns and the body parsed as the JSON ``shape`` into ``j`` (NULL for a body that is not
+    JSON: see :func:`_frame`)."""
+    return f"""{cte} AS (
+            SELECT {base}, try(from_json(body, '{shape}')) AS j
+            FROM {pages} WHERE endpoint = '{endpoint}' AND http_status = 200
+        )"""
+
+
+def _kind(key: str) -> str:
+    """SQL for ``kind``: why the page's ``j.<key>`` items cannot be read (NULL if they can;
+    see :func:`_page_problem`)."""
+    return f"CASE WHEN j.{key} IS NULL THEN kl_items_kind(j, body, '$.{key}') END AS kind"
+
+
+def _items(key: str) -> str:
+    """SQL for the page's ``j.<key>`` list, or ``[NULL]`` (one row that carries its problem)."""
+    return f"CASE WHEN j.{key} IS NULL THEN [NULL] ELSE j.{key} END"
+
+
 # --- trades ------------------------------------------------------------------------------------
 
 TRADE_COLUMNS = (
@@ -213,13 +234,9 @@ def parse_trades(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
     """
     prepare(con)
     sql = f"""
-    WITH p AS (
-        SELECT fid, row, page_number, body, try(from_json(body, '{{"trades":[{_TRADE}]}}')) AS j
-        FROM {pages} WHERE endpoint = 'trades' AND http_status = 200
-    ), q AS (
-        SELECT fid, row, page_number,
-               CASE WHEN j.trades IS NULL THEN kl_items_kind(j, body, '$.trades') END AS kind,
-               CASE WHEN j.trades IS NULL THEN [NULL] ELSE j.trades END AS items
+    WITH {_json_pages("p", pages, "fid, row, page_number, body", "trades", f'{{"trades":[{_TRADE}]}}')},
+    q AS (
+        SELECT fid, row, page_number, {_kind("trades")}, {_items("trades")} AS items
         FROM p
     ), u AS (
         SELECT fid, row, page_number, kind, unnest(items) AS t, unnest(range(len(items))) AS idx
@@ -349,27 +366,34 @@ def parse_candles(
     # Each source yields (keep..., kind, what, market_ticker, items): one row per market.
     sources = {
         "candlesticks": f"""
-        single AS (
-            SELECT {base}, try(from_json(body,
-                '{{"ticker":"VARCHAR","candlesticks":[{_CANDLE}]}}')) AS j
-            FROM {pages} WHERE endpoint = 'candlesticks' AND http_status = 200
-        ), single_q AS (
-            SELECT {keep}, CASE WHEN j.candlesticks IS NULL
-                        THEN kl_items_kind(j, body, '$.candlesticks') END AS kind,
+        {
+            _json_pages(
+                "single",
+                pages,
+                base,
+                "candlesticks",
+                f'{{"ticker":"VARCHAR","candlesticks":[{_CANDLE}]}}',
+            )
+        },
+        single_q AS (
+            SELECT {keep}, {_kind("candlesticks")},
                    'candlesticks' AS what, coalesce(j.ticker, page_market_ticker) AS market_ticker,
-                   CASE WHEN j.candlesticks IS NULL THEN [NULL] ELSE j.candlesticks END AS items
+                   {_items("candlesticks")} AS items
             FROM single
         )""",
         "event_candlesticks": f"""
-        ev AS (
-            SELECT {base}, try(from_json(body,
-                '{{"market_tickers":["VARCHAR"],"market_candlesticks":[[{_CANDLE}]]}}')) AS j
-            FROM {pages} WHERE endpoint = 'event_candlesticks' AND http_status = 200
-        ), ev_m AS (
-            SELECT {keep}, CASE WHEN j.market_candlesticks IS NULL
-                        THEN kl_items_kind(j, body, '$.market_candlesticks') END AS kind,
-                   CASE WHEN j.market_candlesticks IS NULL THEN [NULL]
-                        ELSE j.market_candlesticks END AS lists,
+        {
+            _json_pages(
+                "ev",
+                pages,
+                base,
+                "event_candlesticks",
+                f'{{"market_tickers":["VARCHAR"],"market_candlesticks":[[{_CANDLE}]]}}',
+            )
+        },
+        ev_m AS (
+            SELECT {keep}, {_kind("market_candlesticks")},
+                   {_items("market_candlesticks")} AS lists,
                    CASE WHEN j.market_candlesticks IS NULL THEN [NULL]
                         ELSE j.market_tickers END AS tickers
             FROM ev
@@ -380,14 +404,17 @@ def parse_candles(
             FROM ev_m
         )""",
         "batch_candlesticks": f"""
-        batch AS (
-            SELECT {base}, try(from_json(body,
-                '{{"markets":[{{"market_ticker":"VARCHAR","candlesticks":[{_CANDLE}]}}]}}')) AS j
-            FROM {pages} WHERE endpoint = 'batch_candlesticks' AND http_status = 200
-        ), batch_m AS (
-            SELECT {keep}, CASE WHEN j.markets IS NULL
-                        THEN kl_items_kind(j, body, '$.markets') END AS kind,
-                   unnest(CASE WHEN j.markets IS NULL THEN [NULL] ELSE j.markets END) AS m
+        {
+            _json_pages(
+                "batch",
+                pages,
+                base,
+                "batch_candlesticks",
+                f'{{"markets":[{{"market_ticker":"VARCHAR","candlesticks":[{_CANDLE}]}}]}}',
+            )
+        },
+        batch_m AS (
+            SELECT {keep}, {_kind("markets")}, unnest({_items("markets")}) AS m
             FROM batch
         ), batch_q AS (
             SELECT {keep}, kind, 'markets' AS what, m.market_ticker AS market_ticker,
@@ -512,34 +539,22 @@ def parse_markets(
     # Each source yields (keep..., kind, what, parent_event_ticker, parent_series_ticker, items).
     sources = {
         "market": f"""
-        one AS (
-            SELECT {base}, try(from_json(body, '{{"market":{_MARKET}}}')) AS j
-            FROM {pages} WHERE endpoint = 'market' AND http_status = 200
-        ), one_q AS (
-            SELECT {keep}, CASE WHEN j.market IS NULL
-                        THEN kl_items_kind(j, body, '$.market') END AS kind,
-                   'market' AS what, {no_parent}, [j.market] AS items
+        {_json_pages("one", pages, base, "market", f'{{"market":{_MARKET}}}')},
+        one_q AS (
+            SELECT {keep}, {_kind("market")}, 'market' AS what, {no_parent}, [j.market] AS items
             FROM one
         )""",
         "markets": f"""
-        lst AS (
-            SELECT {base}, try(from_json(body, '{{"markets":[{_MARKET}]}}')) AS j
-            FROM {pages} WHERE endpoint = 'markets' AND http_status = 200
-        ), lst_q AS (
-            SELECT {keep}, CASE WHEN j.markets IS NULL
-                        THEN kl_items_kind(j, body, '$.markets') END AS kind,
-                   'markets' AS what, {no_parent},
-                   CASE WHEN j.markets IS NULL THEN [NULL] ELSE j.markets END AS items
+        {_json_pages("lst", pages, base, "markets", f'{{"markets":[{_MARKET}]}}')},
+        lst_q AS (
+            SELECT {keep}, {_kind("markets")}, 'markets' AS what, {no_parent},
+                   {_items("markets")} AS items
             FROM lst
         )""",
         "event": f"""
-        ev AS (
-            SELECT {base}, try(from_json(body,
-                '{{"event":{_EVENT},"markets":[{_MARKET}]}}')) AS j
-            FROM {pages} WHERE endpoint = 'event' AND http_status = 200
-        ), ev_q AS (
-            SELECT {keep}, CASE WHEN j.event IS NULL
-                        THEN kl_items_kind(j, body, '$.event') END AS kind,
+        {_json_pages("ev", pages, base, "event", f'{{"event":{_EVENT},"markets":[{_MARKET}]}}')},
+        ev_q AS (
+            SELECT {keep}, {_kind("event")},
                    'event' AS what,
                    j.event.event_ticker AS parent_event_ticker,
                    j.event.series_ticker AS parent_series_ticker,
@@ -549,13 +564,9 @@ def parse_markets(
             FROM ev
         )""",
         "events": f"""
-        evs AS (
-            SELECT {base}, try(from_json(body, '{{"events":[{_EVENT}]}}')) AS j
-            FROM {pages} WHERE endpoint = 'events' AND http_status = 200
-        ), evs_e AS (
-            SELECT {keep}, CASE WHEN j.events IS NULL
-                        THEN kl_items_kind(j, body, '$.events') END AS kind,
-                   unnest(CASE WHEN j.events IS NULL THEN [NULL] ELSE j.events END) AS e
+        {_json_pages("evs", pages, base, "events", f'{{"events":[{_EVENT}]}}')},
+        evs_e AS (
+            SELECT {keep}, {_kind("events")}, unnest({_items("events")}) AS e
             FROM evs
         ), evs_q AS (
             SELECT {keep}, kind, 'events' AS what, e.event_ticker AS parent_event_ticker,
