@@ -1,24 +1,9 @@
 -- macro: markets_in(city := NULL, start_date := NULL, end_date := NULL)
--- The curated markets, one row per market ticker with its latest known state (CONTRACT 5), for one city (or all) and an inclusive range of event
--- climate dates (or all). The glob names the city folder and only the months near the range,
--- so DuckDB lists and reads that city's few partitions, never the whole lake; the exact month
--- and date bounds are then applied as filters (month is a Hive key, date a column).
--- Read with explicit Hive types and union_by_name so a column added later never silently
--- disappears. When the table has no files yet, Python registers an empty typed macro instead.
+-- The curated markets, one row per market ticker with its latest known state (CONTRACT 5), for one city (or all)
+-- and an inclusive range of event climate dates (or all), listing only that city's partitions
+-- near the range (see lake_curated_in). When the table has no files yet, Python registers an
+-- empty typed macro instead.
 -- Invariant: rows of partition city=C/month=M have strftime(date, '%Y-%m') = M.
 CREATE OR REPLACE MACRO markets_in(city := NULL, start_date := NULL, end_date := NULL) AS TABLE
 SELECT *
-FROM read_parquet(
-    '{lake}/curated/markets/city=' || coalesce(city, '*') || '/month='
-        || lake_range_glob(
-            strftime(CAST(start_date AS DATE), '%Y-%m'), strftime(CAST(end_date AS DATE), '%Y-%m')
-        )
-        || '/*.parquet',
-    hive_partitioning = true,
-    hive_types = {'city': VARCHAR, 'month': VARCHAR},
-    union_by_name = true
-)
-WHERE (start_date IS NULL OR month >= strftime(CAST(start_date AS DATE), '%Y-%m'))
-  AND (end_date IS NULL OR month <= strftime(CAST(end_date AS DATE), '%Y-%m'))
-  AND (start_date IS NULL OR date >= CAST(start_date AS DATE))
-  AND (end_date IS NULL OR date <= CAST(end_date AS DATE));
+FROM lake_curated_in('markets', city := city, start_date := start_date, end_date := end_date);

@@ -42,6 +42,7 @@ MACROS = (
     "markets_in",
     "trades_in",
     "raw_trades_in",
+    "lake_curated_in",
 )
 
 
@@ -352,3 +353,24 @@ def test_pq_roundtrip_of_fixture_keeps_decimals(clean_lake: Lake) -> None:
     t = pq.read_table(path)
     assert t.schema.field("yes_price").type == pa.decimal128(10, 6)
     assert "city" not in t.schema.names and "month" not in t.schema.names
+
+
+@pytest.mark.parametrize("table", ["markets", "trades", "candles_1m"])  # the fixture's tables
+def test_scoped_sources_read_only_their_city_and_months(
+    clean_data: LakeData, write_lake: Callable[[LakeData], Lake], table: str
+) -> None:
+    # Every <table>_in goes through lake_curated_in: a scoped call must not even open another
+    # city's or a far month's files. Unreadable files there prove it (a read would fail).
+    lake = write_lake(clean_data)
+    rows = getattr(clean_data, table)
+    for folder in ("city=miami/month=2026-11", "city=chicago/month=2025-01"):
+        bad = Path(lake.root, "curated", table, folder, "part-0.parquet")
+        bad.parent.mkdir(parents=True, exist_ok=True)
+        bad.write_bytes(b"not parquet")
+    con = kalshi_lake.connect(lake.root)
+    day = min(r["date"] for r in rows if r["city"] == "chicago" and r["date"].year == 2026)
+    sql = f"SELECT count(*) FROM {table}_in('chicago', DATE '{day}', DATE '{day}')"
+    want = sum(1 for r in rows if r["city"] == "chicago" and r["date"] == day)
+    assert want > 0 and con.execute(sql).fetchone()[0] == want
+    with pytest.raises(duckdb.Error):  # unscoped, the same macro does open them
+        con.execute(f"SELECT count(*) FROM {table}_in()").fetchall()
