@@ -16,6 +16,7 @@
     │   │   └── NotFoundError       HTTP 404
     │   ├── SchemaError             a payload that does not have the shape we rely on
     │   └── CorruptFileError        a Parquet file or page body that cannot be read
+    ├── RunIncomplete               a run ended with work it could not do; carries its summary (exit 3)
     ├── FetchIncompleteError        a run ended with data it could not fetch (exit 3)
     ├── LockedError                 another process holds the lease (exit 2)
     └── ValidationFailed            error-level data checks failed (exit 1)
@@ -25,6 +26,8 @@ Callers retry on the *category* (``TransientError``), never on message text. The
 """
 
 from __future__ import annotations
+
+from typing import Any, Protocol
 
 
 class KalshiLakeError(Exception):
@@ -107,6 +110,28 @@ class SchemaError(PermanentError):
 
 class CorruptFileError(PermanentError):
     """A file in the lake (or a page body inside it) cannot be read."""
+
+
+class RunSummary(Protocol):
+    """What a finished run reports: a short text for people and a JSON-able form."""
+
+    def render(self) -> str: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+class RunIncomplete(KalshiLakeError):
+    """A run finished what it could and ended with work left undone (exit 3).
+
+    ``summary`` is the run's full report (what was done, what is missing); the CLI prints it
+    before the one-line error. Re-running the same command resumes.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, summary: RunSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 class FetchIncompleteError(KalshiLakeError):
