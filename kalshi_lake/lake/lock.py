@@ -26,8 +26,11 @@ Usage::
     with Lease(lake, "backfill/chicago", purpose="backfill chicago"):
         ...                     # LockedError (exit 2) if someone else holds it
 
-Long jobs call :meth:`Lease.ensure` at commit points: it raises :class:`LockedError` if the
-heartbeat found the lease lost (the process was paused past its expiry and another took over).
+Long jobs call :meth:`Lease.ensure` before every durable commit: it raises
+:class:`LockedError` if the lease is lost, and when the heartbeat is overdue (the process was
+paused, say by SIGSTOP or a frozen VM) it renews the lease first with a compare-and-swap, which
+fails if another process took it over in the meantime. So a job resumed after its lease expired
+stops before writing anything more.
 """
 
 from __future__ import annotations
@@ -236,7 +239,7 @@ class Lease:
     def renew(self) -> None:
         """Push the expiry ``ttl_s`` into the future; raises LockedError if the lease is lost."""
         with self._mutex:
-            self.ensure()
+            self._check_held()
             assert self.info is not None
             now = _now()
             info = LeaseInfo(
@@ -258,11 +261,23 @@ class Lease:
                 )
             if not ok:
                 self._lost = "another process took it over"
-                self.ensure()
+                self._check_held()
             self.info = info
 
     def ensure(self) -> None:
-        """Raise :class:`LockedError` unless this object still holds the lease."""
+        """Call before every durable commit: raise :class:`LockedError` unless this object still
+        holds the lease.
+
+        The heartbeat renews every ``ttl_s / 3``; if a whole interval went by without a renewal
+        (the process was paused), the lease may have expired and been taken over, so it is
+        renewed here, synchronously, before the caller writes.
+        """
+        self._check_held()
+        assert self.info is not None
+        if _now() >= self.info.expires - dt.timedelta(seconds=self.ttl_s / 3.0):
+            self.renew()
+
+    def _check_held(self) -> None:
         if self.info is None:
             raise LockedError(f"lease {self.name!r} is not held by this process")
         if self._lost is not None:
