@@ -60,5 +60,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m kalshi_lake.bench $(BENCH_ARGS)
 
+# Build the wheel, install it in a fresh venv, run demo/validate/views/connect() elsewhere.
+.PHONY: wheel-smoke
+wheel-smoke:
+	.ci/wheel-smoke.sh
+
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info

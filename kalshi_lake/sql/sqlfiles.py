@@ -17,6 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from kalshi_lake.cities import CITIES
@@ -30,15 +31,26 @@ _LEVEL = re.compile(r"^--\s*level:\s*(error|warn)\s*$", re.MULTILINE)
 
 
 def queries_dir() -> Path:
-    """The ``queries/`` folder: ``$KALSHI_QUERIES_DIR`` or the one next to the package."""
+    """The ``queries/`` folder.
+
+    In order: ``$KALSHI_QUERIES_DIR``; the copy a wheel installs inside the package
+    (``kalshi_lake/queries``); the repo's top-level ``queries/`` (a checkout or editable install).
+    """
     env = os.environ.get("KALSHI_QUERIES_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "queries"
-    if not (path / "views").is_dir():
-        raise ConfigError(
-            f"SQL folder {path} not found (expected views/, checks/, backtest/); "
-            "set KALSHI_QUERIES_DIR to the project's queries/ folder"
-        )
-    return path
+    if env:
+        candidates = [Path(env)]
+    else:
+        # A wheel installs into a plain folder, so the resource is a real path.
+        packaged = Path(str(resources.files("kalshi_lake") / "queries"))
+        candidates = [packaged, Path(__file__).resolve().parents[2] / "queries"]
+    for path in candidates:
+        if (path / "views").is_dir():
+            return path
+    looked = ", ".join(str(p) for p in candidates)
+    raise ConfigError(
+        f"SQL folder not found (looked in {looked}; expected views/, checks/, backtest/); "
+        "set KALSHI_QUERIES_DIR to the project's queries/ folder"
+    )
 
 
 @dataclass(frozen=True)
