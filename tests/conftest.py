@@ -12,8 +12,6 @@ from kalshi_lake.sim import SimConfig, SimServer
 from kalshi_lake.sim.config import FIXTURE_NOW, FIXTURE_SEED
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-REFERENCE = SHARED / "reference"
 
 #: The simulator fixtures' defaults: a fixed seed and clock, so every test sees the same data.
 #: With this "now" the historical cutoff is 2026-09-22T00:00Z (60 days back).

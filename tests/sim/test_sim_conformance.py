@@ -1,10 +1,10 @@
 """Every simulator response validates against the Kalshi OpenAPI 3.28 schema.
 
-The merged spec lives outside the repo (``../shared/reference``, the same folder as
-``tests/conftest.py``'s ``REFERENCE``); without it these tests skip. One adjustment: the spec marks
-many fields ``nullable`` *next to* a ``$ref`` or ``allOf`` (e.g. ``PriceDistribution``), which
-JSON Schema ignores, while real payloads do send ``null`` there; we apply the spec's evident intent
-by allowing ``null`` for exactly those fields.
+The spec is ``tests/data/kalshi-openapi.yaml``, Kalshi's published spec (provenance in
+``tests/data/README.md``). One adjustment: the spec marks many fields ``nullable`` *next to* a
+``$ref`` or ``allOf`` (e.g. ``PriceDistribution``), which JSON Schema ignores, while real payloads
+do send ``null`` there; we apply the spec's evident intent by allowing ``null`` for exactly those
+fields.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openapi_schema_validator as osv
 import pytest
+import yaml
 
 from kalshi_lake.sim import SimConfig, SimServer, World
 from kalshi_lake.sim.config import FIXTURE_NOW, FIXTURE_SEED
 
-SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "kalshi-openapi.yaml"
+SPEC = Path(__file__).resolve().parents[1] / "data" / "kalshi-openapi.yaml"
 UTC = dt.UTC
 
 
@@ -39,10 +41,6 @@ def _allow_null_where_marked(node: Any) -> Any:
 @pytest.fixture(scope="module")
 def validate() -> Any:
     """``validate(schema_name, instance)`` asserts the instance conforms."""
-    if not SPEC.exists():
-        pytest.skip(f"OpenAPI spec not found at {SPEC} (shared reference folder absent)")
-    yaml = pytest.importorskip("yaml")
-    osv = pytest.importorskip("openapi_schema_validator")
     spec = yaml.safe_load(SPEC.read_text())
     assert spec["info"]["version"] == "3.28.0"
     components = _allow_null_where_marked(spec["components"])

@@ -15,7 +15,8 @@ from kalshi_lake.lake.storage import Lake
 from kalshi_lake.schemas import SORT_KEYS, TABLES
 from kalshi_lake.transform.synth import SynthSpec
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "kalshi-samples"
+#: Real recorded API responses (see tests/data/README.md).
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "kalshi-samples"
 UTC = dt.UTC
 FETCHED = dt.datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
