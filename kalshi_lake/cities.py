@@ -1,4 +1,4 @@
-"""The registry of Kalshi daily-high-temperature cities (KALSHI_API section 9.1).
+"""The registry of Kalshi daily-high-temperature cities: series, time zone, settlement station.
 
 One :class:`City` per series. Names are short lowercase words; aliases resolve to them.
 """
@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from kalshi_lake.errors import UnknownCityError
 
-#: The last climate day that used the legacy ``HIGH*`` ticker prefix (inferred, about 2024-10-24
-#: was the first ``KX`` day; KALSHI_API 9.1 marks it *verify*). Only the simulator relies on it:
-#: the backfill takes whatever tickers the API returns under the ``KX`` series.
+#: The last climate day that used the legacy ``HIGH*`` ticker prefix (inferred from recorded
+#: tickers: about 2024-10-24 was the first ``KX`` day; Kalshi documents no date). Only the
+#: simulator relies on it: the backfill takes whatever tickers the API returns under the ``KX``
+#: series.
 LEGACY_LAST_DATE = dt.date(2024, 10, 23)
 
 #: First climate day settled by The Weather Company instead of the NWS climate report.

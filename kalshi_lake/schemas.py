@@ -1,4 +1,4 @@
-"""Arrow schemas of the curated tables (CONTRACT section 5), shared by transform and SQL.
+"""Arrow schemas of the curated tables (README "Tables"), shared by transform and SQL.
 
 The Hive keys ``city`` and ``month`` live in the folder names
 (``curated/<table>/city=<city>/month=<YYYY-MM>/``) and are not stored in the files, so Spark,

@@ -1,4 +1,4 @@
-"""Optional request signing (KALSHI_API section 2).
+"""Optional request signing (https://docs.kalshi.com/getting_started/api_keys).
 
 Every signed request carries three headers:
 

@@ -1,7 +1,8 @@
 """An asyncio token bucket that spaces requests at a steady rate, and adapts to 429s.
 
-Kalshi meters reads with a token bucket (KALSHI_API section 3). Ours mirrors it on the client so
-the server's bucket is never the one that says no: requests wait here, not in a 429 retry loop.
+Kalshi meters reads with a token bucket (https://docs.kalshi.com/getting_started/rate_limits).
+Ours mirrors it on the client so the server's bucket is never the one that says no: requests
+wait here, not in a 429 retry loop.
 
 Tokens are *reserved*: :meth:`TokenBucket.acquire` takes a token at once (the level may go below
 zero) and sleeps until the moment that token has been earned. Waiters are therefore served in

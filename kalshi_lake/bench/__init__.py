@@ -1,4 +1,4 @@
-"""Benchmarks behind `make bench` (CONTRACT section 8).
+"""Benchmarks behind `make bench` (README "Benchmarks").
 
 Each figure module in this package exposes ``run(quick: bool) -> Iterable[dict]``; every dict is
 one figure with at least ``name``, ``value`` and ``unit`` plus the inputs (sizes, rates) so runs

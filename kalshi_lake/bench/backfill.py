@@ -1,4 +1,4 @@
-"""Backfill throughput against the simulator's rate limit (CONTRACT section 8).
+"""Backfill throughput against the simulator's rate limit (README "Benchmarks").
 
 A simulator in its own process (like the real API) with Kalshi's Basic read limit (20 requests/s,
 a two-second bucket) and 150 ms of latency per request; the client configured at the same

@@ -1,6 +1,6 @@
 """Raw page records: one row per HTTP response, kept byte for byte with its provenance.
 
-Layout (CONTRACT section 4)::
+Layout (README "The lake")::
 
     raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/<unique>.parquet
 

@@ -3,8 +3,8 @@
 - a batch's frames are split into partitions by zero-copy slices when sorted by ``part``, and
   by ``partition_by`` otherwise, with the same pieces either way;
 - the files use the cheaper encodings (delta lengths for trade ids, delta integers for candle
-  times, no compression for empty columns) and read back in the CONTRACT schema, with the same
-  rows, through pyarrow, polars and DuckDB.
+  times, no compression for empty columns) and read back in the curated schema
+  (``kalshi_lake.schemas``), with the same rows, through pyarrow, polars and DuckDB.
 """
 
 from __future__ import annotations
