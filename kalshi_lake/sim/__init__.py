@@ -1,6 +1,6 @@
-"""A deterministic, seeded Kalshi Trade API v2 simulator (CONTRACT section 7).
+"""A deterministic, seeded Kalshi Trade API v2 simulator, and the project's one home for fake data.
 
-Interface (pinned in TEAM.md; others code against it)::
+Interface::
 
     from kalshi_lake.sim import SimConfig, SimServer, World
 
