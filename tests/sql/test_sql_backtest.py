@@ -65,7 +65,7 @@ def test_decision_quotes_columns_and_types(clean_lake: Lake) -> None:
     con = kalshi_lake.connect(clean_lake)
     cur = con.execute("SELECT * FROM decision_quotes LIMIT 0")
     types = {d[0]: str(d[1]) for d in cur.description}
-    assert list(types)[: len(COLUMNS)] == COLUMNS  # CONTRACT 6 order, extras after
+    assert list(types)[: len(COLUMNS)] == COLUMNS  # the documented order, extras after
     assert types["decision_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["quote_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["yes_bid"] == "DECIMAL(10,6)"
