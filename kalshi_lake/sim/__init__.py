@@ -35,6 +35,12 @@ Interface::
         world.historical_candles(ticker, period=1) -> list[dict]  flat historical shape
         world.is_historical(ticker) -> bool       settled before market_settled_ts
 
+Fake data at other levels, on the same :mod:`~kalshi_lake.sim.model` (ladders, tickers,
+fixed-point and time formats), for tests and benchmarks that need volume rather than a server:
+:mod:`kalshi_lake.sim.rawgen` (``generate_raw(lake, SynthSpec(...))``: a raw layer as the backfill
+writes it) and :mod:`kalshi_lake.sim.curated` (``build_synthetic_lake(lake, ...)``: curated
+tables as the transform writes them).
+
 ``sim.stats()`` / ``GET /_sim/stats`` (also under the API prefix; not counted, never limited):
 ``{"requests": n, "by_endpoint": {"/markets/{ticker}": {"200": n, "404": n}, ...},
 "by_status": {...}, "faults": {"delayed", "dropped", "failed", "malformed", "rate_limited"}}``;
