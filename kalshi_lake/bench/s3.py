@@ -1,6 +1,6 @@
 """Transform throughput on an S3 lake (moto on loopback) as a fraction of the same on local disk.
 
-One seeded raw layer (:mod:`kalshi_lake.transform.synth`) is written to a local lake and copied
+One seeded raw layer (:mod:`kalshi_lake.sim.rawgen`) is written to a local lake and copied
 byte for byte to a bucket on a moto S3 server; then a full transform runs on each lake and the
 figures compare trades per second. moto runs in its own process, as a real S3 endpoint would,
 so the client does not share its GIL with the server. Every request to moto is a loopback round
@@ -74,7 +74,7 @@ def _transform(lake: Lake, runs: int) -> tuple[float, Any]:
 
 def run(quick: bool) -> Iterable[dict[str, Any]]:
     """Figures: transform trades/s on local disk and on S3, and their ratio."""
-    from kalshi_lake.transform.synth import SynthSpec, generate_raw
+    from kalshi_lake.sim.rawgen import SynthSpec, generate_raw
 
     spec = SynthSpec(
         seed=3,

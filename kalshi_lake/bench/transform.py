@@ -1,6 +1,6 @@
 """Transform benchmark: raw pages -> curated trades + 1m/5m candles, at 10M and 50M trades.
 
-For each size a raw layer is generated (:mod:`kalshi_lake.transform.synth`, seeded: 20 cities,
+For each size a raw layer is generated (:mod:`kalshi_lake.sim.rawgen`, seeded: 20 cities,
 six brackets a day, ~1,000 trades per market in pages of 1,000, 2% of pages fetched twice,
 one event page per day and a markets listing per city) in a temporary folder, then:
 
@@ -44,7 +44,7 @@ from typing import Any
 from kalshi_lake.bench import figure
 from kalshi_lake.cities import names
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.transform.synth import SynthSpec, SynthStats, generate_raw
+from kalshi_lake.sim.rawgen import SynthSpec, SynthStats, generate_raw
 
 START = dt.date(2026, 1, 1)
 #: A day whose month is complete in every lake generated here (the incremental re-fetch).

@@ -1,8 +1,8 @@
-"""A deterministic, seeded Kalshi Trade API v2 simulator (CONTRACT section 7).
+"""A deterministic, seeded Kalshi Trade API v2 simulator, and the project's one home for fake data.
 
-Interface (pinned in TEAM.md; others code against it)::
+Interface::
 
-    from kalshi_lake.sim import SimConfig, SimServer, World
+    from kalshi_lake.sim import SimConfig, SimServer, SimTransport, World
 
     cfg = SimConfig(seed=7, now=datetime(2026, 11, 21, 15, 0, tzinfo=UTC),
                     rate=None, burst=None,            # token bucket (req/s, bucket size); None = off
@@ -17,6 +17,9 @@ Interface (pinned in TEAM.md; others code against it)::
         sim.world                                     # World: the deterministic data
         sim.stats()                                   # same dict as GET /_sim/stats
         sim.app.handle("GET", "/trade-api/v2/...")    # the exact reply, without a socket
+
+    transport = SimTransport(cfg)                     # the same simulator in-process, as an
+    httpx.AsyncClient(transport=transport)            # httpx transport: same answers, same faults
 
     World (pure python; data deterministic from (seed, series, date); "now" only decides what
     exists, statuses and tiers; faults never touch it):
@@ -34,6 +37,12 @@ Interface (pinned in TEAM.md; others code against it)::
         world.candles(ticker, period=1) -> list[dict]             live shape, completed periods
         world.historical_candles(ticker, period=1) -> list[dict]  flat historical shape
         world.is_historical(ticker) -> bool       settled before market_settled_ts
+
+Fake data at other levels, on the same :mod:`~kalshi_lake.sim.model` (ladders, tickers,
+fixed-point and time formats), for tests and benchmarks that need volume rather than a server:
+:mod:`kalshi_lake.sim.rawgen` (``generate_raw(lake, SynthSpec(...))``: a raw layer as the backfill
+writes it) and :mod:`kalshi_lake.sim.curated` (``build_synthetic_lake(lake, ...)``: curated
+tables as the transform writes them).
 
 ``sim.stats()`` / ``GET /_sim/stats`` (also under the API prefix; not counted, never limited):
 ``{"requests": n, "by_endpoint": {"/markets/{ticker}": {"200": n, "404": n}, ...},
@@ -70,9 +79,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kalshi_lake.sim.config import SimConfig
     from kalshi_lake.sim.server import SimServer, run_sim
+    from kalshi_lake.sim.transport import SimTransport
     from kalshi_lake.sim.world import Event, Market, World
 
-__all__ = ["Event", "Market", "SimConfig", "SimServer", "World", "run_sim"]
+__all__ = ["Event", "Market", "SimConfig", "SimServer", "SimTransport", "World", "run_sim"]
 
 
 def __getattr__(name: str) -> Any:
@@ -85,6 +95,10 @@ def __getattr__(name: str) -> Any:
         from kalshi_lake.sim import server
 
         return getattr(server, name)
+    if name == "SimTransport":
+        from kalshi_lake.sim import transport
+
+        return transport.SimTransport
     if name in ("Event", "Market", "World"):
         from kalshi_lake.sim import world
 

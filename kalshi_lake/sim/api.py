@@ -1,7 +1,9 @@
 """Request handling: Kalshi Trade API v2 routes over a :class:`~kalshi_lake.sim.world.World`.
 
 Pure and socket-free: :meth:`SimApp.handle` maps ``(method, target)`` to a :class:`Reply` (status,
-body bytes, endpoint label). Behaviour follows KALSHI_API sections 4-6 and the 3.28 spec:
+body bytes, endpoint label). Behaviour follows Kalshi's pagination and endpoint pages
+(https://docs.kalshi.com/getting_started/pagination, https://docs.kalshi.com/api-reference) and
+the OpenAPI spec 3.28:
 
 - ``limit`` above an endpoint's maximum is a 400 (the spec's Go validators say ``lte=1000`` /
   ``maximum: 200``); ``0`` or an empty value means the default (``omitempty``).

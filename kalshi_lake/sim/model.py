@@ -1,13 +1,14 @@
 """The simulator's data model: pure functions of (seed, series, climate date).
 
 One :class:`Event` per city and climate day: a daily high drawn from a seasonal climate, a
-6-market ladder placed around a noisy forecast (KALSHI_API 9.2), lifecycle times (9.3) and rules
-text by settlement-source era (9.4). Its :class:`Tape` per market is a quote path (best bid/ask
-changes) and a trade tape: a latent temperature estimate drifts from the forecast to the real
-high (a Brownian bridge with shrinking uncertainty), each bracket's fair value follows from it,
-market makers quote around the fair value and takers cross the spread. Everything else the server
-shows (volume, open interest, last price, candles) is derived from the tape, so it is
-self-consistent by construction.
+6-market :func:`ladder` placed around a noisy forecast, lifecycle times
+(https://docs.kalshi.com/getting_started/market_lifecycle) and rules text by settlement-source
+era (the NWS climate report, then The Weather Company from ``cities.TWC_FIRST_DATE``). Its
+:class:`Tape` per market is a quote path (best bid/ask changes) and a trade tape: a latent
+temperature estimate drifts from the forecast to the real high (a Brownian bridge with shrinking
+uncertainty), each bracket's fair value follows from it, market makers quote around the fair
+value and takers cross the spread. Everything else the server shows (volume, open interest, last
+price, candles) is derived from the tape, so it is self-consistent by construction.
 
 Times are integer microseconds since the Unix epoch (``*_us``); prices are integer cents; counts
 are integer hundredths of a contract (``cc``), so nothing here ever touches a float price.
@@ -186,6 +187,62 @@ def _phi(x: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class Bracket:
+    """One rung of a daily-high ladder: ticker suffix, strikes and the texts derived from them.
+
+    ``floor``/``cap`` are the API's ``floor_strike``/``cap_strike``; ``lo``/``hi`` the lowest and
+    highest settled whole-degree temperature that resolves yes (None: unbounded).
+    """
+
+    suffix: str  # "T45", "B46.5", "T53"
+    strike_type: str  # "less", "between" or "greater"
+    floor: int | None
+    cap: int | None
+    lo: int | None
+    hi: int | None
+    subtitle: str  # "44° or below", "46° to 47°", "54° or above"
+    short: str  # "<45°", "46-47°", ">53°" (as in market titles)
+    cond: str  # "less than 45°", "between 46-47°", "greater than 53°" (as in rules)
+
+    def resolves_yes(self, temp: int) -> bool:
+        """Whether a settled whole-degree ``temp`` resolves this bracket yes."""
+        return (self.lo is None or temp >= self.lo) and (self.hi is None or temp <= self.hi)
+
+
+@lru_cache(maxsize=256)
+def ladder(low: int) -> tuple[Bracket, ...]:
+    """The six brackets of a daily-high ladder whose low tail is "below ``low``" °F.
+
+    A low tail ``T{low}`` (``low - 1`` or below), four two-degree brackets ``B{a}.5``
+    (``a`` to ``a + 1``, from ``a = low``) and a high tail ``T{low + 7}`` (``low + 8`` or
+    above), as Kalshi's daily-high events list them (e.g. ``KXHIGHCHI-26NOV21-B46.5``); see
+    https://docs.kalshi.com/api-reference/events/get-event for an event's nested markets.
+    """
+    out = [
+        Bracket(
+            f"T{low}", "less", None, low, None, low - 1, f"{low - 1}° or below",
+            f"<{low}°", f"less than {low}°",
+        )
+    ]  # fmt: skip
+    for k in range(4):
+        a = low + 2 * k
+        out.append(
+            Bracket(
+                f"B{a}.5", "between", a, a + 1, a, a + 1, f"{a}° to {a + 1}°",
+                f"{a}-{a + 1}°", f"between {a}-{a + 1}°",
+            )
+        )  # fmt: skip
+    top = low + 7
+    out.append(
+        Bracket(
+            f"T{top}", "greater", top, None, top + 1, None, f"{top + 1}° or above",
+            f">{top}°", f"greater than {top}°",
+        )
+    )  # fmt: skip
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
 class Market:
     """One bracket of a ladder: identity, strikes, texts and lifecycle times."""
 
@@ -215,7 +272,10 @@ class Market:
     updated_settle_us: int
 
     def status(self, now_us: int) -> str:
-        """Lifecycle status at ``now`` (KALSHI_API section 8)."""
+        """Lifecycle status at ``now``.
+
+        See https://docs.kalshi.com/getting_started/market_lifecycle.
+        """
         if now_us < self.open_us:
             return "initialized"
         if now_us < self.close_us:
@@ -374,46 +434,28 @@ def make_event(seed: int, city: City, day: dt.date) -> Event:
 
     name = short_name(city)
     when = short_date(day)
-    specs: list[tuple[str, str, int | None, int | None, int | None, int | None, str, str, str]] = []
-    specs.append(
-        ("T" + str(low), "less", None, low, None, low - 1, f"{low - 1}° or below",
-         f"<{low}°", f"less than {low}°")
-    )  # fmt: skip
-    for k in range(4):
-        a = low + 2 * k
-        specs.append(
-            (f"B{a}.5", "between", a, a + 1, a, a + 1, f"{a}° to {a + 1}°",
-             f"{a}-{a + 1}°", f"between {a}-{a + 1}°")
-        )  # fmt: skip
-    top = low + 7
-    specs.append(
-        ("T" + str(top), "greater", top, None, top + 1, None, f"{top + 1}° or above",
-         f">{top}°", f"greater than {top}°")
-    )  # fmt: skip
-
     early = _early_close(day)
     markets = []
-    for i, (suffix, stype, floor, cap, lo, hi, sub, short, cond) in enumerate(specs):
-        primary, secondary = _rules(city, day, source, cond)
-        yes = (lo is None or high >= lo) and (hi is None or high <= hi)
+    for i, b in enumerate(ladder(low)):
+        primary, secondary = _rules(city, day, source, b.cond)
         m_created = created_us + int(rng.uniform(0, 2) * US)
         markets.append(
             Market(
-                ticker=f"{event_ticker}-{suffix}",
+                ticker=f"{event_ticker}-{b.suffix}",
                 event_ticker=event_ticker,
                 series_ticker=city.series_ticker,
                 index=i,
-                strike_type=stype,
-                floor_strike=floor,
-                cap_strike=cap,
-                lo=lo,
-                hi=hi,
-                subtitle=sub,
-                title=f"Will the **high temp in {name}** be {short} on {when}?",
+                strike_type=b.strike_type,
+                floor_strike=b.floor,
+                cap_strike=b.cap,
+                lo=b.lo,
+                hi=b.hi,
+                subtitle=b.subtitle,
+                title=f"Will the **high temp in {name}** be {b.short} on {when}?",
                 rules_primary=primary,
                 rules_secondary=secondary,
                 early_close_condition=early,
-                result="yes" if yes else "no",
+                result="yes" if b.resolves_yes(high) else "no",
                 created_us=m_created,
                 open_us=open_us,
                 close_us=close_us,

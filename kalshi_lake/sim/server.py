@@ -3,9 +3,9 @@
 ``SimServer(cfg).start()`` runs the server in a background thread with its own event loop
 (tests, benchmarks); :func:`run_sim` serves in the foreground until SIGINT/SIGTERM (the CLI).
 Handlers run in a small thread pool so one slow request (a cold listing) never stalls the loop;
-answers are cached by request target, which is safe because the world is frozen at ``now``.
-Responses carry no Date header or any other wall-clock field, so equal requests get
-byte-identical answers.
+faults, the rate limit, counters and the reply cache are the shared
+:class:`~kalshi_lake.sim.front.Front`. Responses carry no Date header or any other wall-clock
+field, so equal requests get byte-identical answers.
 """
 
 from __future__ import annotations
@@ -14,47 +14,19 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
-from kalshi_lake.sim.api import JSON, PREFIX, Reply, SimApp, dumps
+from kalshi_lake.sim.api import JSON, PREFIX
 from kalshi_lake.sim.config import SimConfig
-from kalshi_lake.sim.faults import RATE_LIMITED_BODY, Faults, Stats, TokenBucket, cut_body
-from kalshi_lake.sim.world import World
+from kalshi_lake.sim.front import Front
 
 __all__ = ["SimConfig", "SimServer", "run_sim"]
 
-STATS_PATHS = ("/_sim/stats", PREFIX + "/_sim/stats")
-_CACHE_BYTES = 192 * 1024 * 1024
 _MAX_HEADER = 64 * 1024
-
-
-class _ReplyCache:
-    """An LRU of replies by request target, bounded by total body bytes (loop thread only)."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.size = 0
-        self.items: OrderedDict[str, Reply] = OrderedDict()
-
-    def get(self, key: str) -> Reply | None:
-        reply = self.items.get(key)
-        if reply is not None:
-            self.items.move_to_end(key)
-        return reply
-
-    def put(self, key: str, reply: Reply) -> None:
-        if len(reply.body) > self.max_bytes // 8 or key in self.items:
-            return
-        self.items[key] = reply
-        self.size += len(reply.body)
-        while self.size > self.max_bytes:
-            _, old = self.items.popitem(last=False)
-            self.size -= len(old.body)
 
 
 class SimServer:
@@ -67,12 +39,9 @@ class SimServer:
         if cfg.now is None:
             cfg = cfg.with_(now=cfg.resolved_now())  # freeze the clock for the server's life
         self.config = cfg
-        self.world = World.from_config(cfg)
-        self.app = SimApp(self.world)
-        self._stats = Stats()
-        self._faults = Faults(cfg)
-        self._bucket = TokenBucket(cfg.rate, cfg.effective_burst) if cfg.rate else None
-        self._cache = _ReplyCache(_CACHE_BYTES)
+        self._front = Front(cfg)
+        self.world = self._front.world
+        self.app = self._front.app
         self._pool: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -93,7 +62,7 @@ class SimServer:
 
     def stats(self) -> dict[str, Any]:
         """Counters, the same dict ``GET /_sim/stats`` returns."""
-        return self._stats.snapshot()
+        return self._front.stats.snapshot()
 
     def start(self) -> SimServer:
         """Serve in a background thread; returns once the socket is listening."""
@@ -226,49 +195,16 @@ class SimServer:
         self, method: str, target: str, writer: asyncio.StreamWriter, keep: bool
     ) -> bool:
         """Answer one request; False when the connection must be closed."""
-        path = target.partition("?")[0]
-        if path in STATS_PATHS:
-            await self._send(writer, 200, dumps(self.stats()), JSON, keep)
-            return True
-        endpoint = self.app.endpoint(target)
-        plan = self._faults.draw()
-        if plan.delay_s > 0:
-            self._stats.fault("delayed")
-            await asyncio.sleep(plan.delay_s)
-        if self._bucket is not None and not self._bucket.take():
-            self._stats.record(endpoint, "429", "rate_limited")
-            await self._send(writer, 429, RATE_LIMITED_BODY, JSON, keep)
-            return True
-        if plan.drop:
-            self._stats.record(endpoint, "dropped", "dropped")
+        answer = await self._front.answer(method, target, self._pool)
+        if answer.drop:
             writer.transport.abort()
             return False
-        if plan.fail is not None:
-            status, ctype, body = plan.fail
-            self._stats.record(endpoint, str(status), "failed")
-            await self._send(writer, status, body, ctype, keep)
-            return True
-        key = f"{method} {target}"
-        reply = self._cache.get(key)
-        if reply is None:
-            assert self._pool is not None
-            loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(self._pool, self.app.handle, method, target)
-            self._cache.put(key, reply)
-        if plan.malformed is not None and len(reply.body) > 1:
-            self._stats.record(reply.endpoint, str(reply.status), "malformed")
-            body = cut_body(reply.body, plan.cut_fraction)
-            if plan.malformed == "short":
-                # Promise the whole body, send part of it, hang up.
-                await self._send(
-                    writer, reply.status, body, reply.content_type, keep, len(reply.body)
-                )
-                writer.transport.abort()
-                return False
-            await self._send(writer, reply.status, body, reply.content_type, keep)
-            return True
-        self._stats.record(reply.endpoint, str(reply.status))
-        await self._send(writer, reply.status, reply.body, reply.content_type, keep)
+        await self._send(
+            writer, answer.status, answer.body, answer.content_type, keep, answer.declared
+        )
+        if answer.declared is not None:  # a body cut on the wire: hang up mid-body
+            writer.transport.abort()
+            return False
         return True
 
     @staticmethod

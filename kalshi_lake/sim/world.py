@@ -3,8 +3,9 @@
 :class:`World` wraps the pure model (:mod:`kalshi_lake.sim.model`) with the clock: which events
 exist (created at or before ``now``), each market's status, which trades have printed, which
 candle periods are complete, and where the historical cutoff splits live from archived data
-(KALSHI_API 0.1 and 5.12). Payload builders return exactly the JSON objects the server sends, in
-the current fixed-point shapes (``*_dollars`` / ``*_fp`` strings only).
+(https://docs.kalshi.com/getting_started/historical_data). Payload builders return exactly the
+JSON objects the server sends, in the current fixed-point shapes (``*_dollars`` / ``*_fp`` strings
+only: https://docs.kalshi.com/getting_started/fixed_point_migration).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Summary:
 
 
 def _expiration_value_blank(day: dt.date) -> bool:
-    # Real payloads carry "" for much of 2021-2024 and for Nov-Dec 2025 (KALSHI_API 8).
+    # Real recorded payloads carry "" for much of 2021-2024 and for Nov-Dec 2025.
     return day < dt.date(2025, 1, 1) or dt.date(2025, 11, 1) <= day <= dt.date(2025, 12, 31)
 
 

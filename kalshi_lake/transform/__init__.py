@@ -5,8 +5,8 @@ partitions whose raw input changed, atomically, deterministically, in bounded me
 
 Modules: ``parse`` (payload eras -> flat frames, DuckDB), ``trades``/``markets``/``candles``
 (pure polars), ``frames`` (exact decimals -> Arrow), ``build`` (IO, incremental plan, batches),
-``state`` (what was built from what), ``summary`` (report and errors), ``synth`` (a seeded
-raw-layer generator for tests and benchmarks).
+``state`` (what was built from what), ``summary`` (report and errors). Seeded raw layers
+for its tests and benchmarks come from :mod:`kalshi_lake.sim.rawgen`.
 """
 
 from kalshi_lake.transform.build import TRANSFORM_VERSION, TransformOptions, run_transform

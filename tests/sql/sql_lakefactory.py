@@ -1,5 +1,9 @@
 """A factory of small curated lakes for the SQL tests, built directly with pyarrow + schemas.py.
 
+Ladders and market lifecycle times come from the simulator (:func:`kalshi_lake.sim.model.ladder`,
+:mod:`kalshi_lake.sim.curated`); what is test-specific stays here: every row as a plain dict that
+a test can edit, and the reference computations the SQL is checked against.
+
 ``LakeData`` holds every curated row (and the raw trade pages) as plain dicts, derived from one
 seeded "truth" the same way the transform derives them (trade candles from trades, 5m from 1m,
 api candles with a quote in the first minute and a candle for every traded minute). Tests
@@ -21,7 +25,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
@@ -29,9 +32,10 @@ from kalshi_lake import schemas
 from kalshi_lake.cities import get_city
 from kalshi_lake.lake.raw import RawPage, write_pages
 from kalshi_lake.lake.storage import Lake, unique_name
+from kalshi_lake.sim.curated import close_time, open_time
+from kalshi_lake.sim.model import ladder
 
 UTC = dt.UTC
-ET = ZoneInfo("America/New_York")
 #: The lake's "now": settled events up to 11-19, a live event for 11-21 and 11-22.
 NOW = dt.datetime(2026, 11, 21, 16, 30, tzinfo=UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -62,16 +66,6 @@ def d6(x: Decimal | int | str) -> Decimal:
 def c2(x: Decimal | int | str) -> Decimal:
     """A contract count as the schema stores it (2 decimals)."""
     return Decimal(x).quantize(Decimal("0.01"))
-
-
-def open_time(date: dt.date) -> dt.datetime:
-    """Kalshi lists the event at 10:00 ET the day before."""
-    return dt.datetime.combine(date - dt.timedelta(days=1), dt.time(10), ET).astimezone(UTC)
-
-
-def close_time(date: dt.date) -> dt.datetime:
-    """Last trading time 04:59Z the day after (11:59 PM EST)."""
-    return dt.datetime.combine(date + dt.timedelta(days=1), dt.time(4, 59), UTC)
 
 
 def decision_instants(city: str, date: dt.date) -> list[tuple[str, dt.datetime]]:
@@ -322,16 +316,8 @@ def build(
         op, cl = open_time(date), close_time(date)
         settled = now >= cl + dt.timedelta(hours=8)
         winner = rng.randrange(5)  # never the high tail, which stays a quiet no-trade market
-        for k in range(6):
-            if k == 0:
-                tick, stype, floor, cap, lo, hi = f"T{base}", "less", None, base, None, base - 1
-            elif k == 5:
-                top = base + 7
-                tick, stype, floor, cap, lo, hi = f"T{top}", "greater", top, None, top + 1, None
-            else:
-                f = base + 2 * (k - 1)
-                tick, stype, floor, cap, lo, hi = f"B{f}.5", "between", f, f + 1, f, f + 1
-            ticker = f"{ev}-{tick}"
+        for k, rung in enumerate(ladder(base)):
+            ticker = f"{ev}-{rung.suffix}"
             ref = {"market_ticker": ticker, "event_ticker": ev, "date": date, "city": city.name}
             end = min(cl, now)
             # trades: none on the high tail; a few elsewhere, some sharing a timestamp
@@ -412,12 +398,12 @@ def build(
                 {
                     **ref,
                     "series_ticker": city.series_ticker,
-                    "strike_type": stype,
-                    "floor_strike": None if floor is None else Decimal(floor),
-                    "cap_strike": None if cap is None else Decimal(cap),
-                    "low_f": lo,
-                    "high_f": hi,
-                    "yes_sub_title": f"{lo}° to {hi}°",
+                    "strike_type": rung.strike_type,
+                    "floor_strike": None if rung.floor is None else Decimal(rung.floor),
+                    "cap_strike": None if rung.cap is None else Decimal(rung.cap),
+                    "low_f": rung.lo,
+                    "high_f": rung.hi,
+                    "yes_sub_title": rung.subtitle,
                     "status": "finalized" if settled else "active",
                     "result": ("yes" if k == winner else "no") if settled else None,
                     "settlement_value": d6(1 if k == winner else 0) if settled else None,

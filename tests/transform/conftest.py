@@ -11,7 +11,7 @@ from transform_helpers import SYNTH_SPEC
 
 from kalshi_lake.config import Settings
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.transform.synth import generate_raw
+from kalshi_lake.sim.rawgen import generate_raw
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from kalshi_lake.errors import LockedError
 from kalshi_lake.lake.lock import Lease
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.schemas import TABLES
+from kalshi_lake.sim.rawgen import generate_raw
 from kalshi_lake.transform import build, run_transform
-from kalshi_lake.transform.synth import generate_raw
 
 UTC = dt.UTC
 Copy = Callable[[str], Path]

@@ -13,7 +13,7 @@ import polars as pl
 from kalshi_lake.lake.raw import RawPage, write_pages
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.schemas import SORT_KEYS, TABLES
-from kalshi_lake.transform.synth import SynthSpec
+from kalshi_lake.sim.rawgen import SynthSpec
 
 #: Real recorded API responses (see tests/data/README.md).
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "kalshi-samples"

@@ -1,8 +1,9 @@
-"""A seeded generator of realistic raw layers, for the transform's tests and benchmarks.
+"""A seeded raw-layer generator (no server, no backfill), for the transform's tests and benchmarks.
 
 It writes exactly what the backfill writes (:data:`~kalshi_lake.lake.raw.RAW_SCHEMA` files under
 ``raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/``) for daily-high events, in the current API
-shapes (fixed-point ``_dollars``/``_fp`` strings, KALSHI_API 6-8):
+shapes (fixed-point ``_dollars``/``_fp`` strings,
+https://docs.kalshi.com/getting_started/fixed_point_migration):
 
 - ``trades``: each market's trades newest first, in pages of ``page_size`` (1,000 like the
   API's maximum ``limit``) with cursors; a share of pages is fetched again by a later run
@@ -18,6 +19,14 @@ Everything is vectorised (polars string building; bodies are cut from one contig
 buffer without copies) and deterministic in ``seed``: the same spec writes the same pages (file
 names aside, which are unique per write like every lake file). A trade's id and attributes are
 hashes of (seed, city, date, market, index), so days generated separately never collide.
+
+Ladders, tickers and the fixed-point and time encodings come from :mod:`kalshi_lake.sim.model`
+(:func:`~kalshi_lake.sim.model.ladder`, ``City.event_ticker``, ``dollars4``, ``count_fp``,
+``fmt_ts``); the vectorised string builders here are table lookups built from, or tested
+against, those formatters. The data itself is this module's own (hashes, not the simulator's
+market model: a million trades a second rather than thousands), and so are a few payload details
+(key order, titles, rules wording, a 14:00Z open), which stay as they are so that a spec keeps
+generating the same bytes (the transform benchmark compares runs on them).
 """
 
 from __future__ import annotations
@@ -38,10 +47,18 @@ import pyarrow.parquet as pq
 from kalshi_lake.cities import TWC_FIRST_DATE, City, get_city
 from kalshi_lake.lake.raw import RAW_SCHEMA, partition_dir
 from kalshi_lake.lake.storage import PARQUET_KW, Lake, unique_name
+from kalshi_lake.sim.model import (
+    US,
+    count_fp,
+    dollars4,
+    fmt_ts,
+    from_us,
+    ladder,
+    short_date,
+    to_us,
+)
 
-_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 _HEX = pl.Series("hex", [f"{i:04x}" for i in range(65536)])
-_MICRO = 1_000_000
 # Raw bodies are large unique strings: dictionary-encoding them only costs time.
 _WRITE_KW = {"use_dictionary": [f.name for f in RAW_SCHEMA if f.name != "body"]}
 
@@ -84,24 +101,6 @@ class SynthStats:
     paths: list[str] = field(default_factory=list)
 
 
-def event_ticker(city: City, date: dt.date) -> str:
-    """``KXHIGHCHI-26SEP01`` (legacy prefix for old dates, as the registry says)."""
-    return city.event_ticker(date)
-
-
-def ladder(base: int) -> list[tuple[str, str, int | None, int | None, str]]:
-    """The six brackets around ``base`` °F: (suffix, strike_type, floor, cap, yes_sub_title)."""
-    out: list[tuple[str, str, int | None, int | None, str]] = [
-        (f"T{base}", "less", None, base, f"{base - 1}° or below")
-    ]
-    for k in range(4):
-        lo = base + 2 * k
-        out.append((f"B{lo}.5", "between", lo, lo + 1, f"{lo}° to {lo + 1}°"))
-    top = base + 7
-    out.append((f"T{top}", "greater", top, None, f"{top + 1}° or above"))
-    return out
-
-
 def _u(key: pl.Expr, seed: int, k: int, mod: int) -> pl.Expr:
     """A deterministic pseudo-random integer in [0, mod) from ``key``."""
     return (key.hash(seed=seed * 1009 + k) % mod).cast(pl.Int64)
@@ -120,19 +119,9 @@ def _lut(name: str) -> pl.Series:
     if name not in _LUTS:
         out: pl.Expr | pl.Series
         if name == "dollars":  # index: micro-dollars // 100, 0..10000 -> "0.0000".."1.0000"
-            v = pl.int_range(0, 10_001, eager=True)
-            out = pl.concat_str(
-                [
-                    (v // 10_000).cast(pl.String),
-                    pl.lit("."),
-                    (v % 10_000).cast(pl.String).str.zfill(4),
-                ]
-            )
+            out = pl.Series([dollars4(v) for v in range(10_001)], dtype=pl.String)
         elif name == "count":  # index: centi-contracts, 0..99999 -> "0.00".."999.99"
-            v = pl.int_range(0, 100_000, eager=True)
-            out = pl.concat_str(
-                [(v // 100).cast(pl.String), pl.lit("."), (v % 100).cast(pl.String).str.zfill(2)]
-            )
+            out = pl.Series([count_fp(v) for v in range(100_000)], dtype=pl.String)
         elif name == "day":  # index: days since 1970-01-01 (to 2100) -> "2026-01-12T"
             v = pl.date_range(dt.date(1970, 1, 1), dt.date(2100, 1, 1), eager=True)
             out = v.dt.to_string("%Y-%m-%dT")
@@ -162,7 +151,7 @@ def _dollars(micro: pl.Expr) -> pl.Expr:
 
 
 def _count(centi: pl.Expr) -> pl.Expr:
-    """Centi-contracts as a 2-decimal string: 250 -> ``"2.50"``."""
+    """Centi-contracts as a 2-decimal string: 250 -> ``"2.50"`` (vectorised ``count_fp``)."""
     return pl.concat_str(
         [(centi // 100).cast(pl.String), pl.lit("."), (centi % 100).cast(pl.String).str.zfill(2)]
     )
@@ -174,14 +163,15 @@ def _small_count(centi: pl.Expr) -> pl.Expr:
 
 
 def _iso(ts: pl.Expr) -> pl.Expr:
-    """RFC 3339 with trailing fractional zeros trimmed, like the API (``...:20.8972Z``)."""
+    """RFC 3339 with trailing fractional zeros trimmed, like the API (``...:20.8972Z``): a
+    vectorised :func:`~kalshi_lake.sim.model.fmt_ts`."""
     us = ts.dt.epoch("us")
-    secs = us // _MICRO
+    secs = us // US
     return pl.concat_str(
         [
             pl.lit(_lut("day")).gather(secs // 86_400),
             pl.lit(_lut("hms")).gather(secs % 86_400),
-            pl.lit(_lut("frac")).gather(us % _MICRO),
+            pl.lit(_lut("frac")).gather(us % US),
             pl.lit("Z"),
         ]
     )
@@ -197,13 +187,10 @@ def _markets_frame(spec: SynthSpec, events: Sequence[tuple[int, City, dt.date]])
         h = hashlib.sha256(f"{spec.seed}/{city.name}/{date}".encode()).digest()
         base = 30 + h[0] % 60
         settled = base - 2 + h[1] % 12
-        ev = event_ticker(city, date)
-        open_t = dt.datetime.combine(date - dt.timedelta(days=1), dt.time(14), dt.UTC)
-        close_t = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(4, 59), dt.UTC)
-        for m, (suffix, st, floor, cap, sub) in enumerate(ladder(base)):
-            lo = floor + 1 if floor is not None and st == "greater" else floor
-            hi = cap - 1 if cap is not None and st == "less" else cap
-            yes = (lo is None or settled >= lo) and (hi is None or settled <= hi)
+        ev = city.event_ticker(date)
+        open_us = to_us(dt.datetime.combine(date - dt.timedelta(days=1), dt.time(14), dt.UTC))
+        close_us = to_us(dt.datetime.combine(date + dt.timedelta(days=1), dt.time(4, 59), dt.UTC))
+        for m, b in enumerate(ladder(base)):
             rows.append(
                 {
                     "key": (ordinal * 64 + ci) * 8 + m,
@@ -211,16 +198,17 @@ def _markets_frame(spec: SynthSpec, events: Sequence[tuple[int, City, dt.date]])
                     "series": city.series_ticker,
                     "date": date,
                     "event_ticker": ev,
-                    "market_ticker": f"{ev}-{suffix}",
+                    "market_ticker": f"{ev}-{b.suffix}",
                     "m": m,
-                    "strike_type": st,
-                    "floor": floor,
-                    "cap": cap,
-                    "sub": sub,
-                    "result": "yes" if yes else "no",
+                    "strike_type": b.strike_type,
+                    "floor": b.floor,
+                    "cap": b.cap,
+                    "sub": b.subtitle,
+                    "cond": b.cond,
+                    "result": "yes" if b.resolves_yes(settled) else "no",
                     "settled": settled,
-                    "open_us": int(open_t.timestamp() * _MICRO),
-                    "window_us": int((close_t - open_t).total_seconds() * _MICRO),
+                    "open_us": open_us,
+                    "window_us": close_us - open_us,
                     "twc": date >= TWC_FIRST_DATE,
                     "station": city.station_label,
                     "cli": city.cli_code,
@@ -232,14 +220,8 @@ def _markets_frame(spec: SynthSpec, events: Sequence[tuple[int, City, dt.date]])
 def _market_payload(r: dict[str, object], volume_c: int, fetched: dt.datetime) -> dict[str, object]:
     date = r["date"]
     assert isinstance(date, dt.date)
-    st, floor, cap = r["strike_type"], r["floor"], r["cap"]
-    when = f"{date:%b} {date.day}, {date.year}"
-    if st == "between":
-        cond = f"between {floor}-{cap}°"
-    elif st == "less":
-        cond = f"less than {cap}°"
-    else:
-        cond = f"greater than {floor}°"
+    floor, cap, cond = r["floor"], r["cap"], r["cond"]
+    when = short_date(date)
     if r["twc"]:
         rules = (
             f"If the maximum temperature recorded at {r['station']} ({r['cli']}) for {when}, "
@@ -251,10 +233,10 @@ def _market_payload(r: dict[str, object], volume_c: int, fetched: dt.datetime) -
             f"National Weather Service's Climatological Report (Daily), is {cond}, then the "
             "market resolves to Yes."
         )
-    open_t = dt.datetime.fromtimestamp(int(r["open_us"]) / _MICRO, dt.UTC)  # type: ignore[call-overload]
-    close_t = open_t + dt.timedelta(microseconds=int(r["window_us"]))  # type: ignore[call-overload]
-    settle_t = close_t + dt.timedelta(hours=7, minutes=5, seconds=int(r["m"]))  # type: ignore[call-overload]
-    iso = "%Y-%m-%dT%H:%M:%SZ"
+    open_us = int(r["open_us"])  # type: ignore[call-overload]
+    close_us = open_us + int(r["window_us"])  # type: ignore[call-overload]
+    settle_us = close_us + (7 * 3600 + 5 * 60 + int(r["m"])) * US  # type: ignore[call-overload]
+    final = settle_us < to_us(fetched)
     payload: dict[str, object] = {
         "ticker": r["market_ticker"],
         "event_ticker": r["event_ticker"],
@@ -263,28 +245,29 @@ def _market_payload(r: dict[str, object], volume_c: int, fetched: dt.datetime) -
         "subtitle": r["sub"],
         "yes_sub_title": r["sub"],
         "no_sub_title": r["sub"],
-        "open_time": open_t.strftime(iso),
-        "close_time": close_t.strftime(iso),
-        "expected_expiration_time": (close_t + dt.timedelta(hours=9, minutes=1)).strftime(iso),
+        "open_time": fmt_ts(open_us),
+        "close_time": fmt_ts(close_us),
+        "expected_expiration_time": fmt_ts(close_us + (9 * 3600 + 60) * US),
         "settlement_timer_seconds": 3600,
-        "status": "finalized" if settle_t < fetched else "closed",
-        "result": r["result"] if settle_t < fetched else "",
+        "status": "finalized" if final else "closed",
+        "result": r["result"] if final else "",
         "settlement_value_dollars": ("1.0000" if r["result"] == "yes" else "0.0000")
-        if settle_t < fetched
+        if final
         else None,
-        "settlement_ts": settle_t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if settle_t < fetched else None,
-        "expiration_value": f"{r['settled']}.00" if settle_t < fetched else "",
+        # Six fractional digits even when zero (the API trims them; kept for stable bytes).
+        "settlement_ts": from_us(settle_us).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if final else None,
+        "expiration_value": f"{r['settled']}.00" if final else "",
         "yes_bid_dollars": "0.0000",
         "yes_ask_dollars": "1.0000",
         "no_bid_dollars": "0.0000",
         "no_ask_dollars": "1.0000",
         "last_price_dollars": "0.0100",
-        "volume_fp": f"{volume_c // 100}.{volume_c % 100:02d}",
+        "volume_fp": count_fp(volume_c),
         "volume_24h_fp": "0.00",
-        "open_interest_fp": f"{volume_c // 200}.00",
+        "open_interest_fp": count_fp(volume_c // 200 * 100),
         "notional_value_dollars": "1.0000",
         "liquidity_dollars": "0.0000",
-        "strike_type": st,
+        "strike_type": r["strike_type"],
         "rules_primary": rules,
         "rules_secondary": "",
         "price_level_structure": "linear_cent",
@@ -381,7 +364,7 @@ def _trade_bodies(spec: SynthSpec, t: pl.DataFrame) -> tuple[pl.DataFrame, pa.Ar
             pl.lit('","created_time":"'), _iso(pl.col("traded_at")),
             pl.lit('","count_fp":"'), _small_count(pl.col("count_c")),
             pl.lit('","yes_price_dollars":"'), _dollars(pl.col("yes_u")),
-            pl.lit('","no_price_dollars":"'), _dollars(_MICRO - pl.col("yes_u")),
+            pl.lit('","no_price_dollars":"'), _dollars(US - pl.col("yes_u")),
             pl.lit('","taker_side":"'), side,
             pl.lit('","taker_outcome_side":"'), side,
             pl.lit('","taker_book_side":"'), book,
@@ -462,10 +445,10 @@ def _candle_bodies(spec: SynthSpec, t: pl.DataFrame) -> tuple[pl.DataFrame, pa.A
     )
 
     def bid(x: str) -> pl.Expr:  # an empty side is served as 0.0000 (bid)
-        return pl.when(pl.col("empty")).then(0).otherwise((pl.col(x) - 10_000).clip(0, _MICRO))
+        return pl.when(pl.col("empty")).then(0).otherwise((pl.col(x) - 10_000).clip(0, US))
 
     def ask(x: str) -> pl.Expr:  # ... and 1.0000 (ask)
-        return (pl.col(x) + 10_000).clip(0, _MICRO)
+        return (pl.col(x) + 10_000).clip(0, US)
 
     def ohlc(f: object) -> list[pl.Expr]:
         parts: list[pl.Expr] = []
@@ -744,12 +727,12 @@ def _write_events(
             "event": {
                 "event_ticker": ev,
                 "series_ticker": series,
-                "title": f"Highest temperature on {date:%b} {date.day}, {date.year}",
-                "sub_title": f"On {date:%b} {date.day}, {date.year}",
+                "title": f"Highest temperature on {short_date(date)}",
+                "sub_title": f"On {short_date(date)}",
                 "mutually_exclusive": True,
-                "strike_date": dt.datetime.combine(
-                    date + dt.timedelta(days=1), dt.time(5), dt.UTC
-                ).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "strike_date": fmt_ts(
+                    to_us(dt.datetime.combine(date + dt.timedelta(days=1), dt.time(5), dt.UTC))
+                ),
                 "markets": [_market_payload(r, int(str(r["v"])), fetched) for r in rows],
             },
             "markets": [],

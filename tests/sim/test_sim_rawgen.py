@@ -1,4 +1,5 @@
-"""The seeded raw-layer generator: deterministic, API-shaped pages, self-consistent data."""
+"""The seeded raw-layer generator: deterministic, API-shaped pages, self-consistent data, and
+built on the simulator's model (ladders, tickers, fixed-point and time encodings)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
-from transform_helpers import read_curated
 
+from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
 from kalshi_lake.lake.raw import RAW_SCHEMA
 from kalshi_lake.lake.storage import Lake
+from kalshi_lake.sim import model
+from kalshi_lake.sim.rawgen import SynthSpec, _count, _dollars, _iso, _small_count, generate_raw
 from kalshi_lake.transform import run_transform
-from kalshi_lake.transform.synth import SynthSpec, generate_raw
 
 SPEC = SynthSpec(
     seed=3, cities=("boston",), start=dt.date(2026, 10, 30), days=3, trades_per_market=40,
@@ -31,6 +33,12 @@ def _pages(lake: Path, endpoint: str) -> list[dict[str, object]]:
         assert t.schema.equals(RAW_SCHEMA, check_metadata=False), f
         rows += t.to_pylist()
     return rows
+
+
+def read_curated(lake: Path, table: str) -> pl.DataFrame:
+    """Every row of a curated table."""
+    files = sorted((lake / "curated" / table).glob("city=*/month=*/*.parquet"))
+    return pl.concat([pl.read_parquet(f) for f in files])
 
 
 def _signature(lake: Path) -> list[tuple[object, ...]]:
@@ -90,3 +98,47 @@ def test_pages_look_like_the_api_and_data_is_consistent(tmp_path: Path) -> None:
     api = c1.filter(pl.col("source") == "api").select("market_ticker", "bucket_start", "volume")
     own = c1.filter(pl.col("source") == "trades").select("market_ticker", "bucket_start", "volume")
     assert api.sort(api.columns).equals(own.sort(own.columns))
+
+
+def test_event_ladders_are_the_sim_models(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    generate_raw(Lake(str(lake)), SPEC)
+    city = get_city("boston")
+    events = [json.loads(str(p["body"]))["event"] for p in _pages(lake, "event")]
+    assert sorted(e["event_ticker"] for e in events) == sorted(
+        city.event_ticker(d) for d in SPEC.dates
+    )
+    for e in events:
+        markets = e["markets"]
+        rungs = model.ladder(markets[0]["cap_strike"])
+        assert [m["ticker"] for m in markets] == [f"{e['event_ticker']}-{b.suffix}" for b in rungs]
+        assert [
+            (m["strike_type"], m.get("floor_strike"), m.get("cap_strike"), m["yes_sub_title"])
+            for m in markets
+        ] == [(b.strike_type, b.floor, b.cap, b.subtitle) for b in rungs]
+        settled = int(markets[0]["expiration_value"].split(".")[0])
+        assert [m["result"] for m in markets] == [
+            "yes" if b.resolves_yes(settled) else "no" for b in rungs
+        ]
+        assert all(b.cond in m["rules_primary"] for m, b in zip(markets, rungs, strict=True))
+
+
+def test_vectorised_encodings_equal_the_sim_models_formatters() -> None:
+    micro = [*range(0, 1_000_001, 100)]
+    got = pl.select(a=_dollars(pl.lit(pl.Series(micro)))).to_series().to_list()
+    assert got == [model.dollars4(u // 100) for u in micro]
+    cents = [*range(0, 100_000, 7), 99_999, 123_456_789]
+    got = pl.select(a=_count(pl.lit(pl.Series(cents)))).to_series().to_list()
+    assert got == [model.count_fp(c) for c in cents]
+    small = [c for c in cents if c < 100_000]
+    got = pl.select(a=_small_count(pl.lit(pl.Series(small)))).to_series().to_list()
+    assert got == [model.count_fp(c) for c in small]
+    base = model.to_us(dt.datetime(2026, 3, 8, 6, 59, 59, tzinfo=dt.UTC))
+    stamps = [base, base + 1, base + 10, base + 120_000, base + 999_999, base + 86_400_000_001]
+    stamps += [model.to_us(dt.datetime(2021, 8, 1, tzinfo=dt.UTC)) + 7 * k for k in range(500)]
+    frame = pl.DataFrame({"us": stamps}).with_columns(
+        ts=pl.from_epoch("us", time_unit="us").dt.replace_time_zone("UTC")
+    )
+    assert frame.select(_iso(pl.col("ts"))).to_series().to_list() == [
+        model.fmt_ts(us) for us in stamps
+    ]
