@@ -305,7 +305,8 @@ class _Run:
         s = ctx.client.stats
         t = self.tally
         shown.update(
-            events_done=t.events_done + t.events_skipped,
+            events_done=t.events_done,
+            events_skipped=t.events_skipped,
             events_total=t.events_total,
             requests=s.sent,
             rate=s.rate(time.monotonic()),
