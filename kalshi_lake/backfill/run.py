@@ -41,6 +41,7 @@ from kalshi_lake.errors import (
     BadDateError,
     FetchIncompleteError,
     KalshiLakeError,
+    LockedError,
     PermanentError,
     TransientError,
     UsageError,
@@ -218,18 +219,37 @@ class _Run:
                 finished_at=dt.datetime.now(dt.UTC).isoformat(),
                 summary=summary.as_dict(),
             )
-            # Each checks the lease first: a run that lost it leaves the lake to the new holder.
-            with contextlib.suppress(Exception):
-                await self._durably(write_run_record, self.lake, self.run_id, record)
-            with contextlib.suppress(Exception):
-                await self._durably(self.state.compact)
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.lease.release)
+            lost = await self._finish(record)
+        if lost is not None:
+            raise lost
         if unreachable is not None:
             raise FetchIncompleteError(str(unreachable), summary) from unreachable
         if self.tally.failures:
             raise FetchIncompleteError(summary.incomplete_message(self.tally.failed_units), summary)
         return summary
+
+    async def _finish(self, record: dict[str, Any]) -> LockedError | None:
+        """Close the run record, compact the state and release the lease, each best effort.
+
+        Returns the :class:`LockedError` if the lease turned out lost (the run was paused past
+        it): nothing more is written then, the lake belongs to the new holder.
+        """
+        lost: LockedError | None = None
+        closing: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
+            (write_run_record, (self.lake, self.run_id, record)),
+            (self.state.compact, ()),
+        ]
+        for write, args in closing:
+            try:
+                await self._durably(write, *args)
+            except LockedError as exc:
+                lost = exc
+                break
+            except Exception:
+                pass
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.lease.release)
+        return lost
 
     async def _fetch(self, ctx: RunContext, shown: ProgressDisplay) -> None:
         """Discovery, then every event started along the way, with the progress display ticking."""

@@ -82,29 +82,7 @@ class EventUnits:
                 spans[m.ticker] = span
 
         async def candles() -> None:
-            jobs: list[Awaitable[tuple[bool, Any]]] = []
-            todo = markets
-            if ctx.mode == "trades":
-                # The window comes from the trades: without them there is nothing to ask for
-                # yet, and nothing may be recorded as done (the failed trades unit is reported).
-                todo = [m for m in markets if m.ticker in spans]
-            live = [m for m in todo if tiers[m.ticker] == "live"]
-            if live:
-                jobs.append(
-                    ctx.guard(
-                        f"candles {plan.ticker} (live event)",
-                        self.event_candles(plan, live, spans),
-                    )
-                )
-            for m in todo:
-                if tiers[m.ticker] == "historical":
-                    jobs.append(
-                        ctx.guard(
-                            f"candles {m.ticker} (historical)",
-                            self.market_candles(plan, m, spans.get(m.ticker)),
-                        )
-                    )
-            for ok, _ in await gather(*jobs):
+            for ok, _ in await gather(*self._candle_units(plan, markets, tiers, spans)):
                 oks.append(ok)
 
         if ctx.mode == "trades":
@@ -118,6 +96,32 @@ class EventUnits:
             "final": all(oks) and all(m.is_final for m in markets),
         }
         await ctx.sink.note({event_key(plan.ticker): record})
+
+    def _candle_units(
+        self,
+        plan: EventPlan,
+        markets: list[MarketInfo],
+        tiers: dict[str, str],
+        spans: dict[str, Span],
+    ) -> list[Awaitable[tuple[bool, Any]]]:
+        """The guarded candle units of an event: one live event walk, one walk per archived
+        market."""
+        ctx = self.ctx
+        jobs: list[Awaitable[tuple[bool, Any]]] = []
+        todo = markets
+        if ctx.mode == "trades":
+            # The window comes from the trades: without them there is nothing to ask for yet,
+            # and nothing may be recorded as done (the failed trades unit is reported).
+            todo = [m for m in markets if m.ticker in spans]
+        live = [m for m in todo if tiers[m.ticker] == "live"]
+        if live:
+            name = f"candles {plan.ticker} (live event)"
+            jobs.append(ctx.guard(name, self.event_candles(plan, live, spans)))
+        for m in todo:
+            if tiers[m.ticker] == "historical":
+                name = f"candles {m.ticker} (historical)"
+                jobs.append(ctx.guard(name, self.market_candles(plan, m, spans.get(m.ticker))))
+        return jobs
 
     # --- trades ------------------------------------------------------------------------------
     async def trades(self, plan: EventPlan, m: MarketInfo) -> Span:
@@ -188,18 +192,7 @@ class EventUnits:
     ) -> None:
         """Live tier: the event candlestick endpoint over the union of the markets' windows."""
         ctx = self.ctx
-        windows: dict[str, tuple[int, int] | None] = {}
-        done_now: Updates = {}
-        for m in markets:
-            rec = ctx.saved.candles(m.ticker)
-            if rec and rec.get("final"):
-                continue
-            prev_hi = rec.get("hi") if rec else None
-            w = with_watermark(self._window(m, spans.get(m.ticker)), prev_hi)
-            if w is None:
-                done_now[candles_key(m.ticker)] = _candles(prev_hi, m.trading_over)
-            else:
-                windows[m.ticker] = w
+        windows, done_now = self._live_windows(markets, spans)
         window = union_window(windows.values())
         if window is not None:
             key = event_candles_walk_key(plan.ticker, window)
@@ -235,6 +228,24 @@ class EventUnits:
                 done_now[candles_key(t)] = _candles(hi, plan.markets[t].trading_over)
         if done_now:
             await ctx.sink.note(done_now)
+
+    def _live_windows(
+        self, markets: list[MarketInfo], spans: dict[str, Span]
+    ) -> tuple[dict[str, tuple[int, int] | None], Updates]:
+        """The window still to fetch per market, and the records of markets with none left."""
+        windows: dict[str, tuple[int, int] | None] = {}
+        done_now: Updates = {}
+        for m in markets:
+            rec = self.ctx.saved.candles(m.ticker)
+            if rec and rec.get("final"):
+                continue
+            prev_hi = rec.get("hi") if rec else None
+            w = with_watermark(self._window(m, spans.get(m.ticker)), prev_hi)
+            if w is None:
+                done_now[candles_key(m.ticker)] = _candles(prev_hi, m.trading_over)
+            else:
+                windows[m.ticker] = w
+        return windows, done_now
 
     async def market_candles(self, plan: EventPlan, m: MarketInfo, span: Span | None) -> None:
         """Historical tier: per-market candlesticks in chunks under the 5,000-candle cap."""
