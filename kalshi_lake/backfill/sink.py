@@ -126,6 +126,10 @@ class PageSink:
                 return
             try:
                 await asyncio.to_thread(self._write, pages, updates)
+            except asyncio.CancelledError:
+                # The caller was cancelled (a sibling walk failed), not the write: other walks
+                # must not see a cancellation as the sink's failure.
+                raise
             except BaseException as exc:
                 self._error = exc
                 raise

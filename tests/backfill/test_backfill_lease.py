@@ -85,7 +85,7 @@ def test_paused_backfill_stops_after_a_takeover_and_the_lake_stays_consistent(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 2, (proc.returncode, err)
+    assert proc.returncode == 2, f"exit {proc.returncode}:\n{err}"
     assert "was lost" in err and "backfill/chicago" in err
     assert _files(lake_dir) == before
     assert read_lease(lake, f"backfill/{CITY.name}") is None
