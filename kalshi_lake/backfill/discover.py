@@ -56,7 +56,7 @@ class EventPlan:
     markets: dict[str, MarketInfo] = field(default_factory=dict)
 
 
-#: Starts fetching the trades and candles of these events (see ``run._Run.start_events``).
+#: Starts fetching the trades and candles of these events (the run bounds how many at once).
 StartEvents = Callable[[list[EventPlan]], None]
 
 
