@@ -19,7 +19,7 @@
     ├── ApiUnreachableError         no connection to the API could ever be made (exit 3, at once)
     ├── RunIncomplete               a run ended with work it could not do; carries its summary (exit 3)
     │   └── FetchIncompleteError    a backfill ended with data it could not fetch
-    ├── LockedError                 another process holds the lease (exit 2)
+    ├── LockedError                 another process holds the lease, or took it over (exit 2)
     └── ValidationFailed            error-level data checks failed (exit 1)
 
 Callers retry on the *category* (``TransientError``), never on message text. The CLI maps
