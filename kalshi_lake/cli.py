@@ -183,9 +183,7 @@ def backfill(
             settings, the_city, start, end, refresh=refresh, candle_window=candle_window
         )
     except FetchIncompleteError as exc:
-        partial = getattr(exc, "summary", None)
-        if partial is not None:
-            click.echo(partial.render())
+        click.echo(exc.summary.render())
         raise
     click.echo(summary.render())
     if no_transform:

@@ -46,6 +46,9 @@ class Settings:
     # this many pages or its oldest page is this old; a crash loses at most that much work.
     flush_pages: int = 256
     flush_seconds: float = 5.0
+    # Seconds a backfill's lease outlives its last renewal (lake/lock.py): how long a dead run
+    # blocks the next one, and how long a paused one may sleep before another may take over.
+    lease_ttl_s: float = 120.0
 
     @property
     def signed(self) -> bool:

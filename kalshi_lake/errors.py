@@ -16,9 +16,10 @@
     │   │   └── NotFoundError       HTTP 404
     │   ├── SchemaError             a payload that does not have the shape we rely on
     │   └── CorruptFileError        a Parquet file or page body that cannot be read
+    ├── ApiUnreachableError         no connection to the API could ever be made (exit 3, at once)
     ├── RunIncomplete               a run ended with work it could not do; carries its summary (exit 3)
-    ├── FetchIncompleteError        a run ended with data it could not fetch (exit 3)
-    ├── LockedError                 another process holds the lease (exit 2)
+    │   └── FetchIncompleteError    a backfill ended with data it could not fetch
+    ├── LockedError                 another process holds the lease, or took it over (exit 2)
     └── ValidationFailed            error-level data checks failed (exit 1)
 
 Callers retry on the *category* (``TransientError``), never on message text. The CLI maps
@@ -134,8 +135,19 @@ class RunIncomplete(KalshiLakeError):
         self.summary = summary
 
 
-class FetchIncompleteError(KalshiLakeError):
-    """A run ended with data it could not fetch or parse after all retries."""
+class FetchIncompleteError(RunIncomplete):
+    """A backfill ended with data it could not fetch or parse after all retries.
+
+    Its ``summary`` is the backfill's summary (what landed, which units failed).
+    """
+
+
+class ApiUnreachableError(KalshiLakeError):
+    """No connection to the API could be made at all (wrong URL, no network): fail at once.
+
+    The client raises it before any request succeeded; the backfill turns it into a
+    :class:`FetchIncompleteError` carrying the run's summary, with the same message.
+    """
 
     exit_code = 3
 

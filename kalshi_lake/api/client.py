@@ -15,7 +15,7 @@ HTTP 408, connect/read/write/pool timeouts      ``TimeoutError_`` (transient)
 reset, closed early, cut-short or non-JSON body ``ConnectionDroppedError`` (transient)
 HTTP 404                                        ``NotFoundError`` (permanent)
 other 4xx / 3xx                                 ``ClientError`` (permanent)
-no connection ever made to the API              ``FetchIncompleteError`` (exit 3, at once)
+no connection ever made to the API              ``ApiUnreachableError`` (exit 3, at once)
 ==============================================  ===========================================
 
 Transient errors are retried (exponential backoff with full jitter, ``Retry-After`` honoured) until
@@ -41,9 +41,9 @@ from kalshi_lake.api.limiter import TokenBucket
 from kalshi_lake.api.retry import RetryBudget, RetryPolicy, parse_retry_after
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import (
+    ApiUnreachableError,
     ClientError,
     ConnectionDroppedError,
-    FetchIncompleteError,
     NotFoundError,
     RateLimitedError,
     ServerError,
@@ -220,7 +220,7 @@ class KalshiClient:
 
         ``expect`` names a top-level key the JSON object must have; a body without it is treated
         like a truncated one (retried). Raises a :class:`TransientError` when retries or the budget
-        run out, a :class:`ClientError` for other 4xx, and :class:`FetchIncompleteError` when the
+        run out, a :class:`ClientError` for other 4xx, and :class:`ApiUnreachableError` when the
         API could never be reached at all.
         """
         if self._http is None:
@@ -248,7 +248,7 @@ class KalshiClient:
     def _give_up(self, err: TransientError, path: str, attempt: int) -> bool:
         if not self._connected and isinstance(err, _Unreachable):
             if attempt + 1 >= UNREACHABLE_ATTEMPTS:
-                raise FetchIncompleteError(
+                raise ApiUnreachableError(
                     f"cannot reach the Kalshi API at {self.base_url} ({err}); check --api-url / "
                     "KALSHI_API_URL and the network"
                 ) from None

@@ -1,28 +1,68 @@
 """Pagination as small pure state machines: they build requests and read responses, never send.
 
-Three shapes occur in the Kalshi API (KALSHI_API sections 4, 5.8-5.12):
+Three shapes occur in the Kalshi API:
 
 - :class:`CursorPager`: listings and trades. Pass the previous page's opaque ``cursor``; a
-  missing, ``null`` or ``""`` cursor ends the walk (``if not cursor``).
+  missing, ``null`` or ``""`` cursor ends the walk (``if not cursor``). See
+  https://docs.kalshi.com/getting_started/pagination.
 - :class:`AdjustedEndPager`: the live event candlestick endpoint. When more than 5,000 candles
-  would be returned it answers up to ``adjusted_end_ts``, which becomes the next ``start_ts``.
-- :class:`ChunkPager`: per-market candlesticks, split client-side so no request asks for more
-  than 5,000 periods.
+  would be returned it answers up to ``adjusted_end_ts``, which becomes the next ``start_ts``
+  (https://docs.kalshi.com/changelog, 15 Sep 2025).
+- :class:`ChunkPager`: per-market candlesticks (archived markets, see
+  https://docs.kalshi.com/getting_started/historical_data), split client-side so no request asks
+  for more than 5,000 periods.
 
-Each pager has ``next_params()`` (``None`` when finished), ``update(data)`` with the parsed page,
-``page`` (the number of the next page) and ``checkpoint()``/``restore()`` so a walk interrupted by
-a crash continues from its last durable page.
+All three satisfy :class:`Pager`, the one interface a walk needs: ``next_params()`` (``None``
+when finished), ``update(data)`` with the parsed page, ``page`` (the number of the next page),
+``cursor`` (the cursor the next request sends, if any), ``cursor_out(data)`` (the cursor a page
+hands on, as sent) and ``checkpoint()``/``restore()`` so a walk interrupted by a crash continues
+from its last durable page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kalshi_lake.errors import SchemaError
 
-#: Most candles one candlestick request may return (KALSHI_API section 5.8, observed live).
+#: Most candles one candlestick request may return: more is refused with HTTP 400 "max
+#: candlesticks: 5000" (observed live; the docs state it only for the event endpoint).
 CANDLE_CAP = 5000
+
+
+class Pager(Protocol):
+    """A pure, resumable pagination state machine: builds requests, reads responses, never sends."""
+
+    @property
+    def page(self) -> int:
+        """Number of the next page (pages read so far)."""
+        ...
+
+    @property
+    def cursor(self) -> str | None:
+        """The cursor the next request sends (None for pagers without cursors)."""
+        ...
+
+    def next_params(self) -> dict[str, Any] | None:
+        """Query parameters of the next request, or None when the walk is finished."""
+        ...
+
+    def update(self, data: dict[str, Any]) -> Any:
+        """Read one parsed response page and advance."""
+        ...
+
+    def cursor_out(self, data: dict[str, Any]) -> str | None:
+        """The cursor a page hands on, as the API sent it (None for pagers without cursors)."""
+        ...
+
+    def checkpoint(self) -> dict[str, Any]:
+        """JSON-able progress to resume from."""
+        ...
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`checkpoint`."""
+        ...
 
 
 @dataclass
@@ -58,6 +98,11 @@ class CursorPager:
             raise SchemaError(f"the API returned the same cursor twice ({nxt[:24]}...)")
         self.cursor = nxt
         return nxt
+
+    def cursor_out(self, data: dict[str, Any]) -> str | None:
+        """The page's ``cursor`` field as sent (``""`` on the last page of the sim and the API)."""
+        out = data.get("cursor")
+        return out if isinstance(out, str) else None
 
     def checkpoint(self) -> dict[str, Any]:
         """JSON-able progress: the cursor of the next page and its number."""
@@ -112,6 +157,15 @@ class AdjustedEndPager:
             )
         self.start_ts = adj
         return adj
+
+    @property
+    def cursor(self) -> str | None:
+        """Windowed walks send no cursor."""
+        return None
+
+    def cursor_out(self, data: dict[str, Any]) -> str | None:
+        """Windowed walks hand on no cursor."""
+        return None
 
     def checkpoint(self) -> dict[str, Any]:
         """JSON-able progress: the next ``start_ts`` and page number."""
@@ -174,6 +228,15 @@ class ChunkPager:
             return None
         self.start_ts = nxt
         return nxt
+
+    @property
+    def cursor(self) -> str | None:
+        """Windowed walks send no cursor."""
+        return None
+
+    def cursor_out(self, data: dict[str, Any]) -> str | None:
+        """Windowed walks hand on no cursor."""
+        return None
 
     def checkpoint(self) -> dict[str, Any]:
         """JSON-able progress: the next chunk's ``start_ts`` and page number."""

@@ -1,9 +1,10 @@
 """Pure planning: the historical cutoff, market facts, tier routing and candle windows.
 
-Routing follows KALSHI_API section 5.12. Markets (and their candlesticks) are partitioned by
-``market_settled_ts``: a market settled before it lives only on ``/historical/*``. Trades are
-partitioned separately by ``trades_created_ts``, so one market's trades can straddle the cutoff:
-the older ones are only on ``/historical/trades`` and the newer ones only on ``/markets/trades``.
+Routing follows https://docs.kalshi.com/getting_started/historical_data. Markets (and their
+candlesticks) are partitioned by ``market_settled_ts``: a market settled before it lives only on
+``/historical/*``. Trades are partitioned separately by ``trades_created_ts``, so one market's
+trades can straddle the cutoff: the older ones are only on ``/historical/trades`` and the newer
+ones only on ``/markets/trades``.
 Nothing here does IO, so every rule is unit-tested directly.
 """
 

@@ -7,13 +7,16 @@ bytes, or its oldest page is ``flush_seconds`` old. Only after those files are d
 buffered progress committed to the :class:`~kalshi_lake.lake.state.StateStore`. A crash can
 therefore lose at most the last few seconds of pages, and the state never claims one of them:
 a re-run fetches them again (the raw layer is append-only; the transform dedups).
+
+``before_commit`` (the run's :meth:`~kalshi_lake.lake.lock.Lease.ensure`) is called before each
+of the two writes, so a run that lost its lease writes neither.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +52,7 @@ class PageSink:
         flush_pages: int = 256,
         flush_bytes: int = 32 * 1024 * 1024,
         flush_seconds: float = 5.0,
+        before_commit: Callable[[], None] | None = None,
     ) -> None:
         self.lake = lake
         self.state = state
@@ -56,6 +60,7 @@ class PageSink:
         self.flush_pages = max(1, flush_pages)
         self.flush_bytes = max(1, flush_bytes)
         self.flush_seconds = max(0.0, flush_seconds)
+        self.before_commit = before_commit
         self.stats = SinkStats()
         self._pages: list[RawPage] = []
         self._updates: dict[str, dict[str, Any] | None] = {}
@@ -121,12 +126,17 @@ class PageSink:
                 return
             try:
                 await asyncio.to_thread(self._write, pages, updates)
+            except asyncio.CancelledError:
+                # The caller was cancelled (a sibling walk failed), not the write: other walks
+                # must not see a cancellation as the sink's failure.
+                raise
             except BaseException as exc:
                 self._error = exc
                 raise
 
     def _write(self, pages: list[RawPage], updates: dict[str, dict[str, Any] | None]) -> None:
         if pages:
+            self._check()
             files = write_pages(self.lake, pages)
             self.stats.files += len(files)
             self.stats.pages += len(pages)
@@ -135,8 +145,13 @@ class PageSink:
                 self.stats.by_endpoint[p.endpoint] = self.stats.by_endpoint.get(p.endpoint, 0) + 1
         self.stats.flushes += 1
         if updates:
+            self._check()
             self.state.commit(updates, run_id=self.run_id)
             self.stats.commits += 1
+
+    def _check(self) -> None:
+        if self.before_commit is not None:
+            self.before_commit()
 
     async def close(self) -> None:
         """Wait for a running flush, then flush the rest."""

@@ -13,8 +13,8 @@ import pytest
 from kalshi_lake.api.client import KalshiClient, auto_concurrency, client_burst
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import (
+    ApiUnreachableError,
     ClientError,
-    FetchIncompleteError,
     NotFoundError,
     RateLimitedError,
     ServerError,
@@ -153,7 +153,7 @@ def test_unreachable_api_fails_fast_with_exit_3(fast_settings: Settings) -> None
 
     settings = fast_settings.with_(max_retries=8, backoff_base_s=0.001)
     with pytest.raises(
-        FetchIncompleteError, match=r"cannot reach the Kalshi API at https://api\.test"
+        ApiUnreachableError, match=r"cannot reach the Kalshi API at https://api\.test"
     ):
         run(settings, handler)
     assert len(calls) == 2

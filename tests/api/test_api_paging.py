@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kalshi_lake.api.paging import CANDLE_CAP, AdjustedEndPager, ChunkPager, CursorPager
+from kalshi_lake.api.paging import CANDLE_CAP, AdjustedEndPager, ChunkPager, CursorPager, Pager
 from kalshi_lake.errors import SchemaError
 
 
@@ -83,3 +83,30 @@ def test_chunk_resume_continues_at_the_saved_chunk() -> None:
     again = ChunkPager(0, 60 * 12_000)
     again.restore(pager.checkpoint())
     assert again.next_params() == {"start_ts": 60 * 5000, "end_ts": 60 * 9999, "period_interval": 1}
+
+
+def _drain(pager: Pager, pages: list[dict[str, object]]) -> list[tuple[str | None, str | None]]:
+    """Walk ``pager`` over canned ``pages`` through the Pager interface alone, as the backfill's
+    walk engine does; returns (cursor sent, cursor handed on) per page."""
+    seen = []
+    it = iter(pages)
+    while pager.next_params() is not None:
+        sent = pager.cursor
+        data = next(it)
+        pager.update(data)
+        seen.append((sent, pager.cursor_out(data)))
+    return seen
+
+
+def test_every_pager_walks_through_the_one_pager_interface() -> None:
+    cursor = _drain(CursorPager({}), [{"cursor": "a"}, {"cursor": "b"}, {"cursor": ""}])
+    # The last page's cursor is recorded as sent ("", which marks a finished walk in the raw
+    # layer), not as the pager's None.
+    assert cursor == [(None, "a"), ("a", "b"), ("b", "")]
+    adjusted = _drain(
+        AdjustedEndPager(0, 600),
+        [{"adjusted_end_ts": 300, "cursor": "x"}, {"adjusted_end_ts": 600}],
+    )
+    assert adjusted == [(None, None), (None, None)]
+    chunks = _drain(ChunkPager(0, 600, cap=6), [{"candlesticks": []}] * 2)
+    assert chunks == [(None, None), (None, None)]

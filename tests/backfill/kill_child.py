@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
-import kalshi_lake.backfill.run as backfill_run
+import kalshi_lake.backfill.units as backfill_units
 from kalshi_lake.backfill import run_backfill
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
@@ -19,7 +19,7 @@ def main() -> int:
     lake, api_url, city, start, end = sys.argv[1:6]
     # Small trade pages turn every market's trades into a multi-page cursor walk, so kills land
     # in the middle of walks and the re-run must continue them from the saved cursor.
-    backfill_run.TRADES_LIMIT = 100
+    backfill_units.TRADES_LIMIT = 100
     settings = Settings(
         lake=lake,
         api_url=api_url,

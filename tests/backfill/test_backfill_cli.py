@@ -54,6 +54,10 @@ def test_unreachable_api_fails_fast_with_exit_3(lake_dir: Path) -> None:
     line = result.output.strip().splitlines()[-1]
     assert line.startswith("error: cannot reach the Kalshi API at http://127.0.0.1:1/trade-api/v2")
     assert "--api-url" in line
+    # The run's summary comes first, as for any incomplete run.
+    assert (
+        "backfill chicago 2026-11-01..2026-11-02" in result.output and ": failed" in result.output
+    )
     # Fails fast rather than retrying for minutes (generous bound for a loaded machine).
     assert time.monotonic() - t0 < 60
 

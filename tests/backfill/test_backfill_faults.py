@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kalshi_lake.backfill import run_backfill
+from kalshi_lake.backfill import BackfillSummary, run_backfill
 from kalshi_lake.cities import get_city
-from kalshi_lake.errors import FetchIncompleteError
+from kalshi_lake.errors import ApiUnreachableError, FetchIncompleteError, RunIncomplete
 from kalshi_lake.lake.state import StateStore
 from kalshi_lake.lake.storage import Lake
 
@@ -90,8 +90,10 @@ def test_spent_retry_budget_exits_3_naming_what_is_missing_and_a_rerun_completes
     assert "could not be fetched after retries" in msg and "re-run" in msg
     assert "\n" not in msg and "first error: GET /" in msg and "HTTP 5" in msg
     assert any(word in msg for word in ("trades KX", "candles KX", "markets of", "discovery"))
-    summary = err.summary  # type: ignore[attr-defined]
-    assert summary.status == "incomplete" and summary.failures
+    summary = err.summary
+    assert (
+        isinstance(summary, BackfillSummary) and summary.status == "incomplete" and summary.failures
+    )
     assert "to retry" in summary.render()
     # The same world without faults: the re-run fetches only what is missing and completes.
     healthy = sim_factory()
@@ -143,3 +145,20 @@ def test_failed_trades_never_mark_their_candles_done(
     truth = truth_of(sim.world, CITY, day, day)
     assert set(raw.trades) == truth.trades
     assert {c for c in raw.candles if c[0] == victim}
+
+
+def test_unreachable_api_ends_the_run_incomplete_with_its_summary(
+    settings_for: Callable[..., Any], sim_factory: Callable[..., Any], lake_dir: Path
+) -> None:
+    sim = sim_factory()
+    settings = settings_for(sim).with_(api_url="http://127.0.0.1:1/trade-api/v2")
+    with pytest.raises(FetchIncompleteError) as info:
+        run_backfill(settings, CITY, START, START)
+    err = info.value
+    assert err.exit_code == 3 and isinstance(err, RunIncomplete)
+    assert str(err).startswith("cannot reach the Kalshi API at http://127.0.0.1:1/trade-api/v2")
+    assert isinstance(err.__cause__, ApiUnreachableError)
+    summary = err.summary
+    assert isinstance(summary, BackfillSummary) and summary.status == "failed"
+    assert summary.requests >= 1 and summary.pages == 0
+    assert not (lake_dir / "raw").exists()

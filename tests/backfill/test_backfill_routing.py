@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-import kalshi_lake.backfill.run as backfill_run
+import kalshi_lake.backfill.units as backfill_units
 from kalshi_lake.backfill import run_backfill
 from kalshi_lake.backfill.plan import Cutoff, MarketInfo, market_tier, trade_tiers
 from kalshi_lake.cities import event_date, get_city
@@ -94,7 +94,7 @@ def test_legacy_tickers_of_2024_come_back_under_the_kx_series(
     assert legacy and all(r["date"] <= "2024-10-23" for r in legacy)
 
 
-@pytest.mark.parametrize("cap", [backfill_run.HIST_CANDLE_CAP, 700])
+@pytest.mark.parametrize("cap", [backfill_units.HIST_CANDLE_CAP, 700])
 def test_historical_candles_are_chunked_under_the_cap(
     sim: SimServer,
     lake_dir: Path,
@@ -106,7 +106,7 @@ def test_historical_candles_are_chunked_under_the_cap(
 ) -> None:
     # Weather markets are open ~39 h (2,340 minutes): a smaller cap forces several chunks on
     # real data, and the simulator would answer 400 to any request over 5,000 periods.
-    monkeypatch.setattr(backfill_run, "HIST_CANDLE_CAP", cap)
+    monkeypatch.setattr(backfill_units, "HIST_CANDLE_CAP", cap)
     city = get_city("chicago")
     start, end = dt.date(2026, 8, 10), dt.date(2026, 8, 12)
     run_backfill(settings_for(sim), city, start, end)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import time
 
 import pyarrow.parquet as pq
 import pytest
 
 from kalshi_lake.backfill.sink import PageSink
+from kalshi_lake.errors import LockedError
 from kalshi_lake.lake.raw import RawPage
 from kalshi_lake.lake.state import StateStore, new_run_id, read_run_records, write_run_record
 from kalshi_lake.lake.storage import Lake
@@ -118,6 +120,46 @@ def test_unflushed_pages_are_never_claimed(memory_lake: Lake) -> None:
     asyncio.run(go())
     assert memory_lake.glob("raw/**/*.parquet") == []
     assert StateStore(memory_lake, "s").load().get("walk/T") is None
+
+
+def test_a_cancelled_flush_is_not_the_sinks_failure_but_a_failed_check_is(
+    memory_lake: Lake,
+) -> None:
+    store = StateStore(memory_lake, "s")
+    checks: list[float] = []
+
+    def slow_check() -> None:
+        checks.append(0.0)
+        if len(checks) == 1:
+            time.sleep(0.2)  # the first write is still running when its caller is cancelled
+        if len(checks) >= 5:  # the third flush
+            raise LockedError("lease 'x' was lost")
+
+    async def go() -> None:
+        sink = PageSink(memory_lake, store, run_id="r1", flush_pages=100, flush_seconds=60,
+                        before_commit=slow_check)  # fmt: skip
+        await sink.add(_page(0), {"walk/T": {"page": 1}})
+        flush = asyncio.create_task(sink.flush())
+        await asyncio.sleep(0.05)
+        flush.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await flush
+        # Another walk goes on: the sink did not fail.
+        await sink.add(_page(1), {"walk/T": {"page": 2}})
+        await asyncio.sleep(0.3)
+        await sink.flush()
+        # A failed check (a lost lease) is the sink's failure: every later call raises it.
+        await sink.add(_page(2), {"walk/T": {"page": 3}})
+        with pytest.raises(LockedError):
+            await sink.flush()
+        with pytest.raises(LockedError):
+            await sink.add(_page(3))
+        with pytest.raises(LockedError):
+            await sink.close()
+
+    asyncio.run(go())
+    assert StateStore(memory_lake, "s").load().get("walk/T") == {"page": 2}
+    assert len(memory_lake.glob("raw/trades/city=chicago/date=*/*.parquet")) == 2
 
 
 def test_run_records_round_trip(memory_lake: Lake) -> None:

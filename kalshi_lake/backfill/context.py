@@ -1,0 +1,82 @@
+"""What every part of one backfill run shares: its range, client, sink, saved state and counters."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from kalshi_lake.api.client import KalshiClient
+from kalshi_lake.backfill.keys import SavedState
+from kalshi_lake.backfill.sink import PageSink
+from kalshi_lake.cities import City
+from kalshi_lake.errors import PermanentError, TransientError
+from kalshi_lake.log import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Tally:
+    """Counters, phase and failures of one run: the progress display and summary read them."""
+
+    tier_counts: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"live": Counter(), "historical": Counter()}
+    )
+    failures: list[str] = field(default_factory=list)
+    failed_units: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    events_total: int | None = None
+    events_done: int = 0
+    events_skipped: int = 0
+    markets_seen: int = 0
+    phase: str = "discovering"
+
+    def fail(self, name: str, exc: BaseException) -> None:
+        """Record a unit (or the run) that could not be done."""
+        self.failed_units.append(name)
+        self.failures.append(f"{name}: {exc}")
+
+
+@dataclass
+class RunContext:
+    """One run's fixed facts and shared services, handed to discovery, walks and units."""
+
+    city: City
+    start: dt.date
+    end: dt.date
+    #: ``--candle-window``: "full" or "trades".
+    mode: str
+    run_id: str
+    client: KalshiClient
+    sink: PageSink
+    saved: SavedState
+    tally: Tally
+
+    async def guard(self, name: str, coro: Awaitable[T]) -> tuple[bool, T | None]:
+        """Run one unit; a failure after retries is recorded and does not stop the others."""
+        try:
+            return True, await coro
+        except (TransientError, PermanentError) as exc:
+            # Reported in the summary and the error; a log line per failure would tear the
+            # progress display.
+            log.info("%s failed: %s", name, exc)
+            self.tally.fail(name, exc)
+            return False, None
+
+
+async def gather(*aws: Awaitable[Any]) -> list[Any]:
+    """``asyncio.gather`` that cancels the siblings when one fails (no orphaned walks)."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

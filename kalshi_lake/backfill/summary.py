@@ -1,0 +1,123 @@
+"""What a backfill run did: the summary, its rendering, and the one-line "incomplete" message."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalshi_lake.api.client import ClientStats
+from kalshi_lake.backfill.context import Tally
+from kalshi_lake.backfill.sink import SinkStats
+
+
+@dataclass
+class BackfillSummary:
+    """What a backfill run did (also written to the run record)."""
+
+    run_id: str
+    city: str
+    start: dt.date
+    end: dt.date
+    candle_window: str
+    refresh: bool
+    lake: str
+    status: str = "ok"
+    events: int = 0
+    events_skipped: int = 0
+    events_done: int = 0
+    markets: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    pages: int = 0
+    files: int = 0
+    bytes: int = 0
+    trades: int = 0
+    candles: int = 0
+    by_tier: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    requests_per_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        d = dict(self.__dict__)
+        d["start"] = self.start.isoformat()
+        d["end"] = self.end.isoformat()
+        return d
+
+    def render(self) -> str:
+        """A short human-readable report."""
+        lines = [
+            f"backfill {self.city} {self.start}..{self.end} (run {self.run_id}): {self.status}",
+            f"  events    {self.events} in range: {self.events_done} fetched, "
+            f"{self.events_skipped} already complete; {self.markets} markets",
+            f"  requests  {self.requests:,} ({self.requests_per_s:.1f}/s over {self.elapsed_s:.1f}s), "
+            f"429s {self.rate_limited}, retries {self.retries}",
+            f"  landed    {self.pages:,} pages in {self.files:,} files ({self.bytes / 1e6:.1f} MB): "
+            f"{self.trades:,} trades, {self.candles:,} candles",
+        ]
+        for tier in ("live", "historical"):
+            t = self.by_tier.get(tier)
+            if t:
+                lines.append(
+                    f"  {tier:<10}{t.get('requests', 0):>7,} requests {t.get('pages', 0):>7,} pages "
+                    f"{t.get('trades', 0):>9,} trades {t.get('candles', 0):>10,} candles"
+                )
+        lines.extend(f"  note      {n}" for n in self.notes)
+        if self.failures:
+            lines.append(f"  FAILED    {len(self.failures)} unit(s) could not be fetched:")
+            lines.extend(f"    - {f}" for f in self.failures[:20])
+            if len(self.failures) > 20:
+                lines.append(f"    ... and {len(self.failures) - 20} more (see the run record)")
+            lines.append(
+                "  to retry  run the same command again: finished units are skipped and "
+                "unfinished walks resume from their last saved page"
+            )
+        return "\n".join(lines)
+
+    def incomplete_message(self, failed_units: list[str]) -> str:
+        """The one-line error of a run that ended with ``failed_units`` it could not fetch."""
+        names = failed_units
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        first = self.failures[0].split(": ", 1)[-1]
+        return (
+            f"{len(names)} unit(s) of {self.city} {self.start}..{self.end} could not be "
+            f"fetched after retries: {shown} (first error: {first}). What was fetched is kept; "
+            f"re-run the same command to fetch the rest (run record _state/runs/{self.run_id}.json)"
+        )
+
+
+def summarize(
+    base: BackfillSummary,
+    tally: Tally,
+    client: ClientStats | None,
+    sink: SinkStats | None,
+    elapsed_s: float,
+) -> BackfillSummary:
+    """``base`` (the run's identity and status) filled in from its counters."""
+    by_tier: dict[str, dict[str, int]] = {}
+    for tier, c in tally.tier_counts.items():
+        reqs = client.by_tier.get(tier, 0) if client else 0
+        if reqs or c:
+            by_tier[tier] = {"requests": reqs, **{k: int(v) for k, v in c.items()}}
+    base.events = tally.events_total or 0
+    base.events_skipped = tally.events_skipped
+    base.events_done = tally.events_done
+    base.markets = tally.markets_seen
+    base.requests = client.sent if client else 0
+    base.rate_limited = client.rate_limited if client else 0
+    base.retries = client.retries if client else 0
+    base.pages = sink.pages if sink else 0
+    base.files = sink.files if sink else 0
+    base.bytes = sink.bytes if sink else 0
+    base.trades = sum(c["trades"] for c in tally.tier_counts.values())
+    base.candles = sum(c["candles"] for c in tally.tier_counts.values())
+    base.by_tier = by_tier
+    base.failures = list(tally.failures)
+    base.elapsed_s = round(elapsed_s, 3)
+    base.requests_per_s = round(client.rate(), 3) if client else 0.0
+    base.notes = list(tally.notes)
+    return base

@@ -1,0 +1,280 @@
+"""The trades and candles of one event: each market's trades, then or alongside its candles.
+
+Per event, once its markets are known (live events overlap the archive listing)::
+
+    per market:  /markets/trades | /historical/trades       cursor walks to the end; both when
+                                                            the market straddles the cutoff
+    live:        /series/{s}/events/{e}/candlesticks         following adjusted_end_ts
+    historical:  /historical/markets/{t}/candlesticks        chunks under 5,000 candles
+
+Each market's trades and candles are units with a state record (see
+:mod:`~kalshi_lake.backfill.keys`); a final unit is not fetched again, an open one resumes from
+its watermark. The event is final once all its units worked and all its markets are final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from typing import Any
+
+from kalshi_lake.api.paging import CANDLE_CAP, AdjustedEndPager, ChunkPager, CursorPager
+from kalshi_lake.backfill.context import RunContext, gather
+from kalshi_lake.backfill.discover import EventPlan
+from kalshi_lake.backfill.keys import (
+    CandlesRecord,
+    EventRecord,
+    TradesRecord,
+    candles_key,
+    event_candles_walk_key,
+    event_key,
+    market_candles_walk_key,
+    trades_key,
+    trades_walk_key,
+)
+from kalshi_lake.backfill.plan import (
+    Cutoff,
+    MarketInfo,
+    candle_window,
+    market_tier,
+    merge_span,
+    trade_page_span,
+    trade_tiers,
+    union_window,
+    with_watermark,
+)
+from kalshi_lake.backfill.walk import WalkSpec, walk
+from kalshi_lake.errors import NotFoundError
+from kalshi_lake.log import get_logger
+
+log = get_logger(__name__)
+
+TRADES_LIMIT = 1000
+#: Periods per per-market candlestick request (the API refuses more than 5,000).
+HIST_CANDLE_CAP = CANDLE_CAP
+
+Span = tuple[float | None, float | None]
+Updates = dict[str, Mapping[str, Any] | None]
+
+
+class EventUnits:
+    """Fetches the units of one event at a time, against the run's cutoff."""
+
+    def __init__(self, ctx: RunContext, cutoff: Cutoff) -> None:
+        self.ctx = ctx
+        self.cutoff = cutoff
+
+    async def event(self, plan: EventPlan) -> None:
+        """Every unit of ``plan``'s markets, then the event's record."""
+        ctx = self.ctx
+        markets = sorted(plan.markets.values(), key=lambda m: m.ticker)
+        ctx.tally.markets_seen += len(markets)
+        if not markets:
+            log.info("event %s has no markets yet", plan.ticker)
+            return
+        tiers = {m.ticker: market_tier(m, self.cutoff) for m in markets}
+        spans: dict[str, Span] = {}
+        oks: list[bool] = []
+
+        async def trades(m: MarketInfo) -> None:
+            ok, span = await ctx.guard(f"trades {m.ticker}", self.trades(plan, m))
+            oks.append(ok)
+            if span is not None:
+                spans[m.ticker] = span
+
+        async def candles() -> None:
+            for ok, _ in await gather(*self._candle_units(plan, markets, tiers, spans)):
+                oks.append(ok)
+
+        if ctx.mode == "trades":
+            await gather(*(trades(m) for m in markets))
+            await candles()
+        else:
+            await gather(candles(), *(trades(m) for m in markets))
+        record: EventRecord = {
+            "date": plan.date.isoformat(),
+            "markets": [m.ticker for m in markets],
+            "final": all(oks) and all(m.is_final for m in markets),
+        }
+        await ctx.sink.note({event_key(plan.ticker): record})
+
+    def _candle_units(
+        self,
+        plan: EventPlan,
+        markets: list[MarketInfo],
+        tiers: dict[str, str],
+        spans: dict[str, Span],
+    ) -> list[Awaitable[tuple[bool, Any]]]:
+        """The guarded candle units of an event: one live event walk, one walk per archived
+        market."""
+        ctx = self.ctx
+        jobs: list[Awaitable[tuple[bool, Any]]] = []
+        todo = markets
+        if ctx.mode == "trades":
+            # The window comes from the trades: without them there is nothing to ask for yet,
+            # and nothing may be recorded as done (the failed trades unit is reported).
+            todo = [m for m in markets if m.ticker in spans]
+        live = [m for m in todo if tiers[m.ticker] == "live"]
+        if live:
+            name = f"candles {plan.ticker} (live event)"
+            jobs.append(ctx.guard(name, self.event_candles(plan, live, spans)))
+        for m in todo:
+            if tiers[m.ticker] == "historical":
+                name = f"candles {m.ticker} (historical)"
+                jobs.append(ctx.guard(name, self.market_candles(plan, m, spans.get(m.ticker))))
+        return jobs
+
+    # --- trades ------------------------------------------------------------------------------
+    async def trades(self, plan: EventPlan, m: MarketInfo) -> Span:
+        """All trades of ``m`` (or those newer than the newest stored); returns their span."""
+        ctx = self.ctx
+        rec = ctx.saved.trades(m.ticker)
+        if rec and rec.get("final"):
+            return rec.get("lo"), rec.get("hi")
+        since = rec.get("hi") if rec else None
+        # Whole seconds, inclusive: trades in the newest stored second come again (deduped later)
+        # rather than any later trade in that second being missed.
+        min_ts = int(since) if since is not None else None
+        span: Span = (rec.get("lo"), rec.get("hi")) if rec else (None, None)
+        walk_keys: list[str] = []
+
+        async def one_tier(tier: str) -> dict[str, Any]:
+            params: dict[str, Any] = {"ticker": m.ticker, "limit": TRADES_LIMIT}
+            if min_ts is not None:
+                params["min_ts"] = min_ts
+            wkey = trades_walk_key(tier, m.ticker, min_ts)
+            walk_keys.append(wkey)
+            agg: dict[str, Any] = {}
+
+            def on_page(data: dict[str, Any]) -> None:
+                lo, hi, n = trade_page_span(data.get("trades") or [])
+                agg["lo"], agg["hi"] = merge_span((agg.get("lo"), agg.get("hi")), (lo, hi))
+                agg["n"] = agg.get("n", 0) + n
+                ctx.tally.tier_counts[tier]["trades"] += n
+
+            path = "/historical/trades" if tier == "historical" else "/markets/trades"
+            spec = WalkSpec(
+                "trades", tier, path, "trades", plan.date, wkey, plan.series, plan.ticker, m.ticker
+            )
+            return await walk(ctx, CursorPager(params), spec, agg=agg, on_page=on_page)
+
+        for agg in await gather(*(one_tier(t) for t in trade_tiers(m, self.cutoff, since))):
+            span = merge_span(span, (agg.get("lo"), agg.get("hi")))
+        updates: Updates = {k: None for k in walk_keys}
+        done: TradesRecord = {"lo": span[0], "hi": span[1], "final": m.trading_over}
+        updates[trades_key(m.ticker)] = done
+        await ctx.sink.note(updates)
+        return span
+
+    # --- candles -----------------------------------------------------------------------------
+    def _window(self, m: MarketInfo, span: Span | None) -> tuple[int, int] | None:
+        """The candle window ``--candle-window`` asks for (from the trades' span in "trades")."""
+        lo, hi = span if span is not None else (None, None)
+        if self.ctx.mode == "trades" and span is None:
+            rec = self.ctx.saved.trades(m.ticker)
+            lo, hi = (rec.get("lo"), rec.get("hi")) if rec else (None, None)
+        return candle_window(m, self.ctx.mode, lo, hi)
+
+    def _tally_candles(self, agg: dict[str, Any], candles: list[Any], tier: str) -> None:
+        """Count a page's candles and raise the walk's watermark to its newest period end."""
+        ends: list[int] = [
+            e
+            for c in candles
+            if isinstance(c, dict) and isinstance(e := c.get("end_period_ts"), int)
+        ]
+        if agg.get("hi") is not None:
+            ends.append(agg["hi"])
+        agg["hi"] = max(ends, default=None)
+        agg["n"] = agg.get("n", 0) + len(candles)
+        self.ctx.tally.tier_counts[tier]["candles"] += len(candles)
+
+    async def event_candles(
+        self, plan: EventPlan, markets: list[MarketInfo], spans: dict[str, Span]
+    ) -> None:
+        """Live tier: the event candlestick endpoint over the union of the markets' windows."""
+        ctx = self.ctx
+        windows, done_now = self._live_windows(markets, spans)
+        window = union_window(windows.values())
+        if window is not None:
+            key = event_candles_walk_key(plan.ticker, window)
+            agg: dict[str, Any] = {}
+
+            def on_page(data: dict[str, Any]) -> None:
+                per_market = data.get("market_candlesticks") or []
+                self._tally_candles(agg, [c for cs in per_market for c in cs or []], "live")
+
+            path = f"/series/{plan.series}/events/{plan.ticker}/candlesticks"
+            spec = WalkSpec(
+                "event_candlesticks", "live", path, "market_candlesticks", plan.date, key,
+                plan.series, plan.ticker,
+            )  # fmt: skip
+            try:
+                await walk(
+                    ctx, AdjustedEndPager(window[0], window[1]), spec, agg=agg, on_page=on_page
+                )
+            except NotFoundError:
+                # The event's markets were archived since they were listed: use the historical tier.
+                log.info(
+                    "live candles of %s gone; fetching them from the historical tier", plan.ticker
+                )
+                for m in markets:
+                    if m.ticker in windows:
+                        await self.market_candles(plan, m, spans.get(m.ticker))
+                return
+            done_now[key] = None
+            for t in windows:
+                rec = ctx.saved.candles(t)
+                prev = rec.get("hi") if rec else None
+                hi = max((x for x in (agg.get("hi"), prev) if x is not None), default=None)
+                done_now[candles_key(t)] = _candles(hi, plan.markets[t].trading_over)
+        if done_now:
+            await ctx.sink.note(done_now)
+
+    def _live_windows(
+        self, markets: list[MarketInfo], spans: dict[str, Span]
+    ) -> tuple[dict[str, tuple[int, int] | None], Updates]:
+        """The window still to fetch per market, and the records of markets with none left."""
+        windows: dict[str, tuple[int, int] | None] = {}
+        done_now: Updates = {}
+        for m in markets:
+            rec = self.ctx.saved.candles(m.ticker)
+            if rec and rec.get("final"):
+                continue
+            prev_hi = rec.get("hi") if rec else None
+            w = with_watermark(self._window(m, spans.get(m.ticker)), prev_hi)
+            if w is None:
+                done_now[candles_key(m.ticker)] = _candles(prev_hi, m.trading_over)
+            else:
+                windows[m.ticker] = w
+        return windows, done_now
+
+    async def market_candles(self, plan: EventPlan, m: MarketInfo, span: Span | None) -> None:
+        """Historical tier: per-market candlesticks in chunks under the 5,000-candle cap."""
+        ctx = self.ctx
+        rec = ctx.saved.candles(m.ticker)
+        if rec and rec.get("final"):
+            return
+        hi = rec.get("hi") if rec else None
+        window = with_watermark(self._window(m, span), hi)
+        updates: Updates = {}
+        if window is not None:
+            key = market_candles_walk_key(m.ticker, window)
+            agg: dict[str, Any] = {}
+
+            def on_page(data: dict[str, Any]) -> None:
+                self._tally_candles(agg, data.get("candlesticks") or [], "historical")
+
+            path = f"/historical/markets/{m.ticker}/candlesticks"
+            spec = WalkSpec(
+                "candlesticks", "historical", path, "candlesticks", plan.date, key, plan.series,
+                plan.ticker, m.ticker,
+            )  # fmt: skip
+            pager = ChunkPager(window[0], window[1], cap=HIST_CANDLE_CAP)
+            await walk(ctx, pager, spec, agg=agg, on_page=on_page)
+            updates[key] = None
+            hi = max((x for x in (agg.get("hi"), hi) if x is not None), default=None)
+        updates[candles_key(m.ticker)] = _candles(hi, m.trading_over)
+        await ctx.sink.note(updates)
+
+
+def _candles(hi: float | None, final: bool) -> CandlesRecord:
+    return {"hi": hi, "final": final}

@@ -1,0 +1,44 @@
+"""State keys keep the exact strings existing lakes hold, so their runs resume."""
+
+from __future__ import annotations
+
+import secrets
+
+from kalshi_lake.backfill import keys
+from kalshi_lake.lake.state import StateStore
+from kalshi_lake.lake.storage import Lake
+
+T = "KXHIGHCHI-26NOV01-B45.5"
+E = "KXHIGHCHI-26NOV01"
+
+
+def test_key_formats_are_unchanged() -> None:
+    assert keys.trades_key(T) == f"trades/{T}"
+    assert keys.candles_key(T) == f"candles/{T}"
+    assert keys.market_key(T) == f"market/{T}"
+    assert keys.event_key(E) == f"event/{E}"
+    assert keys.trades_walk_key("live", T, None) == f"walk/trades/live/{T}/0"
+    assert keys.trades_walk_key("historical", T, 1761955200) == (
+        f"walk/trades/historical/{T}/1761955200"
+    )
+    assert keys.event_candles_walk_key(E, (100, 200)) == f"walk/ecandles/{E}/100-200"
+    assert keys.market_candles_walk_key(T, (100, 200)) == f"walk/hcandles/{T}/100-200"
+
+
+def test_saved_state_reads_records_and_ignores_them_under_refresh() -> None:
+    lake = Lake(f"memory://keys-{secrets.token_hex(6)}")
+    store = StateStore(lake, "backfill/city=chicago")
+    store.commit(
+        {
+            f"trades/{T}": {"lo": 1.0, "hi": 2.0, "final": True},
+            f"event/{E}": {"date": "2026-11-01", "markets": [T], "final": True},
+            "event/KXHIGHCHI-26NOV02": {"date": "2026-11-02", "markets": [], "final": False},
+        }
+    )
+    saved = keys.SavedState(store, refresh=False)
+    assert saved.trades(T) == {"lo": 1.0, "hi": 2.0, "final": True}
+    assert saved.event(E) == {"date": "2026-11-01", "markets": [T], "final": True}
+    assert saved.candles(T) is None
+    assert saved.final_event_dates() == {"2026-11-01"}
+    fresh = keys.SavedState(store, refresh=True)
+    assert fresh.trades(T) is None and fresh.final_event_dates() == set()
