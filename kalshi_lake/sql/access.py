@@ -153,11 +153,12 @@ def to_rich(result: QueryResult, title: str | None = None) -> Any:
 def write_views_db(lake: str | Lake | Settings) -> tuple[str, list[str]]:
     """Write ``<lake>/kalshi.duckdb`` holding every view and macro; returns (where, notes).
 
-    The objects store absolute paths (or ``s3://`` URLs), so the DuckDB CLI or any DuckDB
-    client opens the file and queries the lake directly. The file is built next to its final
-    name and moved into place, so a reader never sees half of it. For an object-store lake it is
-    built locally and uploaded in one request; clients then need DuckDB's httpfs and
-    credentials to read the Parquet files.
+    The DuckDB CLI or any DuckDB client opens the file and queries the lake directly. Opened as
+    ``kalshi.duckdb``, it reads the lake folder it sits in, so it moves (or is copied) with the
+    lake; renamed or ATTACHed, it reads the lake it was built for (queries/views/lake_root.sql).
+    The file is built next to its final name and moved into place, so a reader never sees half
+    of it. For an object-store lake it is built locally and uploaded in one request; clients
+    then need DuckDB's httpfs and credentials to read the Parquet files.
     """
     lk = as_lake(lake)
     if lk.is_local:

@@ -11,7 +11,7 @@ CREATE OR REPLACE MACRO raw_pages_in(
 ) AS TABLE
 SELECT *
 FROM read_parquet(
-    '{lake}/raw/' || coalesce(endpoint, '*') || '/city=' || coalesce(city, '*') || '/date='
+    lake_root() || '/raw/' || coalesce(endpoint, '*') || '/city=' || coalesce(city, '*') || '/date='
         || lake_range_glob(
             strftime(CAST(start_date AS DATE), '%Y-%m-%d'),
             strftime(CAST(end_date AS DATE), '%Y-%m-%d')

@@ -42,6 +42,7 @@ TABLE_MACROS = {
 SCALAR_MACROS = {
     "lake_range_glob": "SELECT lake_range_glob('2026-01', '2026-03') AS glob",
     "lake_first_diff": "SELECT lake_first_diff('2026-01', '2026-03') AS i",
+    "lake_root": "SELECT lake_root() AS root",
 }
 #: Columns that are ages: seconds as DOUBLE, never a DuckDB INTERVAL.
 AGES = ("quote_age", "last_trade_age")
