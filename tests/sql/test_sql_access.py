@@ -307,7 +307,6 @@ def test_views_file_opens_in_a_fresh_duckdb_process(clean_lake: Lake, tmp_path: 
     assert out["quotes_at"] > 0
 
 
-
 def _counts(db: Path | str, attach: bool = False) -> dict[str, int]:
     """Row counts of a few views of a kalshi.duckdb opened with plain duckdb (no kalshi_lake)."""
     if attach:

@@ -177,4 +177,3 @@ def test_readme_candle_volume_query_counts_each_contract_once(
         "SELECT sum(volume), sum(volume) FILTER (WHERE source = 'trades') FROM candles_1m"
     ).fetchall()
     assert both == 2 * once
-
