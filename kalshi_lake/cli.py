@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import sys
 from typing import Any
 
@@ -307,7 +308,15 @@ def views(ctx: click.Context) -> None:
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {where}")
-    click.echo(f"open it with: duckdb {where}   then e.g.  SELECT * FROM event_ladder LIMIT 12;")
+    if shutil.which("duckdb"):
+        click.echo(
+            f"open it with: duckdb {where}   then e.g.  SELECT * FROM event_ladder LIMIT 12;"
+        )
+    else:  # the duckdb Python package has no CLI; suggest what is installed
+        click.echo(
+            f"open it with any DuckDB client, e.g. in Python: duckdb.connect({where!r})"
+            '.sql("SELECT * FROM event_ladder LIMIT 12")'
+        )
 
 
 @cli.command()
