@@ -83,7 +83,7 @@ def fit_table(
         kept.remove(order.pop(0))
     dropped = [i for i in range(len(columns)) if i not in kept]
     notes = [caption] if caption else []
-    if dropped:
+    if dropped and rows:
         names = ", ".join(_text(columns[i].header).plain.split("\n")[0] for i in dropped)
         notes.append(f"not shown at {width} columns: {names}; {more}")
     table = Table(title=title, caption="\n".join(notes) or None)
@@ -93,7 +93,8 @@ def fit_table(
             col.header,
             justify=col.justify,
             no_wrap=not col.wrap,
-            min_width=mins[i],
+            # a word wider than the whole terminal can only be folded
+            min_width=min(mins[i], width - _PER_COLUMN - _EDGE),
             overflow="fold",
         )
     for row in cells:
