@@ -357,15 +357,21 @@ def validate(
 @cli.command()
 @_lake_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one line per city.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
+def status(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     """Per city: event dates covered, markets, trades, candles, last fetch, gaps."""
+    from kalshi_lake.errors import UsageError
     from kalshi_lake.sql import access
 
+    if as_json and as_csv:
+        raise UsageError("--json and --csv cannot be combined")
     settings = _settings(ctx)
     rows = access.lake_status(settings)
     if as_json:
         click.echo(access.status_json(rows, settings.lake))
+    elif as_csv:
+        click.echo(access.status_csv(rows), nl=False)
     else:
         from kalshi_lake.console import console
 

@@ -225,24 +225,26 @@ def lake_status(lake: str | Lake | Settings) -> list[dict[str, Any]]:
     for row in rows:
         row["last_run"] = _run_summary(runs.pop(row["city"], {}))
     for city, rec in sorted(runs.items()):  # cities fetched but not transformed yet
-        rows.append(
-            {
-                "city": city,
-                "first_date": None,
-                "last_date": None,
-                "event_dates": 0,
-                "markets": 0,
-                "settled_markets": 0,
-                "trades": 0,
-                "api_candles_1m": 0,
-                "trade_candles_1m": 0,
-                "last_fetch": None,
-                "missing_days": 0,
-                "gaps": [],
-                "last_run": _run_summary(rec),
-            }
-        )
+        rows.append({**_EMPTY_STATUS, "city": city, "gaps": [], "last_run": _run_summary(rec)})
     return rows
+
+
+#: The ``status`` row of a city with nothing transformed yet.
+_EMPTY_STATUS: dict[str, Any] = {
+    "city": None,
+    "first_date": None,
+    "last_date": None,
+    "event_dates": 0,
+    "markets": 0,
+    "settled_markets": 0,
+    "trades": 0,
+    "api_candles_1m": 0,
+    "trade_candles_1m": 0,
+    "last_fetch": None,
+    "missing_days": 0,
+    "gaps": [],
+    "last_run": None,
+}
 
 
 def _run_summary(rec: dict[str, Any] | None) -> str | None:
@@ -258,6 +260,12 @@ def status_json(rows: Sequence[dict[str, Any]], lake: str) -> str:
         {"lake": lake, "cities": [{k: _json_value(v) for k, v in r.items()} for r in rows]},
         indent=2,
     )
+
+
+def status_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """``kalshi-lake status --csv``: the JSON's fields, one line per city (gaps as JSON)."""
+    columns = list(rows[0]) if rows else list(_EMPTY_STATUS)
+    return to_csv(QueryResult(columns, [], [tuple(r[c] for c in columns) for r in rows]))
 
 
 def _minute(v: Any) -> str:

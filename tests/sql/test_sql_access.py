@@ -387,6 +387,10 @@ def test_status_json_counts_and_gaps(clean_lake: Lake, clean_data: LakeData) -> 
     table = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["--lake", clean_lake.root, "status"])
     assert table.exit_code == 0 and "phoenix" in table.output
     assert "2026-03-09..10-31" in table.output  # the gap, its second date without the year
+    csv_lines = CliRunner().invoke(cli, ["--lake", clean_lake.root, "status", "--csv"]).output
+    header, *lines = csv_lines.splitlines()
+    assert header.split(",") == list(cities["phoenix"]) and len(lines) == 2
+    assert lines[1].startswith("phoenix,2026-03-08,2026-11-22,3,18,12,")
 
 
 def test_status_of_an_empty_lake(tmp_path: Path) -> None:
