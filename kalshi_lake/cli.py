@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import sys
 from typing import Any
 
@@ -66,13 +67,28 @@ def _settings(ctx: click.Context, **flags: Any) -> Settings:
     return Settings.load(lake=obj.get("lake"), **flags)
 
 
+_LAKE_HELP = "Lake location: a local folder or s3://bucket/prefix. [env KALSHI_LAKE; default: lake]"
+
+
+def _lake_after_command(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:  # closer to the command than a --lake before it, so it wins
+        ctx.find_root().ensure_object(dict)["lake"] = value
+
+
+def _lake_option(command: Any) -> Any:
+    """``--lake`` after the command name too: ``kalshi-lake status --lake X``."""
+    return click.option(
+        "--lake",
+        metavar="URL",
+        default=None,
+        expose_value=False,
+        callback=_lake_after_command,
+        help=_LAKE_HELP,
+    )(command)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--lake",
-    metavar="URL",
-    default=None,
-    help="Lake location: a local folder or s3://bucket/prefix. [env KALSHI_LAKE; default: lake]",
-)
+@click.option("--lake", metavar="URL", default=None, help=_LAKE_HELP)
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.version_option(package_name="kalshi-lake")
 @click.pass_context
@@ -109,23 +125,20 @@ def cities(as_json: bool) -> None:
         ]
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from kalshi_lake.console import Column, console, fit_table
 
-    table = Table(title="Kalshi daily-high temperature series")
-    for col in (
-        "name",
-        "city",
-        "series",
-        "legacy",
-        "time zone",
-        "station",
-        "first event",
-        "aliases",
-    ):
-        table.add_column(col)
-    for c in CITIES:
-        table.add_row(
+    columns = [
+        Column("name", wrap=False),
+        Column("city", priority=7),
+        Column("series", wrap=False, priority=9),
+        Column("legacy", wrap=False, priority=3),
+        Column("time zone", wrap=False, priority=6),
+        Column("station", wrap=False, priority=4),
+        Column("first event", wrap=False, priority=5),
+        Column("aliases", priority=2),
+    ]
+    table_rows = [
+        [
             c.name,
             c.display_name,
             c.series_ticker,
@@ -134,11 +147,23 @@ def cities(as_json: bool) -> None:
             f"{c.station_icao} ({c.cli_code})",
             c.first_event.isoformat(),
             ", ".join(c.aliases),
+        ]
+        for c in CITIES
+    ]
+    out = console()
+    out.print(
+        fit_table(
+            columns,
+            table_rows,
+            width=out.width,
+            title="Kalshi daily-high temperature series",
+            more="see them with --json",
         )
-    Console(width=160).print(table)
+    )
 
 
 @cli.command()
+@_lake_option
 @click.option("--city", required=True, help="City name or alias (see `kalshi-lake cities`).")
 @click.option("--start", callback=_date, help="First event date, YYYY-MM-DD [city's first event].")
 @click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD [today, UTC].")
@@ -232,6 +257,7 @@ def sim(now: dt.datetime | None, **options: Any) -> None:
 
 
 @cli.command("sql")
+@_lake_option
 @click.argument("query")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON array of objects.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
@@ -261,14 +287,16 @@ def sql_command(ctx: click.Context, query: str, as_json: bool, as_csv: bool, max
     elif as_csv:
         click.echo(access.to_csv(result), nl=False)
     elif result.columns:
-        from rich.console import Console
+        from kalshi_lake.console import console
 
-        Console(width=max(160, len(result.columns) * 16)).print(access.to_rich(result))
+        out = console()
+        out.print(access.to_rich(result, width=out.width))
     else:
         click.echo("ok")
 
 
 @cli.command()
+@_lake_option
 @click.pass_context
 def views(ctx: click.Context) -> None:
     """Write <lake>/kalshi.duckdb: every view and macro, for the DuckDB CLI or any DuckDB client."""
@@ -278,10 +306,19 @@ def views(ctx: click.Context) -> None:
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {where}")
-    click.echo(f"open it with: duckdb {where}   then e.g.  SELECT * FROM event_ladder LIMIT 12;")
+    if shutil.which("duckdb"):
+        click.echo(
+            f"open it with: duckdb {where}   then e.g.  SELECT * FROM event_ladder LIMIT 12;"
+        )
+    else:  # the duckdb Python package has no CLI; suggest what is installed
+        click.echo(
+            f"open it with any DuckDB client, e.g. in Python: duckdb.connect({where!r})"
+            '.sql("SELECT * FROM event_ladder LIMIT 12")'
+        )
 
 
 @cli.command()
+@_lake_option
 @click.option("--city", help="Only this city (name or alias).")
 @click.option("--start", callback=_date, help="First event date, YYYY-MM-DD.")
 @click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD.")
@@ -308,30 +345,40 @@ def validate(
     if as_json:
         click.echo(checks.results_json(results, settings.lake, scope))
     else:
-        from rich.console import Console
+        from kalshi_lake.console import console
 
-        Console(width=200).print(checks.render_table(results, title=f"validate {settings.lake}"))
+        out = console()
+        out.print(checks.render_table(results, title=f"validate {settings.lake}", width=out.width))
     checks.raise_if_failed(results)
 
 
 @cli.command()
+@_lake_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one line per city.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
+def status(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     """Per city: event dates covered, markets, trades, candles, last fetch, gaps."""
+    from kalshi_lake.errors import UsageError
     from kalshi_lake.sql import access
 
+    if as_json and as_csv:
+        raise UsageError("--json and --csv cannot be combined")
     settings = _settings(ctx)
     rows = access.lake_status(settings)
     if as_json:
         click.echo(access.status_json(rows, settings.lake))
+    elif as_csv:
+        click.echo(access.status_csv(rows), nl=False)
     else:
-        from rich.console import Console
+        from kalshi_lake.console import console
 
-        Console(width=200).print(access.status_table(rows, settings.lake))
+        out = console()
+        out.print(access.status_table(rows, settings.lake, width=out.width))
 
 
 @cli.command()
+@_lake_option
 @click.option(
     "--cities", default="chicago,nyc", show_default=True, help="Comma-separated cities to backfill."
 )
@@ -347,6 +394,7 @@ def demo(ctx: click.Context, cities: str, days: int, seed: int) -> None:
 
 
 @cli.command()
+@_lake_option
 @click.option("--city", default=None, help="Only this city (name or alias). [all]")
 @click.option("--start", callback=_date, help="First event date YYYY-MM-DD (its whole month).")
 @click.option("--end", callback=_date, help="Last event date YYYY-MM-DD (its whole month).")

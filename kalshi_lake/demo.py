@@ -13,10 +13,15 @@ re-run on them (the backfill resumes, the transform is incremental).
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
+import shlex
+import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kalshi_lake.cities import get_city
@@ -29,6 +34,9 @@ from kalshi_lake.sql.connection import as_lake, has_files
 #: The simulator's frozen clock: 13:00 ET on 2026-11-21, so the 11-22 events are listed (since
 #: 10:00 ET) and past their D-1 10:00 decision in New York and Chicago.
 DEMO_NOW = dt.datetime(2026, 11, 21, 18, 0, tzinfo=dt.UTC)
+
+#: The example notebook, where a clone has it (a wheel does not ship it).
+EXAMPLE_NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "backtest.ipynb"
 
 
 @dataclass
@@ -57,21 +65,33 @@ def _guard(lake: Lake) -> None:
         )
 
 
-def notebook_hint(lake: Lake) -> str:
-    """How to open the lake from Python and from the DuckDB CLI."""
+def notebook_hint(lake: Lake, city: str, first: dt.date, last: dt.date) -> str:
+    """How to open the lake: Python, the CLI, and the DuckDB CLI and the example notebook where
+    they are installed (never a tool that is not)."""
     where = lake.root if lake.is_local else lake.url
-    return "\n".join(
-        [
-            "Open the lake in a notebook:",
-            "    import kalshi_lake",
-            f"    con = kalshi_lake.connect({where!r})",
-            "    con.sql(\"SELECT * FROM event_ladder WHERE city = 'chicago'\").pl()",
-            "    con.sql(\"SELECT * FROM decision_quotes_for('chicago', DATE '2026-11-01', "
-            "DATE '2026-11-21')\").pl()",
-            f"or the DuckDB CLI: duckdb {lake.path('kalshi.duckdb')}",
-            f"and the example backtest: KALSHI_LAKE={where} jupyter lab examples/backtest.ipynb",
-        ]
+    exe = (
+        "kalshi-lake"
+        if shutil.which("kalshi-lake")
+        else Path(sys.executable).parent / "kalshi-lake"
     )
+    lines = [
+        "Open the lake from Python (a notebook, a script):",
+        "    import kalshi_lake",
+        f"    con = kalshi_lake.connect({where!r})",
+        f"    con.sql(\"SELECT * FROM event_ladder WHERE city = '{city}'\").pl()",
+        f"    con.sql(\"SELECT * FROM decision_quotes_for('{city}', DATE '{first}', "
+        f"DATE '{last}')\").pl()",
+        f"or from the shell: {exe} --lake {shlex.quote(where)} sql "
+        '"SELECT * FROM event_ladder LIMIT 12"',
+    ]
+    if shutil.which("duckdb"):
+        lines.append(f"or the DuckDB CLI: duckdb {lake.path('kalshi.duckdb')}")
+    if EXAMPLE_NOTEBOOK.is_file() and importlib.util.find_spec("jupyterlab") is not None:
+        lines.append(
+            f"and the example backtest: KALSHI_LAKE={shlex.quote(where)} "
+            f"jupyter lab {EXAMPLE_NOTEBOOK}"
+        )
+    return "\n".join(lines)
 
 
 def run_demo(
@@ -84,9 +104,8 @@ def run_demo(
     echo: Callable[[str], Any] = print,
 ) -> DemoSummary:
     """Simulator -> backfill -> transform -> validate -> sample query, all on ``settings.lake``."""
-    from rich.console import Console
-
     from kalshi_lake.backfill import run_backfill
+    from kalshi_lake.console import console as make_console
     from kalshi_lake.sim import SimConfig, SimServer
     from kalshi_lake.sql import access, checks
     from kalshi_lake.transform import run_transform
@@ -106,7 +125,7 @@ def run_demo(
     start = end - dt.timedelta(days=days - 1)
     summary = DemoSummary(lake.url, [c.name for c in resolved], start, end)
     t0 = time.perf_counter()
-    console = Console(width=160)
+    console = make_console()
     with SimServer(SimConfig(seed=seed, now=now)) as sim:
         echo(f"simulator at {sim.base_url} (seed {seed}, now {now.isoformat()})")
         # The simulator has no rate limit by default; a high client rate keeps the demo short.
@@ -131,7 +150,7 @@ def run_demo(
     t = time.perf_counter()
     results = checks.run_checks(run_settings, as_of=now)
     summary.timings["validate"] = time.perf_counter() - t
-    console.print(checks.render_table(results, title="validate"))
+    console.print(checks.render_table(results, title="validate", width=console.width))
     summary.checks_failed = [r.name for r in results if r.blocking]
     where, notes = access.write_views_db(run_settings)
     for note in notes:
@@ -139,16 +158,18 @@ def run_demo(
     echo(f"wrote {where}")
     sample_city = resolved[0].name
     sample_date = now.date() - dt.timedelta(days=1)  # yesterday: settled, with both instants
+    # few columns, so the sample reads whole on an 80-column terminal
     res = access.run_sql(
         run_settings,
-        "SELECT event_ticker, decision_label, bracket, yes_sub_title, yes_bid, yes_ask, mid, "
-        "sum_mid, is_winner FROM event_ladder_for("
-        f"'{sample_city}', DATE '{sample_date}', DATE '{sample_date}') ORDER BY decision_at, bracket",
+        "SELECT yes_sub_title, yes_bid, yes_ask, mid, is_winner FROM event_ladder_for("
+        f"'{sample_city}', DATE '{sample_date}', DATE '{sample_date}') "
+        "WHERE decision_label = 'D 10:00' ORDER BY bracket",
         max_rows=12,
     )
-    console.print(access.to_rich(res, title=f"event_ladder: {sample_city} {sample_date}"))
+    title = f"event_ladder: {sample_city} {sample_date} at D 10:00"
+    console.print(access.to_rich(res, title=title, width=console.width))
     summary.elapsed_s = time.perf_counter() - t0
-    echo(notebook_hint(lake))
+    echo(notebook_hint(lake, sample_city, start, sample_date))
     status = (
         "passed" if not summary.checks_failed else f"FAILED: {', '.join(summary.checks_failed)}"
     )

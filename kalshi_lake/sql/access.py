@@ -129,22 +129,31 @@ def to_csv(result: QueryResult) -> str:
     return buf.getvalue()
 
 
-def to_rich(result: QueryResult, title: str | None = None) -> Any:
-    """Rows as a rich Table (NULL shown dimmed)."""
-    from rich.table import Table
+_NUMERIC = ("DECIMAL", "INTEGER", "BIGINT", "SMALLINT", "DOUBLE", "HUGEINT", "FLOAT", "TINYINT")
 
-    table = Table(
-        title=title,
-        caption=f"{len(result.rows)} row(s)" + (", more not shown" if result.truncated else ""),
-    )
-    for col, typ in zip(result.columns, result.types, strict=True):
-        numeric = typ.startswith(
-            ("DECIMAL", "INTEGER", "BIGINT", "SMALLINT", "DOUBLE", "HUGEINT", "FLOAT", "TINYINT")
+
+def _type_label(typ: str) -> str:
+    return "timestamptz" if typ == "TIMESTAMP WITH TIME ZONE" else typ.lower()
+
+
+def to_rich(result: QueryResult, title: str | None = None, *, width: int = 80) -> Any:
+    """Rows as a rich Table at most ``width`` wide (NULL dimmed; columns that fit, left first)."""
+    from rich.text import Text
+
+    from kalshi_lake.console import Column, fit_table
+
+    columns = [
+        Column(
+            Text.assemble(col, "\n", (_type_label(typ), "dim")),
+            justify="right" if typ.startswith(_NUMERIC) else "left",
         )
-        table.add_column(f"{col}\n[dim]{typ.lower()}[/]", justify="right" if numeric else "left")
-    for row in result.rows:
-        table.add_row(*["[dim]NULL[/]" if v is None else _text(v).replace("[", "\\[") for v in row])
-    return table
+        for col, typ in zip(result.columns, result.types, strict=True)
+    ]
+    rows = [
+        [Text("NULL", style="dim") if v is None else _text(v) for v in row] for row in result.rows
+    ]
+    caption = f"{len(result.rows)} row(s)" + (", more not shown" if result.truncated else "")
+    return fit_table(columns, rows, width=width, title=title, caption=caption)
 
 
 # --- kalshi.duckdb -----------------------------------------------------------------------------
@@ -153,11 +162,12 @@ def to_rich(result: QueryResult, title: str | None = None) -> Any:
 def write_views_db(lake: str | Lake | Settings) -> tuple[str, list[str]]:
     """Write ``<lake>/kalshi.duckdb`` holding every view and macro; returns (where, notes).
 
-    The objects store absolute paths (or ``s3://`` URLs), so the DuckDB CLI or any DuckDB
-    client opens the file and queries the lake directly. The file is built next to its final
-    name and moved into place, so a reader never sees half of it. For an object-store lake it is
-    built locally and uploaded in one request; clients then need DuckDB's httpfs and
-    credentials to read the Parquet files.
+    The DuckDB CLI or any DuckDB client opens the file and queries the lake directly. Opened as
+    ``kalshi.duckdb``, it reads the lake folder it sits in, so it moves (or is copied) with the
+    lake; renamed or ATTACHed, it reads the lake it was built for (queries/views/lake_root.sql).
+    The file is built next to its final name and moved into place, so a reader never sees half
+    of it. For an object-store lake it is built locally and uploaded in one request; clients
+    then need DuckDB's httpfs and credentials to read the Parquet files.
     """
     lk = as_lake(lake)
     if lk.is_local:
@@ -215,24 +225,26 @@ def lake_status(lake: str | Lake | Settings) -> list[dict[str, Any]]:
     for row in rows:
         row["last_run"] = _run_summary(runs.pop(row["city"], {}))
     for city, rec in sorted(runs.items()):  # cities fetched but not transformed yet
-        rows.append(
-            {
-                "city": city,
-                "first_date": None,
-                "last_date": None,
-                "event_dates": 0,
-                "markets": 0,
-                "settled_markets": 0,
-                "trades": 0,
-                "api_candles_1m": 0,
-                "trade_candles_1m": 0,
-                "last_fetch": None,
-                "missing_days": 0,
-                "gaps": [],
-                "last_run": _run_summary(rec),
-            }
-        )
+        rows.append({**_EMPTY_STATUS, "city": city, "gaps": [], "last_run": _run_summary(rec)})
     return rows
+
+
+#: The ``status`` row of a city with nothing transformed yet.
+_EMPTY_STATUS: dict[str, Any] = {
+    "city": None,
+    "first_date": None,
+    "last_date": None,
+    "event_dates": 0,
+    "markets": 0,
+    "settled_markets": 0,
+    "trades": 0,
+    "api_candles_1m": 0,
+    "trade_candles_1m": 0,
+    "last_fetch": None,
+    "missing_days": 0,
+    "gaps": [],
+    "last_run": None,
+}
 
 
 def _run_summary(rec: dict[str, Any] | None) -> str | None:
@@ -250,46 +262,83 @@ def status_json(rows: Sequence[dict[str, Any]], lake: str) -> str:
     )
 
 
-def status_table(rows: Sequence[dict[str, Any]], lake: str) -> Any:
-    """``kalshi-lake status`` as a rich Table."""
-    from rich.table import Table
+def status_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """``kalshi-lake status --csv``: the JSON's fields, one line per city (gaps as JSON)."""
+    columns = list(rows[0]) if rows else list(_EMPTY_STATUS)
+    return to_csv(QueryResult(columns, [], [tuple(r[c] for c in columns) for r in rows]))
 
-    table = Table(title=f"lake {lake}")
-    for col in (
-        "city",
-        "event dates",
-        "markets",
-        "trades",
-        "candles 1m (api/trades)",
-        "last fetch",
-        "last run",
-        "gaps",
-    ):
-        table.add_column(col)
+
+def _minute(v: Any) -> str:
+    """A time to the minute, for tables (JSON keeps the full value)."""
+    if isinstance(v, str):
+        with contextlib.suppress(ValueError):
+            v = dt.datetime.fromisoformat(v)
+    if isinstance(v, dt.datetime):
+        return (
+            v.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M") if v.tzinfo else f"{v:%Y-%m-%d %H:%M}"
+        )
+    return _text(v)
+
+
+def _date_range(first: Any, last: Any = None) -> str:
+    """``2026-11-01..11-22``: the last date without the year when it is the same."""
+    a, b = _text(first), _text(last if last is not None else first)
+    if a == b:
+        return a
+    return f"{a}..{b[5:]}" if a[:5] == b[:5] else f"{a}..{b}"
+
+
+def _short_run(summary: str | None) -> str:
+    """``backfill ok 2026-12-05T19:38:02.496+00:00`` -> ``backfill ok 2026-12-05 19:38``."""
+    if not summary:
+        return "-"
+    head, _, when = summary.rpartition(" ")
+    return f"{head} {_minute(when)}" if head else summary
+
+
+def status_table(rows: Sequence[dict[str, Any]], lake: str, *, width: int = 80) -> Any:
+    """``kalshi-lake status`` as a rich Table at most ``width`` wide (times in UTC)."""
+    from kalshi_lake.console import Column, fit_table
+
+    # on a narrow terminal the run, the fetch time, the candle counts and the gap list go first
+    columns = [
+        Column("city", wrap=False),
+        Column("event dates", wrap=False, priority=10),
+        Column("dates", "right", priority=9),
+        Column("missing", "right", priority=8),
+        Column("markets\n(settled)", "right", wrap=False, priority=7),
+        Column("trades", "right", priority=6),
+        Column("gaps", priority=4),
+        Column("candles 1m\napi / trades", "right", wrap=False, priority=3),
+        Column("last fetch\n(UTC)", wrap=False, priority=2),
+        Column("last run\n(UTC)", wrap=False, priority=1),
+    ]
+    table_rows = []
     for r in rows:
-        dates = (
-            f"{_text(r['first_date'])} .. {_text(r['last_date'])} ({r['event_dates']})"
-            if r["first_date"]
-            else "-"
-        )
         gaps = r["gaps"] or []
-        gap_text = (
-            "none"
-            if not gaps
-            else f"{r['missing_days']} day(s): "
-            + ", ".join(gaps[:4])
-            + (" …" if len(gaps) > 4 else "")
+        table_rows.append(
+            [
+                r["city"],
+                _date_range(r["first_date"], r["last_date"]) if r["first_date"] else "-",
+                str(r["event_dates"]),
+                str(r["missing_days"]),
+                f"{r['markets']} ({r['settled_markets']})",
+                str(r["trades"]),
+                ", ".join(_date_range(*g.split("..")) for g in gaps[:4])
+                + (", …" if len(gaps) > 4 else "")
+                if gaps
+                else "none",
+                f"{r['api_candles_1m']} / {r['trade_candles_1m']}",
+                _minute(r["last_fetch"]) if r["last_fetch"] else "-",
+                _short_run(r.get("last_run")),
+            ]
         )
-        table.add_row(
-            r["city"],
-            dates,
-            f"{r['markets']} ({r['settled_markets']} settled)",
-            str(r["trades"]),
-            f"{r['api_candles_1m']} / {r['trade_candles_1m']}",
-            _text(r["last_fetch"]) or "-",
-            r.get("last_run") or "-",
-            gap_text,
-        )
-    if not rows:
-        table.caption = "empty lake: run `kalshi-lake backfill --city NAME`"
-    return table
+    caption = "empty lake: run `kalshi-lake backfill --city NAME`" if not rows else None
+    return fit_table(
+        columns,
+        table_rows,
+        width=width,
+        title=f"lake {lake}",
+        caption=caption,
+        more="see them with --json",
+    )

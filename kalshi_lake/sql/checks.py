@@ -211,28 +211,39 @@ def results_json(results: Sequence[CheckResult], lake: str, scope: dict[str, Any
 
 
 def _sample_text(row: dict[str, Any], width: int = 90) -> str:
-    text = ", ".join(f"{k}={_jsonable(v)}" for k, v in row.items())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """``k=v, k=v, …``: whole fields up to about ``width`` characters, never half a value."""
+    fields = [f"{k}={_jsonable(v)}" for k, v in row.items()]
+    for n in range(1, len(fields)):
+        if len(", ".join(fields[: n + 1])) > width:
+            return ", ".join(fields[:n]) + ", …"
+    return ", ".join(fields)
 
 
-def render_table(results: Sequence[CheckResult], title: str = "validate") -> Any:
-    """A rich Table of results: check, level, status, offending rows, a sample."""
-    from rich.table import Table
+def render_table(
+    results: Sequence[CheckResult], title: str = "validate", *, width: int = 80
+) -> Any:
+    """A rich Table of results at most ``width`` wide: check, level, status, offending rows, a
+    sample (left out first when the terminal is narrow)."""
+    from rich.text import Text
 
-    table = Table(title=title)
-    table.add_column("check")
-    table.add_column("level")
-    table.add_column("status")
-    table.add_column("offending rows", justify="right")
-    table.add_column("sample")
+    from kalshi_lake.console import Column, fit_table
+
+    columns = [
+        Column("check", wrap=False),
+        Column("level", priority=3),
+        Column("status", priority=4),
+        Column("offending\nrows", "right", wrap=False, priority=2),
+        Column("sample", priority=1),
+    ]
     styles = {"ok": "green", "warn": "yellow", "FAIL": "bold red", "ERROR": "bold red"}
-    for r in results:
-        sample = r.error if r.error else (_sample_text(r.sample[0]) if r.sample else "")
-        table.add_row(
+    rows: list[list[str | Text]] = [
+        [
             r.name,
             r.level,
-            f"[{styles[r.status]}]{r.status}[/]",
+            Text(r.status, style=styles[r.status]),
             str(r.offending) if r.error is None else "-",
-            sample,
-        )
-    return table
+            r.error if r.error else (_sample_text(r.sample[0]) if r.sample else ""),
+        ]
+        for r in results
+    ]
+    return fit_table(columns, rows, width=width, title=title, more="see them with --json")

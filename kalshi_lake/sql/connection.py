@@ -225,8 +225,8 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
     """Create every view and macro of ``queries/views`` and ``queries/backtest`` on ``con``.
 
     Returns notes for the user (one per source that has no files yet and is therefore empty).
-    Paths inside the objects are absolute (or ``s3://`` URLs), so they also work when the
-    objects are persisted in a DuckDB file opened from elsewhere.
+    The objects read the lake through ``lake_root()``: the lake's absolute path (or ``s3://``
+    URL), except in a file named ``kalshi.duckdb``, which reads the lake folder it sits in.
     """
     uri = lake.uri()
     if any(ch in uri for ch in "*?[]{}"):

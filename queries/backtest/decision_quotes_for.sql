@@ -1,7 +1,8 @@
 -- macro: decision_quotes_for(city := NULL, start_date := NULL, end_date := NULL)
--- decision_quotes (CONTRACT 6) for one city and an inclusive range of event climate dates:
--- one row per market and decision instant (D-1 10:00 and D 10:00, city-local, DST-correct)
--- with the last api quote and the last trade at or before it, their ages, and the result.
+-- decision_quotes (README, Queries) for one city and an inclusive range of event climate
+-- dates: one row per market and decision instant (D-1 10:00 and D 10:00, city-local,
+-- DST-correct) with the last api quote and the last trade at or before it, their ages
+-- (quote_age, last_trade_age: seconds as DOUBLE, NULL without a quote or trade), the result.
 -- The fast path for backtests: only that city's partitions near the range are listed and read.
 -- Invariant: exactly two rows per market; decision_at is the UTC instant of decision_label;
 -- quote_at <= decision_at and last_trade_at <= decision_at (no look-ahead).

@@ -1,5 +1,5 @@
 -- macro: event_ladder_for(city := NULL, start_date := NULL, end_date := NULL)
--- event_ladder (CONTRACT 6) for one city and an inclusive range of event climate dates: per
+-- event_ladder (README, Queries) for one city and an inclusive range of event climate dates: per
 -- event and decision instant, every bracket in strike order (bracket 1 = the low tail) with its
 -- as-of bid, ask and mid, the sum of mids over the ladder (sum_mid; n_quoted of n_brackets
 -- brackets had a mid), the winning bracket's ticker once settled, and is_winner.

@@ -10,6 +10,10 @@
 --     empty book side is NULL (never 0 or 1); mid only when both sides are present.
 --   * the last trade with traded_at <= the instant (ties on traded_at: the highest trade_id,
 --     i.e. the last one in the trades table's sort order).
+--   * their ages, quote_age and last_trade_age: seconds (DOUBLE, microsecond-exact) from
+--     quote_at or last_trade_at to the instant. Seconds, not INTERVAL, because polars, pandas
+--     and Arrow all read a number, and DuckDB exports INTERVAL as an Arrow month-day-nano
+--     interval that polars refuses.
 -- Decision instants: 10:00 local clock time on D-1 and on D (D = the event's climate date) in
 -- the city's own IANA zone from the cities view, converted with ICU, so DST days are right.
 -- Invariant (no look-ahead): nothing dated after the instant (a candle ending after it, a trade
@@ -71,10 +75,10 @@ SELECT
             THEN CAST((q.yes_bid + q.yes_ask) * 0.5 AS DECIMAL(10, 7))
     END AS mid,
     q.quote_at,
-    x.decision_at - q.quote_at AS quote_age,
+    epoch(x.decision_at - q.quote_at) AS quote_age,
     lt.yes_price AS last_trade_price,
     lt.traded_at AS last_trade_at,
-    x.decision_at - lt.traded_at AS last_trade_age,
+    epoch(x.decision_at - lt.traded_at) AS last_trade_age,
     x.result,
     x.settlement_value,
     x.status,

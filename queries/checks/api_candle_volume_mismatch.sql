@@ -1,8 +1,8 @@
 -- check: api_candle_volume_mismatch
 -- level: warn
 -- Invariant: for a settled market, the volume of Kalshi's 1m candles equals the volume of its
--- trades. Kalshi's own candles miss this for about 0.5% of markets (KALSHI_API 6, volume
--- reconciliation), so a difference warns; a large one usually means a missing trades page.
+-- trades. Kalshi's own candles miss this for about 0.5% of markets, so a difference warns;
+-- a large one usually means a missing trades page.
 WITH tv AS (
     SELECT t.market_ticker, sum(t.count) AS volume
     FROM trades_in(getvariable('check_city'), getvariable('check_start'), getvariable('check_end')) AS t

@@ -2,7 +2,8 @@
 -- level: error
 -- Invariant: every price in candles_1m and candles_5m (trade OHLC and vwap, yes bid and yes
 -- ask OHLC) is NULL or strictly between 0 and 1. An empty book side is NULL, never the API's
--- "0.0000" bid or "1.0000" ask (CONTRACT 5; KALSHI_API 6).
+-- "0.0000" bid or "1.0000" ask (README, The lake; Kalshi's candlesticks:
+-- https://docs.kalshi.com/api-reference/market/get-market-candlesticks).
 WITH c AS (
     SELECT 'candles_1m' AS tbl, * FROM candles_1m_in(getvariable('check_city'), getvariable('check_start'), getvariable('check_end'))
     UNION ALL BY NAME

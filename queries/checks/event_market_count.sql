@@ -1,7 +1,7 @@
 -- check: event_market_count
 -- level: warn
--- Invariant: a daily-high event has 6 markets (2 tails and 4 two-degree brackets; KALSHI_API
--- 9.2). Older NYC and Chicago events had fewer, so this only warns.
+-- Invariant: a daily-high event has 6 markets (2 tails and 4 two-degree brackets). Older NYC
+-- and Chicago events had fewer, so this only warns.
 SELECT m.event_ticker, m.city, m.date, count(*) AS markets
 FROM markets_in(getvariable('check_city'), getvariable('check_start'), getvariable('check_end')) AS m
 GROUP BY ALL

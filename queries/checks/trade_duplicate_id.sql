@@ -1,6 +1,6 @@
 -- check: trade_duplicate_id
 -- level: error
--- Invariant: curated trades hold one row per trade_id, never two (CONTRACT 5); the transform
+-- Invariant: curated trades hold one row per trade_id, never two (README, The lake); the transform
 -- dedups re-pulled pages. Offending rows: each trade_id stored more than once, how many
 -- copies, and the partitions holding them.
 SELECT

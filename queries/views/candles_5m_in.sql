@@ -1,5 +1,5 @@
 -- macro: candles_5m_in(city := NULL, start_date := NULL, end_date := NULL)
--- The curated five-minute candles (api ones rolled up from the 1m api candles) (CONTRACT 5), for one city (or all)
+-- The curated five-minute candles (api ones rolled up from the 1m api candles) (README, The lake), for one city (or all)
 -- and an inclusive range of event climate dates (or all), listing only that city's partitions
 -- near the range (see lake_curated_in). When the table has no files yet, Python registers an
 -- empty typed macro instead.

@@ -10,7 +10,7 @@ CREATE OR REPLACE MACRO lake_curated_in(tbl, city := NULL, start_date := NULL, e
 AS TABLE
 SELECT *
 FROM read_parquet(
-    '{lake}/curated/' || tbl || '/city=' || coalesce(city, '*') || '/month='
+    lake_root() || '/curated/' || tbl || '/city=' || coalesce(city, '*') || '/month='
         || lake_range_glob(
             strftime(CAST(start_date AS DATE), '%Y-%m'), strftime(CAST(end_date AS DATE), '%Y-%m')
         )

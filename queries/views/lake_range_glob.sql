@@ -3,8 +3,8 @@
 -- '2026-01' and '2026-03' (months) or '2026-01-05' and '2026-02-01' (days): the common prefix,
 -- a character class on the first differing digit, then '*'. It may match a few partitions
 -- outside the range (the exact range is applied as a Hive filter afterwards); what matters is
--- that DuckDB lists only the folders near the range, not the whole lake (PERF_NOTES: listing
--- many files, not reading them, dominates). NULL bounds or odd input give '*'.
+-- that DuckDB lists only the folders near the range, not the whole lake (PERF: listing many
+-- files, not reading them, dominates a scoped query's time). NULL bounds or odd input give '*'.
 -- Invariant: every key k with lo <= k <= hi matches the returned glob.
 CREATE OR REPLACE MACRO lake_range_glob(lo, hi) AS (
     CASE

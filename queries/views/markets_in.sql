@@ -1,5 +1,5 @@
 -- macro: markets_in(city := NULL, start_date := NULL, end_date := NULL)
--- The curated markets, one row per market ticker with its latest known state (CONTRACT 5), for one city (or all)
+-- The curated markets, one row per market ticker with its latest known state (README, The lake), for one city (or all)
 -- and an inclusive range of event climate dates (or all), listing only that city's partitions
 -- near the range (see lake_curated_in). When the table has no files yet, Python registers an
 -- empty typed macro instead.

@@ -1,5 +1,5 @@
 -- macro: raw_pages_in(endpoint := NULL, city := NULL, start_date := NULL, end_date := NULL)
--- Raw API pages (CONTRACT 4: one row per HTTP response, body byte for byte) of one endpoint
+-- Raw API pages (README, The lake: one row per HTTP response, body byte for byte) of one endpoint
 -- folder (or all), one city (or all) and an inclusive range of partition dates (or all). The
 -- partition date is the event's climate date for event- and market-scoped requests and the UTC
 -- fetch date for listings. Raw partitions are daily, so naming the endpoint, city and date
@@ -11,7 +11,7 @@ CREATE OR REPLACE MACRO raw_pages_in(
 ) AS TABLE
 SELECT *
 FROM read_parquet(
-    '{lake}/raw/' || coalesce(endpoint, '*') || '/city=' || coalesce(city, '*') || '/date='
+    lake_root() || '/raw/' || coalesce(endpoint, '*') || '/city=' || coalesce(city, '*') || '/date='
         || lake_range_glob(
             strftime(CAST(start_date AS DATE), '%Y-%m-%d'),
             strftime(CAST(end_date AS DATE), '%Y-%m-%d')

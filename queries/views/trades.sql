@@ -1,5 +1,5 @@
 -- view: trades
--- The curated trades, one row per trade_id, every city and month of the lake (CONTRACT 5), with the Hive keys
+-- The curated trades, one row per trade_id, every city and month of the lake (README, The lake), with the Hive keys
 -- city and month. Filters on city and month prune partitions; for the fastest one-city reads
 -- use trades_in(city, start_date, end_date), which also avoids listing other cities' folders.
 -- Invariant: the columns are exactly kalshi_lake.schemas plus city and month.

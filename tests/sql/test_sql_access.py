@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -306,6 +307,68 @@ def test_views_file_opens_in_a_fresh_duckdb_process(clean_lake: Lake, tmp_path: 
     assert out["quotes_at"] > 0
 
 
+def _counts(db: Path | str, attach: bool = False) -> dict[str, int]:
+    """Row counts of a few views of a kalshi.duckdb opened with plain duckdb (no kalshi_lake)."""
+    if attach:
+        con = duckdb.connect()
+        con.execute(f"ATTACH '{db}' AS k (READ_ONLY)")
+        con.execute("USE k")
+    else:
+        con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {
+            v: con.execute(f"SELECT count(*) FROM {v}").fetchone()[0]
+            for v in ("trades", "markets", "decision_quotes", "raw_pages")
+        }
+    finally:
+        con.close()
+
+
+def _drop_phoenix_trades(root: Path) -> None:
+    for f in (root / "curated" / "trades").glob("city=phoenix/*/*.parquet"):
+        f.unlink()
+
+
+def test_views_file_follows_a_moved_lake(
+    clean_data: LakeData, write_lake: Callable[[LakeData], Lake], tmp_path: Path
+) -> None:
+    lake = Path(write_lake(clean_data).root)
+    assert CliRunner().invoke(cli, ["--lake", str(lake), "views"]).exit_code == 0
+    before = _counts(lake / "kalshi.duckdb")
+    assert before["trades"] == len(clean_data.trades) and before["raw_pages"] > 0
+    moved = tmp_path / "elsewhere" / "moved-lake"
+    moved.parent.mkdir()
+    lake.rename(moved)
+    assert _counts(moved / "kalshi.duckdb") == before
+
+
+def test_views_file_of_a_copied_lake_reads_the_copy(
+    clean_data: LakeData,
+    write_lake: Callable[[LakeData], Lake],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lake = Path(write_lake(clean_data).root)
+    assert CliRunner().invoke(cli, ["--lake", str(lake), "views"]).exit_code == 0
+    original = _counts(lake / "kalshi.duckdb")
+    copy = tmp_path / "copy"
+    shutil.copytree(lake, copy)
+    _drop_phoenix_trades(copy)  # the copy now differs from the original, which stays in place
+    want = sum(1 for t in clean_data.trades if t["city"] != "phoenix")
+    assert 0 < want < original["trades"]
+    assert _counts(copy / "kalshi.duckdb")["trades"] == want
+    # opened by a relative path, from the lake's parent and from inside it
+    monkeypatch.chdir(tmp_path)
+    assert _counts(Path("copy") / "kalshi.duckdb")["trades"] == want
+    monkeypatch.chdir(copy)
+    assert _counts("kalshi.duckdb")["trades"] == want
+    # the original lake still reads itself
+    assert _counts(lake / "kalshi.duckdb") == original
+    # ATTACHed into another database, the file cannot tell where it is: it reads the lake it
+    # was built for (documented in the README's Queries section)
+    assert _counts(copy / "kalshi.duckdb", attach=True) == original
+
+
 def test_status_json_counts_and_gaps(clean_lake: Lake, clean_data: LakeData) -> None:
     res = CliRunner().invoke(cli, ["--lake", clean_lake.root, "status", "--json"])
     assert res.exit_code == 0, res.output
@@ -321,12 +384,13 @@ def test_status_json_counts_and_gaps(clean_lake: Lake, clean_data: LakeData) -> 
         == (dt.date(2026, 11, 22) - dt.date(2026, 3, 8)).days + 1
     )
     assert ph["last_fetch"].startswith("2026-11-21T16:30:00")
-    table = CliRunner().invoke(cli, ["--lake", clean_lake.root, "status"])
-    assert (
-        table.exit_code == 0
-        and "phoenix" in table.output
-        and "2026-03-09..2026-10-31" in table.output
-    )
+    table = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["--lake", clean_lake.root, "status"])
+    assert table.exit_code == 0 and "phoenix" in table.output
+    assert "2026-03-09..10-31" in table.output  # the gap, its second date without the year
+    csv_lines = CliRunner().invoke(cli, ["--lake", clean_lake.root, "status", "--csv"]).output
+    header, *lines = csv_lines.splitlines()
+    assert header.split(",") == list(cities["phoenix"]) and len(lines) == 2
+    assert lines[1].startswith("phoenix,2026-03-08,2026-11-22,3,18,12,")
 
 
 def test_status_of_an_empty_lake(tmp_path: Path) -> None:
