@@ -65,13 +65,15 @@ def test_decision_quotes_columns_and_types(clean_lake: Lake) -> None:
     con = kalshi_lake.connect(clean_lake)
     cur = con.execute("SELECT * FROM decision_quotes LIMIT 0")
     types = {d[0]: str(d[1]) for d in cur.description}
-    assert list(types)[: len(COLUMNS)] == COLUMNS  # README order, extras after
+    assert list(types)[: len(COLUMNS)] == COLUMNS  # the README's order, extras after
     assert types["decision_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["quote_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["yes_bid"] == "DECIMAL(10,6)"
     assert types["mid"] == "DECIMAL(10,7)"  # exact: (bid + ask) / 2 needs one more digit
     assert types["last_trade_price"] == "DECIMAL(10,6)"
-    assert types["quote_age"] == "INTERVAL"
+    # ages are seconds, a number every client reads (DuckDB exports INTERVAL as an Arrow
+    # month-day-nano interval, which polars refuses)
+    assert types["quote_age"] == "DOUBLE" and types["last_trade_age"] == "DOUBLE"
 
 
 def test_two_rows_per_market_and_no_quote_or_trade_after_the_instant(clean_lake: Lake) -> None:
@@ -83,7 +85,9 @@ def test_two_rows_per_market_and_no_quote_or_trade_after_the_instant(clean_lake:
         assert r["last_trade_at"] is None or r["last_trade_at"] <= r["decision_at"]
         assert (r["mid"] is None) == (r["yes_bid"] is None or r["yes_ask"] is None)
         if r["quote_at"] is not None:
-            assert r["quote_age"] == r["decision_at"] - r["quote_at"]
+            assert r["quote_age"] == (r["decision_at"] - r["quote_at"]).total_seconds()
+        if r["last_trade_at"] is not None:
+            assert r["last_trade_age"] == (r["decision_at"] - r["last_trade_at"]).total_seconds()
     assert all(sorted(v) == ["D 10:00", "D-1 10:00"] for v in per_market.values())
 
 
@@ -223,7 +227,7 @@ def test_a_candle_ending_exactly_at_the_instant_is_used(
     assert len(got) == 1
     assert (got[0]["yes_bid"], got[0]["yes_ask"], got[0]["quote_at"]) == (bid, ask, at)
     assert got[0]["mid"] == Decimal("0.425")
-    assert got[0]["quote_age"] == dt.timedelta(0)
+    assert got[0]["quote_age"] == 0.0
 
 
 def test_trades_sharing_a_timestamp_resolve_to_the_highest_trade_id(
