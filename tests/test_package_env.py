@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 NAMES = ("_RJEM_MALLOC_CONF", "MIMALLOC_PURGE_DELAY", "DUCKDB_JE_MALLOC_CONF")
-SHOW = "import os; print(' '.join(os.environ.get(n, '-') for n in %r))" % (NAMES,)
+SHOW = f"import os; print(' '.join(os.environ.get(n, '-') for n in {NAMES!r}))"
 #: What the CLI's entry point sees (its ``cities`` command imports nothing heavy).
 CLI = (
     "import os, sys; from kalshi_lake import cli; sys.argv = ['kalshi-lake', 'cities', '--json']; "
