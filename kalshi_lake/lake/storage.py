@@ -337,7 +337,10 @@ class Lake:
         Depth first, stopping at the first hit: a big lake costs a few listings, not a walk.
         """
         if self.is_local:
-            return any(p.endswith(suffix) for p, _ in self._scan(self.path(*parts)))
+            return any(
+                p.endswith(suffix) and not p.endswith(".tmp")
+                for p, _ in self._scan(self.path(*parts))
+            )
         stack = [self.path(*parts)]
         while stack:
             path = stack.pop()
@@ -351,7 +354,7 @@ class Lake:
                 name = str(e["name"])
                 if e.get("type") == "directory":
                     dirs.append(name)
-                elif name.endswith(suffix):
+                elif name.endswith(suffix) and not name.endswith(".tmp"):
                     return True
             stack.extend(sorted(dirs, reverse=True))
         return False
