@@ -3,8 +3,9 @@
 ``connect(lake)`` returns an in-memory DuckDB connection on which every object of
 ``queries/views`` and ``queries/backtest`` exists. Three rules shape it:
 
-- **Offline.** Extension auto-install and auto-load are off; only what the wheel links
-  statically is used (parquet, json, icu). Nothing is ever downloaded, so a locked-down laptop
+- **Offline.** Extension auto-install and auto-load are off
+  (:func:`kalshi_lake.lake.engines.duckdb_connect`, shared with the transform); only what the
+  wheel links statically is used (parquet, json, icu). Nothing is ever downloaded, so a locked-down laptop
   behaves like CI.
 - **One seam for storage.** A non-local lake (``s3://``) is read through the lake's own fsspec
   filesystem registered on the connection (:func:`attach_filesystem`); DuckDB's httpfs is not

@@ -9,7 +9,8 @@ Trade candles
     low the extremes, ``trade_count`` the number of trades, ``volume`` the contracts, and
     ``price_vwap`` = sum(price x count) / sum(count), rounded half up to the micro-dollar
     (exact integer arithmetic, 128-bit where 64 could overflow). 5m candles are rolled up from
-    the 1m candles. Trades arrive sorted, so a candle is a run of rows: no hash grouping.
+    the 1m candles. Trades arrive sorted, so a candle is a run of rows: no hash grouping
+    (:func:`kalshi_lake.transform.fastpaths.rollup`).
 
 API candles
     Kalshi's ``end_period_ts`` is the inclusive end of the period, so ``bucket_start`` =
