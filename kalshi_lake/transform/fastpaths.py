@@ -13,6 +13,7 @@ benchmark (``python -m kalshi_lake.bench --only transform``) on two cores:
 - :func:`round_div` in Int64 when :func:`fits_narrow` says it cannot overflow, instead of
   Int128 (PERF: ~3x); guarded by test_transform_sort_scan.py ``test_round_div_*``.
 - :func:`notional_dtype`: Int64 notional sums unless they could overflow; guarded by
+  test_transform_sort_scan.py ``test_notional_dtype_*`` and
   tests/transform/test_transform_candles_ref.py.
 - :func:`split_parts`: zero-copy slices per partition instead of ``partition_by`` (PERF: ~4% of
   the transform); guarded by tests/transform/test_transform_write.py ``test_split_parts_*``.

@@ -191,3 +191,10 @@ def test_candles_by_market_run_equal_candles_by_ticker() -> None:
     by_ticker = candles.trade_candles(built.drop(trades.MARKET_RUN))
     assert by_run[0].height > 100 and by_run[1].height > 20
     assert by_run[0].equals(by_ticker[0]) and by_run[1].equals(by_ticker[1])
+
+
+def test_notional_dtype_widens_only_when_a_sum_could_overflow() -> None:
+    price = pl.Series([999_999, 1], dtype=pl.Int64)  # micro-dollars
+    assert fastpaths.notional_dtype(price, pl.Series([100, 2_500])) == pl.Int64
+    assert fastpaths.notional_dtype(price, pl.Series([2**42, 2**42])) == pl.Int128
+    assert fastpaths.notional_dtype(price, pl.Series([], dtype=pl.Int64)) == pl.Int64
