@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from kalshi_lake import log
+from kalshi_lake.allocators import tune_allocators
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import BadDateError, KalshiLakeError
 
@@ -411,13 +412,14 @@ def transform(
     (they are listed; everything else was built).
     """
     from kalshi_lake.cities import get_city
-    from kalshi_lake.transform import TransformIncomplete, run_transform
+    from kalshi_lake.errors import RunIncomplete
+    from kalshi_lake.transform import run_transform
 
     the_city = get_city(city) if city else None
     _check_range(start, end)
     try:
         summary = run_transform(_settings(ctx), city=the_city, start=start, end=end, full=full)
-    except TransformIncomplete as exc:
+    except RunIncomplete as exc:
         click.echo(exc.summary.render())
         raise
     click.echo(summary.render())
@@ -425,6 +427,7 @@ def transform(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    tune_allocators()  # before any command imports polars, pyarrow or DuckDB
     cli.main(args=argv, prog_name="kalshi-lake")
 
 

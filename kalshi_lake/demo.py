@@ -29,7 +29,7 @@ from kalshi_lake.config import Settings
 from kalshi_lake.errors import UsageError
 from kalshi_lake.lake.state import DEMO_MARKER
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.sql.connection import as_lake, has_files
+from kalshi_lake.sql.connection import as_lake
 
 #: The simulator's frozen clock: 13:00 ET on 2026-11-21, so the 11-22 events are listed (since
 #: 10:00 ET) and past their D-1 10:00 decision in New York and Chicago.
@@ -58,7 +58,7 @@ def _guard(lake: Lake) -> None:
     """Refuse a lake with data the demo did not write."""
     if lake.exists(DEMO_MARKER):
         return
-    if has_files(lake, "raw") or has_files(lake, "curated"):
+    if lake.has_files("raw") or lake.has_files("curated"):
         raise UsageError(
             f"{lake.url} already holds data that the demo did not write; "
             "run the demo on another lake, e.g. `kalshi-lake --lake demo-lake demo`"

@@ -1,5 +1,6 @@
-"""Importing kalshi_lake sets the allocator defaults the transform is tuned for, never
-overriding a value the user chose (see kalshi_lake/__init__.py)."""
+"""Importing kalshi_lake leaves the process environment alone; the CLI sets the allocator
+defaults the transform is tuned for (kalshi_lake/allocators.py), never overriding a value the
+user chose."""
 
 from __future__ import annotations
 
@@ -7,35 +8,61 @@ import os
 import subprocess
 import sys
 
-SHOW = (
-    "import kalshi_lake, os; "
-    "print(os.environ['_RJEM_MALLOC_CONF'], os.environ['MIMALLOC_PURGE_DELAY'], "
-    "os.environ['DUCKDB_JE_MALLOC_CONF'])"
+NAMES = ("_RJEM_MALLOC_CONF", "MIMALLOC_PURGE_DELAY", "DUCKDB_JE_MALLOC_CONF")
+SHOW = f"import os; print(' '.join(os.environ.get(n, '-') for n in {NAMES!r}))"
+#: What the CLI's entry point sees (its ``cities`` command imports nothing heavy).
+CLI = (
+    "import os, sys; from kalshi_lake import cli; sys.argv = ['kalshi-lake', 'cities', '--json']; "
+    "import contextlib, io\n"
+    "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): cli.main()\n"
+    + SHOW
 )
 
 
-def _run(env: dict[str, str]) -> str:
+def _run(code: str, env: dict[str, str]) -> str:
     out = subprocess.run(
-        [sys.executable, "-c", SHOW], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     return out.stdout.strip()
 
 
-def test_import_sets_allocator_defaults_and_keeps_user_values() -> None:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("_RJEM_MALLOC_CONF", "MIMALLOC_PURGE_DELAY", "DUCKDB_JE_MALLOC_CONF")
-    }
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in NAMES}
+
+
+def test_import_changes_no_environment_variable() -> None:
+    # polars sets its own allocator default when it loads: load the libraries first, so
+    # only what kalshi_lake itself does is compared.
+    code = (
+        "import os, polars, pyarrow, duckdb; before = dict(os.environ); "
+        "import kalshi_lake, kalshi_lake.transform, kalshi_lake.sql, kalshi_lake.cli; "
+        "print(dict(os.environ) == before, os.environ.get('MIMALLOC_PURGE_DELAY'))"
+    )
+    assert _run(code, _clean_env()) == "True None"
+    assert _run("import os, kalshi_lake; " + SHOW[len("import os; ") :], _clean_env()) == "- - -"
+
+
+def test_cli_sets_allocator_defaults_and_keeps_user_values() -> None:
+    base = _clean_env()
     decay = "dirty_decay_ms:5000,muzzy_decay_ms:5000"
-    assert _run(base) == f"{decay} 5000 {decay}"
+    assert _run(CLI, base) == f"{decay} 5000 {decay}"
     mine = {
         **base,
         "_RJEM_MALLOC_CONF": "dirty_decay_ms:0",
         "MIMALLOC_PURGE_DELAY": "0",
         "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:1",
     }
-    assert _run(mine) == "dirty_decay_ms:0 0 dirty_decay_ms:1"
+    assert _run(CLI, mine) == "dirty_decay_ms:0 0 dirty_decay_ms:1"
+
+
+def test_cli_module_loads_no_allocator_before_main() -> None:
+    # The settings are read when polars, pyarrow and DuckDB load: the CLI module must not
+    # import them before main() has set the variables.
+    code = (
+        "import sys; from kalshi_lake import cli; "
+        "print(sorted(m for m in ('polars', 'pyarrow', 'duckdb') if m in sys.modules))"
+    )
+    assert _run(code, _clean_env()) == "[]"
 
 
 def test_duckdb_reads_its_allocator_variable() -> None:

@@ -52,6 +52,8 @@ REFETCH_DAY = dt.date(2026, 2, 15)
 
 _CHILD = """
 import json, resource, sys, time
+from kalshi_lake.allocators import tune_allocators
+tune_allocators()  # as the CLI does, before polars, pyarrow and DuckDB load
 from kalshi_lake.config import Settings
 from kalshi_lake.transform import TransformIncomplete, run_transform
 t0 = time.perf_counter()

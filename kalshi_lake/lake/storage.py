@@ -19,7 +19,11 @@ before its first request (also when used directly as ``lake.fs``), and :meth:`La
 that probe on demand.
 
 Engines: :meth:`Lake.polars_storage_options` for polars, :meth:`Lake.duckdb_register` for DuckDB
-(the lake's fsspec filesystem registered on the connection; no httpfs, nothing downloaded).
+(the lake's fsspec filesystem registered on the connection; no httpfs, nothing downloaded; the
+connection itself comes from :func:`kalshi_lake.lake.engines.duckdb_connect`).
+
+All file access of the other modules goes through a Lake: :meth:`Lake.walk_files` is the one
+recursive listing, and temp-file clean-up and empty-folder removal are Lake methods too.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -41,6 +45,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kalshi_lake.errors import ConfigError
+
+#: A commit check (:meth:`Lake.open_atomic`): raises to stop a write before it becomes visible.
+Check = Callable[[], object]
 
 if TYPE_CHECKING:
     import duckdb
@@ -302,6 +309,71 @@ class Lake:
             if e.get("type") == "file" and not str(e["name"]).endswith(".tmp")
         )
 
+    def walk_files(self, *parts: str) -> dict[str, int]:
+        """Every file under folder ``parts``, at any depth, with its size in bytes, keyed by
+        fsspec path (empty if the folder does not exist; never ``*.tmp``).
+
+        The one recursive listing of the lake. Local lakes are walked with ``os.scandir``
+        (PERF: about 10x faster than fsspec's ``find``, and an incremental transform lists the
+        whole raw layer); object stores answer one recursive ``find`` (a paginated listing of
+        the prefix instead of one request per folder).
+        """
+        if self.is_local:
+            return {p: size for p, size in self._scan(self.path(*parts)) if not p.endswith(".tmp")}
+        with self._guard():
+            try:
+                found = self.fs.find(self.path(*parts), detail=True)
+            except FileNotFoundError:
+                return {}
+        return {
+            str(p): int(info.get("size") or 0)
+            for p, info in found.items()
+            if not str(p).endswith(".tmp")
+        }
+
+    def has_files(self, *parts: str, suffix: str = ".parquet") -> bool:
+        """True if some file ending in ``suffix`` (never ``*.tmp``) exists under ``parts``.
+
+        Depth first, stopping at the first hit: a big lake costs a few listings, not a walk.
+        """
+        if self.is_local:
+            return any(
+                p.endswith(suffix) and not p.endswith(".tmp")
+                for p, _ in self._scan(self.path(*parts))
+            )
+        stack = [self.path(*parts)]
+        while stack:
+            path = stack.pop()
+            with self._guard():
+                try:
+                    entries = self.fs.ls(path, detail=True)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+            dirs = []
+            for e in entries:
+                name = str(e["name"])
+                if e.get("type") == "directory":
+                    dirs.append(name)
+                elif name.endswith(suffix) and not name.endswith(".tmp"):
+                    return True
+            stack.extend(sorted(dirs, reverse=True))
+        return False
+
+    @staticmethod
+    def _scan(base: str) -> Iterator[tuple[str, int]]:
+        """``(path, size)`` of every file under the local folder ``base``, depth first."""
+        stack = [base]
+        while stack:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                elif e.is_file():
+                    yield e.path, e.stat().st_size
+
     def read_bytes(self, *parts: str) -> bytes:
         """The whole file."""
         with self._guard():
@@ -321,12 +393,14 @@ class Lake:
 
     # --- writing -----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def open_atomic(self, *parts: str) -> Iterator[IO[bytes]]:
+    def open_atomic(self, *parts: str, check: Check | None = None) -> Iterator[IO[bytes]]:
         """Open ``parts`` for writing; the file becomes visible whole when the block exits.
 
         On error nothing becomes visible (temp files are removed). Locally the bytes go to a
         hidden temp file beside the target, renamed into place; on object stores they are
         spooled to a local temp file and uploaded in one PUT (or one completed multipart upload).
+        ``check`` is called just before the file becomes visible (a lease's
+        :meth:`~kalshi_lake.lake.lock.Lease.ensure`): if it raises, nothing is written.
         """
         target = self.path(*parts)
         parent, name = target.rsplit("/", 1)
@@ -338,6 +412,8 @@ class Lake:
                     yield f
                     f.flush()
                     os.fsync(f.fileno())
+                if check is not None:
+                    check()
                 os.replace(tmp, target)
                 _fsync_dir(parent)
             except BaseException:
@@ -348,6 +424,8 @@ class Lake:
         with tempfile.NamedTemporaryFile(prefix=".kalshi-lake-", suffix=".tmp") as spool:
             yield spool  # type: ignore[misc]
             spool.flush()
+            if check is not None:
+                check()
             with self._guard():
                 if self.protocol == "s3":
                     self.fs.put_file(spool.name, target)
@@ -355,25 +433,31 @@ class Lake:
                     spool.seek(0)
                     self.fs.pipe_file(target, spool.read())
 
-    def write_bytes(self, data: bytes, *parts: str) -> str:
-        """Write ``data`` atomically; returns the fsspec path."""
+    def write_bytes(self, data: bytes, *parts: str, check: Check | None = None) -> str:
+        """Write ``data`` atomically; returns the fsspec path (``check``: see
+        :meth:`open_atomic`)."""
         if not self.is_local:
             target = self.path(*parts)
+            if check is not None:
+                check()
             with self._guard():
                 self.fs.pipe_file(target, data)
             return target
-        with self.open_atomic(*parts) as f:
+        with self.open_atomic(*parts, check=check) as f:
             f.write(data)
         return self.path(*parts)
 
-    def write_table(self, table: pa.Table, *parts: str, **kw: Any) -> str:
-        """Write a Parquet file atomically; returns the fsspec path."""
+    def write_table(
+        self, table: pa.Table, *parts: str, check: Check | None = None, **kw: Any
+    ) -> str:
+        """Write a Parquet file atomically; returns the fsspec path (``check``: see
+        :meth:`open_atomic`; ``kw``: ``pq.write_table`` options over :data:`PARQUET_KW`)."""
         opts = {**PARQUET_KW, **kw}
         if not self.is_local:
             sink = pa.BufferOutputStream()
             pq.write_table(table, sink, **opts)
-            return self.write_bytes(sink.getvalue().to_pybytes(), *parts)
-        with self.open_atomic(*parts) as f:
+            return self.write_bytes(sink.getvalue().to_pybytes(), *parts, check=check)
+        with self.open_atomic(*parts, check=check) as f:
             pq.write_table(table, f, **opts)
         return self.path(*parts)
 
@@ -385,7 +469,9 @@ class Lake:
                     self.fs.rm_file(self._abs(p))
 
     # --- curated partitions ------------------------------------------------------------------
-    def replace_partition(self, folder: str, table: pa.Table | bytes, **kw: Any) -> str:
+    def replace_partition(
+        self, folder: str, table: pa.Table | bytes, *, check: Check | None = None, **kw: Any
+    ) -> str:
         """Make ``folder`` hold exactly one Parquet file with ``table``, swapped in atomically.
 
         ``folder`` is relative to the root (``curated/trades/city=chicago/month=2026-10``);
@@ -398,21 +484,46 @@ class Lake:
         Afterwards any other Parquet file in the folder (left by an older layout) is deleted,
         and temp files older than :data:`STALE_TMP_S` (left by a killed writer) are removed.
 
-        Call it while holding the transform's lease (:mod:`kalshi_lake.lake.lock`): two
-        concurrent writers of one partition would each win for a moment. Returns the fsspec
-        path of the live file.
+        Call it while holding the transform's lease (:mod:`kalshi_lake.lake.lock`), with the
+        lease's ``ensure`` as ``check`` (called just before the swap): two concurrent writers of
+        one partition would each win for a moment. Returns the fsspec path of the live file.
         """
         folder = folder.strip("/")
         if isinstance(table, pa.Table):
-            live = self.write_table(table, folder, PARTITION_FILE, **kw)
+            live = self.write_table(table, folder, PARTITION_FILE, check=check, **kw)
         else:
-            live = self.write_bytes(bytes(table), folder, PARTITION_FILE)
+            live = self.write_bytes(bytes(table), folder, PARTITION_FILE, check=check)
         self._sweep_partition(folder, keep=live)
         return live
 
-    def drop_partition(self, folder: str) -> None:
-        """Remove every Parquet file of ``folder`` (a partition that no longer has rows)."""
+    def drop_partition(self, folder: str, *, check: Check | None = None) -> None:
+        """Remove every Parquet file of ``folder`` (a partition that no longer has rows);
+        ``check`` is called first (see :meth:`replace_partition`)."""
+        if check is not None:
+            check()
         self._sweep_partition(folder.strip("/"), keep=None)
+
+    def clear_temp_files(self, folder: str) -> None:
+        """Remove every temp file in ``folder``, however young (left by a killed writer).
+
+        :meth:`replace_partition` only sweeps old ones, since a live writer may own a young
+        one; call this only while holding the lease of every writer of ``folder``. Object
+        stores have none (writes are single PUTs).
+        """
+        if not self.is_local:
+            return
+        p = self.path(folder)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for name in os.listdir(p):
+                if name.endswith(".tmp"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{p}/{name}")
+
+    def remove_empty_folder(self, folder: str) -> None:
+        """Remove ``folder`` if it is empty (local lakes; object stores have no folders)."""
+        if self.is_local:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.path(folder))
 
     def _sweep_partition(self, folder: str, keep: str | None) -> None:
         p = self.path(folder)

@@ -3,8 +3,9 @@
 ``connect(lake)`` returns an in-memory DuckDB connection on which every object of
 ``queries/views`` and ``queries/backtest`` exists. Three rules shape it:
 
-- **Offline.** Extension auto-install and auto-load are off; only what the wheel links
-  statically is used (parquet, json, icu). Nothing is ever downloaded, so a locked-down laptop
+- **Offline.** Extension auto-install and auto-load are off
+  (:func:`kalshi_lake.lake.engines.duckdb_connect`, shared with the transform); only what the
+  wheel links statically is used (parquet, json, icu). Nothing is ever downloaded, so a locked-down laptop
   behaves like CI.
 - **One seam for storage.** A non-local lake (``s3://``) is read through the lake's own fsspec
   filesystem registered on the connection (:func:`attach_filesystem`); DuckDB's httpfs is not
@@ -32,18 +33,13 @@ import pyarrow as pa
 from kalshi_lake import schemas
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import ConfigError
+from kalshi_lake.lake.engines import duckdb_connect
 from kalshi_lake.lake.raw import RAW_SCHEMA
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.log import get_logger
 from kalshi_lake.sql import sqlfiles
 
 log = get_logger(__name__)
-
-#: DuckDB configuration of every connection: never fetch or auto-load extensions.
-OFFLINE_CONFIG: dict[str, Any] = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-}
 
 #: Extensions the views need; all are statically linked into the duckdb wheel.
 BUNDLED_EXTENSIONS = ("parquet", "json", "icu")
@@ -139,7 +135,7 @@ def new_connection(
     database: str = ":memory:", *, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that never downloads or auto-loads an extension, times in UTC."""
-    con = duckdb.connect(database, read_only=read_only, config=dict(OFFLINE_CONFIG))
+    con = duckdb_connect(database, read_only=read_only)
     for ext in BUNDLED_EXTENSIONS:
         try:
             con.load_extension(ext)
@@ -161,29 +157,6 @@ def attach_filesystem(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     other reader of the lake, and no DuckDB extension (httpfs) is needed.
     """
     lake.duckdb_register(con)
-
-
-def has_files(lake: Lake, folder: str) -> bool:
-    """True if some ``*.parquet`` (never ``*.tmp``) exists anywhere under ``folder``.
-
-    Walks depth first and stops at the first file, so a big lake costs a few listings.
-    """
-    stack = [lake.path(folder)]
-    while stack:
-        path = stack.pop()
-        try:
-            entries = lake.fs.ls(path, detail=True)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        dirs = []
-        for e in entries:
-            name = str(e["name"])
-            if e.get("type") == "directory":
-                dirs.append(name)
-            elif name.endswith(".parquet"):
-                return True
-        stack.extend(sorted(dirs, reverse=True))
-    return False
 
 
 def _stub_sql(source: Source, signature: str) -> str:
@@ -254,7 +227,7 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
     # 3. the real sources, where there are files to read
     empty: dict[str, list[str]] = {}  # hint -> folders without files
     for name, source in SOURCES.items():
-        if has_files(lake, source.probe):
+        if lake.has_files(source.probe):
             con.execute(by_name[name].render(uri))
         else:
             empty.setdefault(source.hint, []).append(f"{source.probe}/")

@@ -9,7 +9,8 @@ Trade candles
     low the extremes, ``trade_count`` the number of trades, ``volume`` the contracts, and
     ``price_vwap`` = sum(price x count) / sum(count), rounded half up to the micro-dollar
     (exact integer arithmetic, 128-bit where 64 could overflow). 5m candles are rolled up from
-    the 1m candles. Trades arrive sorted, so a candle is a run of rows: no hash grouping.
+    the 1m candles. Trades arrive sorted, so a candle is a run of rows: no hash grouping
+    (:func:`kalshi_lake.transform.fastpaths.rollup`).
 
 API candles
     Kalshi's ``end_period_ts`` is the inclusive end of the period, so ``bucket_start`` =
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from kalshi_lake.transform.fastpaths import fits_narrow, notional_dtype, rollup, round_div
 from kalshi_lake.transform.trades import MARKET_RUN, latest_per_key, resolve_event
 
 #: Internal candle columns (``part`` + curated candle columns in fixed-point form).
@@ -59,30 +61,6 @@ CANDLE_OUT = (
 _BOOK = tuple(f"yes_{s}_{k}_u" for s in ("bid", "ask") for k in ("open", "high", "low", "close"))
 
 
-def _round_div(num: pl.Expr, den: pl.Expr, wide: bool = True) -> pl.Expr:
-    """``num / den`` rounded half up, exactly (null unless den > 0).
-
-    In 128-bit integers unless ``wide`` is False, which the caller may pass only when
-    ``2 * |num| + 2 * |den|`` fits Int64 (:func:`_fits_narrow`; PERF: Int128 division is
-    about 3x slower).
-    """
-    if wide:
-        num, den = num.cast(pl.Int128), den.cast(pl.Int128)
-    return pl.when(den > 0).then((2 * num + den) // (2 * den)).cast(pl.Int64)
-
-
-def _fits_narrow(df: pl.DataFrame, num: str, den: str) -> bool:
-    """Whether :func:`_round_div` of these Int64 columns can run in Int64."""
-    if df.height == 0 or df.schema[num] != pl.Int64 or df.schema[den] != pl.Int64:
-        return False
-    ends = df.select(
-        pl.col(num).min().alias("a"), pl.col(num).max().alias("b"),
-        pl.col(den).min().alias("c"), pl.col(den).max().alias("d"),
-    )  # fmt: skip
-    a, b, c, d = (int(v or 0) for v in ends.row(0))  # Python ints: no wrap-around
-    return 2 * (max(abs(a), abs(b)) + max(abs(c), abs(d))) < 2**63
-
-
 def _finish(df: pl.DataFrame, source: str, minutes: int) -> pl.DataFrame:
     fixed = {"source": pl.lit(source), "period_minutes": pl.lit(minutes, pl.Int16)}
     extra = {
@@ -94,131 +72,6 @@ def _finish(df: pl.DataFrame, source: str, minutes: int) -> pl.DataFrame:
 
 
 # --- from trades -------------------------------------------------------------------------------
-
-
-def runs(df: pl.DataFrame, keys: list[str]) -> tuple[pl.Series, pl.Series, pl.Series]:
-    """``(starts, ends, run_id)`` of the runs of equal ``keys`` in a frame sorted by them.
-
-    On sorted data a group is a contiguous run, so grouping needs no hashing of the (string)
-    keys: the key columns are read off each run's first row, the aggregates are taken over an
-    integer run id (PERF: several times faster than a hash group-by on the ticker).
-    """
-    if df.height == 0:
-        empty = pl.Series(dtype=pl.Boolean)
-        return empty, empty, pl.Series(dtype=pl.UInt32)
-    change = pl.any_horizontal([pl.col(k) != pl.col(k).shift() for k in keys]).fill_null(True)
-    starts = df.select(change).to_series()
-    ends = starts.shift(-1).fill_null(True)
-    run_id = (starts.cast(pl.UInt32).cum_sum() - 1).set_sorted()
-    return starts, ends, run_id
-
-
-def _notional_dtype(price: pl.Series, count: pl.Series) -> pl.DataType:
-    """Int64 when price x count sums cannot overflow it (always, for real data), else Int128."""
-    top = int(price.abs().max() or 0) * int(count.abs().sum() or 0)  # type: ignore[arg-type]
-    return pl.Int64() if top < 2**62 else pl.Int128()
-
-
-def _rollup(
-    df: pl.DataFrame,
-    keys: list[str],
-    carry: list[str],
-    open_col: str,
-    close_col: str,
-    *,
-    maxes: dict[str, str],
-    mins: dict[str, str],
-    sums: dict[str, pl.Expr],
-    count: str | None = None,
-) -> pl.DataFrame:
-    """Group a frame sorted by ``keys`` into its runs: the key and ``carry`` columns and
-    ``open_col`` from each run's first row, ``close_col`` from its last, per-run ``maxes``,
-    ``mins`` and ``sums`` (output name -> column or Int64 expression) and the row ``count``.
-
-    Runs are contiguous, so the aggregates are cumulative scans read at each run's last row
-    (:func:`_scan_aggs`, PERF: ~4x cheaper than a group-by over the run id); a hash group-by
-    is the fallback when a scan could overflow 64 bits or a column has nulls.
-    """
-    starts, ends, run_id = runs(df, keys)
-    first = df.filter(starts).select(*keys, *carry, pl.col(open_col).alias("_open"))
-    last = df.filter(ends).select(pl.col(close_col).alias("_close"))
-    rest = _scan_aggs(df, ends, run_id, maxes, mins, sums, count)
-    if rest is None:
-        aggs = {
-            **{o: pl.col(c).max() for o, c in maxes.items()},
-            **{o: pl.col(c).min() for o, c in mins.items()},
-            **{o: e.sum() for o, e in sums.items()},
-            **({count: pl.len().cast(pl.Int32)} if count else {}),
-        }
-        rest = (
-            df.with_columns(_run=run_id)
-            .group_by("_run", maintain_order=True)
-            .agg(**aggs)
-            .drop("_run")
-        )
-    return pl.concat([first, last, rest], how="horizontal")
-
-
-_I64 = 2**63
-
-
-def _scan_aggs(
-    df: pl.DataFrame,
-    ends: pl.Series,
-    run_id: pl.Series,
-    maxes: dict[str, str],
-    mins: dict[str, str],
-    sums: dict[str, pl.Expr],
-    count: str | None,
-) -> pl.DataFrame | None:
-    """Per-run aggregates of a frame whose runs are contiguous, from cumulative scans.
-
-    - sum: the running sum at a run's last row minus the one at the previous run's last row;
-    - max: a running max of ``run x span + (x - lo)`` (``span`` = the value range + 1): every
-      run's values lie above all earlier runs', so at a run's last row the running max is the
-      run's own max; min is the same scan on ``hi - x``;
-    - count: the distance between consecutive run ends.
-
-    All exact in Int64. Returns None when a value is null or a scan could leave Int64.
-    """
-    if df.height == 0:
-        return None
-    n_runs = int(run_id[-1]) + 1
-    run = pl.col("_run").cast(pl.Int64)
-    exprs: dict[str, pl.Expr] = {}
-    for out, col in (*maxes.items(), *mins.items()):
-        x = df[col]
-        if x.dtype != pl.Int64 or x.null_count():
-            return None
-        lo, hi = x.min(), x.max()
-        assert isinstance(lo, int) and isinstance(hi, int)
-        span = hi - lo + 1
-        if n_runs * span >= _I64:
-            return None
-        shifted = (pl.col(col) - lo) if out in maxes else (hi - pl.col(col))
-        top = (run * span + shifted).cum_max() - run * span
-        exprs[out] = (top + lo) if out in maxes else (hi - top)
-    summed = df.select(**sums) if sums else pl.DataFrame()
-    for out in sums:
-        x = summed[out]
-        if x.dtype != pl.Int64 or x.null_count():
-            return None
-        if int(x.abs().max() or 0) * df.height >= _I64:  # type: ignore[arg-type]
-            return None
-    at_end = (
-        pl.concat([df.select(*{*maxes.values(), *mins.values()}), summed], how="horizontal")
-        .with_columns(_run=run_id)
-        .select(**exprs, **{o: pl.col(o).cum_sum() for o in sums})
-        .filter(ends)
-    )
-    out_cols = [at_end[o] for o in (*maxes, *mins)]
-    for o in sums:
-        total = at_end[o]
-        out_cols.append((total - total.shift(1, fill_value=0)).alias(o))
-    if count:
-        pos = ends.arg_true().cast(pl.Int64)
-        out_cols.append((pos - pos.shift(1, fill_value=-1)).cast(pl.Int32).alias(count))
-    return pl.DataFrame(out_cols)
 
 
 def _candle_keys(df: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -237,10 +90,10 @@ def trade_candles_1m(trades: pl.DataFrame) -> pl.DataFrame:
 
     Keeps an internal ``notional`` column (sum of price x count) for the 5m roll-up.
     """
-    nd = _notional_dtype(trades["yes_u"], trades["count_c"]) if trades.height else pl.Int64()
+    nd = notional_dtype(trades["yes_u"], trades["count_c"]) if trades.height else pl.Int64()
     df = trades.with_columns(bucket_start=pl.col("traded_at").dt.truncate("1m"))
     keys, carry = _candle_keys(df)
-    out = _rollup(
+    out = rollup(
         df,
         keys,
         carry,
@@ -254,9 +107,9 @@ def trade_candles_1m(trades: pl.DataFrame) -> pl.DataFrame:
         },
         count="trade_count",
     )
-    narrow = _fits_narrow(out, "notional", "volume_c")
+    narrow = fits_narrow(out, "notional", "volume_c")
     return out.rename({"_open": "price_open_u", "_close": "price_close_u"}).with_columns(
-        price_vwap_u=_round_div(pl.col("notional"), pl.col("volume_c"), wide=not narrow)
+        price_vwap_u=round_div(pl.col("notional"), pl.col("volume_c"), wide=not narrow)
     )
 
 
@@ -264,7 +117,7 @@ def trade_candles_5m(c1: pl.DataFrame) -> pl.DataFrame:
     """5m candles rolled up from :func:`trade_candles_1m` output (sorted the same way)."""
     df = c1.with_columns(bucket_start=pl.col("bucket_start").dt.truncate("5m"))
     keys, carry = _candle_keys(df)
-    out = _rollup(
+    out = rollup(
         df,
         keys,
         carry,
@@ -278,9 +131,9 @@ def trade_candles_5m(c1: pl.DataFrame) -> pl.DataFrame:
             "notional": pl.col("notional"),
         },
     )
-    narrow = _fits_narrow(out, "notional", "volume_c")
+    narrow = fits_narrow(out, "notional", "volume_c")
     return out.rename({"_open": "price_open_u", "_close": "price_close_u"}).with_columns(
-        price_vwap_u=_round_div(pl.col("notional"), pl.col("volume_c"), wide=not narrow),
+        price_vwap_u=round_div(pl.col("notional"), pl.col("volume_c"), wide=not narrow),
         trade_count=pl.col("trade_count").cast(pl.Int32),
     )
 
@@ -347,7 +200,7 @@ def api_candles_5m(c1: pl.DataFrame) -> pl.DataFrame:
             **{c: _book_agg(c) for c in _BOOK},
         )
         .with_columns(
-            price_vwap_u=_round_div(pl.col("_n"), pl.col("_w")),
+            price_vwap_u=round_div(pl.col("_n"), pl.col("_w")),
             volume_c=pl.when(pl.col("_volume_known")).then(pl.col("volume_c")),
         )
         .drop("_w", "_n", "_volume_known")

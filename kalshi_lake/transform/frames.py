@@ -1,4 +1,4 @@
-"""Fixed-point frames -> Arrow tables in the curated schemas (CONTRACT section 5).
+"""Fixed-point frames -> Arrow tables in the curated schemas (:mod:`kalshi_lake.schemas`).
 
 Inside the transform, prices are Int64 micro-dollars (``*_u``) and counts Int64
 centi-contracts (``*_c``): exact, and fast to group and sum. Here they become

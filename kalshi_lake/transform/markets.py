@@ -5,17 +5,20 @@ Market objects arrive from ``market`` and ``markets`` pages and nested in ``even
 
 Derived columns:
 
-- ``low_f``/``high_f``: inclusive integer °F bounds of the bracket (KALSHI_API 9.2). The
+- ``low_f``/``high_f``: inclusive integer °F bounds of the bracket (from its strikes; the rules
+  text of each market states them). The
   settled value is a whole °F, so ``between`` floor..cap is ``ceil(floor)..floor(cap)``,
   ``greater`` (strictly) than floor is ``floor(floor)+1..``, ``less`` than cap is
   ``..ceil(cap)-1``, and the ``*_or_equal`` forms keep their strike. A few old markets have no
   ``strike_type``: it is inferred from which strikes are present (cap only: ``less``, floor
   only: ``greater``, both: ``between``) for the bounds only; the column keeps what Kalshi sent.
 - ``settlement_source``: ``twc`` if ``rules_primary`` names The Weather Company, ``nws`` if it
-  names the National Weather Service (or NWS), else null (KALSHI_API 9.4).
+  names the National Weather Service (or NWS), else null (the source changed mid-series, so
+  each market's own rules text decides).
 - ``series_ticker``: the enclosing event's (markets nested in an event page), else the page's
   request ``series_ticker``, else from an event page/listing of the same event, else the city's
-  series (the Market object itself has no series ticker, KALSHI_API 8).
+  series (the Market object itself has no series ticker, see
+  https://docs.kalshi.com/api-reference/market/get-market).
 - ``date``: the event's climate date: the raw partition's date for event/market-scoped pages;
   for listings (filed under the fetch date) the date in the event ticker (see
   :func:`listing_dates`).

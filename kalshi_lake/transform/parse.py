@@ -1,8 +1,12 @@
-"""Raw API pages -> flat frames, for every payload era Kalshi has served (KALSHI_API 5-8).
+"""Raw API pages -> flat frames, for every payload era Kalshi has served.
+
+Shapes: https://docs.kalshi.com/api-reference (trades, candlesticks, markets, events) and the
+fixed-point migration in https://docs.kalshi.com/changelog.
 
 The parsers are pure: each takes a DuckDB connection and the name of a table or view of raw
 pages (:data:`PAGE_COLUMNS`) and returns a polars DataFrame; nothing here touches the lake.
-DuckDB's ``from_json`` + ``unnest`` is the fastest parse on this machine (PERF_NOTES stage 1).
+DuckDB's ``from_json`` + ``unnest`` is the fastest parse measured (PERF: 2.6M trades/s on two
+cores, against 1.4M/s for polars' ``str.json_decode`` and under 0.5M/s for Python JSON loops).
 
 Payload eras handled (a missing key, ``null`` and ``{}`` all mean "no value"):
 
@@ -27,7 +31,8 @@ cannot be parsed yields exactly one problem row; :func:`split_problems` separate
 from __future__ import annotations
 
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -142,22 +147,23 @@ def _page_problem(kind_col: str, key: str) -> str:
     )
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str, small: bool = False) -> pl.DataFrame:
-    """Run ``sql`` into a polars frame (``small``: a result of a few thousand rows at most,
-    see :func:`_run`).
+def _frame(
+    con: duckdb.DuckDBPyConnection, sql: Callable[[bool], str], small: bool = False
+) -> pl.DataFrame:
+    """Run the query ``sql(safe)`` into a polars frame (``small``: a result of a few thousand
+    rows at most, see :func:`_run`).
 
-    The parsers wrap ``from_json`` in ``try()`` so a body that is not JSON becomes a NULL
-    (reported as a problem row) instead of failing the query. ``try()`` costs about 12% of
-    the trade parse even when nothing fails, so the query first runs without it and is re-run
-    with it only if that raises: corrupt bodies are rare, and the answer is the same.
+    The safe query wraps ``from_json`` in ``try()`` (:func:`_from_json`) so a body that is not
+    JSON becomes a NULL (reported as a problem row) instead of failing the query. ``try()``
+    costs about 12% of the trade parse even when nothing fails (PERF), so the fast query,
+    without it, runs first, and the safe one only if that raises: corrupt bodies are rare, and
+    the answer is the same.
     """
-    fast = sql.replace("try(from_json(", "(from_json(")
-    if fast != sql:
-        try:
-            return _run(con, fast, small)
-        except duckdb.Error:
-            pass  # a malformed body (or an unreadable file: the safe run raises it again)
-    return _run(con, sql, small)
+    try:
+        return _run(con, sql(False), small)
+    except duckdb.Error:
+        pass  # a malformed body (or an unreadable file: the safe run raises it again)
+    return _run(con, sql(True), small)
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, small: bool = False) -> pl.DataFrame:
@@ -172,12 +178,17 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, small: bool = False) -> pl.Da
     return pl.from_arrow(reader.read_all())  # type: ignore[return-value]
 
 
-def _json_pages(cte: str, pages: str, base: str, endpoint: str, shape: str) -> str:
+def _from_json(shape: str, safe: bool) -> str:
+    """SQL parsing ``body`` as the JSON ``shape``; ``safe``: NULL for a body that is not JSON
+    (see :func:`_frame`)."""
+    return f"try(from_json(body, '{shape}'))" if safe else f"(from_json(body, '{shape}'))"
+
+
+def _json_pages(cte: str, pages: str, base: str, endpoint: str, shape: str, safe: bool) -> str:
     """A CTE ``cte``: the ``endpoint`` pages of ``pages`` that answered 200, with the ``base``
-    columns and the body parsed as the JSON ``shape`` into ``j`` (NULL for a body that is not
-    JSON: see :func:`_frame`)."""
+    columns and the body parsed as the JSON ``shape`` into ``j`` (see :func:`_from_json`)."""
     return f"""{cte} AS (
-            SELECT {base}, try(from_json(body, '{shape}')) AS j
+            SELECT {base}, {_from_json(shape, safe)} AS j
             FROM {pages} WHERE endpoint = '{endpoint}' AND http_status = 200
         )"""
 
@@ -233,8 +244,13 @@ def parse_trades(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
     :func:`parse_pages` (see :func:`with_pages`).
     """
     prepare(con)
-    sql = f"""
-    WITH {_json_pages("p", pages, "fid, row, page_number, body", "trades", f'{{"trades":[{_TRADE}]}}')},
+    return _frame(con, partial(_trades_sql, pages))
+
+
+def _trades_sql(pages: str, safe: bool) -> str:
+    shape = f'{{"trades":[{_TRADE}]}}'
+    return f"""
+    WITH {_json_pages("p", pages, "fid, row, page_number, body", "trades", shape, safe)},
     q AS (
         SELECT fid, row, page_number, {_kind("trades")}, {_items("trades")} AS items
         FROM p
@@ -268,7 +284,6 @@ def parse_trades(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
         END AS problem
     FROM v
     """
-    return _frame(con, sql)
 
 
 def parse_pages(
@@ -279,7 +294,7 @@ def parse_pages(
     SELECT fid, row, city, date, tier, fetched_at, event_ticker AS page_event_ticker
     FROM {pages} WHERE endpoint = '{endpoint}' AND http_status = 200
     """
-    return _frame(con, sql, small=True)
+    return _run(con, sql, small=True)
 
 
 def with_pages(rows: pl.DataFrame, pages: pl.DataFrame) -> pl.DataFrame:
@@ -328,7 +343,8 @@ def _candle_select(c: str) -> str:
         name = "mean" if k == "mean" else k
         cols.append(f"kl_px({c}.price.{k}_dollars, {c}.price.{k}) AS price_{name}_u")
     for k in _OHLC:
-        # An empty book side is served as bid 0.00 / ask 1.00, never as null (KALSHI_API 6).
+        # An empty book side is served as bid 0.00 / ask 1.00, never as null (see
+        # https://docs.kalshi.com/api-reference/market/get-market-candlesticks).
         cols.append(f"nullif(kl_px({c}.yes_bid.{k}_dollars, {c}.yes_bid.{k}), 0) AS yes_bid_{k}_u")
     for k in _OHLC:
         cols.append(
@@ -355,6 +371,10 @@ def parse_candles(
     request's ``period_interval`` (the candle object does not carry it).
     """
     prepare(con)
+    return _frame(con, partial(_candles_sql, pages, endpoints))
+
+
+def _candles_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
     base = (
         "city, date, fid, row, page_number, tier, fetched_at, "
         "event_ticker AS page_event_ticker, "
@@ -373,6 +393,7 @@ def parse_candles(
                 base,
                 "candlesticks",
                 f'{{"ticker":"VARCHAR","candlesticks":[{_CANDLE}]}}',
+                safe,
             )
         },
         single_q AS (
@@ -389,6 +410,7 @@ def parse_candles(
                 base,
                 "event_candlesticks",
                 f'{{"market_tickers":["VARCHAR"],"market_candlesticks":[[{_CANDLE}]]}}',
+                safe,
             )
         },
         ev_m AS (
@@ -398,7 +420,8 @@ def parse_candles(
                         ELSE j.market_tickers END AS tickers
             FROM ev
         ), ev_q AS (
-            -- market_tickers[i] owns market_candlesticks[i] (parallel arrays, KALSHI_API 5.9)
+            -- market_tickers[i] owns market_candlesticks[i] (parallel arrays, see
+            -- https://docs.kalshi.com/api-reference/events/get-event-candlesticks)
             SELECT {keep}, kind, 'market_candlesticks' AS what, unnest(tickers) AS market_ticker,
                    unnest(lists) AS items
             FROM ev_m
@@ -411,6 +434,7 @@ def parse_candles(
                 base,
                 "batch_candlesticks",
                 f'{{"markets":[{{"market_ticker":"VARCHAR","candlesticks":[{_CANDLE}]}}]}}',
+                safe,
             )
         },
         batch_m AS (
@@ -454,7 +478,7 @@ def parse_candles(
         END AS problem
     FROM v
     """
-    return _frame(con, sql)
+    return sql
 
 
 # --- markets and events ------------------------------------------------------------------------
@@ -523,10 +547,14 @@ def parse_markets(
     (only the ``endpoints`` named are read).
 
     Event pages are read in both places Kalshi has put their markets (``event.markets`` and the
-    top-level ``markets``, KALSHI_API 5.4); events listings read their nested markets.
+    top-level ``markets``, see https://docs.kalshi.com/api-reference/events/get-event); events listings read their nested markets.
     ``parent_*`` are the enclosing event's tickers when the market came nested in an event.
     """
     prepare(con)
+    return _frame(con, partial(_markets_sql, pages, endpoints), small=True)
+
+
+def _markets_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
     base = (
         "city, date, endpoint, fid, row, page_number, tier, fetched_at, "
         "series_ticker AS page_series_ticker, event_ticker AS page_event_ticker, body"
@@ -539,20 +567,20 @@ def parse_markets(
     # Each source yields (keep..., kind, what, parent_event_ticker, parent_series_ticker, items).
     sources = {
         "market": f"""
-        {_json_pages("one", pages, base, "market", f'{{"market":{_MARKET}}}')},
+        {_json_pages("one", pages, base, "market", f'{{"market":{_MARKET}}}', safe)},
         one_q AS (
             SELECT {keep}, {_kind("market")}, 'market' AS what, {no_parent}, [j.market] AS items
             FROM one
         )""",
         "markets": f"""
-        {_json_pages("lst", pages, base, "markets", f'{{"markets":[{_MARKET}]}}')},
+        {_json_pages("lst", pages, base, "markets", f'{{"markets":[{_MARKET}]}}', safe)},
         lst_q AS (
             SELECT {keep}, {_kind("markets")}, 'markets' AS what, {no_parent},
                    {_items("markets")} AS items
             FROM lst
         )""",
         "event": f"""
-        {_json_pages("ev", pages, base, "event", f'{{"event":{_EVENT},"markets":[{_MARKET}]}}')},
+        {_json_pages("ev", pages, base, "event", f'{{"event":{_EVENT},"markets":[{_MARKET}]}}', safe)},
         ev_q AS (
             SELECT {keep}, {_kind("event")},
                    'event' AS what,
@@ -564,7 +592,7 @@ def parse_markets(
             FROM ev
         )""",
         "events": f"""
-        {_json_pages("evs", pages, base, "events", f'{{"events":[{_EVENT}]}}')},
+        {_json_pages("evs", pages, base, "events", f'{{"events":[{_EVENT}]}}', safe)},
         evs_e AS (
             SELECT {keep}, {_kind("events")}, unnest({_items("events")}) AS e
             FROM evs
@@ -600,25 +628,30 @@ def parse_markets(
         END AS problem
     FROM v
     """
-    return _frame(con, sql, small=True)
+    return sql
 
 
 def parse_events(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
     """One row per event object in ``event`` and ``events`` pages (:data:`EVENT_COLUMNS`).
 
     Only what the curated tables need from events: which series an event belongs to (the
-    Market object has no ``series_ticker``, KALSHI_API 8).
+    Market object has no ``series_ticker``, see
+    https://docs.kalshi.com/api-reference/market/get-market).
     """
     prepare(con)
+    return _frame(con, partial(_events_sql, pages), small=True)
+
+
+def _events_sql(pages: str, safe: bool) -> str:
     ev = '{"event_ticker":"VARCHAR","series_ticker":"VARCHAR"}'
-    sql = f"""
+    return f"""
     WITH one AS (
         SELECT city, date, endpoint, fid, row, page_number, tier, fetched_at,
-               [try(from_json(body, '{{"event":{ev}}}')).event] AS items
+               [{_from_json(f'{{"event":{ev}}}', safe)}.event] AS items
         FROM {pages} WHERE endpoint = 'event' AND http_status = 200
     ), lst AS (
         SELECT city, date, endpoint, fid, row, page_number, tier, fetched_at,
-               try(from_json(body, '{{"events":[{ev}]}}')).events AS items
+               {_from_json(f'{{"events":[{ev}]}}', safe)}.events AS items
         FROM {pages} WHERE endpoint = 'events' AND http_status = 200
     ), allq AS (SELECT * FROM one UNION ALL SELECT * FROM lst
     ), u AS (
@@ -630,7 +663,6 @@ def parse_events(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
            NULL::VARCHAR AS problem
     FROM u WHERE e.event_ticker IS NOT NULL
     """
-    return _frame(con, sql, small=True)
 
 
 # --- helpers -----------------------------------------------------------------------------------

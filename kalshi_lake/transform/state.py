@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalshi_lake.lake.storage import Lake
+from kalshi_lake.lake.storage import Check, Lake
 from kalshi_lake.log import get_logger
 
 log = get_logger(__name__)
@@ -102,9 +102,10 @@ class CityState:
         }
         return json.dumps(doc, sort_keys=True, indent=0).encode()
 
-    def save(self, lake: Lake) -> None:
-        """Write the state atomically (nothing is written if it did not change)."""
+    def save(self, lake: Lake, check: Check | None = None) -> None:
+        """Write the state atomically (nothing is written if it did not change); ``check``
+        (the city lease's ``ensure``) runs just before the write becomes visible."""
         data = self.to_bytes()
         if data != self.saved:
-            lake.write_bytes(data, self.rel)
+            lake.write_bytes(data, self.rel, check=check)
             self.saved = data

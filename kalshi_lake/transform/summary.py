@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalshi_lake.errors import CorruptFileError, PermanentError, SchemaError
+from kalshi_lake.errors import CorruptFileError, RunIncomplete, SchemaError
 
 #: Problem kinds, worst first.
 CORRUPT_FILE = "corrupt_file"  # a raw Parquet file that cannot be read: skipped whole
@@ -110,23 +110,18 @@ class TransformSummary:
         raise TransformSchemaError(msg, self)
 
 
-class TransformIncomplete(PermanentError):
+class TransformIncomplete(RunIncomplete):
     """Base of the errors a transform ends with (exit 3); ``summary`` has the full report."""
 
     summary: TransformSummary
+
+    def __init__(self, message: str, summary: TransformSummary) -> None:
+        super().__init__(message, summary)
 
 
 class TransformCorruptError(CorruptFileError, TransformIncomplete):
     """Some raw files or page bodies could not be read (exit 3); the rest was transformed."""
 
-    def __init__(self, message: str, summary: TransformSummary) -> None:
-        super().__init__(message)
-        self.summary = summary
-
 
 class TransformSchemaError(SchemaError, TransformIncomplete):
     """Some raw pages lack fields the transform requires (exit 3); the rest was transformed."""
-
-    def __init__(self, message: str, summary: TransformSummary) -> None:
-        super().__init__(message)
-        self.summary = summary

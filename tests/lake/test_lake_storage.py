@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from kalshi_lake.errors import ConfigError
+from kalshi_lake.errors import ConfigError, LockedError
 from kalshi_lake.lake import Lake
 from kalshi_lake.lake.raw import RAW_SCHEMA, RawPage, partition_dir, write_pages
 
@@ -87,3 +87,60 @@ def test_rejects_unknown_endpoint_and_tier() -> None:
         _page(endpoint="nope")
     with pytest.raises(ValueError):
         _page(tier="cold")
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["local", "memory"])
+def test_walk_files_lists_every_file_at_any_depth_but_temp_files(
+    lake_dir: Path, local: bool
+) -> None:
+    lake = Lake(str(lake_dir)) if local else Lake(f"memory://walk-{os.getpid()}")
+    lake.write_bytes(b"a", "t/x/a.parquet")
+    lake.write_bytes(b"bb", "t/x/y/b.parquet")
+    lake.write_bytes(b"ccc", "t/c.json")
+    lake.write_bytes(b"t", "t/x/.a.parquet.0123.tmp")
+    lake.write_bytes(b"o", "other/d.parquet")
+    got = {lake.rel(p): n for p, n in lake.walk_files("t").items()}
+    assert got == {"t/x/a.parquet": 1, "t/x/y/b.parquet": 2, "t/c.json": 3}
+    assert lake.walk_files("nope") == {}
+    assert lake.has_files("t/x") and lake.has_files("t", suffix=".json")
+    assert not lake.has_files("t", suffix=".csv") and not lake.has_files("nope")
+    assert not lake.has_files("t/x", suffix=".tmp")
+
+
+def test_temp_files_and_empty_folders_are_removed_through_the_lake(lake_dir: Path) -> None:
+    lake = Lake(str(lake_dir))
+    folder = "curated/trades/city=x/month=2026-10"
+    lake.replace_partition(folder, pa.table({"a": [1]}))
+    (lake_dir / folder / ".part-0.parquet.beef.tmp").write_bytes(b"left by kill -9")
+    lake.clear_temp_files(folder)
+    assert [p.name for p in (lake_dir / folder).iterdir()] == ["part-0.parquet"]
+    lake.remove_empty_folder(folder)  # not empty: kept
+    assert (lake_dir / folder).is_dir()
+    lake.drop_partition(folder)
+    lake.remove_empty_folder(folder)
+    assert not (lake_dir / folder).exists()
+    lake.clear_temp_files(folder)  # a missing folder is fine
+    lake.remove_empty_folder(folder)
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["local", "memory"])
+def test_a_failing_commit_check_writes_nothing(lake_dir: Path, local: bool) -> None:
+    lake = Lake(str(lake_dir)) if local else Lake(f"memory://check-{os.getpid()}")
+    folder = "curated/trades/city=x/month=2026-10"
+    lake.replace_partition(folder, pa.table({"a": [1]}))
+    before = lake.read_bytes(folder, "part-0.parquet")
+
+    def lost() -> None:
+        raise LockedError("lease lost")
+
+    with pytest.raises(LockedError):
+        lake.replace_partition(folder, pa.table({"a": [2]}), check=lost)
+    with pytest.raises(LockedError):
+        lake.write_bytes(b"new", "s/state.json", check=lost)
+    with pytest.raises(LockedError):
+        lake.drop_partition(folder, check=lost)
+    assert lake.read_bytes(folder, "part-0.parquet") == before
+    assert not lake.exists("s/state.json")
+    assert [lake.rel(p) for p in lake.walk_files("curated")] == [f"{folder}/part-0.parquet"]
+    if local:
+        assert [p.name for p in (lake_dir / folder).iterdir()] == ["part-0.parquet"]

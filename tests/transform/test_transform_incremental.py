@@ -32,7 +32,7 @@ from kalshi_lake.lake.lock import Lease
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.schemas import TABLES
 from kalshi_lake.sim.rawgen import generate_raw
-from kalshi_lake.transform import build, run_transform
+from kalshi_lake.transform import build, inputs, plan, run_transform
 
 UTC = dt.UTC
 Copy = Callable[[str], Path]
@@ -189,14 +189,14 @@ def test_scoped_incremental_lists_only_its_months_and_equals_full(
         SYNTH_SPEC, start=dt.date(2026, 9, 29), days=1, cities=("chicago",), listing=True
     )
     generate_raw(Lake(str(lake)), refetch)
-    listed = build.list_raw(Lake(str(lake)), ["chicago"], {"2026-09"})
+    listed = inputs.list_raw(Lake(str(lake)), ["chicago"], {"2026-09"})
     scoped = {f.endpoint: set() for f in listed}
     for f in listed:
         scoped[f.endpoint].add(f.month)
     for endpoint, months in scoped.items():
-        if endpoint in build.DATE_SCOPED:
+        if endpoint in plan.DATE_SCOPED:
             assert months == {"2026-09"}, endpoint
-    assert any(e in build.LISTINGS for e in scoped)  # listings are always listed whole
+    assert any(e in plan.LISTINGS for e in scoped)  # listings are always listed whole
     day = dt.date(2026, 9, 29)
     inc = run_transform(_settings(lake), city=_city("chicago"), start=day, end=day)
     assert inc.rebuilt == [("chicago", "2026-09")]

@@ -1,8 +1,8 @@
 """The fast paths of the build agree with the plain polars operations they replace.
 
-- ``trades.packed_order`` (one UInt64 arg-sort) gives exactly ``DataFrame.sort`` order, ties
+- ``fastpaths.packed_order`` (one UInt64 arg-sort) gives exactly ``DataFrame.sort`` order, ties
   included, and steps aside (None) when the key would not fit 64 bits or has nulls;
-- ``candles._rollup``'s cumulative scans give exactly a group-by's max/min/sum/count, and the
+- ``fastpaths.rollup``'s cumulative scans give exactly a group-by's max/min/sum/count, and the
   group-by fallback takes over when a scan could overflow.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kalshi_lake.transform import candles, trades
+from kalshi_lake.transform import candles, fastpaths, trades
 
 T0 = dt.datetime(2026, 10, 4, 14, 0, tzinfo=dt.UTC)
 KEYS = ["part", "market_ticker", "traded_at", "trade_id"]
@@ -51,8 +51,8 @@ def frame(rows: list[tuple[int, str, int, str]]) -> pl.DataFrame:
 )
 def test_packed_sort_equals_plain_sort(rows: list[tuple[int, str, int, str]]) -> None:
     df = frame(rows)
-    assert trades.sort_by_ticker(df, KEYS).equals(df.sort(KEYS))
-    perm = trades.packed_order(df, ["part", "market_ticker"], "traded_at", "trade_id")
+    assert fastpaths.sort_by_ticker(df, KEYS).equals(df.sort(KEYS))
+    perm = fastpaths.packed_order(df, ["part", "market_ticker"], "traded_at", "trade_id")
     assert perm is not None
     assert df[perm].equals(df.sort(KEYS))
 
@@ -64,22 +64,22 @@ def test_packed_sort_with_many_ties_and_parts() -> None:
         for i in range(20_000)
     ]
     df = frame(rows)
-    assert trades.sort_by_ticker(df, KEYS).equals(df.sort(KEYS))
+    assert fastpaths.sort_by_ticker(df, KEYS).equals(df.sort(KEYS))
 
 
 def test_packed_sort_steps_aside_when_the_key_does_not_fit() -> None:
     # 300 groups (9 bits) over a 2^56-microsecond span would need 65 bits: plain sort
     far = [(0, f"M{i}", i, f"t{i}") for i in range(300)] + [(0, "A", 2**56, "x")]
     df = frame(far)
-    assert trades.packed_order(df, ["part", "market_ticker"], "traded_at", "trade_id") is None
-    assert trades.sort_by_ticker(df, KEYS).equals(df.sort(KEYS))
+    assert fastpaths.packed_order(df, ["part", "market_ticker"], "traded_at", "trade_id") is None
+    assert fastpaths.sort_by_ticker(df, KEYS).equals(df.sort(KEYS))
     with_null = df.with_columns(
         market_ticker=pl.when(pl.col("n") == 1).then(pl.col("market_ticker"))
     )
-    assert trades.packed_order(with_null, ["part", "market_ticker"], "traded_at") is None
+    assert fastpaths.packed_order(with_null, ["part", "market_ticker"], "traded_at") is None
     negative = frame([(-1, "A", 0, "x"), (0, "A", 1, "y")])
-    assert trades.packed_order(negative, ["part", "market_ticker"], "traded_at") is None
-    assert trades.sort_by_ticker(negative, KEYS).equals(negative.sort(KEYS))
+    assert fastpaths.packed_order(negative, ["part", "market_ticker"], "traded_at") is None
+    assert fastpaths.sort_by_ticker(negative, KEYS).equals(negative.sort(KEYS))
 
 
 def group_by_reference(df: pl.DataFrame) -> pl.DataFrame:
@@ -98,7 +98,7 @@ def group_by_reference(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def rollup(df: pl.DataFrame) -> pl.DataFrame:
-    return candles._rollup(
+    return fastpaths.rollup(
         df, ["g"], [], "x", "y", maxes={"hi": "x"}, mins={"lo": "y"}, sums={"s": pl.col("y")},
         count="c",
     )  # fmt: skip
@@ -150,8 +150,8 @@ def test_scan_falls_back_with_nulls() -> None:
 )
 def test_round_div_narrow_and_wide_agree_with_decimal(num: list[int], den: list[int]) -> None:
     df = pl.DataFrame({"n": num, "d": den}, schema={"n": pl.Int64, "d": pl.Int64})
-    narrow = candles._fits_narrow(df, "n", "d")
-    got = df.select(candles._round_div(pl.col("n"), pl.col("d"), wide=not narrow)).to_series()
+    narrow = fastpaths.fits_narrow(df, "n", "d")
+    got = df.select(fastpaths.round_div(pl.col("n"), pl.col("d"), wide=not narrow)).to_series()
     want = [None if d <= 0 else (2 * n + d) // (2 * d) for n, d in zip(num, den, strict=True)]
     assert got.to_list() == want
     assert narrow == (num[0] == 7)  # only the small case runs in Int64
@@ -191,3 +191,10 @@ def test_candles_by_market_run_equal_candles_by_ticker() -> None:
     by_ticker = candles.trade_candles(built.drop(trades.MARKET_RUN))
     assert by_run[0].height > 100 and by_run[1].height > 20
     assert by_run[0].equals(by_ticker[0]) and by_run[1].equals(by_ticker[1])
+
+
+def test_notional_dtype_widens_only_when_a_sum_could_overflow() -> None:
+    price = pl.Series([999_999, 1], dtype=pl.Int64)  # micro-dollars
+    assert fastpaths.notional_dtype(price, pl.Series([100, 2_500])) == pl.Int64
+    assert fastpaths.notional_dtype(price, pl.Series([2**42, 2**42])) == pl.Int128
+    assert fastpaths.notional_dtype(price, pl.Series([], dtype=pl.Int64)) == pl.Int64

@@ -23,8 +23,8 @@ from transform_helpers import trade, trades_page, write
 
 from kalshi_lake.config import Settings
 from kalshi_lake.schemas import TABLES
-from kalshi_lake.transform import build, run_transform
-from kalshi_lake.transform.build import _split_parts
+from kalshi_lake.transform import pipeline, run_transform
+from kalshi_lake.transform.fastpaths import split_parts
 
 
 def _reference(df: pl.DataFrame) -> dict[int, pl.DataFrame]:
@@ -33,15 +33,15 @@ def _reference(df: pl.DataFrame) -> dict[int, pl.DataFrame]:
 
 def test_split_parts_equals_partition_by() -> None:
     df = pl.DataFrame({"part": [0, 0, 2, 2, 2, 5], "x": ["a", "b", "c", "d", "e", "f"]})
-    got = _split_parts(df)
+    got = split_parts(df)
     assert list(got) == [0, 2, 5]
     for k, piece in _reference(df).items():
         assert got[k].equals(piece)
     unsorted = df.reverse()
-    got = _split_parts(unsorted)
+    got = split_parts(unsorted)
     for k, piece in _reference(unsorted).items():
         assert got[k].equals(piece)
-    assert _split_parts(df.clear()) == {}
+    assert split_parts(df.clear()) == {}
 
 
 def _encodings(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -114,13 +114,13 @@ def test_write_threads_run_at_lower_priority_and_the_caller_does_not(
     seen: list[int] = []
 
     def probe() -> None:
-        build._lower_priority()
+        pipeline.lower_priority()
         seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
 
     before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     t = threading.Thread(target=probe)
     t.start()
     t.join()
-    assert seen == [min(before + build.WRITER_NICE, 19)]
+    assert seen == [min(before + pipeline.WRITER_NICE, 19)]
     run_transform(Settings(lake=str(synth_copy("lake")), progress=False), full=True)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

@@ -1,0 +1,102 @@
+"""What the lake holds for the transform: its cities, raw input files and curated files.
+
+Every listing goes through :meth:`Lake.walk_files` and :meth:`Lake.ls_dirs`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+
+from kalshi_lake.lake.raw import ENDPOINTS
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.log import get_logger
+from kalshi_lake.schemas import TABLES
+from kalshi_lake.transform.plan import DATE_SCOPED, INPUT_ENDPOINTS, Key, RawFile
+
+log = get_logger(__name__)
+
+
+def cities_in(lake: Lake, only: str | None) -> list[str]:
+    """Cities with raw input or curated output (or just ``only``)."""
+    if only:
+        return [only]
+    found: set[str] = set()
+    for top in ("raw", "curated"):
+        for sub in lake.ls_dirs(top):
+            found.update(
+                d.split("=", 1)[1] for d in lake.ls_dirs(top, sub) if d.startswith("city=")
+            )
+    return sorted(found)
+
+
+def list_raw(
+    lake: Lake, cities: Sequence[str], months: Collection[str] | None = None
+) -> list[RawFile]:
+    """Every raw input file of ``cities``, sorted by path.
+
+    With ``months`` (``YYYY-MM``), event- and market-scoped endpoints are listed only in the
+    ``date=`` folders of those months: a transform scoped to a date range then lists a
+    constant slice of the lake, not all of it. Listings (``markets``, ``events``) are filed by
+    fetch date and may hold any month, so they are always listed whole.
+    """
+    out: list[RawFile] = []
+    dates: dict[str, dt.date | None] = {}  # folder name -> date (few distinct; parse once)
+    for endpoint in lake.ls_dirs("raw"):
+        if endpoint not in INPUT_ENDPOINTS:
+            continue
+        for c in cities:
+            prefix = f"raw/{endpoint}/city={c}/"
+            if months is not None and endpoint in DATE_SCOPED:
+                bases = [
+                    prefix + d
+                    for d in lake.ls_dirs(prefix)
+                    if d.startswith("date=") and d[len("date=") : len("date=YYYY-MM")] in months
+                ]
+            else:
+                bases = [prefix]
+            for base in bases:
+                for path, size in lake.walk_files(base).items():
+                    tail = lake.rel(path)[len(prefix) :].split("/")  # [date=YYYY-MM-DD, name]
+                    if (
+                        len(tail) != 2
+                        or not tail[1].endswith(".parquet")
+                        or tail[1].startswith((".", "_"))
+                    ):
+                        continue
+                    folder = tail[0]
+                    if folder not in dates:
+                        dates[folder] = _folder_date(folder)
+                    date = dates[folder]
+                    if date is None:
+                        log.warning(
+                            "ignoring raw file with a bad date folder: %s%s", prefix, folder
+                        )
+                        continue
+                    out.append(RawFile(prefix + folder + "/" + tail[1], endpoint, c, date, size))
+    assert all(f.endpoint in ENDPOINTS for f in out)
+    return sorted(out, key=lambda f: f.rel)
+
+
+def _folder_date(folder: str) -> dt.date | None:
+    """The date of a ``date=YYYY-MM-DD`` folder name, or None."""
+    if not folder.startswith("date="):
+        return None
+    try:
+        return dt.date.fromisoformat(folder[len("date=") :])
+    except ValueError:
+        return None
+
+
+def list_curated(lake: Lake, cities: Sequence[str]) -> dict[Key, dict[str, list[str]]]:
+    """``(city, month) -> table -> file names`` of the curated layer (temp files excluded)."""
+    out: dict[Key, dict[str, list[str]]] = defaultdict(dict)
+    for table in TABLES:
+        for c in cities:
+            for path in lake.walk_files("curated", table, f"city={c}"):
+                parts = lake.rel(path).split("/")
+                if len(parts) != 5 or not parts[3].startswith("month="):
+                    continue
+                out[(c, parts[3][len("month=") :])].setdefault(table, []).append(parts[4])
+    return dict(out)

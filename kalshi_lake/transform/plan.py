@@ -1,0 +1,169 @@
+"""The transform's plan: which curated partitions to rebuild or remove, and in which batches.
+
+Pure: it takes the raw input files (:class:`RawFile`, listed by :mod:`.inputs`), the curated
+files found, and each city's :class:`~kalshi_lake.transform.state.CityState`, and returns lists.
+
+- Raw files map to curated partitions ``(city, month)``. Event- and market-scoped endpoints
+  (:data:`DATE_SCOPED`) are filed under the event's climate date: the month of that date.
+  Listings (``markets``, ``events``) are filed under their fetch date and may hold markets of
+  any month; the state remembers the months each touches. ``series``, ``cutoff`` and
+  ``orderbook`` pages feed no curated table.
+- A partition is rebuilt when its set of raw input files differs from the one it was last
+  built from, when its curated files are not exactly the ones that build wrote, or always with
+  ``full``. Partitions with no raw input left are removed.
+- Dirty partitions are grouped into batches of about ``batch_bytes`` of raw Parquet, a month
+  at a time across cities, so memory stays bounded whatever the lake's size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kalshi_lake.lake.storage import PARTITION_FILE
+from kalshi_lake.transform.markets import LISTING_ENDPOINTS
+from kalshi_lake.transform.state import CityState, digest
+
+#: Raw endpoints per parse group (each group is one DuckDB view over its files).
+GROUPS: dict[str, frozenset[str]] = {
+    "trades": frozenset({"trades"}),
+    "candles": frozenset({"candlesticks", "event_candlesticks", "batch_candlesticks"}),
+    "markets": frozenset({"event", "market"}),
+}
+DATE_SCOPED = frozenset().union(*GROUPS.values())
+LISTINGS = LISTING_ENDPOINTS
+INPUT_ENDPOINTS = DATE_SCOPED | LISTINGS
+
+Key = tuple[str, str]  # (city, month)
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One raw Parquet file and what its path says about it."""
+
+    rel: str
+    endpoint: str
+    city: str
+    date: dt.date
+    size: int
+
+    @property
+    def month(self) -> str:
+        """``YYYY-MM`` of the folder date."""
+        return self.date.strftime("%Y-%m")
+
+
+@dataclass
+class Batch:
+    """Neighbouring dirty partitions processed together, with their date-scoped raw files."""
+
+    keys: list[Key]
+    files: list[RawFile]
+    nbytes: int = 0
+
+
+@dataclass
+class Plan:
+    """Partitions to rebuild (``dirty``) and to remove, and how many are up to date."""
+
+    dirty: list[Key] = field(default_factory=list)
+    removed: list[Key] = field(default_factory=list)
+    skipped: int = 0
+
+
+def scope_months(start: dt.date | None, end: dt.date | None) -> set[str] | None:
+    """The months a ``start``/``end`` scope covers (None: every month)."""
+    if start is None or end is None:
+        return None
+    months, d = set(), start.replace(day=1)
+    while d <= end:
+        months.add(d.strftime("%Y-%m"))
+        d = (d + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+def in_scope(month: str, start: dt.date | None, end: dt.date | None) -> bool:
+    """True if ``month`` (``YYYY-MM``) overlaps ``start``..``end`` (either may be open)."""
+    lo = start.strftime("%Y-%m") if start else None
+    hi = end.strftime("%Y-%m") if end else None
+    return (lo is None or month >= lo) and (hi is None or month <= hi)
+
+
+def partition_inputs(
+    raw: Sequence[RawFile], states: Mapping[str, CityState]
+) -> dict[Key, list[RawFile]]:
+    """The raw input files of each partition (listings: the months their state records)."""
+    inputs: dict[Key, list[RawFile]] = defaultdict(list)
+    for f in raw:
+        if f.endpoint in DATE_SCOPED:
+            inputs[(f.city, f.month)].append(f)
+        elif f.endpoint in LISTINGS:
+            for m in states[f.city].listings.get(f.rel, []):
+                inputs[(f.city, m)].append(f)
+    return dict(inputs)
+
+
+def plan_partitions(
+    inputs: Mapping[Key, list[RawFile]],
+    curated: Mapping[Key, dict[str, list[str]]],
+    states: Mapping[str, CityState],
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    full: bool,
+) -> Plan:
+    """Which partitions of the cities in ``states`` (within ``start``..``end``) to rebuild and
+    which to remove; ``curated`` is ``(city, month) -> table -> file names`` as found."""
+    keys = set(inputs) | set(curated)
+    for c, st in states.items():
+        keys.update((c, m) for m in st.partitions)
+    plan = Plan()
+    for key in sorted(keys):
+        c, m = key
+        if c not in states or not in_scope(m, start, end):
+            continue
+        files = inputs.get(key)
+        if not files:
+            if key in curated or m in states[c].partitions:
+                plan.removed.append(key)
+            continue
+        entry = states[c].partitions.get(m)
+        if (
+            full
+            or entry is None
+            or entry.get("inputs") != digest(f.rel for f in files)
+            or not curated_matches(curated.get(key, {}), entry.get("tables", []))
+        ):
+            plan.dirty.append(key)
+        else:
+            plan.skipped += 1
+    return plan
+
+
+def curated_matches(found: Mapping[str, list[str]], expected: Sequence[str]) -> bool:
+    """True if the curated folders hold exactly the files the last build wrote."""
+    if set(found) != set(expected):
+        return False
+    return all(names == [PARTITION_FILE] for names in found.values())
+
+
+def batches(
+    dirty: Sequence[Key], inputs: Mapping[Key, list[RawFile]], batch_bytes: int
+) -> Iterator[Batch]:
+    """``dirty`` in batches of about ``batch_bytes`` of date-scoped raw files (at least one
+    partition each), month-major: a batch holds neighbouring partitions of one time slice."""
+    order = sorted(dirty, key=lambda k: (k[1], k[0]))
+    batch = Batch([], [])
+    for key in order:
+        files = [f for f in inputs[key] if f.endpoint in DATE_SCOPED]
+        size = sum(f.size for f in files)
+        if batch.keys and batch.nbytes + size > batch_bytes:
+            yield batch
+            batch = Batch([], [])
+        batch.keys.append(key)
+        batch.files.extend(files)
+        batch.nbytes += size
+    if batch.keys:
+        yield batch
