@@ -24,8 +24,8 @@ from transform_helpers import assert_same, curated_files, curated_snapshot
 from kalshi_lake.config import Settings
 from kalshi_lake.lake.lock import read_lease
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.transform import run_transform
 from kalshi_lake.sim.rawgen import SynthSpec, generate_raw
+from kalshi_lake.transform import run_transform
 
 #: 2 cities x 2 months = 4 partitions; the paused transform writes one per batch.
 SPEC = SynthSpec(
