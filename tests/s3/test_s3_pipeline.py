@@ -126,11 +126,19 @@ def test_backfill_killed_mid_run_on_s3_resumes(
     args.insert(3, sim.base_url)
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
-    # Kill well before the end (a clean run needs about 60 requests), mid-walk.
-    while sim.stats()["requests"] < KILL_AT_REQUESTS:
+    # Kill well before the end (a clean run needs about 60 requests), mid-walk, once some
+    # trades are durable (on a loaded machine the S3 writes lag the requests; a kill before any
+    # unit is saved would leave the re-run nothing to resume).
+    lake = Lake(url)
+
+    def trades_durable() -> bool:
+        lake.fs.invalidate_cache()  # s3fs caches listings; we want the bucket as it is now
+        return bool(lake.glob("raw/trades/*/*/*.parquet"))
+
+    while sim.stats()["requests"] < KILL_AT_REQUESTS or not trades_durable():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the child never reached the kill point"
-        time.sleep(0.005)
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     durable = len(Lake(url).glob("raw/*/*/*/*.parquet"))
