@@ -29,7 +29,6 @@ from kalshi_lake.config import Settings
 from kalshi_lake.errors import UsageError
 from kalshi_lake.lake.state import DEMO_MARKER
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.sql.connection import as_lake
 
 #: The simulator's frozen clock: 13:00 ET on 2026-11-21, so the 11-22 events are listed (since
 #: 10:00 ET) and past their D-1 10:00 decision in New York and Chicago.
@@ -113,7 +112,7 @@ def run_demo(
     if days < 1:
         raise UsageError(f"--days must be at least 1, got {days}")
     resolved = [get_city(c) for c in cities]
-    lake = as_lake(settings)
+    lake = Lake.of(settings)
     _guard(lake)
     lake.write_bytes(
         json.dumps(

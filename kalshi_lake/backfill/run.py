@@ -123,7 +123,7 @@ def _refuse_demo_lake(settings: Settings) -> None:
     host = httpx.URL(settings.api_url).host
     if host in ("127.0.0.1", "localhost", "::1"):
         return
-    if Lake.from_settings(settings).exists(DEMO_MARKER):
+    if Lake.of(settings).exists(DEMO_MARKER):
         raise UsageError(
             f"{settings.lake} holds the simulator demo ({DEMO_MARKER}); "
             "backfill real data into another lake (--lake) or delete this one first"
@@ -150,7 +150,7 @@ class _Run:
         self.refresh = refresh
         self.mode = mode
         self.transport = transport
-        self.lake = Lake(settings.lake, settings.storage_options)
+        self.lake = Lake.of(settings)
         self.run_id = new_run_id()
         self.state = StateStore(self.lake, f"backfill/city={city.name}")
         self.lease = Lease(

@@ -196,9 +196,19 @@ class Lake:
         self.url = url.rstrip("/")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Lake:
-        """The lake named by ``settings.lake`` with ``settings.storage_options``."""
-        return cls(settings.lake, settings.storage_options)
+    def of(
+        cls, lake: str | Path | Lake | Settings, storage_options: Mapping[str, Any] | None = None
+    ) -> Lake:
+        """The one way library code gets a :class:`Lake`: from a URL or path (with optional
+        s3fs ``storage_options``), from :class:`~kalshi_lake.config.Settings` (its ``lake`` and
+        ``storage_options``), or a Lake as it is."""
+        from kalshi_lake.config import Settings
+
+        if isinstance(lake, Lake):
+            return lake
+        if isinstance(lake, Settings):
+            return cls(lake.lake, dict(lake.storage_options))
+        return cls(str(lake), dict(storage_options or {}))
 
     # --- paths -------------------------------------------------------------------------------
     @property

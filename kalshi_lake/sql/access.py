@@ -24,7 +24,7 @@ from kalshi_lake.config import Settings
 from kalshi_lake.errors import QueryError
 from kalshi_lake.lake.state import read_run_records
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.sql.connection import as_lake, connect, new_connection, register_views
+from kalshi_lake.sql.connection import connect, new_connection, register_views
 
 #: Name of the DuckDB file ``kalshi-lake views`` writes at the lake root.
 VIEWS_DB = "kalshi.duckdb"
@@ -62,7 +62,7 @@ def run_sql(
 ) -> QueryResult:
     """Run ``sql`` over the lake's views; fetch at most ``max_rows`` rows (None = all)."""
     own = con is None
-    con = con or connect(as_lake(lake))
+    con = con or connect(Lake.of(lake))
     try:
         try:
             cur = con.execute(sql)
@@ -169,7 +169,7 @@ def write_views_db(lake: str | Lake | Settings) -> tuple[str, list[str]]:
     of it. For an object-store lake it is built locally and uploaded in one request; clients
     then need DuckDB's httpfs and credentials to read the Parquet files.
     """
-    lk = as_lake(lake)
+    lk = Lake.of(lake)
     if lk.is_local:
         Path(lk.root).mkdir(parents=True, exist_ok=True)
         final = Path(lk.path(VIEWS_DB))
@@ -204,7 +204,7 @@ def _build_views_db(path: str, lake: Lake) -> list[str]:
 
 def lake_status(lake: str | Lake | Settings) -> list[dict[str, Any]]:
     """Per city: event dates covered, markets, trades, candles, last fetch, last run, gaps."""
-    lk = as_lake(lake)
+    lk = Lake.of(lake)
     con = connect(lk)
     try:
         try:

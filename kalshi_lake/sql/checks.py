@@ -30,7 +30,7 @@ from kalshi_lake.config import Settings
 from kalshi_lake.errors import BadDateError, ValidationFailed
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql import sqlfiles
-from kalshi_lake.sql.connection import as_lake, connect
+from kalshi_lake.sql.connection import connect
 
 #: How many offending rows each result keeps as a sample.
 SAMPLE_ROWS = 3
@@ -166,7 +166,7 @@ def run_checks(
     if isinstance(lake, duckdb.DuckDBPyConnection):
         con, uri, own = lake, "", False
     else:
-        lk = as_lake(lake)
+        lk = Lake.of(lake)
         con, uri, own = connect(lk), lk.uri(), True
     try:
         _set_scope(con, scope)

@@ -120,17 +120,6 @@ _SIGNATURE = re.compile(
 )
 
 
-def as_lake(
-    lake: str | Path | Lake | Settings, storage_options: Mapping[str, Any] | None = None
-) -> Lake:
-    """A :class:`Lake` from a URL, a path, a Lake or Settings (whose ``lake`` is used)."""
-    if isinstance(lake, Lake):
-        return lake
-    if isinstance(lake, Settings):
-        return Lake(lake.lake, storage_options=dict(lake.storage_options))
-    return Lake(str(lake), storage_options=dict(storage_options or {}))
-
-
 def new_connection(
     database: str = ":memory:", *, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
@@ -251,7 +240,7 @@ def connect(
     A lake whose tables have no files yet still connects: those views are empty and typed,
     and a warning names what to run. A local lake folder that does not exist is an error.
     """
-    lk = as_lake(lake, storage_options)
+    lk = Lake.of(lake, storage_options)
     if lk.is_local and not Path(lk.root).is_dir():
         raise ConfigError(
             f"no lake at {lk.root}: pass --lake (or KALSHI_LAKE) or run `kalshi-lake backfill` first"

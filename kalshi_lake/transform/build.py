@@ -105,7 +105,7 @@ def run_transform(
         raise BadDateError(f"start {start} is after end {end}")
     t0 = time.perf_counter()
     opts = options or TransformOptions()
-    lake = Lake.from_settings(settings)
+    lake = Lake.of(settings)
     summary = TransformSummary(lake=lake.url, full=full)
     cities = cities_in(lake, city.name if city else None)
     if cities:
