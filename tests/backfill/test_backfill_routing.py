@@ -119,6 +119,7 @@ def test_historical_candles_are_chunked_under_the_cap(
         p = json.loads(r["request_params"])
         assert (int(p["end_ts"]) - int(p["start_ts"])) // 60 + 1 <= cap
         per_market.setdefault(r["market_ticker"], []).append(p)
+    assert set(per_market) == truth.historical_markets == truth.markets  # every market chunked
     for chunks in per_market.values():
         chunks.sort(key=lambda p: int(p["start_ts"]))
         for a, b in itertools.pairwise(chunks):

@@ -106,8 +106,8 @@ def test_good_lake_unaffected_by_bad_one(
     url = s3_url()
     good = Lake(url)
     good.write_bytes(b"1", "x.bin")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
-    with pytest.raises(ConfigError):
-        Lake(url).check()
-    monkeypatch.undo()
+    with monkeypatch.context() as mp:
+        mp.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+        with pytest.raises(ConfigError):
+            Lake(url).check()
     assert good.read_bytes("x.bin") == b"1"
