@@ -21,6 +21,7 @@ from kalshi_lake.sim import SimServer
 UTC = dt.UTC
 
 
+@pytest.mark.slow
 def test_cutoff_straddling_range_uses_each_tier_for_what_it_holds(
     sim: SimServer,
     lake_dir: Path,
@@ -69,6 +70,7 @@ def test_cutoff_straddling_range_uses_each_tier_for_what_it_holds(
     assert summary.by_tier["historical"]["trades"] > 0 and summary.by_tier["live"]["trades"] > 0
 
 
+@pytest.mark.slow
 def test_legacy_tickers_of_2024_come_back_under_the_kx_series(
     sim: SimServer,
     lake_dir: Path,
@@ -227,6 +229,7 @@ def test_events_missing_from_the_listing_are_asked_for_one_by_one(
         assert r["date"] == event_date(r["event_ticker"]).isoformat() and r["tier"] == "live"
 
 
+@pytest.mark.slow
 def test_many_archived_events_use_the_series_listing_and_stop_past_the_range(
     sim: SimServer,
     lake_dir: Path,

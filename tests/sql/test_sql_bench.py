@@ -12,6 +12,8 @@ from kalshi_lake.bench import queries as bench
 from kalshi_lake.cities import get_city
 from kalshi_lake.lake.storage import Lake
 
+pytestmark = pytest.mark.slow  # the query benchmark
+
 
 def test_synthetic_lake_has_the_curated_layout_and_answers_the_backtest_views(
     tmp_path: Path,
