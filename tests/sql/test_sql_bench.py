@@ -12,8 +12,6 @@ from kalshi_lake.bench import queries as bench
 from kalshi_lake.cities import get_city
 from kalshi_lake.lake.storage import Lake
 
-pytestmark = pytest.mark.slow  # the query benchmark
-
 
 def test_synthetic_lake_has_the_curated_layout_and_answers_the_backtest_views(
     tmp_path: Path,
@@ -39,6 +37,7 @@ def test_synthetic_lake_has_the_curated_layout_and_answers_the_backtest_views(
     assert winners == 2 * 2 * 4  # one per event and instant
 
 
+@pytest.mark.slow
 def test_quick_run_yields_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KALSHI_BENCH_DIR", str(tmp_path))
     monkeypatch.setitem(bench._QUICK, "days", 70)
