@@ -132,15 +132,19 @@ def test_incomplete_run_prints_the_summary_and_exits_3(
 
 
 def test_make_backfill_target_runs_the_cli() -> None:
+    # -o: take the install stamp as done, so `make` never creates a venv or installs packages.
     dry = subprocess.run(
-        ["make", "-n", "backfill", "CITY=chicago", "START=2026-11-01", "END=2026-11-02"],
+        ["make", "-o", ".venv/.installed", "-n", "backfill", "LAKE=lake", "CITY=chicago",
+         "START=2026-11-01", "END=2026-11-02"],
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert (
         "kalshi-lake --lake lake backfill --city chicago --start 2026-11-01 --end 2026-11-02"
         in (dry.stdout)
     )
-    usage = subprocess.run(["make", "backfill"], cwd=REPO, capture_output=True, text=True)
+    usage = subprocess.run(
+        ["make", "-o", ".venv/.installed", "backfill"], cwd=REPO, capture_output=True, text=True
+    )
     assert usage.returncode != 0 and "usage: make backfill CITY=" in usage.stderr
 
 

@@ -21,6 +21,7 @@ CITY = get_city("chicago")
 START, END = dt.date(2026, 9, 19), dt.date(2026, 9, 24)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "faults",
     [
@@ -51,6 +52,7 @@ def test_faulty_api_still_lands_everything(
     assert all(r["http_status"] == 200 for r in raw.rows)
 
 
+@pytest.mark.slow
 def test_429_storm_is_survived_and_the_client_backs_off(
     sim_factory: Callable[..., Any],
     lake_dir: Path,
@@ -74,6 +76,7 @@ def test_429_storm_is_survived_and_the_client_backs_off(
     assert summary.rate_limited < summary.requests / 2
 
 
+@pytest.mark.slow
 def test_spent_retry_budget_exits_3_naming_what_is_missing_and_a_rerun_completes(
     sim_factory: Callable[..., Any],
     lake_dir: Path,

@@ -56,13 +56,13 @@ def test_kill_9_at_several_points_then_rerun_lands_everything(
 ) -> None:
     # Latency keeps several requests in flight when the kill lands.
     sim = sim_factory(latency_ms=15)
-    kills = 0
+    kills = claims = 0
     for point in (25, 70, 140):
         proc = _spawn(lake_dir, sim.base_url)
         kills += _kill_after(proc, sim, point)
         # What the dead run claimed is in the lake: every saved cursor's pages are durable.
-        _assert_state_claims_only_durable_pages(lake_dir, raw_of)
-    assert kills >= 2
+        claims += _assert_state_claims_only_durable_pages(lake_dir, raw_of)
+    assert kills >= 2 and claims > 0  # the dead runs had claimed something to check
     proc = _spawn(lake_dir, sim.base_url)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
@@ -84,7 +84,8 @@ def test_kill_9_at_several_points_then_rerun_lands_everything(
     assert set(clean_raw.trades) == set(raw.trades) and clean_raw.candles == raw.candles
 
 
-def _assert_state_claims_only_durable_pages(lake_dir: Path, raw_of: Callable[..., Any]) -> None:
+def _assert_state_claims_only_durable_pages(lake_dir: Path, raw_of: Callable[..., Any]) -> int:
+    """Check every claim of the saved state against the raw pages; return how many there were."""
     state = StateStore(Lake(str(lake_dir)), f"backfill/city={CITY}").load()
     raw = raw_of(lake_dir)
     walks = dict(state.items("walk/trades/"))
@@ -104,3 +105,4 @@ def _assert_state_claims_only_durable_pages(lake_dir: Path, raw_of: Callable[...
     done_trades = {k.split("/", 1)[1] for k, v in state.items("trades/")}
     fetched = {r["market_ticker"] for r in raw.pages("trades") if r["cursor_out"] == ""}
     assert done_trades <= fetched
+    return len(walks) + len(dict(state.items("walk/ecandles/"))) + len(done_trades)

@@ -21,6 +21,7 @@ from kalshi_lake.sim import SimServer
 UTC = dt.UTC
 
 
+@pytest.mark.slow
 def test_cutoff_straddling_range_uses_each_tier_for_what_it_holds(
     sim: SimServer,
     lake_dir: Path,
@@ -69,6 +70,7 @@ def test_cutoff_straddling_range_uses_each_tier_for_what_it_holds(
     assert summary.by_tier["historical"]["trades"] > 0 and summary.by_tier["live"]["trades"] > 0
 
 
+@pytest.mark.slow
 def test_legacy_tickers_of_2024_come_back_under_the_kx_series(
     sim: SimServer,
     lake_dir: Path,
@@ -119,6 +121,7 @@ def test_historical_candles_are_chunked_under_the_cap(
         p = json.loads(r["request_params"])
         assert (int(p["end_ts"]) - int(p["start_ts"])) // 60 + 1 <= cap
         per_market.setdefault(r["market_ticker"], []).append(p)
+    assert set(per_market) == truth.historical_markets == truth.markets  # every market chunked
     for chunks in per_market.values():
         chunks.sort(key=lambda p: int(p["start_ts"]))
         for a, b in itertools.pairwise(chunks):
@@ -226,6 +229,7 @@ def test_events_missing_from_the_listing_are_asked_for_one_by_one(
         assert r["date"] == event_date(r["event_ticker"]).isoformat() and r["tier"] == "live"
 
 
+@pytest.mark.slow
 def test_many_archived_events_use_the_series_listing_and_stop_past_the_range(
     sim: SimServer,
     lake_dir: Path,

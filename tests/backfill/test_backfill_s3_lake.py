@@ -18,7 +18,7 @@ from kalshi_lake.lake.state import StateStore, read_run_records
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sim import SimServer
 
-pytestmark = pytest.mark.s3
+pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kalshi_lake.backfill import run_backfill
 from kalshi_lake.cities import event_date, get_city
 from kalshi_lake.lake.state import StateStore, read_run_records
@@ -20,6 +22,7 @@ CHICAGO = get_city("chicago")
 START, END = dt.date(2026, 10, 22), dt.date(2026, 11, 20)  # 30 days, all in the live tier
 
 
+@pytest.mark.slow
 def test_30_day_backfill_lands_everything_the_simulator_holds(
     sim: SimServer,
     lake_dir: Path,

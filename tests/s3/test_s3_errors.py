@@ -83,6 +83,7 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_endpoint_refused(aws_env: LocalS3, monkeypatch: pytest.MonkeyPatch) -> None:
     port = _closed_port()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
@@ -100,14 +101,15 @@ def test_no_credentials(aws_env: LocalS3, monkeypatch: pytest.MonkeyPatch) -> No
     assert "no AWS credentials" in _one_line(info.value)
 
 
+@pytest.mark.slow
 def test_good_lake_unaffected_by_bad_one(
     s3_url: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = s3_url()
     good = Lake(url)
     good.write_bytes(b"1", "x.bin")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
-    with pytest.raises(ConfigError):
-        Lake(url).check()
-    monkeypatch.undo()
+    with monkeypatch.context() as mp:
+        mp.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+        with pytest.raises(ConfigError):
+            Lake(url).check()
     assert good.read_bytes("x.bin") == b"1"

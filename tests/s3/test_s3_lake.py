@@ -205,12 +205,13 @@ def test_reader_never_sees_a_mix_or_nothing(
                 continue  # a listed old name replaced between list and read is not a mix
             seen.append(n)
 
-    t = threading.Thread(target=read_loop)
+    t = threading.Thread(target=read_loop, daemon=True)
     t.start()
     for v in versions[1:] * 3:
         lake.replace_partition(folder, v)
     done.set()
     t.join(timeout=120)
+    assert not t.is_alive() and len(seen) >= 5, f"the reader read {len(seen)} versions"
     assert not bad
     assert set(seen) <= {v.num_rows for v in versions}
 

@@ -33,7 +33,7 @@ print("released", flush=True)
 """
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.slow)])
 def lake_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty local lake, or of one on the moto S3 server."""
     if request.param == "local":
@@ -77,6 +77,7 @@ def test_acquire_release(lake_url: str) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_second_process_gets_locked_error(
     lake_url: str, holder: Callable[..., subprocess.Popen[str]]
 ) -> None:
@@ -96,6 +97,7 @@ def test_second_process_gets_locked_error(
         pass
 
 
+@pytest.mark.slow
 def test_killed_holder_on_this_machine_is_taken_over_at_once(
     lake_url: str, holder: Callable[..., subprocess.Popen[str]]
 ) -> None:

@@ -48,23 +48,24 @@ def spark() -> Iterator[Any]:
         from pyspark.sql import SparkSession
     except ImportError:
         pytest.skip("pyspark is not installed: run `make test-spark`")
-    # Bind to loopback only (Spark would otherwise pick the first network interface).
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("kalshi-lake-test")
-        .config("spark.sql.session.timeZone", "UTC")
-        # city/month are strings; never let Spark guess a type for "2026-10".
-        .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    with pytest.MonkeyPatch.context() as mp:
+        # Bind to loopback only (Spark would otherwise pick the first network interface).
+        mp.setenv("SPARK_LOCAL_IP", os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"))
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("kalshi-lake-test")
+            .config("spark.sql.session.timeZone", "UTC")
+            # city/month are strings; never let Spark guess a type for "2026-10".
+            .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.sql.shuffle.partitions", "2")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        yield session
+        session.stop()
 
 
 def _duck(lake: Lake, sql: str) -> list[tuple[Any, ...]]:
@@ -78,10 +79,14 @@ def _duck(lake: Lake, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in con.sql(sql).fetchall()]
 
 
-def _spark(spark: Any, lake: Lake, sql: str) -> list[tuple[Any, ...]]:
+def _spark_df(spark: Any, lake: Lake, sql: str) -> Any:
     for table in ("trades", "markets", "candles_1m"):
         spark.read.parquet(lake.uri(f"curated/{table}")).createOrReplaceTempView(table)
-    return [tuple(r) for r in spark.sql(sql).collect()]
+    return spark.sql(sql)
+
+
+def _spark(spark: Any, lake: Lake, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in _spark_df(spark, lake, sql).collect()]
 
 
 def _utc(v: Any) -> Any:
@@ -148,6 +153,54 @@ def test_markets_and_candles_agree_with_duckdb(spark: Any, curated_lake: Lake) -
     _same(_spark(spark, curated_lake, candles), _duck(curated_lake, candles))
 
 
-def test_partition_pruning_reads_one_city(spark: Any, curated_lake: Lake) -> None:
-    sql = "SELECT count(*), sum(yes_price) FROM trades WHERE city = 'miami' AND month = '2026-10'"
-    _same(_spark(spark, curated_lake, sql), _duck(curated_lake, sql))
+def _scan_metrics(df: Any) -> dict[str, int]:
+    """The Parquet scan's metrics (``numFiles``, ``numPartitions``...) of a collected query.
+
+    Walks Spark's executed physical plan, through adaptive execution's stage wrappers, to the
+    one ``FileSourceScanExec``: its file count is what Spark read, whatever rows survived.
+    """
+    scans = []
+    todo = [df._jdf.queryExecution().executedPlan()]
+    while todo:
+        node = todo.pop()
+        kind = node.getClass().getSimpleName()
+        if kind == "FileSourceScanExec":
+            scans.append(node)
+        elif kind == "AdaptiveSparkPlanExec":
+            todo.append(node.executedPlan())
+        elif kind.endswith("QueryStageExec"):
+            todo.append(node.plan())
+        else:
+            children = node.children()
+            todo.extend(children.apply(i) for i in range(children.size()))
+    assert len(scans) == 1, f"expected one Parquet scan, found {len(scans)}"
+    metrics = scans[0].metrics()
+    names = metrics.keysIterator()
+    out = {}
+    while names.hasNext():
+        name = names.next()
+        out[name] = int(metrics.apply(name).value())
+    return out
+
+
+@pytest.mark.parametrize(
+    ("where", "partitions"),
+    [
+        ("city = 'miami' AND month = '2026-10'", ["city=miami/month=2026-10"]),
+        ("city = 'chicago'", ["city=chicago/month=2026-09", "city=chicago/month=2026-10"]),
+    ],
+)
+def test_partition_pruning_reads_only_the_matching_folders(
+    spark: Any, curated_lake: Lake, where: str, partitions: list[str]
+) -> None:
+    # Same answer as DuckDB, and Spark opened only the files of the matching folders: an
+    # unpruned scan gives the same rows (the filter drops the rest) but reads every file.
+    sql = f"SELECT count(*), sum(yes_price) FROM trades WHERE {where}"
+    df = _spark_df(spark, curated_lake, sql)
+    _same([tuple(r) for r in df.collect()], _duck(curated_lake, sql))
+    expected = [f for p in partitions for f in curated_lake.glob(f"curated/trades/{p}/*.parquet")]
+    every = curated_lake.glob("curated/trades/*/*/*.parquet")
+    assert 0 < len(expected) < len(every)
+    metrics = _scan_metrics(df)
+    assert metrics["numPartitions"] == len(partitions), metrics
+    assert metrics["numFiles"] == len(expected), metrics

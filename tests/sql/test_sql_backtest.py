@@ -281,6 +281,7 @@ def test_decision_quotes_for_equals_the_view_for_its_scope(clean_lake: Lake) -> 
     }
 
 
+@pytest.mark.slow
 def test_quotes_at_matches_decision_quotes_at_decision_instants(clean_lake: Lake) -> None:
     dq = rows(clean_lake, "SELECT * FROM decision_quotes")
     instants = sorted({(r["city"], r["decision_at"]) for r in dq})

@@ -9,6 +9,7 @@ import pytest
 from kalshi_lake.bench import queries as bench
 
 
+@pytest.mark.slow
 def test_quick_run_yields_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KALSHI_BENCH_DIR", str(tmp_path))
     monkeypatch.setitem(bench._QUICK, "days", 70)

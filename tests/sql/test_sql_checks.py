@@ -273,6 +273,7 @@ def test_clean_lake_passes_every_check(clean_lake: Lake) -> None:
     assert len(results) == len(DEFECTS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("check", sorted(DEFECTS))
 def test_check_fires_on_exactly_its_defect(
     check: str, clean_data: LakeData, write_lake: Callable[[LakeData], Lake]

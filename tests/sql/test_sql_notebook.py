@@ -13,6 +13,7 @@ from kalshi_lake.lake.storage import Lake
 NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "backtest.ipynb"
 
 
+@pytest.mark.slow
 def test_backtest_notebook_executes(
     clean_lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

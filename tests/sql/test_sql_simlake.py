@@ -21,6 +21,7 @@ from kalshi_lake.sql.checks import run_checks
 
 SEED = 7
 DAYS = 3
+pytestmark = pytest.mark.slow  # the demo end to end
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ SPEC = SynthSpec(
     page_size=20,
 )
 N_PARTITIONS = 4
+pytestmark = pytest.mark.slow  # kill -9 end to end
 
 CHILD = """
 import sys

@@ -42,6 +42,7 @@ def _settings(lake: Path) -> Settings:
     return Settings(lake=str(lake), progress=False)
 
 
+@pytest.mark.slow
 def test_replay_delete_curated_transform_compare(synth_copy: Copy) -> None:
     lake = synth_copy("replay")
     first = run_transform(_settings(lake))
@@ -77,6 +78,7 @@ def test_replay_delete_curated_transform_compare(synth_copy: Copy) -> None:
     assert idle.rebuilt == [] and idle.skipped == 4
 
 
+@pytest.mark.slow
 def test_incremental_after_new_raw_equals_full_rebuild(synth_copy: Copy, tmp_path: Path) -> None:
     lake = synth_copy("incremental")
     run_transform(_settings(lake))
@@ -178,6 +180,7 @@ def test_scope_by_city_and_dates(synth_copy: Copy) -> None:
     assert rest.skipped == 1
 
 
+@pytest.mark.slow
 def test_scoped_incremental_lists_only_its_months_and_equals_full(
     synth_copy: Copy, tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,6 +83,7 @@ def price_string(draw: st.DrawFn) -> tuple[str, Decimal]:
     return f"{value:.{p}f}", value
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
@@ -111,6 +113,7 @@ def test_sub_cent_prices_and_fractional_counts_are_exact(
         assert r["count"] == Decimal(centi) / 100
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=100), min_size=1, max_size=50))
 def test_cents_era_integers_divide_exactly(cents: list[int]) -> None:
