@@ -28,8 +28,10 @@ def _page(**kw: object) -> RawPage:
     return RawPage(**base)  # type: ignore[arg-type]
 
 
-def test_relative_path_becomes_absolute_file_url(tmp_path: Path) -> None:
-    os.chdir(tmp_path)
+def test_relative_path_becomes_absolute_file_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     lake = Lake("lake")
     assert lake.is_local and lake.root == str(tmp_path / "lake")
     assert lake.uri("raw") == str(tmp_path / "lake" / "raw")
