@@ -47,7 +47,7 @@ test-fast: $(STAMP)
 # The distributed-reader test: pyspark (local mode, needs Java 17+) reads the curated lake.
 test-spark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
-	$(BIN)/python -m pytest tests/spark -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/e2e/test_e2e_spark.py -q $(PYTEST_ARGS)
 
 backfill: $(STAMP)
 	@test -n "$(CITY)" || { echo "usage: make backfill CITY=chicago [START=YYYY-MM-DD] [END=YYYY-MM-DD]" >&2; exit 2; }

@@ -25,7 +25,7 @@ from typing import Any
 from kalshi_lake.bench import figure
 from kalshi_lake.config import Settings
 from kalshi_lake.lake import Lake
-from kalshi_lake.lake.s3 import LocalS3, local_s3
+from kalshi_lake.testing.local_s3 import LocalS3, local_s3
 
 
 @contextmanager

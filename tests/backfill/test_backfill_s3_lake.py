@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -13,39 +12,21 @@ import pytest
 
 from kalshi_lake.backfill import run_backfill
 from kalshi_lake.cities import get_city
-from kalshi_lake.lake.s3 import LocalS3, local_s3
 from kalshi_lake.lake.state import StateStore, read_run_records
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sim import SimServer
+from kalshi_lake.testing.local_s3 import LocalS3
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[LocalS3]:
-    with local_s3() as server:
-        yield server
-
-
-@pytest.fixture
-def s3_env(moto: LocalS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalS3:
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for k, v in moto.env().items():
-        monkeypatch.setenv(k, v)
-    return moto
-
-
 def test_backfill_into_s3_lands_pages_state_and_resumes(
-    s3_env: LocalS3,
+    aws_env: LocalS3,
     sim: SimServer,
     settings_for: Callable[..., Any],
     truth_of: Callable[..., Any],
 ) -> None:
-    url = f"s3://{s3_env.create_bucket()}/lake"
+    url = f"s3://{aws_env.create_bucket()}/lake"
     city = get_city("chicago")
     start, end = dt.date(2026, 11, 18), dt.date(2026, 11, 21)
     first = run_backfill(settings_for(sim, lake=url), city, start, end)

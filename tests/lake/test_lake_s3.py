@@ -15,7 +15,7 @@ import pytest
 
 from kalshi_lake.lake import Lake
 from kalshi_lake.lake.raw import RAW_SCHEMA, RawPage, write_pages
-from kalshi_lake.lake.s3 import LocalS3
+from kalshi_lake.testing.local_s3 import LocalS3
 from kalshi_lake.lake.storage import PARTITION_FILE
 from kalshi_lake.schemas import TRADES
 

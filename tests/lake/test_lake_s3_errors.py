@@ -10,7 +10,7 @@ from moto.core.authorization import enable_iam_authentication
 
 from kalshi_lake.errors import ConfigError
 from kalshi_lake.lake import Lake
-from kalshi_lake.lake.s3 import LocalS3
+from kalshi_lake.testing.local_s3 import LocalS3
 
 pytestmark = pytest.mark.s3
 

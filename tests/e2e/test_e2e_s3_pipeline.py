@@ -35,8 +35,7 @@ from kalshi_lake.transform import run_transform
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-KILL_CHILD = REPO / "tests" / "backfill" / "kill_child.py"
+KILL_CHILD = Path(__file__).with_name("kill_child.py")
 CHICAGO, MIAMI = get_city("chicago"), get_city("miami")
 # Across the simulator's historical cutoff (2026-09-22): both tiers, legacy-free tickers.
 START, END = dt.date(2026, 9, 19), dt.date(2026, 9, 24)
