@@ -1,9 +1,9 @@
-"""Run state under ``<lake>/_state/``: resumable progress, leases and run records.
+"""Run state under ``<lake>/_state/``: resumable progress (a key -> record log) and run records.
 
 Everything goes through :class:`~kalshi_lake.lake.storage.Lake` (fsspec), so a lake on S3 keeps
 its state on S3 too. Nothing here is needed to *read* the lake; it only saves work.
 
-Leases (one run per city at a time) are :class:`kalshi_lake.lake.lock.Lease`.
+Leases (one run per city at a time) live beside it in :mod:`kalshi_lake.lake.lock`.
 
 Progress (:class:`StateStore`) is a key -> record map stored as an append-only log of small JSON
 segments, folded in name order (last write wins). Appending new objects instead of rewriting one
