@@ -31,16 +31,10 @@ log = get_logger(__name__)
 #: A parser run over a view of raw pages: ``fn(con, view_name) -> rows``.
 Parser = Callable[[duckdb.DuckDBPyConnection, str], pl.DataFrame]
 
-_RAW_COLUMNS = (
-    "tier",
-    "page_number",
-    "fetched_at",
-    "series_ticker",
-    "event_ticker",
-    "market_ticker",
-    "request_params",
-    "http_status",
-    "body",
+#: The columns read from each raw file: the parsers' page columns less those the view derives
+#: from the file's path (``fid``, ``row``, ``city``, ``date``, ``endpoint``).
+_RAW_COLUMNS = tuple(
+    c for c in parse.PAGE_COLUMNS if c not in ("fid", "row", "city", "date", "endpoint")
 )
 
 
