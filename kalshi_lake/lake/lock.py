@@ -4,9 +4,10 @@ A lease is a small JSON object at ``<lake>/_state/locks/<name>.json`` naming its
 pid, a random owner token, when it started) and when it expires. The holder renews it from a
 heartbeat thread every ``ttl_s / 3`` seconds; a holder that dies (``kill -9``, a lost machine)
 stops renewing, and once the lease has expired anyone may take it over. A holder that ran on
-this very machine (same kernel boot and pid namespace) and whose pid no longer exists is known
-dead at once, so a re-run right after a crash takes over without waiting for the expiry. So a
-crash never needs a human to clean up, and two live processes never both hold the same name.
+this very machine (same kernel boot and pid namespace) and whose pid no longer exists, or is a
+zombie its parent has not reaped yet, is known dead at once, so a re-run right after a crash takes
+over without waiting for the expiry. So a crash never needs a human to clean up, and two live
+processes never both hold the same name.
 
 Every step is a compare-and-swap, so two processes racing for a free or an expired lease cannot
 both win:
@@ -119,11 +120,25 @@ class LeaseInfo:
             return True
         except OSError:
             return False
-        return False
+        # A killed holder whose parent has not reaped it yet (``timeout -s KILL`` in a script
+        # that carries on) still has a pid, but it will never run again: it is gone too.
+        return _is_zombie(self.pid)
 
     def takeable(self) -> bool:
         """True if another process may take this lease over (expired, or its holder died)."""
         return self.expired() or self.holder_gone()
+
+
+def _is_zombie(pid: int) -> bool:
+    """True if ``pid`` has exited and only waits for its parent to reap it (state Z or X)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    # ``pid (comm) state ...``: comm may hold spaces and parentheses, so split at the last ')'.
+    fields = stat.rpartition(b")")[2].split()
+    return bool(fields) and fields[0] in (b"Z", b"X")
 
 
 _HOST_ID: str | None = None

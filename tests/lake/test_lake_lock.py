@@ -120,6 +120,32 @@ def test_killed_holder_on_this_machine_is_taken_over_at_once(
         assert read_lease(lake, "backfill/chicago").owner == lease.owner  # type: ignore[union-attr]
 
 
+def test_killed_holder_not_yet_reaped_is_taken_over_at_once(tmp_path: Path) -> None:
+    """A SIGKILLed holder whose parent has not reaped it (a zombie) blocks nobody."""
+    lake_url = str(tmp_path / "lake")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, lake_url, "backfill/chicago", "3600"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        os.kill(proc.pid, signal.SIGKILL)  # not proc.wait(): the child stays a zombie
+        stat = Path(f"/proc/{proc.pid}/stat")
+        for _ in range(200):
+            if stat.read_text().rpartition(")")[2].split()[0] == "Z":
+                break
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail("the killed holder never became a zombie")
+        with Lease(Lake(lake_url), "backfill/chicago") as lease:  # no wait_s: at once
+            assert lease.taken_over is not None and lease.taken_over.pid == proc.pid
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+
+
 def test_silent_remote_holder_is_taken_over_after_expiry(lake_url: str) -> None:
     """A holder on another machine that stops renewing blocks others until its expiry."""
     lake = Lake(lake_url)
