@@ -214,6 +214,7 @@ def backfill(
     click.echo(summary.render())
     if no_transform:
         return
+    from kalshi_lake.errors import LockedError
     from kalshi_lake.transform import TransformIncomplete, run_transform
 
     try:
@@ -221,6 +222,11 @@ def backfill(
     except TransformIncomplete as exc:
         click.echo(exc.summary.render())
         raise
+    except LockedError as exc:
+        # The fetch succeeded and is durable; another worker is transforming this city right
+        # now, so the curated tables are its job (a later transform picks up whatever it missed).
+        click.echo(f"note: fetch done; transform left to the other worker: {exc}", err=True)
+        return
     click.echo(result.render())
 
 

@@ -106,6 +106,25 @@ def test_no_transform_skips_it(
     assert result.exit_code == 0, result.output
 
 
+def test_transform_held_by_another_worker_leaves_it_to_them_and_exits_0(
+    sim: SimServer, lake_dir: Path
+) -> None:
+    from kalshi_lake.lake import Lake
+    from kalshi_lake.lake.lock import Lease
+
+    with Lease(Lake(str(lake_dir)), "transform/chicago", purpose="transform"):
+        result = _run(
+            lake_dir, "--city", "chicago", "--start", "2026-11-01", "--end", "2026-11-01",
+            "--api-url", sim.base_url, "--rate", "500",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert ": ok" in result.output  # the fetch's summary
+    (note,) = [ln for ln in result.output.splitlines() if "transform left to" in ln]
+    assert note.startswith("note: fetch done; transform left to the other worker:")
+    assert "transform/chicago is locked by" in note
+    assert not (lake_dir / "curated").exists()
+
+
 def test_incomplete_run_prints_the_summary_and_exits_3(
     sim_factory: Callable[..., SimServer], lake_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
