@@ -1,6 +1,7 @@
 """Discovery: which events of the range exist and what their markets are, phase by phase.
 
 1. :func:`fetch_reference`: ``/historical/cutoff`` and ``/series/{s}``, concurrently, always.
+   Both answering 404 means the API base URL is wrong: a :class:`UsageError` (exit 2).
 2. :meth:`Discovery.list_events_and_live_markets`: ``/events?series_ticker=`` and, unless the
    range is all archived or all done, ``/markets?series_ticker=&min_close_ts=&max_close_ts=``.
 3. :meth:`Discovery.plan_events`: skip finished events; restore the markets of unfinished ones
@@ -16,11 +17,13 @@ Listings are always re-read: they are how new events and state changes are found
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kalshi_lake.api.client import ApiResponse
 from kalshi_lake.api.paging import CursorPager
 from kalshi_lake.backfill.context import RunContext, gather
 from kalshi_lake.backfill.keys import market_key
@@ -34,6 +37,7 @@ from kalshi_lake.backfill.plan import (
 )
 from kalshi_lake.backfill.walk import OnPage, WalkSpec, fetch_one, walk
 from kalshi_lake.cities import event_date
+from kalshi_lake.errors import NotFoundError, UsageError
 from kalshi_lake.log import get_logger
 
 log = get_logger(__name__)
@@ -66,7 +70,21 @@ async def fetch_reference(ctx: RunContext) -> Cutoff:
     series = ctx.city.series_ticker
     cutoff = WalkSpec("cutoff", "historical", "/historical/cutoff", "market_settled_ts", today)
     series_spec = WalkSpec("series", "live", f"/series/{series}", "series", today, series=series)
-    resp, _ = await gather(fetch_one(ctx, cutoff), fetch_one(ctx, series_spec))
+    results = await asyncio.gather(
+        fetch_one(ctx, cutoff), fetch_one(ctx, series_spec), return_exceptions=True
+    )
+    if all(isinstance(r, NotFoundError) for r in results):
+        # Two unrelated paths, both of which every Kalshi API answers: the base URL is wrong
+        # (a typo in the path, a missing /trade-api/v2), not the data. Re-running cannot help.
+        raise UsageError(
+            f"every request to {ctx.client.base_url} answered 404 ({cutoff.path}, "
+            f"{series_spec.path}): is the API URL right? (--api-url / KALSHI_API_URL)"
+        )
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    resp = results[0]
+    assert isinstance(resp, ApiResponse)
     return Cutoff.from_payload(resp.data)
 
 

@@ -62,6 +62,21 @@ def test_unreachable_api_fails_fast_with_exit_3(lake_dir: Path) -> None:
     assert time.monotonic() - t0 < 60
 
 
+def test_wrong_api_base_path_exits_2_saying_the_url_looks_wrong(
+    sim: SimServer, lake_dir: Path
+) -> None:
+    wrong = sim.base_url.replace("/trade-api/v2", "/wrong/v2")
+    result = _run(
+        lake_dir, "--city", "chicago", "--start", "2026-11-01", "--end", "2026-11-01",
+        "--api-url", wrong, "--rate", "500", "--no-transform",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(f"error: every request to {wrong} answered 404"), last
+    assert "is the API URL right?" in last and "re-run" not in result.output
+    assert "Traceback" not in result.output
+
+
 def test_backfill_prints_a_summary_then_runs_the_transform(
     sim: SimServer, lake_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
