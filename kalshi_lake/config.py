@@ -42,6 +42,8 @@ class Settings:
     private_key_path: str | None = None
     storage_options: Mapping[str, Any] = field(default_factory=dict)
     progress: bool = True
+    # Seconds between two backfill progress lines when stderr is not a terminal (cron, nohup).
+    progress_interval_s: float = 30.0
     # Backfill raw writes: a batch of pages becomes durable (one file per partition) once it holds
     # this many pages or its oldest page is this old; a crash loses at most that much work.
     flush_pages: int = 256

@@ -1,4 +1,8 @@
-"""The live progress display (rich, on stderr, only when it is a terminal) and its ETA.
+"""The progress display on stderr and its ETA.
+
+On a terminal it is a live rich bar. When stderr is not a terminal (cron, nohup, systemd, a
+pipe) it is one plain line every ``interval_s`` seconds (30 by default), so an unattended run's
+log shows it is alive and how far it got, without a redraw per quarter second.
 
 The ETA is an estimate only once it can be an honest one: events already complete (skipped in
 an instant) do not count towards the rate, nothing is estimated before the number of events is
@@ -9,11 +13,12 @@ Until then the display says "estimating…".
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections import deque
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -83,19 +88,36 @@ def format_eta(seconds: float | None) -> str:
     return f"ETA {h}:{m:02d}:{s:02d}" if h else f"ETA {m}:{s:02d}"
 
 
+#: Seconds between two progress lines when stderr is not a terminal.
+LINE_INTERVAL_S = 30.0
+
+
 class ProgressDisplay:
     """Events done of total, requests/s, 429s, retries, failures and an ETA.
 
-    Disabled (every method a no-op) unless ``enabled`` and stderr is a TTY, so logs, pipes and
-    CI output stay clean.
+    With ``enabled`` False every method is a no-op. Otherwise a live bar when ``stream``
+    (stderr) is a TTY, else one line every ``interval_s`` seconds (the first after one
+    interval, so short runs print only their summary).
     """
 
-    def __init__(self, enabled: bool, description: str) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
+    def __init__(
+        self,
+        enabled: bool,
+        description: str,
+        *,
+        interval_s: float = LINE_INTERVAL_S,
+        stream: IO[str] | None = None,
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        tty = self.stream.isatty()
+        self.enabled = enabled and tty
+        self.lines = enabled and not tty
+        self.interval_s = max(0.0, float(interval_s))
         self._progress: Progress | None = None
         self._task: Any = None
         self.description = description
         self.eta = EtaEstimator()
+        self._next_line = time.monotonic() + self.interval_s
 
     def __enter__(self) -> ProgressDisplay:
         if self.enabled:
@@ -132,6 +154,23 @@ class ProgressDisplay:
     ) -> None:
         """Refresh the numbers: ``events_done`` fetched by this run, ``events_skipped`` found
         already complete."""
+        if self.lines:
+            now = time.monotonic()
+            self.eta.observe(now, fetched=events_done, skipped=events_skipped, total=events_total)
+            if now >= self._next_line:
+                self._next_line = now + self.interval_s
+                done = events_done + events_skipped
+                total = "?" if events_total is None else str(events_total)
+                line = (
+                    f"{self.description}: events {done}/{total}, {requests} requests "
+                    f"({rate:.1f}/s), 429s {rate_limited}, retries {retries}"
+                    + (f", failed {failures}" if failures else "")
+                    + f", {format_eta(self.eta.eta(now))}"
+                    + (f" ({phase})" if phase else "")
+                )
+                with contextlib.suppress(OSError, ValueError):  # a closed pipe stops nothing
+                    print(line, file=self.stream, flush=True)
+            return
         if self._progress is None:
             return
         now = time.monotonic()

@@ -200,7 +200,11 @@ class _Run:
                     saved=SavedState(self.state, self.refresh),
                     tally=self.tally,
                 )
-                with ProgressDisplay(self.settings.progress, f"backfill {self.city.name}") as shown:
+                with ProgressDisplay(
+                    self.settings.progress,
+                    f"backfill {self.city.name}",
+                    interval_s=self.settings.progress_interval_s,
+                ) as shown:
                     await self._fetch(ctx, shown)
             status = "incomplete" if self.tally.failures else "ok"
         except (asyncio.CancelledError, KeyboardInterrupt):

@@ -1,10 +1,19 @@
-"""The progress display's ETA: no guess until it can be honest, then the recent fetch rate."""
+"""The progress display: an ETA only once it can be honest, plain lines when unattended."""
 
 from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from kalshi_lake.backfill.progress import EtaEstimator, format_eta
+from kalshi_lake.sim import SimServer
+
+HERE = Path(__file__).resolve().parent
 
 
 def _steady(est: EtaEstimator, *, seconds: int, per_s: float, skipped: int, total: int) -> None:
@@ -72,3 +81,27 @@ def test_format() -> None:
     assert format_eta(None) == "ETA estimating…"
     assert format_eta(65.4) == "ETA 1:05"
     assert format_eta(3725) == "ETA 1:02:05"
+
+
+def test_unattended_run_prints_a_progress_line_at_each_interval(
+    sim: SimServer, lake_dir: Path
+) -> None:
+    # stderr is a pipe, as under cron, nohup or systemd: no terminal, so no live bar.
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "progress_child.py"), str(lake_dir), sim.base_url, "0.4"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("backfill chicago: events ")]
+    assert len(lines) >= 3, (elapsed, proc.stderr)
+    assert len(lines) <= elapsed / 0.4 + 1  # one per interval, not one per refresh
+    assert re.fullmatch(
+        r"backfill chicago: events \d+/(\d+|\?), \d+ requests \(\d+\.\d/s\), 429s \d+, "
+        r"retries \d+, ETA (estimating…|\d+:\d\d(:\d\d)?)( \(.*\))?",
+        lines[-1],
+    ), lines[-1]
+    assert "\x1b[" not in proc.stderr  # plain lines, no terminal control codes
