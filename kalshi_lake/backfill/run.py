@@ -47,7 +47,13 @@ from kalshi_lake.errors import (
     UsageError,
 )
 from kalshi_lake.lake.lock import Lease
-from kalshi_lake.lake.state import DEMO_MARKER, StateStore, new_run_id, write_run_record
+from kalshi_lake.lake.state import (
+    DEMO_MARKER,
+    StateStore,
+    close_abandoned_runs,
+    new_run_id,
+    write_run_record,
+)
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.log import get_logger
 
@@ -172,12 +178,14 @@ class _Run:
         # Built first: a bad key file is a ConfigError before anything touches the lake.
         api = KalshiClient(self.settings, transport=self.transport)
         await asyncio.to_thread(self.lease.acquire)
+        held_since = time.time()
         await asyncio.to_thread(self.state.load)
         record = self._record(started_at)
         status = "failed"
         unreachable: ApiUnreachableError | None = None
         try:
             await self._durably(write_run_record, self.lake, self.run_id, record)
+            await self._durably(self._close_leftovers, held_since)
             await self._durably(self.state.compact)
             async with api as client:
                 self.client = client
@@ -254,6 +262,42 @@ class _Run:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.lease.release)
         return lost
+
+    def _close_leftovers(self, held_since: float) -> None:
+        """Clear what killed runs of this city left behind (we hold its lease, so they are over).
+
+        Their run records still say "running": they are marked "killed". Their raw temp files
+        (a page batch cut off before its rename) are deleted when they predate our lease. Best
+        effort: a failure here is logged and the run goes on.
+        """
+        heard: dict[str, dt.datetime] = {}
+        prev = self.lease.taken_over
+        if prev is not None and prev.purpose.startswith("backfill run "):
+            heard[prev.purpose.removeprefix("backfill run ")] = prev.renewed
+        try:
+            marked = close_abandoned_runs(
+                self.lake,
+                command="backfill",
+                city=self.city.name,
+                current_run_id=self.run_id,
+                last_heard=heard,
+            )
+            swept = sum(
+                self.lake.remove_stale_temp_files(
+                    f"raw/{endpoint}/city={self.city.name}", before=held_since
+                )
+                for endpoint in self.lake.ls_dirs("raw")
+            )
+        except OSError as exc:
+            log.warning("could not clear what earlier runs left behind: %s", exc)
+            return
+        if marked:
+            self.tally.notes.append(
+                f"earlier run(s) {', '.join(marked)} ended without closing their record: "
+                "marked killed"
+            )
+        if swept:
+            log.info("removed %d temp file(s) left under raw/ by killed runs", swept)
 
     async def _fetch(self, ctx: RunContext, shown: ProgressDisplay) -> None:
         """Discovery, then every event started along the way, with the progress display ticking."""

@@ -16,6 +16,10 @@ describes are durable, so state never claims a page the lake does not hold.
 
     _state/<scope>/segments/<time>-<seq>-<rand>.json    progress log (StateStore)
     _state/runs/<run_id>.json                            one record per run (write_run_record)
+
+A run record says "running" until its run closes it ("ok", "incomplete", "failed",
+"interrupted"); one whose run was killed is marked "killed" by the next run of the same city
+(:func:`close_abandoned_runs`).
 """
 
 from __future__ import annotations
@@ -175,6 +179,50 @@ def write_run_record(lake: Lake, run_id: str, record: Mapping[str, Any]) -> str:
         json.dumps(dict(record), indent=2, sort_keys=True, default=str).encode(),
         f"{STATE_DIR}/runs/{run_id}.json",
     )
+
+
+#: Status given to a run record left at "running" by a run that never closed it (killed with
+#: SIGKILL, or cut off after its lease expired); set by the next run of the same scope.
+KILLED = "killed"
+
+
+def close_abandoned_runs(
+    lake: Lake,
+    *,
+    command: str,
+    city: str,
+    current_run_id: str,
+    last_heard: Mapping[str, dt.datetime] | None = None,
+) -> list[str]:
+    """Mark every other "running" record of ``command`` on ``city`` as :data:`KILLED`.
+
+    Call only while holding the lease those runs held (the city's): no other run of the scope
+    can still be working then, so a record that still says "running" belongs to a run that died
+    or lost its lease. ``finished_at`` is when it was last heard of (``last_heard``: run id ->
+    its lease's last renewal, when known), else now. Returns the run ids marked.
+    """
+    marked: list[str] = []
+    now = dt.datetime.now(dt.UTC)
+    for rec in read_run_records(lake):
+        run_id = rec.get("run_id")
+        if (
+            not isinstance(run_id, str)
+            or run_id == current_run_id
+            or rec.get("status") != "running"
+            or rec.get("command") != command
+            or rec.get("city") != city
+        ):
+            continue
+        when = (last_heard or {}).get(run_id, now)
+        rec.update(
+            status=KILLED,
+            finished_at=when.isoformat(),
+            closed_by=current_run_id,
+            note="the run ended without closing its record (killed, or its lease expired)",
+        )
+        write_run_record(lake, run_id, rec)
+        marked.append(run_id)
+    return marked
 
 
 def read_run_records(lake: Lake) -> list[dict[str, Any]]:

@@ -529,6 +529,33 @@ class Lake:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(f"{p}/{name}")
 
+    def remove_stale_temp_files(self, folder: str, *, before: float) -> int:
+        """Remove temp files at any depth under ``folder`` last written before ``before`` (epoch
+        seconds); returns how many.
+
+        For a caller that holds the lease of every writer of ``folder``: a temp file it did not
+        write and that predates its lease was left by an earlier holder, dead or cut off (a
+        writer that lost its lease stops before its rename). Object stores have none.
+        """
+        if not self.is_local:
+            return 0
+        removed = 0
+        stack = [self.path(folder)]
+        while stack:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                elif e.name.endswith(".tmp"):
+                    with contextlib.suppress(FileNotFoundError):
+                        if e.stat(follow_symlinks=False).st_mtime < before:
+                            os.unlink(e.path)
+                            removed += 1
+        return removed
+
     def remove_empty_folder(self, folder: str) -> None:
         """Remove ``folder`` if it is empty (local lakes; object stores have no folders)."""
         if self.is_local:
