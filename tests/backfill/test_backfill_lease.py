@@ -90,7 +90,9 @@ def test_paused_backfill_stops_after_a_takeover_and_the_lake_stays_consistent(
     assert _files(lake_dir) == before
     assert read_lease(lake, f"backfill/{CITY.name}") is None
     records = {r["run_id"]: r for r in read_run_records(lake)}
-    assert records[first_run]["status"] == "running"  # never closed: it lost the lake
+    # It never closed its record (it lost the lake); the second run, holding the lease, did.
+    assert records[first_run]["status"] == "killed"
+    assert records[first_run]["closed_by"] == second.run_id
     assert records[second.run_id]["status"] == "ok"
     # The lake is whole and its state claims nothing that is missing.
     raw = raw_of(lake_dir)
