@@ -21,6 +21,16 @@ no connection ever made to the API              ``ApiUnreachableError`` (exit 3,
 Transient errors are retried (exponential backoff with full jitter, ``Retry-After`` honoured) until
 the request's retries or the run's retry budget run out; the last error is then raised. Sleeping
 between retries happens outside the concurrency slot, so other requests keep the bucket busy.
+
+A 429 is not a failure like the others while the server keeps answering: it says the client is
+ahead of the server's rate. It cuts the shared bucket's rate (once per overrun, with the
+``Retry-After`` as the pause) and, when some request succeeded since this one joined the queue,
+the request simply queues again: no backoff sleep of its own (the bucket paces it) and no retry
+charged to it or to the run's budget. Otherwise a long storm would spend the budget and end a run
+that was making steady progress. A 429 with no success anywhere since the request queued (the
+server refuses everything) is charged like any transient error, so a server that never lets a
+request through still ends the run; so is every 429 after
+:data:`~kalshi_lake.api.retry.MAX_QUEUED_RATE_LIMITED` free ones for one request.
 """
 
 from __future__ import annotations
@@ -38,7 +48,13 @@ import httpx
 
 from kalshi_lake.api.auth import Signer, signer_from_settings
 from kalshi_lake.api.limiter import TokenBucket
-from kalshi_lake.api.retry import RetryBudget, RetryPolicy, parse_retry_after
+from kalshi_lake.api.retry import (
+    MAX_QUEUED_RATE_LIMITED,
+    MAX_RETRY_AFTER_S,
+    RetryBudget,
+    RetryPolicy,
+    parse_retry_after,
+)
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import (
     ApiUnreachableError,
@@ -226,18 +242,28 @@ class KalshiClient:
         if self._http is None:
             raise RuntimeError("KalshiClient used outside 'async with'")
         query = _encode_params(params)
-        attempt = 0
+        attempt = 0  # charged retries: drive the backoff, max_retries and the run's budget
+        sends = 0
+        queued_429s = 0
         epoch = 0
         t0 = time.monotonic()
         while True:
+            ok_before = self.stats.ok
+            sends += 1
             try:
                 resp, fetched_at, epoch = await self._send_once(path, query, tier)
-                return self._parse(resp, path, query, expect, fetched_at, attempt + 1, t0)
+                return self._parse(resp, path, query, expect, fetched_at, sends, t0)
             except TransientError as err:
                 if isinstance(err, RateLimitedError):
-                    pause = max(RATE_LIMIT_PAUSE_S, err.retry_after or 0.0)
-                    self.limiter.penalize(pause, sent_epoch=epoch)
-                if self._give_up(err, path, attempt):
+                    retry_after = min(err.retry_after or 0.0, MAX_RETRY_AFTER_S)
+                    self.limiter.penalize(max(RATE_LIMIT_PAUSE_S, retry_after), sent_epoch=epoch)
+                    if self.stats.ok > ok_before and queued_429s < MAX_QUEUED_RATE_LIMITED:
+                        # The server is serving, just not this fast: queue again, uncharged.
+                        queued_429s += 1
+                        self.stats.retries += 1
+                        log.debug("429 on %s: queued again behind the limiter", path)
+                        continue
+                if self._give_up(err, path, attempt, sends):
                     raise
                 delay = self.policy.backoff(attempt, err.retry_after)
                 self.stats.retries += 1
@@ -245,7 +271,7 @@ class KalshiClient:
                 await asyncio.sleep(delay)
                 attempt += 1
 
-    def _give_up(self, err: TransientError, path: str, attempt: int) -> bool:
+    def _give_up(self, err: TransientError, path: str, attempt: int, sends: int) -> bool:
         if not self._connected and isinstance(err, _Unreachable):
             if attempt + 1 >= UNREACHABLE_ATTEMPTS:
                 raise ApiUnreachableError(
@@ -254,7 +280,7 @@ class KalshiClient:
                 ) from None
             return False
         if attempt >= self.policy.max_retries:
-            err.args = (f"{err} (gave up after {attempt + 1} attempts)",)
+            err.args = (f"{err} (gave up after {sends} attempts)",)
             return True
         if not self.budget.take():
             err.args = (f"{err} (run retry budget of {self.budget.total} spent)",)

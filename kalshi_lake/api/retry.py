@@ -4,6 +4,11 @@ Full jitter (sleep a uniform random time in ``[0, min(cap, base * 2**attempt)]``
 retries of many concurrent requests instead of letting them come back in step. A server's
 ``Retry-After`` is a floor, never shortened. The budget bounds the total retries of one run, so a
 dead or hostile server ends the run with exit 3 instead of keeping it busy for hours.
+
+A 429 while other requests still succeed is not charged to the budget (the client queues the
+request again behind its limiter, see :mod:`kalshi_lake.api.client`): a storm is the client
+being ahead of the server, not the server failing, and charging it would end a long run that is
+making steady progress. :data:`MAX_QUEUED_RATE_LIMITED` bounds those free re-queues per request.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from dataclasses import dataclass, field
 
 #: Longest Retry-After we honour; beyond this the run should fail and be re-run later.
 MAX_RETRY_AFTER_S = 300.0
+#: 429s one request may meet while other requests succeed before each further 429 is charged
+#: like any transient error (a request the server keeps refusing while serving others).
+MAX_QUEUED_RATE_LIMITED = 100
 
 
 @dataclass(frozen=True)

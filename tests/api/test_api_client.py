@@ -125,6 +125,66 @@ def test_retry_budget_is_shared_by_the_run(fast_settings: Settings) -> None:
         run(settings, handler)
 
 
+def test_a_429_while_others_succeed_queues_again_without_spending_retries(
+    fast_settings: Settings,
+) -> None:
+    # No retries at all: any charged retry would end the request.
+    settings = fast_settings.with_(retry_budget=0, max_retries=0)
+    served = asyncio.Event()
+    slow_calls = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal slow_calls
+        if request.url.path.endswith("/fast"):
+            served.set()
+            return httpx.Response(200, text=OK_BODY)
+        slow_calls += 1
+        if slow_calls == 1:
+            await served.wait()
+            await asyncio.sleep(0.05)  # /fast has been counted as a success by now
+            return httpx.Response(429, json={"error": "too many requests"})
+        return httpx.Response(200, text=OK_BODY)
+
+    client = KalshiClient(settings, transport=httpx.MockTransport(handler))
+
+    async def go() -> list[Any]:
+        async with client:
+            return await asyncio.gather(client.get("/slow"), client.get("/fast"))
+
+    slow, _ = asyncio.run(go())
+    assert slow.status == 200 and slow.attempts == 2
+    assert client.stats.rate_limited == 1 and client.budget.used == 0
+    # The 429 still slowed the whole client down (the limiter was cut once).
+    assert client.limiter.epoch == 1
+
+
+def test_a_request_refused_while_others_succeed_is_charged_in_the_end(
+    fast_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kalshi_lake.api.client.MAX_QUEUED_RATE_LIMITED", 3)
+    monkeypatch.setattr("kalshi_lake.api.client.RATE_LIMIT_PAUSE_S", 0.001)
+    settings = fast_settings.with_(retry_budget=0, max_retries=0)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.002)
+        if request.url.path.endswith("/never"):
+            return httpx.Response(429, json={"error": "too many requests"})
+        return httpx.Response(200, text=OK_BODY)
+
+    client = KalshiClient(settings, transport=httpx.MockTransport(handler))
+
+    async def go() -> None:
+        async with client:
+            never = asyncio.ensure_future(client.get("/never"))
+            while not never.done():
+                await client.get("/ok")
+            await never
+
+    with pytest.raises(RateLimitedError, match="gave up after 4 attempts"):
+        asyncio.run(go())
+    assert client.stats.rate_limited == 4
+
+
 @pytest.mark.parametrize(
     ("status", "kind"),
     [(404, NotFoundError), (400, ClientError), (401, ClientError), (301, ClientError)],
