@@ -2,8 +2,8 @@
 
 Each command parses options, builds :class:`~kalshi_lake.config.Settings`, calls one library
 function and maps :mod:`kalshi_lake.errors` to exit codes (0 ok, 1 validation failed, 2 usage or
-configuration, 3 data that could not be fetched or parsed). Expected failures print one line on
-stderr, never a traceback.
+configuration, 3 data that could not be fetched or parsed, 130 interrupted). Expected failures
+print one line on stderr, never a traceback. SIGTERM and SIGHUP stop a command like Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import signal
 import sys
+from types import FrameType
 from typing import Any
 
 import click
@@ -66,6 +68,16 @@ def _check_range(start: dt.date | None, end: dt.date | None) -> None:
 def _settings(ctx: click.Context, **flags: Any) -> Settings:
     obj = ctx.find_root().obj or {}
     return Settings.load(lake=obj.get("lake"), **flags)
+
+
+def _writing_settings(ctx: click.Context, **flags: Any) -> Settings:
+    """:func:`_settings` for a command that writes the lake: one that cannot be written (a
+    path under a file, a read-only folder) is a ConfigError now, not a traceback later."""
+    from kalshi_lake.lake.storage import Lake
+
+    settings = _settings(ctx, **flags)
+    Lake.of(settings).check_writable()
+    return settings
 
 
 _LAKE_HELP = "Lake location: a local folder or s3://bucket/prefix. [env KALSHI_LAKE; default: lake]"
@@ -203,7 +215,7 @@ def backfill(
 
     the_city = get_city(city)
     _check_range(start, end)
-    settings = _settings(ctx, api_url=api_url, rate=rate, concurrency=concurrency)
+    settings = _writing_settings(ctx, api_url=api_url, rate=rate, concurrency=concurrency)
     try:
         summary = run_backfill(
             settings, the_city, start, end, refresh=refresh, candle_window=candle_window
@@ -309,7 +321,7 @@ def views(ctx: click.Context) -> None:
     """Write <lake>/kalshi.duckdb: every view and macro, for the DuckDB CLI or any DuckDB client."""
     from kalshi_lake.sql import access
 
-    where, notes = access.write_views_db(_settings(ctx))
+    where, notes = access.write_views_db(_writing_settings(ctx))
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {where}")
@@ -397,7 +409,7 @@ def demo(ctx: click.Context, cities: str, days: int, seed: int) -> None:
     from kalshi_lake.demo import run_demo
 
     names = [c.strip() for c in cities.split(",") if c.strip()]
-    run_demo(_settings(ctx), cities=names, days=days, seed=seed, echo=click.echo)
+    run_demo(_writing_settings(ctx), cities=names, days=days, seed=seed, echo=click.echo)
 
 
 @cli.command()
@@ -424,16 +436,50 @@ def transform(
     the_city = get_city(city) if city else None
     _check_range(start, end)
     try:
-        summary = run_transform(_settings(ctx), city=the_city, start=start, end=end, full=full)
+        summary = run_transform(
+            _writing_settings(ctx), city=the_city, start=start, end=end, full=full
+        )
     except RunIncomplete as exc:
         click.echo(exc.summary.render())
         raise
     click.echo(summary.render())
 
 
+#: Signals that stop a command the way Ctrl-C does: ``kill``, ``systemctl stop``, ``timeout``
+#: and container shutdowns send SIGTERM; a closed terminal or SSH session sends SIGHUP.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_like_ctrl_c(_signum: int, frame: FrameType | None) -> None:
+    """Handle SIGTERM/SIGHUP exactly as SIGINT is handled at this moment.
+
+    Inside ``asyncio.run`` (a backfill) SIGINT's handler cancels the main task, so the run
+    closes its run record as "interrupted" and releases its lease; elsewhere it is Python's
+    default handler, which raises KeyboardInterrupt. Either way the command group prints the
+    one "interrupted" line and exits 130.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:  # SIGINT ignored (a background job of a script): still stop, as Ctrl-C would
+        raise KeyboardInterrupt
+
+
+def install_stop_signals() -> None:
+    """Route SIGTERM and SIGHUP to :func:`_stop_like_ctrl_c` (main thread only).
+
+    A signal the parent set to be ignored stays ignored: ``nohup kalshi-lake backfill`` must
+    survive the terminal closing.
+    """
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _stop_like_ctrl_c)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     tune_allocators()  # before any command imports polars, pyarrow or DuckDB
+    install_stop_signals()
     cli.main(args=argv, prog_name="kalshi-lake")
 
 

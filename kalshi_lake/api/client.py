@@ -298,8 +298,9 @@ class KalshiClient:
                 self.stats.first_sent = now
             self.stats.sent += 1
             self.stats.by_tier[tier] += 1
+            timeout = self._timeout()
             try:
-                resp = await self._http.get(path, params=query)
+                resp = await self._http.get(path, params=query, timeout=timeout)
                 # The body is read inside the slot: a connection cut mid-body is this attempt's.
                 await resp.aread()
             except httpx.ConnectError as exc:
@@ -311,6 +312,13 @@ class KalshiClient:
                 self.stats.timeouts += 1
                 if not self._connected and isinstance(exc, httpx.ConnectTimeout):
                     raise _Unreachable(_describe(exc)) from None
+                if not self._connected and isinstance(exc, httpx.ReadTimeout):
+                    # Connected, but nothing ever answered: a wrong port or a hung proxy, not a
+                    # slow page. Fail fast like a refused connection instead of retrying for
+                    # minutes in silence.
+                    raise _Unreachable(
+                        f"it accepted a connection but sent no answer within {timeout.read:g} s"
+                    ) from None
                 raise TimeoutError_(f"GET {path}: {_describe(exc)}") from None
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 self.stats.dropped += 1
@@ -320,6 +328,14 @@ class KalshiClient:
             self._connected = True
             self.stats.bytes += len(resp.content)
             return resp, dt.datetime.now(dt.UTC), epoch
+
+    def _timeout(self) -> httpx.Timeout:
+        """The request timeout: until the API has answered once, the read timeout is the short
+        ``Settings.first_answer_timeout_s`` (see :class:`~kalshi_lake.config.Settings`)."""
+        read = self.settings.timeout_s
+        if not self._connected:
+            read = min(read, self.settings.first_answer_timeout_s)
+        return httpx.Timeout(read, connect=min(10.0, self.settings.timeout_s))
 
     def _parse(
         self,

@@ -279,6 +279,35 @@ class Lake:
             with self._guard():
                 sync(self.fs.loop, self.fs.set_session)  # type: ignore[attr-defined]
 
+    def check_writable(self) -> None:
+        """Raise :class:`ConfigError` at start when a local lake cannot be written at all.
+
+        For the commands that write (backfill, transform, demo, views): a root under a file
+        (``/etc/passwd/x``), a root that is a file, or a folder we may not write would otherwise
+        fail with a traceback at the first write, possibly after minutes of fetching. The probe
+        creates and removes one hidden file in the root, or in its nearest existing ancestor
+        when the root does not exist yet (nothing is created then). Object stores are left to
+        :meth:`check` and their first write.
+        """
+        if not self.is_local:
+            return
+        root = Path(self.root)
+        probe_dir = root
+        while not probe_dir.exists() and probe_dir != probe_dir.parent:
+            probe_dir = probe_dir.parent
+        if not probe_dir.is_dir():
+            where = "is" if probe_dir == root else f"is under {probe_dir}, which is"
+            raise ConfigError(f"cannot use {root} as the lake: it {where} a file, not a folder")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".kalshi-lake-probe-", suffix=".tmp", dir=probe_dir)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigError(
+                f"cannot write the lake at {root}: {probe_dir} is not writable ({reason})"
+            ) from None
+
     # --- reading -----------------------------------------------------------------------------
     def exists(self, *parts: str) -> bool:
         """True if the file or folder exists."""

@@ -30,10 +30,24 @@ from kalshi_lake.sql.connection import connect, new_connection, register_views
 VIEWS_DB = "kalshi.duckdb"
 
 
+#: Longest DuckDB error text shown (characters). Its first line can echo a whole identifier,
+#: literal or file list (one was 100 KB); the start names the error, the end often the reason.
+MAX_ERROR_CHARS = 300
+
+
+def _shorten(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, keeping its start and its end."""
+    if len(text) <= limit:
+        return text
+    head, tail = (limit * 2) // 3, limit // 3
+    return f"{text[:head]} [... {len(text) - head - tail} characters cut ...] {text[-tail:]}"
+
+
 def query_error(exc: duckdb.Error, what: str = "query") -> QueryError:
-    """A one-line :class:`QueryError` from a DuckDB error."""
+    """A one-line :class:`QueryError` from a DuckDB error: its first line, whitespace collapsed
+    and at most :data:`MAX_ERROR_CHARS` long (DuckDB's ``LINE 1: <the SQL>`` echo is dropped)."""
     first = (
-        " ".join(str(exc).strip().splitlines()[0].split())
+        _shorten(" ".join(str(exc).strip().splitlines()[0].split()))
         if str(exc).strip()
         else type(exc).__name__
     )
@@ -65,7 +79,12 @@ def run_sql(
     con = con or connect(Lake.of(lake))
     try:
         try:
-            cur = con.execute(sql)
+            cur: duckdb.DuckDBPyConnection | None = con.execute(sql)
+            if cur is None:  # DuckDB runs nothing for "", ";" or only comments
+                raise QueryError(
+                    "the query is empty: pass one SQL statement, "
+                    "e.g. 'SELECT * FROM markets LIMIT 5'"
+                )
             desc = cur.description or []
             columns, types = [d[0] for d in desc], [str(d[1]) for d in desc]
             if max_rows is None:

@@ -237,9 +237,19 @@ def test_connection_refused_mid_run_is_transient(fast_settings: Settings) -> Non
 
 
 def test_timeouts_are_counted_and_classified(fast_settings: Settings) -> None:
-    handler = script(*[httpx.ReadTimeout("slow")] * 10)
+    # Once the API has answered, a read timeout is a slow page: retried, then TimeoutError_.
+    # (Before any answer it means nothing is listening properly: see test_cli_failures.)
+    handler = script(httpx.Response(200, text=OK_BODY), *[httpx.ReadTimeout("slow")] * 10)
+    client = KalshiClient(fast_settings, transport=httpx.MockTransport(handler))
+
+    async def go() -> None:
+        async with client:
+            await client.get("/markets/trades")
+            await client.get("/markets/trades")
+
     with pytest.raises(TimeoutError_):
-        run(fast_settings, handler)
+        asyncio.run(go())
+    assert client.stats.timeouts == fast_settings.max_retries + 1
 
 
 def test_concurrency_bounds_requests_in_flight(fast_settings: Settings) -> None:

@@ -274,6 +274,28 @@ def test_sql_command_errors_are_one_line(clean_lake: Lake) -> None:
     assert res.exit_code == 2
 
 
+@pytest.mark.parametrize("query", ["", ";", " ; ;\n", "/* only a comment */"])
+def test_an_empty_query_exits_2_with_one_line(clean_lake: Lake, query: str) -> None:
+    res = CliRunner().invoke(cli, ["--lake", clean_lake.root, "sql", query])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.splitlines() == [
+        "error: the query is empty: pass one SQL statement, e.g. 'SELECT * FROM markets LIMIT 5'"
+    ]
+    assert "Traceback" not in res.output
+
+
+def test_a_huge_duckdb_error_is_one_short_line(clean_lake: Lake) -> None:
+    name = "t" * 100_000  # DuckDB echoes the whole name, and the query, in its message
+    res = CliRunner().invoke(
+        cli, ["--lake", clean_lake.root, "sql", f'SELECT * FROM "{name}" WHERE x = 1']
+    )
+    assert res.exit_code == 2, res.output[:500]
+    (line,) = res.stderr.splitlines()
+    assert line.startswith("error: query failed: Catalog Error: Table with name ttt")
+    assert "characters cut" in line and len(line) < 400
+    assert "Traceback" not in res.output
+
+
 def test_views_file_opens_in_a_fresh_duckdb_process(clean_lake: Lake, tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["--lake", clean_lake.root, "views"])
     assert res.exit_code == 0, res.output
