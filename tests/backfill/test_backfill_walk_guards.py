@@ -1,8 +1,9 @@
 """No walk runs forever: cursor cycles, pages with nothing new, endless empty pages, page caps.
 
 The end-to-end tests point a hostile simulator (``SimConfig.cursor_fault``) at one market's
-trades walk; before the guard existed each of them requested for ever (the timeout marker turns
-that into a failure instead of a hung suite).
+trades walk (or the events listing); before the guard existed each of them requested for ever.
+Their timeout markers use the thread method, which ends even a run whose event loop never
+returns control to the test (an alarm signal did not stop the old endless walk).
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def test_a_resumed_walk_still_catches_a_cycle_within_its_length() -> None:
 
 
 def test_the_pager_leaves_cycles_to_the_guard() -> None:
+    # (It used to refuse only a cursor equal to the previous one; the guard sees the whole walk.)
     pager = CursorPager({})
     pager.update({"cursor": "same"})
     pager.update({"cursor": "same"})
@@ -145,7 +147,7 @@ REASONS = {
 }
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(90, method="thread")
 @pytest.mark.parametrize("fault", sorted(REASONS))
 def test_a_hostile_trades_walk_fails_its_unit_only_and_a_rerun_completes(
     sim_factory: Callable[..., Any],
@@ -188,7 +190,7 @@ def test_a_hostile_trades_walk_fails_its_unit_only_and_a_rerun_completes(
     assert healthy.stats()["by_endpoint"]["/markets/trades"] == {"200": 2}
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(90, method="thread")
 def test_the_cli_exits_3_with_one_line_naming_the_endpoint(
     sim_factory: Callable[..., Any], lake_dir: Path
 ) -> None:
@@ -204,7 +206,7 @@ def test_the_cli_exits_3_with_one_line_naming_the_endpoint(
     assert last.startswith("error: ") and f"GET {TARGET}:" in last and "circle" in last
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120, method="thread")
 def test_a_cycling_events_listing_stops_discovery_with_exit_3(
     sim_factory: Callable[..., Any], lake_dir: Path, settings_for: Callable[..., Any]
 ) -> None:
