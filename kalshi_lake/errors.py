@@ -15,7 +15,8 @@
     │   ├── ClientError             HTTP 4xx other than 429
     │   │   └── NotFoundError       HTTP 404
     │   ├── SchemaError             a payload that does not have the shape we rely on
-    │   └── CorruptFileError        a Parquet file or page body that cannot be read
+    │   ├── CorruptFileError        a Parquet file or page body that cannot be read
+    │   └── WalkStuckError          a paginated walk that would never end (cycle, stale pages)
     ├── ApiUnreachableError         no connection to the API could ever be made (exit 3, at once)
     ├── RunIncomplete               a run ended with work it could not do; carries its summary (exit 3)
     │   └── FetchIncompleteError    a backfill ended with data it could not fetch
@@ -111,6 +112,14 @@ class SchemaError(PermanentError):
 
 class CorruptFileError(PermanentError):
     """A file in the lake (or a page body inside it) cannot be read."""
+
+
+class WalkStuckError(PermanentError):
+    """A paginated walk that would never end: a cursor handed out twice, pages that bring
+    nothing new, an endless run of empty pages, or more pages than any real walk of its kind.
+
+    The message names the endpoint and the reason; the walk's unit fails like any other.
+    """
 
 
 class RunSummary(Protocol):

@@ -17,10 +17,15 @@ when finished), ``update(data)`` with the parsed page, ``page`` (the number of t
 ``cursor`` (the cursor the next request sends, if any), ``cursor_out(data)`` (the cursor a page
 hands on, as sent) and ``checkpoint()``/``restore()`` so a walk interrupted by a crash continues
 from its last durable page.
+
+:class:`WalkGuard` watches one walk's pages and says when it would never end: a cursor handed
+out twice (A, B, A...), pages that bring only items already seen, an endless run of empty pages,
+or more pages than any real walk of its kind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -93,9 +98,7 @@ class CursorPager:
             self.done = True
             self.cursor = None
             return None
-        if nxt == self.cursor:
-            # A server that hands back the cursor it was given would loop forever.
-            raise SchemaError(f"the API returned the same cursor twice ({nxt[:24]}...)")
+        # A cursor that comes back (now or pages later) is caught by the walk's WalkGuard.
         self.cursor = nxt
         return nxt
 
@@ -247,3 +250,84 @@ class ChunkPager:
         self.start_ts = int(state.get("start_ts", self.start_ts))
         self.page = int(state.get("page", 0))
         self.done = bool(state.get("done", False)) or self.start_ts > self.end_ts
+
+
+#: Pages in a row that bring items, every one already seen in this walk, before the walk counts
+#: as stuck. One such page can happen for real (a newest-first listing that shifted by a whole
+#: page between two requests); three in a row is a server serving the same items again.
+STALE_PAGES = 3
+#: Empty pages in a row that still hand on a cursor before the walk counts as stuck. A filtered
+#: listing may answer an empty page with a cursor to go on (filtering after paging); ten in a row
+#: is a server that will never say "the end".
+EMPTY_PAGES = 10
+
+
+@dataclass
+class WalkGuard:
+    """Notices a walk that would never end (pure: one per walk, fed every page in order).
+
+    Sees only what this walk fetched since it started or resumed: a walk resumed from a saved
+    cursor starts with nothing seen, and a cycle of ``n`` cursors is still caught within ``n + 1``
+    pages (and any walk at ``max_pages``).
+    """
+
+    #: More pages than this is not a real walk of its kind (counted from the walk's first page,
+    #: across resumes: pass the pager's page number).
+    max_pages: int
+    stale_limit: int = STALE_PAGES
+    empty_limit: int = EMPTY_PAGES
+    cursors: set[str] = field(default_factory=set, repr=False)
+    items: set[Hashable] = field(default_factory=set, repr=False)
+    stale: int = 0
+    empty: int = 0
+
+    def check(
+        self,
+        pages: int,
+        cursor_in: str | None,
+        cursor_out: str | None,
+        keys: Sequence[Hashable | None],
+    ) -> str | None:
+        """Read one page of a walk that goes on; returns why it is stuck (None: it may go on).
+
+        ``pages`` is the number of pages read so far (this one included), ``cursor_in`` the
+        cursor this page was asked with, ``cursor_out`` the one it hands on (windowed walks:
+        None), ``keys`` the identity of each item on it (None: an item without one, which
+        counts as new). Call it only when the walk is not finished: a last page may be empty
+        or repeat items without harm.
+        """
+        if cursor_in:
+            self.cursors.add(cursor_in)
+        fresh = False
+        for key in keys:
+            if key is None or key not in self.items:
+                fresh = True
+                if key is not None:
+                    self.items.add(key)
+        if fresh:
+            self.stale = 0
+        elif keys:
+            self.stale += 1
+        self.empty = self.empty + 1 if not keys and cursor_out else 0
+        if cursor_out and cursor_out in self.cursors:
+            return (
+                f"the API handed back a cursor it had already sent in this walk "
+                f"({_short(cursor_out)}): its pages go round in a circle"
+            )
+        if self.stale >= self.stale_limit:
+            return (
+                f"{self.stale} pages in a row brought only items already seen in this walk, "
+                "each with a new cursor"
+            )
+        if self.empty >= self.empty_limit:
+            return f"{self.empty} empty pages in a row, each handing on another cursor"
+        if pages >= self.max_pages:
+            return (
+                f"{pages:,} pages and still not at the end (no real walk of this kind needs "
+                f"{self.max_pages:,})"
+            )
+        return None
+
+
+def _short(cursor: str, n: int = 16) -> str:
+    return repr(cursor if len(cursor) <= n else cursor[:n] + "...")

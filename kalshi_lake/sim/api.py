@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from kalshi_lake.cities import CITIES
+from kalshi_lake.sim.faults import CursorFault
 from kalshi_lake.sim.model import US, Event, Market, fmt_ts, from_us
 from kalshi_lake.sim.world import (
     PERIODS,
@@ -227,8 +228,10 @@ def _sort_markets(markets: Iterable[Market]) -> list[Market]:
 class SimApp:
     """The simulator's routes. One instance per server; safe to call from several threads."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, cursor_fault: CursorFault | None = None) -> None:
         self.world = world
+        #: Hostile pagination on the requests it matches (``SimConfig.cursor_fault``).
+        self.cursor_fault = cursor_fault
         self.cursors = Cursors(f"kalshi-sim-cursor|{world.seed}".encode())
         self._merged = lru_cache(maxsize=8)(self._merge_trades)
         self._events_cache = lru_cache(maxsize=64)(self._events)
@@ -356,6 +359,10 @@ class SimApp:
         cursor = params.text("cursor")
         start = self.cursors.decode(cursor, fp) if cursor else 0
         stop = min(total, start + limit)
+        fault = self.cursor_fault
+        if fault is not None and fault.applies(endpoint, params.raw):
+            start, stop, after = fault.page(start, stop, total, limit)
+            return start, stop, self.cursors.encode(after, fp)
         nxt = self.cursors.encode(stop, fp) if stop < total else ""
         return start, stop, nxt
 

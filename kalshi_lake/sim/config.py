@@ -16,6 +16,9 @@ UTC = dt.UTC
 FIXTURE_SEED = 7
 FIXTURE_NOW = dt.datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 
+#: Hostile cursor behaviours ``SimConfig.cursor_fault`` can switch on.
+CURSOR_FAULTS = ("cycle", "repeat", "empty")
+
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -29,6 +32,14 @@ class SimConfig:
     ``malformed_rate`` are the shares of requests answered 5xx, dropped without a response, or
     sent with a corrupt body. Faults draw from their own RNG seeded from ``seed``, so the same
     request sequence replays the same faults and the data never depends on them.
+
+    ``cursor_fault`` makes cursor pagination hostile (see :class:`~kalshi_lake.sim.faults.
+    CursorFault`): ``"cycle"`` (the last page hands on the first page's cursor, so the walk goes
+    round for ever), ``"repeat"`` (after the last page, fresh cursors for ever, each serving the
+    first page's items again) or ``"empty"`` (after the last page, fresh cursors for ever, each
+    serving an empty page). ``cursor_fault_on`` picks the requests it applies to: an endpoint
+    as in the stats (``"/markets/trades"``), optionally with query filters that must all match
+    (``"/markets/trades?ticker=KX..."``); ``None``: every cursor-paginated endpoint.
     """
 
     seed: int = 0
@@ -41,6 +52,8 @@ class SimConfig:
     drop_rate: float = 0.0
     malformed_rate: float = 0.0
     cutoff_lag_days: int = 60
+    cursor_fault: str | None = None
+    cursor_fault_on: str | None = None
     host: str = "127.0.0.1"
     port: int = 0
 
@@ -60,6 +73,18 @@ class SimConfig:
                 raise ConfigError(f"{name} must be between 0 and 1, got {value}")
         if self.latency_ms < 0 or self.jitter_ms < 0:
             raise ConfigError("latency_ms and jitter_ms must not be negative")
+        if self.cursor_fault is not None and self.cursor_fault not in CURSOR_FAULTS:
+            raise ConfigError(
+                f"cursor_fault must be one of {', '.join(CURSOR_FAULTS)}, got {self.cursor_fault!r}"
+            )
+        if self.cursor_fault_on is not None:
+            if self.cursor_fault is None:
+                raise ConfigError("cursor_fault_on needs a cursor_fault")
+            if not self.cursor_fault_on.startswith("/"):
+                raise ConfigError(
+                    f"cursor_fault_on must be an endpoint path such as /markets/trades, got "
+                    f"{self.cursor_fault_on!r}"
+                )
         if self.cutoff_lag_days < 0:
             raise ConfigError(f"cutoff_lag_days must not be negative, got {self.cutoff_lag_days}")
         if not 0 <= self.port <= 65535:

@@ -1,4 +1,5 @@
-"""Misbehaviour on purpose: the token-bucket rate limit, seeded fault injection, and counters.
+"""Misbehaviour on purpose: the token-bucket rate limit, seeded fault injection, hostile cursors,
+and counters.
 
 Faults draw from their own ``random.Random`` seeded from the simulator seed, five draws per API
 request whatever the configuration, so the same request sequence always meets the same faults
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from kalshi_lake.sim.config import SimConfig
 
@@ -109,6 +111,53 @@ class Faults:
             malformed=malformed,
             cut_fraction=0.2 + 0.6 * r_kind,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CursorFault:
+    """Hostile cursor pagination on the requests it matches (deterministic, no draws).
+
+    Offsets past the end of a listing never occur in honest cursors, so the fault's cursors are
+    ordinary signed cursors of such offsets: a healthy simulator given one later answers an
+    empty last page, and a walk resumed from it ends.
+    """
+
+    kind: str
+    endpoint: str | None
+    filters: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_config(cls, config: SimConfig) -> CursorFault | None:
+        """The configured fault, or None."""
+        if config.cursor_fault is None:
+            return None
+        on = config.cursor_fault_on
+        if on is None:
+            return cls(config.cursor_fault, None, ())
+        path, _, query = on.partition("?")
+        return cls(config.cursor_fault, path, tuple(parse_qsl(query)))
+
+    def applies(self, endpoint: str, params: dict[str, str]) -> bool:
+        """True for a request to ``endpoint`` whose query has every configured filter."""
+        if self.endpoint is not None and endpoint != self.endpoint:
+            return False
+        return all(params.get(k) == v for k, v in self.filters)
+
+    def page(self, start: int, stop: int, total: int, limit: int) -> tuple[int, int, int]:
+        """``(start, stop, next offset)`` of a page as the fault serves it: never the end.
+
+        ``start``/``stop`` are the honest page's bounds (``start`` may lie past the end: a
+        fault cursor).
+        """
+        if self.kind == "cycle":
+            # The last page hands on the first page's cursor: round and round.
+            return start, stop, stop if stop < total else 0
+        if start >= total > 0 and self.kind == "repeat":
+            # Past the end: the first page's items again, under a cursor never handed out yet.
+            return 0, min(total, limit), start + 1
+        if start >= total:
+            return start, start, start + 1
+        return start, stop, stop
 
 
 def cut_body(body: bytes, fraction: float) -> bytes:

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 
 from kalshi_lake.sim.api import JSON, PREFIX, Reply, SimApp, dumps
 from kalshi_lake.sim.config import SimConfig
-from kalshi_lake.sim.faults import RATE_LIMITED_BODY, Faults, Stats, TokenBucket, cut_body
+from kalshi_lake.sim.faults import (
+    RATE_LIMITED_BODY,
+    CursorFault,
+    Faults,
+    Stats,
+    TokenBucket,
+    cut_body,
+)
 from kalshi_lake.sim.world import World
 
 __all__ = ["STATS_PATHS", "Answer", "Front"]
@@ -74,7 +81,7 @@ class Front:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.world = World.from_config(config)
-        self.app = SimApp(self.world)
+        self.app = SimApp(self.world, CursorFault.from_config(config))
         self.stats = Stats()
         self.faults = Faults(config)
         self.bucket = TokenBucket(config.rate, config.effective_burst) if config.rate else None
