@@ -16,9 +16,13 @@ from click.testing import CliRunner
 from sql_lakefactory import NOW
 
 from kalshi_lake.cli import cli
+from kalshi_lake.config import Settings
 from kalshi_lake.lake.storage import Lake
+from kalshi_lake.sim.rawgen import SynthSpec, generate_raw
 from kalshi_lake.sql import sqlfiles
+from kalshi_lake.sql.checks import run_checks
 from kalshi_lake.sql.connection import connect
+from kalshi_lake.transform import run_transform
 
 #: A query that sorts ~200 MB of strings: it must spill under a 100 MB memory limit.
 _SPILLING = (
@@ -89,6 +93,28 @@ def test_validate_from_any_folder_leaves_nothing_there(
     )
     assert res.exit_code == 0, res.output
     assert list(cwd.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def traded_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """A raw layer of ~116k trades in ~120 pages (2% fetched twice), transformed."""
+    lake = Lake(str(tmp_path_factory.mktemp("traded") / "lake"))
+    generate_raw(lake, SynthSpec(seed=1, days=20, trades_per_market=1000, candles=False))
+    run_transform(Settings(lake=lake.root, progress=False))
+    return lake
+
+
+def test_every_check_runs_in_100mb_of_memory_and_50mb_of_spill(traded_lake: Lake) -> None:
+    # The "nothing lost" check used to carry every raw page's JSON body along with each of its
+    # trades: on this lake it needed more than 50 MB of spill (15 GB for 1M trades).
+    con = connect(traded_lake, memory_limit="100MB", max_temp_directory_size="50MB")
+    try:
+        results = run_checks(con)
+    finally:
+        con.close()
+    assert {r.name: r.error for r in results if r.error} == {}
+    missing = next(r for r in results if r.name == "raw_trade_missing_from_curated")
+    assert missing.passed
 
 
 def _report(lake: Lake, *args: str) -> tuple[int, dict[str, object] | str]:
