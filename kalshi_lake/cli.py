@@ -343,6 +343,14 @@ def views(ctx: click.Context) -> None:
 @click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD.")
 @click.option("--as-of", callback=_instant, help="Treat this time as now (ISO 8601). [now]")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report instead of a table.")
+@click.option(
+    "--check",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="Run only this check (repeatable; names as in queries/checks).",
+)
+@click.option("--skip", multiple=True, metavar="NAME", help="Do not run this check (repeatable).")
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -351,15 +359,25 @@ def validate(
     end: dt.date | None,
     as_of: dt.datetime | None,
     as_json: bool,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
 ) -> None:
-    """Run every data-quality check; exit 1 if an error-level check finds offending rows."""
+    """Run the data-quality checks (all, or --check/--skip); exit 1 if an error-level check
+    finds offending rows. Ctrl-C stops it (exit 130)."""
     from kalshi_lake.cities import get_city
     from kalshi_lake.sql import checks
 
     _check_range(start, end)
     settings = _settings(ctx)
     city_name = get_city(city).name if city else None
-    results = checks.validate(settings, city=city_name, start=start, end=end, as_of=as_of)
+    try:
+        results = checks.validate(
+            settings, city=city_name, start=start, end=end, as_of=as_of, only=only, skip=skip
+        )
+    except KeyboardInterrupt:
+        # validate only reads, so the backfill's "what was fetched is kept" does not apply
+        click.echo("interrupted; validation stopped, the lake was not changed", err=True)
+        ctx.exit(130)
     scope = {"city": city_name, "start": start, "end": end, "as_of": as_of}
     if as_json:
         click.echo(checks.results_json(results, settings.lake, scope))

@@ -11,14 +11,22 @@ the whole lake)::
     .read queries/checks/trade_duplicate_id.sql
 
 ``validate`` fails (exit 1) when any error-level check returns rows or cannot run.
+
+Each check runs in a worker thread while the calling (main) thread waits: DuckDB does not look
+at Python's signals while a query runs, so this is what lets Ctrl-C stop a long check at once
+(the wait sees the ``KeyboardInterrupt`` and interrupts the query). The connection comes from
+:func:`~kalshi_lake.sql.connection.connect`, so memory and spill are bounded there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import json
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,7 +35,7 @@ import duckdb
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
-from kalshi_lake.errors import BadDateError, ValidationFailed
+from kalshi_lake.errors import BadDateError, UsageError, ValidationFailed
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql import sqlfiles
 from kalshi_lake.sql.connection import connect
@@ -138,6 +146,62 @@ def run_check(
     return CheckResult(check.name, level, check.description, offending, sample)
 
 
+def select_checks(
+    checks: Sequence[sqlfiles.SqlFile],
+    only: Sequence[str] | None = None,
+    skip: Sequence[str] | None = None,
+) -> list[sqlfiles.SqlFile]:
+    """The checks named in ``only`` (all when empty) minus those in ``skip``, in name order.
+
+    An unknown name is a :class:`UsageError` (exit 2) that lists the valid names.
+    """
+    known = [c.name for c in checks]
+    unknown = sorted({*(only or ()), *(skip or ())} - set(known))
+    if unknown:
+        raise UsageError(
+            f"unknown check{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"valid checks: {', '.join(known)}"
+        )
+    wanted = set(only or known) - set(skip or ())
+    return [c for c in checks if c.name in wanted]
+
+
+def _interruptible(con: duckdb.DuckDBPyConnection, work: Callable[[], CheckResult]) -> CheckResult:
+    """``work()`` in a worker thread; a ``KeyboardInterrupt`` in the waiting main thread
+    interrupts ``con``'s query and is re-raised once the worker has stopped.
+
+    Off the main thread (no signals arrive there) ``work`` simply runs in place.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return work()
+    box: list[CheckResult] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box.append(work())
+        except BaseException as exc:  # handed to the waiting thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="kalshi-lake-check", daemon=True).start()
+    try:
+        # A wait with a timeout returns to the interpreter often enough to run signal handlers.
+        # (An Event, not Thread.join: a join interrupted by KeyboardInterrupt can leave
+        # is_alive() False while the thread still runs, CPython gh-90882.)
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        con.interrupt()
+        done.wait(5.0)  # the query stops at its next check of the interrupt flag
+        raise
+    if failure:
+        raise failure[0]
+    return box[0]
+
+
 def run_checks(
     lake: str | Lake | Settings | duckdb.DuckDBPyConnection,
     *,
@@ -146,23 +210,19 @@ def run_checks(
     end: dt.date | None = None,
     as_of: dt.datetime | None = None,
     only: Sequence[str] | None = None,
+    skip: Sequence[str] | None = None,
 ) -> list[CheckResult]:
-    """Run every check (or those named in ``only``) and return their results in name order.
+    """Run every check (or those named in ``only``, minus those in ``skip``) and return their
+    results in name order.
 
     ``lake`` is a lake URL/:class:`Lake`/:class:`Settings`, or an open connection from
     :func:`kalshi_lake.connect`.
     ``city``/``start``/``end`` narrow the lake to one city and an event-date range; ``as_of``
-    is "now" for checks about instants that have already passed.
+    is "now" for checks about instants that have already passed. Ctrl-C stops the running
+    check promptly and raises ``KeyboardInterrupt``.
     """
     scope = Scope(city, start, end, as_of)
-    checks = sqlfiles.load("checks")
-    if only:
-        unknown = sorted(set(only) - {c.name for c in checks})
-        if unknown:
-            from kalshi_lake.errors import UsageError
-
-            raise UsageError(f"unknown check(s) {unknown}; known: {[c.name for c in checks]}")
-        checks = tuple(c for c in checks if c.name in set(only))
+    checks = select_checks(sqlfiles.load("checks"), only, skip)
     if isinstance(lake, duckdb.DuckDBPyConnection):
         con, uri, own = lake, "", False
     else:
@@ -170,10 +230,13 @@ def run_checks(
         con, uri, own = connect(lk), lk.uri(), True
     try:
         _set_scope(con, scope)
-        return [run_check(con, c, uri) for c in checks]
+        return [_interruptible(con, functools.partial(run_check, con, c, uri)) for c in checks]
     finally:
         if own:
-            con.close()
+            # after a Ctrl-C the interrupted query may still hold the connection for a moment;
+            # failing to close it must not replace the interrupt with a traceback
+            with contextlib.suppress(duckdb.Error):
+                con.close()
 
 
 def validate(
@@ -183,9 +246,12 @@ def validate(
     start: dt.date | None = None,
     end: dt.date | None = None,
     as_of: dt.datetime | None = None,
+    only: Sequence[str] | None = None,
+    skip: Sequence[str] | None = None,
 ) -> list[CheckResult]:
-    """Run every check on ``settings.lake``; the caller decides how to report (see below)."""
-    return run_checks(settings, city=city, start=start, end=end, as_of=as_of)
+    """Run the checks on ``settings.lake`` (all, or ``only`` minus ``skip``); the caller
+    decides how to report (see below)."""
+    return run_checks(settings, city=city, start=start, end=end, as_of=as_of, only=only, skip=skip)
 
 
 def raise_if_failed(results: Sequence[CheckResult]) -> None:

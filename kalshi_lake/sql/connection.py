@@ -17,6 +17,9 @@
   sources replaced by their real ``read_parquet`` definitions. DuckDB re-binds views at query
   time, so the views read the lake (and pick up added columns) when queried. A source with no
   files yet keeps its empty typed stub, and a note says what to run.
+- **Bounded.** A memory limit, a spill folder in the system temp directory (never DuckDB's
+  default ``.tmp`` in the caller's current directory) and a cap on what may be spilled
+  (:data:`MAX_TEMP_SIZE`); ``connect()`` takes other values, and ``SET`` changes them later.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ log = get_logger(__name__)
 
 #: Extensions the views need; all are statically linked into the duckdb wheel.
 BUNDLED_EXTENSIONS = ("parquet", "json", "icu")
+
+#: The most one SQL connection may spill: past it a query fails with DuckDB's out-of-memory
+#: error instead of filling the disk (DuckDB's own cap is 90% of the free space).
+MAX_TEMP_SIZE = "8GB"
 
 
 @dataclass(frozen=True)
@@ -121,10 +128,19 @@ _SIGNATURE = re.compile(
 
 
 def new_connection(
-    database: str = ":memory:", *, read_only: bool = False
+    database: str = ":memory:",
+    *,
+    read_only: bool = False,
+    config: Mapping[str, Any] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection that never downloads or auto-loads an extension, times in UTC."""
-    con = duckdb_connect(database, read_only=read_only)
+    """A DuckDB connection that never downloads or auto-loads an extension, times in UTC,
+    bounded in memory and spill (see :func:`kalshi_lake.lake.engines.bounded_config`;
+    ``config`` overrides)."""
+    con = duckdb_connect(
+        database,
+        read_only=read_only,
+        config={"max_temp_directory_size": MAX_TEMP_SIZE, **(config or {})},
+    )
     for ext in BUNDLED_EXTENSIONS:
         try:
             con.load_extension(ext)
@@ -233,23 +249,33 @@ def connect(
     storage_options: Mapping[str, Any] | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    temp_directory: str | Path | None = None,
+    max_temp_directory_size: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with every view of the lake registered (local or ``s3://``).
 
     ``lake`` is a URL or path (default ``lake``), a :class:`Lake` or :class:`Settings`.
     A lake whose tables have no files yet still connects: those views are empty and typed,
     and a warning names what to run. A local lake folder that does not exist is an error.
+    ``memory_limit`` (default :data:`~kalshi_lake.lake.engines.DEFAULT_MEMORY_LIMIT`),
+    ``temp_directory`` (default: a fresh folder in the system temp directory, removed on close)
+    and ``max_temp_directory_size`` (default :data:`MAX_TEMP_SIZE`) bound what a query may use.
     """
     lk = Lake.of(lake, storage_options)
     if lk.is_local and not Path(lk.root).is_dir():
         raise ConfigError(
             f"no lake at {lk.root}: pass --lake (or KALSHI_LAKE) or run `kalshi-lake backfill` first"
         )
-    con = new_connection(database)
+    con = new_connection(
+        database,
+        config={
+            "memory_limit": memory_limit or None,
+            "temp_directory": str(temp_directory) if temp_directory else None,
+            "max_temp_directory_size": max_temp_directory_size or MAX_TEMP_SIZE,
+        },
+    )
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{sqlfiles.sql_quote_inner(memory_limit)}'")
     attach_filesystem(con, lk)
     notes = register_views(con, lk)
     if notes:

@@ -9,8 +9,24 @@ WITH c AS (
     UNION ALL BY NAME
     SELECT 'candles_5m' AS tbl, * FROM candles_5m_in(getvariable('check_city'), getvariable('check_start'), getvariable('check_end'))
 ),
+-- Cost: only rows with a price out of range are unpivoted (13 rows each); least and greatest
+-- skip NULLs, so a row whose prices are all NULL or in range never reaches the UNPIVOT.
+bad AS (
+    SELECT *
+    FROM c
+    WHERE least(
+            price_open, price_high, price_low, price_close, price_vwap,
+            yes_bid_open, yes_bid_high, yes_bid_low, yes_bid_close,
+            yes_ask_open, yes_ask_high, yes_ask_low, yes_ask_close
+        ) <= 0
+       OR greatest(
+            price_open, price_high, price_low, price_close, price_vwap,
+            yes_bid_open, yes_bid_high, yes_bid_low, yes_bid_close,
+            yes_ask_open, yes_ask_high, yes_ask_low, yes_ask_close
+        ) >= 1
+),
 prices AS (
-    UNPIVOT c
+    UNPIVOT bad
     ON price_open, price_high, price_low, price_close, price_vwap,
        yes_bid_open, yes_bid_high, yes_bid_low, yes_bid_close,
        yes_ask_open, yes_ask_high, yes_ask_low, yes_ask_close
