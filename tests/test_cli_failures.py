@@ -222,6 +222,13 @@ def test_reading_commands_on_a_missing_lake_keep_their_message(tmp_path: Path) -
 # --- SIGTERM and SIGHUP ----------------------------------------------------------------------
 
 
+def _default_sighup() -> None:
+    # The child starts as a terminal session's would, with SIGHUP at its default, even when
+    # the test run itself ignores it (under nohup, say): an ignored SIGHUP is inherited and,
+    # on purpose, stays ignored (see the test after next).
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _cli_process(*args: str) -> subprocess.Popen[str]:
     """``kalshi-lake ARGS`` in a child process, through the console-script entry point."""
     return subprocess.Popen(
@@ -229,6 +236,7 @@ def _cli_process(*args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sighup,
     )
 
 
