@@ -18,6 +18,7 @@
     │   ├── CorruptFileError        a Parquet file or page body that cannot be read
     │   └── WalkStuckError          a paginated walk that would never end (cycle, stale pages)
     ├── ApiUnreachableError         no connection to the API could ever be made (exit 3, at once)
+    ├── StorageError                the lake could not be written mid-run: disk full, read-only (exit 3)
     ├── RunIncomplete               a run ended with work it could not do; carries its summary (exit 3)
     │   └── FetchIncompleteError    a backfill ended with data it could not fetch
     ├── LockedError                 another process holds the lease, or took it over (exit 2)
@@ -156,6 +157,17 @@ class ApiUnreachableError(KalshiLakeError):
 
     The client raises it before any request succeeded; the backfill turns it into a
     :class:`FetchIncompleteError` carrying the run's summary, with the same message.
+    """
+
+    exit_code = 3
+
+
+class StorageError(KalshiLakeError):
+    """The lake could not be written mid-run (disk full, read-only file system, no permission).
+
+    Not a :class:`PermanentError`: no unit is at fault and every later write would fail the
+    same way, so the run stops at once. The backfill turns it into a
+    :class:`FetchIncompleteError` carrying the run's summary (what was kept), same message.
     """
 
     exit_code = 3

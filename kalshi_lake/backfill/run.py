@@ -43,6 +43,7 @@ from kalshi_lake.errors import (
     KalshiLakeError,
     LockedError,
     PermanentError,
+    StorageError,
     TransientError,
     UsageError,
 )
@@ -183,6 +184,7 @@ class _Run:
         record = self._record(started_at)
         status = "failed"
         unreachable: ApiUnreachableError | None = None
+        storage: StorageError | None = None
         try:
             await self._durably(write_run_record, self.lake, self.run_id, record)
             await self._durably(self._close_leftovers, held_since)
@@ -221,6 +223,11 @@ class _Run:
         except ApiUnreachableError as exc:
             self.tally.fail("the run", exc)
             unreachable = exc
+        except StorageError as exc:
+            # Disk full or unwritable mid-run: the summary says what was kept (the run record
+            # says "failed" if it can still be written).
+            self.tally.fail("the run", exc)
+            storage = exc
         except KalshiLakeError as exc:
             self.tally.fail("the run", exc)
             raise
@@ -236,6 +243,12 @@ class _Run:
             raise lost
         if unreachable is not None:
             raise FetchIncompleteError(str(unreachable), summary) from unreachable
+        if storage is not None:
+            raise FetchIncompleteError(
+                f"{storage}. What was written before is kept; free space or fix the folder, "
+                "then re-run the same command to fetch the rest",
+                summary,
+            ) from storage
         if self.tally.failures:
             raise FetchIncompleteError(summary.incomplete_message(self.tally.failed_units), summary)
         return summary

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kalshi_lake.errors import StorageError
 from kalshi_lake.lake.raw import RawPage, write_pages
 from kalshi_lake.lake.state import StateStore
 from kalshi_lake.lake.storage import Lake
@@ -135,6 +136,20 @@ class PageSink:
                 raise
 
     def _write(self, pages: list[RawPage], updates: dict[str, dict[str, Any] | None]) -> None:
+        try:
+            self._write_unchecked(pages, updates)
+        except OSError as exc:
+            # A full disk or an unwritable folder: every later write would fail alike, so the
+            # run stops with one line (the pages of this batch are not durable and the state
+            # never claims them: a re-run fetches them again).
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise StorageError(
+                f"could not write to the lake: {exc.strerror or exc}{where}"
+            ) from exc
+
+    def _write_unchecked(
+        self, pages: list[RawPage], updates: dict[str, dict[str, Any] | None]
+    ) -> None:
         if pages:
             self._check()
             files = write_pages(self.lake, pages)

@@ -111,7 +111,11 @@ class RawDB:
                     time.perf_counter() - t0,
                 )
                 return out
-            except duckdb.Error as exc:
+            except Exception as exc:
+                # Not only duckdb.Error: a file DuckDB reaches while the result streams out
+                # (after its first Arrow batch) fails inside pyarrow as an OSError, or as
+                # another type. Whatever the type, the probe decides: a file it cannot read is
+                # reported and left out; if every file reads, the error is ours and goes on.
                 bad = self._unreadable(files)
                 if not bad:
                     raise

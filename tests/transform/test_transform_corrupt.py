@@ -13,6 +13,7 @@ from kalshi_lake.cli import cli
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import CorruptFileError, SchemaError
 from kalshi_lake.transform import TransformCorruptError, TransformSchemaError, run_transform
+from kalshi_lake.transform.build import TransformOptions
 
 TK = "KXHIGHCHI-26OCT05-B80.5"
 
@@ -83,3 +84,78 @@ def test_cli_prints_the_problems_and_exits_3(lake_dir: Path) -> None:
     assert "error: transform finished, but" in result.output
     again = CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform", "--full"])
     assert again.exit_code == 3  # a full rebuild meets the same bad input again
+
+
+#: More result rows than one Arrow batch of a streamed parser query (256 Ki rows), so the
+#: corrupt file below is reached while the result streams out, after its first batch.
+_BIG_FILES, _BIG_PAGES, _PER_PAGE = 6, 50, 1000
+
+
+def _late_corrupt_lake(lake_dir: Path, how: str) -> tuple[str, set[str]]:
+    """Two small months (each its own batch with a small ``batch_bytes``), then October with
+    300,000 trades in six files, the last of which (in path order) is damaged ``how``:
+    ``overwrite`` garbles bytes in the middle of its data pages (the footer still reads, a page
+    does not decompress), ``truncate`` cuts it in half. Returns the damaged file and the trade
+    ids of every good file."""
+    good_ids: set[str] = set()
+    for month in (1, 2):
+        tk = f"KXHIGHCHI-26{('JAN', 'FEB')[month - 1]}05-B80.5"
+        ts = [trade(f"m{month}-{i}", tk, f"2026-{month:02d}-04T15:00:{i:02d}Z") for i in range(3)]
+        write(lake_dir, [trades_page(ts, date=dt.date(2026, month, 5))])
+        good_ids |= {str(t["trade_id"]) for t in ts}
+    files: list[tuple[str, set[str]]] = []
+    for k in range(_BIG_FILES):
+        pages, ids = [], set()
+        for p in range(_BIG_PAGES):
+            ts = [
+                trade(f"o{k}-{p}-{i}", TK, f"2026-10-{1 + k:02d}T15:{i % 60:02d}:{i // 60:02d}Z")
+                for i in range(_PER_PAGE)
+            ]
+            ids |= {str(t["trade_id"]) for t in ts}
+            pages.append(trades_page(ts, date=dt.date(2026, 10, 1 + k), page_number=p))
+        [path] = write(lake_dir, pages)
+        files.append((path, ids))
+    files.sort()
+    bad, _ = files[-1]
+    for _path, ids in files[:-1]:
+        good_ids |= ids
+    data = bytearray(Path(bad).read_bytes())
+    if how == "overwrite":
+        mid = len(data) // 2
+        data[mid : mid + 2000] = b"Z" * 2000
+    else:
+        del data[len(data) // 2 :]
+    Path(bad).write_bytes(bytes(data))
+    return bad.replace(str(lake_dir) + "/", ""), good_ids
+
+
+@pytest.mark.parametrize("how", ["overwrite", "truncate"])
+def test_a_file_unreadable_after_the_first_result_batch_is_skipped_like_any_other(
+    lake_dir: Path, settings: Settings, how: str
+) -> None:
+    # Before the fix, the overwritten file failed inside pyarrow's stream (an OSError, not a
+    # duckdb.Error) and escaped the transform as a traceback.
+    bad, good_ids = _late_corrupt_lake(lake_dir, how)
+    with pytest.raises(TransformCorruptError) as err:
+        run_transform(settings, options=TransformOptions(batch_bytes=1))
+    assert err.value.exit_code == 3
+    problems = [(p.kind, p.path) for p in err.value.summary.problems]
+    assert problems == [("corrupt_file", bad)]
+    assert sorted(err.value.summary.rebuilt) == [
+        ("chicago", "2026-01"),
+        ("chicago", "2026-02"),
+        ("chicago", "2026-10"),
+    ]
+    assert set(read_curated(lake_dir, "trades")["trade_id"].to_list()) == good_ids
+
+
+def test_cli_exits_3_naming_a_file_unreadable_after_the_first_result_batch(
+    lake_dir: Path,
+) -> None:
+    bad, _good = _late_corrupt_lake(lake_dir, "overwrite")
+    result = CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform"])
+    assert result.exit_code == 3, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and bad in errors[0], result.output
