@@ -399,8 +399,8 @@ class Lake:
         return False
 
     @staticmethod
-    def _scan(base: str) -> Iterator[tuple[str, int]]:
-        """``(path, size)`` of every file under the local folder ``base``, depth first."""
+    def _file_entries(base: str) -> Iterator[os.DirEntry[str]]:
+        """Every file under the local folder ``base``, depth first (the one local walker)."""
         stack = [base]
         while stack:
             try:
@@ -411,7 +411,13 @@ class Lake:
                 if e.is_dir(follow_symlinks=False):
                     stack.append(e.path)
                 elif e.is_file():
-                    yield e.path, e.stat().st_size
+                    yield e
+
+    @classmethod
+    def _scan(cls, base: str) -> Iterator[tuple[str, int]]:
+        """``(path, size)`` of every file under the local folder ``base``, depth first."""
+        for e in cls._file_entries(base):
+            yield e.path, e.stat().st_size
 
     def read_bytes(self, *parts: str) -> bytes:
         """The whole file."""
@@ -569,20 +575,12 @@ class Lake:
         if not self.is_local:
             return 0
         removed = 0
-        stack = [self.path(folder)]
-        while stack:
-            try:
-                entries = list(os.scandir(stack.pop()))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for e in entries:
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(e.path)
-                elif e.name.endswith(".tmp"):
-                    with contextlib.suppress(FileNotFoundError):
-                        if e.stat(follow_symlinks=False).st_mtime < before:
-                            os.unlink(e.path)
-                            removed += 1
+        for e in self._file_entries(self.path(folder)):
+            if e.name.endswith(".tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    if e.stat(follow_symlinks=False).st_mtime < before:
+                        os.unlink(e.path)
+                        removed += 1
         return removed
 
     def remove_empty_folder(self, folder: str) -> None:
