@@ -240,6 +240,7 @@ def _cli_process(*args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_stop_a_backfill_like_ctrl_c(
     sim_factory: Callable[..., SimServer], lake_dir: Path, sig: signal.Signals

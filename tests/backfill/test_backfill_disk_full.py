@@ -22,6 +22,8 @@ from kalshi_lake.cli import cli
 from kalshi_lake.errors import FetchIncompleteError, StorageError
 from kalshi_lake.sim import SimServer
 
+pytestmark = pytest.mark.slow  # real tmpfs mounts and whole backfills: `make test` only
+
 CITY = get_city("chicago")
 #: 36 days of the simulator's Chicago: ~35 MB of raw pages, far more than the tmpfs holds.
 START, END = dt.date(2026, 10, 1), dt.date(2026, 11, 5)

@@ -83,6 +83,7 @@ def test_format() -> None:
     assert format_eta(3725) == "ETA 1:02:05"
 
 
+@pytest.mark.slow
 def test_unattended_run_prints_a_progress_line_at_each_interval(
     sim: SimServer, lake_dir: Path
 ) -> None:

@@ -104,6 +104,7 @@ def traded_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     return lake
 
 
+@pytest.mark.slow
 def test_every_check_runs_in_100mb_of_memory_and_50mb_of_spill(traded_lake: Lake) -> None:
     # The "nothing lost" check used to carry every raw page's JSON body along with each of its
     # trades: on this lake it needed more than 50 MB of spill (15 GB for 1M trades).

@@ -129,6 +129,7 @@ def _late_corrupt_lake(lake_dir: Path, how: str) -> tuple[str, set[str]]:
     return bad.replace(str(lake_dir) + "/", ""), good_ids
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["overwrite", "truncate"])
 def test_a_file_unreadable_after_the_first_result_batch_is_skipped_like_any_other(
     lake_dir: Path, settings: Settings, how: str
@@ -149,6 +150,7 @@ def test_a_file_unreadable_after_the_first_result_batch_is_skipped_like_any_othe
     assert set(read_curated(lake_dir, "trades")["trade_id"].to_list()) == good_ids
 
 
+@pytest.mark.slow
 def test_cli_exits_3_naming_a_file_unreadable_after_the_first_result_batch(
     lake_dir: Path,
 ) -> None:
