@@ -85,7 +85,7 @@ class BackfillSummary:
         first = self.failures[0].split(": ", 1)[-1]
         return (
             f"{len(names)} unit(s) of {self.city} {self.start}..{self.end} could not be "
-            f"fetched after retries: {shown} (first error: {first}). What was fetched is kept; "
+            f"fetched: {shown} (first error: {first}). What was fetched is kept; "
             f"re-run the same command to fetch the rest (run record _state/runs/{self.run_id}.json)"
         )
 

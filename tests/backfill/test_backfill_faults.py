@@ -90,7 +90,7 @@ def test_spent_retry_budget_exits_3_naming_what_is_missing_and_a_rerun_completes
     err = info.value
     assert err.exit_code == 3
     msg = str(err)
-    assert "could not be fetched after retries" in msg and "re-run" in msg
+    assert "could not be fetched:" in msg and "re-run" in msg
     assert "\n" not in msg and "first error: GET /" in msg and "HTTP 5" in msg
     assert any(word in msg for word in ("trades KX", "candles KX", "markets of", "discovery"))
     summary = err.summary
