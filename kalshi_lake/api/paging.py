@@ -118,8 +118,36 @@ class CursorPager:
         self.done = bool(state.get("done", False))
 
 
+class _Windowed:
+    """Progress of a walk over ``[start_ts, end_ts]``: no cursor, resumes from ``start_ts``."""
+
+    start_ts: int
+    end_ts: int
+    page: int
+    done: bool
+
+    @property
+    def cursor(self) -> str | None:
+        """Windowed walks send no cursor."""
+        return None
+
+    def cursor_out(self, data: dict[str, Any]) -> str | None:
+        """Windowed walks hand on no cursor."""
+        return None
+
+    def checkpoint(self) -> dict[str, Any]:
+        """JSON-able progress: the next request's ``start_ts`` and page number."""
+        return {"start_ts": self.start_ts, "page": self.page, "done": self.done}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`checkpoint` (done once the window is covered)."""
+        self.start_ts = int(state.get("start_ts", self.start_ts))
+        self.page = int(state.get("page", 0))
+        self.done = bool(state.get("done", False)) or self.start_ts > self.end_ts
+
+
 @dataclass
-class AdjustedEndPager:
+class AdjustedEndPager(_Windowed):
     """Walk ``[start_ts, end_ts]`` of the event candlestick endpoint, following ``adjusted_end_ts``.
 
     The boundary candle at ``adjusted_end_ts`` comes back twice; the transform dedups it on
@@ -161,28 +189,9 @@ class AdjustedEndPager:
         self.start_ts = adj
         return adj
 
-    @property
-    def cursor(self) -> str | None:
-        """Windowed walks send no cursor."""
-        return None
-
-    def cursor_out(self, data: dict[str, Any]) -> str | None:
-        """Windowed walks hand on no cursor."""
-        return None
-
-    def checkpoint(self) -> dict[str, Any]:
-        """JSON-able progress: the next ``start_ts`` and page number."""
-        return {"start_ts": self.start_ts, "page": self.page, "done": self.done}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        """Continue from a :meth:`checkpoint`."""
-        self.start_ts = int(state.get("start_ts", self.start_ts))
-        self.page = int(state.get("page", 0))
-        self.done = bool(state.get("done", False))
-
 
 @dataclass
-class ChunkPager:
+class ChunkPager(_Windowed):
     """Split ``[start_ts, end_ts]`` into requests of at most ``cap`` periods each.
 
     A request ``[s, e]`` returns candles *ending* in ``[s, e]``: at most ``(e - s) / step + 1`` of
@@ -231,25 +240,6 @@ class ChunkPager:
             return None
         self.start_ts = nxt
         return nxt
-
-    @property
-    def cursor(self) -> str | None:
-        """Windowed walks send no cursor."""
-        return None
-
-    def cursor_out(self, data: dict[str, Any]) -> str | None:
-        """Windowed walks hand on no cursor."""
-        return None
-
-    def checkpoint(self) -> dict[str, Any]:
-        """JSON-able progress: the next chunk's ``start_ts`` and page number."""
-        return {"start_ts": self.start_ts, "page": self.page, "done": self.done}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        """Continue from a :meth:`checkpoint`."""
-        self.start_ts = int(state.get("start_ts", self.start_ts))
-        self.page = int(state.get("page", 0))
-        self.done = bool(state.get("done", False)) or self.start_ts > self.end_ts
 
 
 #: Pages in a row that bring items, every one already seen in this walk, before the walk counts
