@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalshi_lake.api.paging import CANDLE_CAP, AdjustedEndPager, ChunkPager, CursorPager, Pager
@@ -45,6 +45,8 @@ def test_adjusted_end_that_does_not_advance_is_an_error() -> None:
         pager.update({"adjusted_end_ts": 1000})
 
 
+# No deadline: cap=1 over 40,000 minutes is 40,001 chunks, slow on a loaded 2-core machine.
+@settings(deadline=None)
 @given(
     start=st.integers(0, 10**9),
     minutes=st.integers(0, 40_000),
