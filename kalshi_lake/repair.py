@@ -54,8 +54,9 @@ log = get_logger(__name__)
 #: Where bad raw files are moved: ``_quarantine/<repair run id>/raw/...``. The leading ``_``
 #: keeps engines that read whole folders (Spark, Hive, Athena) out of it.
 QUARANTINE_DIR = "_quarantine"
-#: Listings: filed under their fetch date, they stand for the city's listing of a whole run.
-LISTING_ENDPOINTS = frozenset({"markets", "events"})
+#: Endpoints filed under the fetch date (README "The lake"): one file stands for what a whole
+#: run listed. ``markets`` also holds one event's listing, filed under that event's date.
+FETCH_DATED = frozenset({"markets", "events", "series", "cutoff"})
 #: The columns the transform reads from every raw file (the rest is provenance).
 REQUIRED_COLUMNS = frozenset(RAW_SCHEMA.names) - {
     "endpoint",
@@ -378,10 +379,10 @@ def lost_dates(
 ) -> dict[dt.date, set[str]]:
     """Event date -> endpoints whose pages of that date were in the bad files.
 
-    A date-scoped file holds pages of its folder's date. A listing may be an event's own
-    listing (filed under the event's date) or the city's listing of a run (filed under the
-    fetch date): both are assumed, the latter as every event date of the runs active then.
-    Without any such run, every event date the state knows stands in.
+    A date-scoped file holds pages of its folder's date. A file filed under its fetch date
+    (:data:`FETCH_DATED`) stands for every event date of the backfill runs active when it was
+    written (or, with no such run, of every event the state knows); a ``markets`` file whose
+    folder date is a known event date may also be that event's own listing.
     """
     lost: dict[dt.date, set[str]] = {}
     known = sorted(
@@ -393,21 +394,18 @@ def lost_dates(
     )
     for b in bad:
         f = b.file
-        if f.endpoint not in LISTING_ENDPOINTS:
+        if f.endpoint not in FETCH_DATED:
             lost.setdefault(f.date, set()).add(f.endpoint)
             continue
         ranges = listing_ranges(lake, city, f)
-        if f.date in known or not ranges:
-            lost.setdefault(f.date, set()).add(f.endpoint)  # an event's own listing
         if not ranges and known:
             ranges = [(known[0], known[-1])]
+        if (f.endpoint == "markets" and f.date in known) or not ranges:
+            lost.setdefault(f.date, set()).add(f.endpoint)
         for lo, hi in ranges:
-            for d in known:
-                if lo <= d <= hi:
-                    lost.setdefault(d, set()).add(f.endpoint)
-            # The span itself: run_backfill is asked for it even if no event was recorded.
-            lost.setdefault(lo, set()).add(f.endpoint)
-            lost.setdefault(hi, set()).add(f.endpoint)
+            # The range's ends too: the re-fetch spans them even where no event was recorded.
+            for d in {lo, hi, *(d for d in known if lo <= d <= hi)}:
+                lost.setdefault(d, set()).add(f.endpoint)
     return lost
 
 

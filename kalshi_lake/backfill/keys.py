@@ -158,16 +158,19 @@ def key_family(key: str) -> tuple[str, str] | None:
 def families_of(endpoint: str) -> frozenset[str]:
     """The unit families whose progress pages of ``endpoint`` prove.
 
-    Trades pages prove ``trades/`` units, candle pages ``candles/`` units; every page of an
-    event also proves its ``event/`` record (a final event is skipped whole). Listings
-    (``markets``, ``events``) and the rest prove only the event record: with it gone, the
-    event's markets are listed again.
+    Trades pages prove ``trades/`` units, candle pages ``candles/`` units, and every page of
+    an event proves its ``event/`` record (a final event is skipped whole). Market listings
+    (and single events or markets) prove only the event record: with it gone, the event's
+    markets are listed again. The events listing, the series and the cutoff are fetched again
+    by every run, so no progress stands for them.
     """
     if endpoint in TRADES_ENDPOINTS:
         return frozenset({TRADES, EVENT})
     if endpoint in CANDLE_ENDPOINTS:
         return frozenset({CANDLES, EVENT})
-    return frozenset({EVENT})
+    if endpoint in ("markets", "event", "market"):
+        return frozenset({EVENT})
+    return frozenset()
 
 
 def keys_covering(

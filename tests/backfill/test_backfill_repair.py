@@ -78,7 +78,9 @@ def test_repair_quarantines_unreadable_files_and_fetches_what_they_held(
     # Today: a plain re-run of the backfill trusts its saved progress and fetches neither again.
     before = sim.stats()["requests"]
     run_backfill(settings, CHICAGO, START, END)
-    assert not trades.exists() or trades.read_bytes() == bad[trades.relative_to(lake_dir).as_posix()]
+    assert (
+        not trades.exists() or trades.read_bytes() == bad[trades.relative_to(lake_dir).as_posix()]
+    )
     assert sim.stats()["requests"] - before < 10
 
     result = _cli(lake_dir, sim, "repair", "--city", "chicago")
@@ -95,7 +97,6 @@ def test_repair_quarantines_unreadable_files_and_fetches_what_they_held(
     assert list(trades.parent.glob("*.parquet"))
     assert len(list(lake_dir.glob("raw/markets/city=chicago/date=*/*.parquet"))) >= 1
     # The curated tables are exactly a clean run's, and a transform finds nothing wrong.
-    print(result.output)
     got, want = _curated(lake_dir), _curated(clean_lake)
     assert {t: got[t].equals(want[t]) for t in TABLES} == dict.fromkeys(TABLES, True)
     again = CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform"])
@@ -133,7 +134,7 @@ def test_keys_covering_resets_only_the_units_of_lost_pages() -> None:
         (f"trades/{m2}", {}),
         (f"walk/trades/live/{m2}/0", {}),
         (f"candles/{m2}", {}),
-        (f"walk/ecandles/KXHIGHCHI-26NOV02/1-2", {}),
+        ("walk/ecandles/KXHIGHCHI-26NOV02/1-2", {}),
         ("event/KXHIGHCHI-26NOV02", {}),
         (f"market/{m2}", {}),
         (f"trades/{m3}", {}),
@@ -158,3 +159,47 @@ def test_repair_usage_errors_exit_2(tmp_path: Path, flag: str) -> None:
     args = ["repair", "--city", "atlantis"] if flag == "--city" else ["--lake", "", "repair"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, result.output
+
+
+def test_an_incomplete_refetch_exits_3_and_the_next_repair_finishes_it(
+    sim: SimServer, lake_dir: Path, settings_for: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = settings_for(sim)
+    _backfilled(settings)
+    clean_lake = tmp_path / "clean"
+    _backfilled(dataclasses.replace(settings, lake=str(clean_lake)))
+    trades = sorted(lake_dir.glob("raw/trades/city=chicago/date=2026-11-03/*.parquet"))[0]
+    _truncate(trades)
+    # The API cannot be reached: the bad file is set aside, the re-fetch is incomplete.
+    down = CliRunner().invoke(
+        cli,
+        ["--lake", str(lake_dir), "repair", "--api-url", "http://127.0.0.1:9/trade-api/v2"],
+    )
+    assert down.exit_code == 3, down.output
+    assert "re-run `kalshi-lake repair`" in down.output and "Traceback" not in down.output
+    assert not trades.exists()
+    # Nothing is unreadable any more, yet the next repair knows what is still to fetch.
+    result = _cli(lake_dir, sim, "repair")
+    assert result.exit_code == 0, result.output
+    assert "left by an earlier repair" in result.output
+    got, want = _curated(lake_dir), _curated(clean_lake)
+    assert {t: got[t].equals(want[t]) for t in TABLES} == dict.fromkeys(TABLES, True)
+    # and then it is done
+    assert "nothing unreadable" in _cli(lake_dir, sim, "repair").output
+
+
+def test_backfill_refresh_fetches_the_listing_again_and_points_at_repair(
+    sim: SimServer, lake_dir: Path, settings_for: Callable[..., Settings]
+) -> None:
+    _backfilled(settings_for(sim))
+    listing = sorted(lake_dir.glob("raw/markets/city=chicago/date=*/*.parquet"))[0]
+    _truncate(listing)
+    args = ["backfill", "--city", "chicago", "--start", str(START), "--end", str(END), "--refresh"]
+    result = _cli(lake_dir, sim, *args)
+    # The fetch worked (a fresh listing is in); the transform still meets the bad file.
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    assert len(list(lake_dir.glob("raw/markets/city=chicago/date=*/*.parquet"))) == 2
+    assert "`kalshi-lake repair` moves unreadable files" in result.output
+    assert _cli(lake_dir, sim, "repair").exit_code == 0
+    assert CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform"]).exit_code == 0
