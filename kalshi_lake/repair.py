@@ -42,7 +42,7 @@ from kalshi_lake.backfill import BackfillSummary, run_backfill
 from kalshi_lake.backfill.keys import EVENT_PREFIX, keys_covering
 from kalshi_lake.cities import City, get_city
 from kalshi_lake.config import Settings
-from kalshi_lake.errors import FetchIncompleteError, LockedError, RunIncomplete
+from kalshi_lake.errors import FetchIncompleteError, LockedError, RunIncomplete, UnknownCityError
 from kalshi_lake.lake.lock import Lease
 from kalshi_lake.lake.raw import RAW_SCHEMA
 from kalshi_lake.lake.state import StateStore, new_run_id, read_run_records
@@ -428,24 +428,29 @@ def run_repair(
     summary = RepairSummary(lake=lake.url, run_id=new_run_id())
     names = [city.name] if city else _cities(lake)
     for name in names:
-        summary.cities.append(_repair_city(settings, lake, get_city(name), summary, transport))
-        summary.elapsed_s = time.monotonic() - t0
-    if transform:
-        for c in summary.cities:
-            # Not after an incomplete re-fetch: the curated tables keep what they had until
-            # the pages are back (the next repair transforms).
-            if c.bad and not c.fetch_error:
-                _transform(settings, c)
+        try:
+            the_city = get_city(name)
+        except UnknownCityError:
+            log.warning("skipping raw/*/city=%s: not a city of the registry", name)
+            continue
+        done = _repair_city(settings, lake, the_city, summary, transport)
+        summary.cities.append(done)
+        # Not after an incomplete re-fetch: the curated tables keep what they had until the
+        # pages are back (the next repair transforms).
+        if transform and done.bad and not done.fetch_error:
+            _transform(settings, done)
     summary.elapsed_s = time.monotonic() - t0
     if not summary.complete:
         first = next(c for c in summary.cities if c.fetch_error or c.transform_error)
-        what = "re-fetch" if first.fetch_error else "transform"
-        raise RepairIncomplete(
-            f"repair of {first.city} set {len(first.bad)} unreadable file(s) aside but its "
-            f"{what} is incomplete ({first.fetch_error or first.transform_error}); "
-            "re-run `kalshi-lake repair` to finish",
-            summary,
-        )
+        head = f"repair of {first.city} set {len(first.bad)} unreadable file(s) aside"
+        if first.fetch_error:
+            msg = (
+                f"{head} but could not fetch all they held ({first.fetch_error}); "
+                "re-run `kalshi-lake repair` to finish"
+            )
+        else:
+            msg = f"{head} and fetched them again, but the transform: {first.transform_error}"
+        raise RepairIncomplete(msg, summary)
     return summary
 
 

@@ -19,7 +19,7 @@ from kalshi_lake.cli import cli
 from kalshi_lake.config import Settings
 from kalshi_lake.lake.lock import Lease
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.repair import QUARANTINE_DIR
+from kalshi_lake.repair import QUARANTINE_DIR, run_repair
 from kalshi_lake.schemas import TABLES
 from kalshi_lake.sim import SimServer
 from kalshi_lake.transform import run_transform
@@ -203,3 +203,22 @@ def test_backfill_refresh_fetches_the_listing_again_and_points_at_repair(
     assert "`kalshi-lake repair` moves unreadable files" in result.output
     assert _cli(lake_dir, sim, "repair").exit_code == 0
     assert CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform"]).exit_code == 0
+
+
+@pytest.mark.slow
+def test_repair_on_an_s3_lake(
+    sim: SimServer, settings_for: Callable[..., Settings], s3_url: Callable[..., str]
+) -> None:
+    settings = settings_for(sim, lake=s3_url())
+    run_backfill(settings, CHICAGO, START, START)
+    lake = Lake(settings.lake)
+    [trades] = [p for p in lake.walk_files("raw", "trades") if p.endswith(".parquet")][:1]
+    data = lake.read_bytes(lake.rel(trades))
+    lake.write_bytes(data[: len(data) // 2], lake.rel(trades))
+    summary = run_repair(settings, CHICAGO)
+    [city] = summary.cities
+    assert [b.file.rel for b in city.bad] == [lake.rel(trades)]
+    assert lake.read_bytes(city.bad[0].quarantined) == data[: len(data) // 2]
+    assert not lake.exists(lake.rel(trades))
+    assert city.backfill is not None and city.backfill.trades > 0
+    assert city.transform is not None and city.transform.ok
