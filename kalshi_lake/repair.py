@@ -470,7 +470,7 @@ def _repair_city(
     summary: RepairSummary,
     transport: httpx.AsyncBaseTransport | None,
 ) -> CityRepair:
-    """Scan, record, quarantine and reset under the city's lease, then re-fetch."""
+    """Scan and set aside under the city's lease, then re-fetch (the backfill takes it again)."""
     out = CityRepair(city.name)
     pending = StateStore(lake, f"repair/city={city.name}")
     lease = Lease(
@@ -487,62 +487,15 @@ def _repair_city(
             settings.progress, len(files), city.name, settings.progress_interval_s
         ) as shown:
             found = find_unreadable(lake, files, shown.advance)
-        # An earlier repair's files: done with (moved and reset) unless found here again, i.e.
-        # it was stopped before moving them (then this run moves and resets them).
-        again = {b.file.rel for b in found}
-        earlier = [
-            BadFile.from_state(r) for _, r in pending.items("file/") if r.get("rel") not in again
-        ]
-        if not found and not earlier:
-            return out
-        state = StateStore(lake, f"backfill/city={city.name}").load()
-        lost = lost_dates(lake, city.name, [*earlier, *found], state)
-        span = (min(lost), max(lost))
-        prev_span = pending.get("span")
-        if prev_span:
-            span = (
-                min(span[0], dt.date.fromisoformat(prev_span["start"])),
-                max(span[1], dt.date.fromisoformat(prev_span["end"])),
-            )
-        found = [
-            BadFile(b.file, b.reason, f"{QUARANTINE_DIR}/{summary.run_id}/{b.file.rel}")
-            for b in found
-        ]
-        # 1. Record first: a run stopped anywhere below is finished by the next repair.
-        span_rec = {"start": span[0].isoformat(), "end": span[1].isoformat()}
-        lease.ensure()
-        pending.commit(
-            {**{f"file/{b.file.rel}": b.to_state() for b in found}, "span": span_rec},
-            run_id=summary.run_id,
-        )
-        # 2. Quarantine: the copy is written before the original goes.
-        for b in found:
-            _quarantine(lake, b, lease)
-        # 3. Reset the progress the lost pages proved, once per file (recorded): resetting
-        #    again after an earlier repair's re-fetch began would throw away what it got.
-        todo = [*[b for b in earlier if not b.reset], *found]
-        if todo:
-            reset = keys_covering(state.items(), lost_dates(lake, city.name, todo, state))
-            lease.ensure()
-            state.commit({k: None for k in reset}, repair_run=summary.run_id)
-            out.reset_keys = len(reset)
-            done = [BadFile(b.file, b.reason, b.quarantined, reset=True) for b in todo]
-            pending.commit({f"file/{b.file.rel}": b.to_state() for b in done})
-            found = [b for b in done if b.file.rel in again]
-            earlier = [
-                *[b for b in earlier if b.reset],
-                *[b for b in done if b.file.rel not in again],
-            ]
-        out.bad = [*earlier, *found]
-        out.resumed = len(earlier)
-        out.span = span
-    # 4. Re-fetch, through the normal backfill (its own lease, limiter and summary).
+        _set_aside(lake, city.name, found, pending, lease, summary.run_id, out)
+    if out.span is None:
+        return out
     try:
         out.backfill = run_backfill(
             settings,
             city,
-            span[0],
-            span[1],
+            out.span[0],
+            out.span[1],
             candle_window=_last_candle_window(lake, city.name),
             transport=transport,
         )
@@ -554,6 +507,60 @@ def _repair_city(
     pending.load()
     pending.commit({k: None for k, _ in pending.items()}, run_id=summary.run_id)
     return out
+
+
+def _set_aside(
+    lake: Lake,
+    city: str,
+    found: list[BadFile],
+    pending: StateStore,
+    lease: Lease,
+    run_id: str,
+    out: CityRepair,
+) -> None:
+    """Record, quarantine and reset (module docstring, steps 2-4); fills ``out.bad``,
+    ``out.span`` (None: nothing to do) and ``out.reset_keys``."""
+    # An earlier repair's files are moved and reset already, unless found here again (it
+    # stopped before moving them: this run moves and resets them).
+    again = {b.file.rel for b in found}
+    earlier = [
+        BadFile.from_state(r) for _, r in pending.items("file/") if r.get("rel") not in again
+    ]
+    if not found and not earlier:
+        return
+    state = StateStore(lake, f"backfill/city={city}").load()
+    lost = lost_dates(lake, city, [*earlier, *found], state)
+    lo, hi = min(lost), max(lost)
+    if prev := pending.get("span"):
+        lo = min(lo, dt.date.fromisoformat(prev["start"]))
+        hi = max(hi, dt.date.fromisoformat(prev["end"]))
+    found = [BadFile(b.file, b.reason, f"{QUARANTINE_DIR}/{run_id}/{b.file.rel}") for b in found]
+    # Record first: a run stopped anywhere below is finished by the next repair.
+    lease.ensure()
+    pending.commit(
+        {
+            **{f"file/{b.file.rel}": b.to_state() for b in found},
+            "span": {"start": lo.isoformat(), "end": hi.isoformat()},
+        },
+        run_id=run_id,
+    )
+    for b in found:
+        _quarantine(lake, b, lease)
+    # Reset the progress the lost pages proved, once per file (recorded): resetting again
+    # after an earlier repair's re-fetch began would throw away what it got.
+    todo = [*[b for b in earlier if not b.reset], *found]
+    if todo:
+        reset = keys_covering(state.items(), lost_dates(lake, city, todo, state))
+        lease.ensure()
+        state.commit({k: None for k in reset}, repair_run=run_id)
+        out.reset_keys = len(reset)
+        done = {b.file.rel: BadFile(b.file, b.reason, b.quarantined, reset=True) for b in todo}
+        pending.commit({f"file/{rel}": b.to_state() for rel, b in done.items()})
+        earlier = [done.get(b.file.rel, b) for b in earlier]
+        found = [done[b.file.rel] for b in found]
+    out.bad = [*earlier, *found]
+    out.resumed = len(earlier)
+    out.span = (lo, hi)
 
 
 def _quarantine(lake: Lake, bad: BadFile, lease: Lease) -> None:

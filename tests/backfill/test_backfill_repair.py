@@ -152,6 +152,8 @@ def test_keys_covering_resets_only_the_units_of_lost_pages() -> None:
         "walk/ecandles/KXHIGHCHI-26NOV02/1-2",
     ]
     assert keys_covering(items, {day: {"markets"}}) == ["event/KXHIGHCHI-26NOV02"]
+    # The events listing, the series and the cutoff are read again by every run anyway.
+    assert keys_covering(items, {day: {"events", "series", "cutoff"}}) == []
 
 
 @pytest.mark.parametrize("flag", ["--city", "--lake"])
