@@ -224,3 +224,16 @@ def test_repair_on_an_s3_lake(
     assert not lake.exists(lake.rel(trades))
     assert city.backfill is not None and city.backfill.trades > 0
     assert city.transform is not None and city.transform.ok
+
+
+def test_the_scan_reports_progress_off_a_terminal(
+    sim: SimServer,
+    settings_for: Callable[..., Settings],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run_backfill(settings_for(sim), CHICAGO, START, START)
+    capsys.readouterr()
+    summary = run_repair(settings_for(sim, progress=True, progress_interval_s=0.0), CHICAGO)
+    assert summary.unreadable == 0 and summary.scanned > 0
+    lines = capsys.readouterr().err.splitlines()
+    assert f"repair chicago: read {summary.scanned:,}/{summary.scanned:,} raw files" in lines
