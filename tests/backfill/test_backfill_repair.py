@@ -18,8 +18,9 @@ from kalshi_lake.cities import get_city
 from kalshi_lake.cli import cli
 from kalshi_lake.config import Settings
 from kalshi_lake.lake.lock import Lease
+from kalshi_lake.lake.state import StateStore
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.repair import QUARANTINE_DIR, run_repair
+from kalshi_lake.repair import QUARANTINE_DIR, BadFile, RawFileRef, run_repair
 from kalshi_lake.schemas import TABLES
 from kalshi_lake.sim import SimServer
 from kalshi_lake.transform import run_transform
@@ -237,3 +238,29 @@ def test_the_scan_reports_progress_off_a_terminal(
     assert summary.unreadable == 0 and summary.scanned > 0
     lines = capsys.readouterr().err.splitlines()
     assert f"repair chicago: read {summary.scanned:,}/{summary.scanned:,} raw files" in lines
+
+
+def test_a_repair_stopped_after_moving_a_file_is_finished_by_the_next(
+    sim: SimServer, lake_dir: Path, settings_for: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = settings_for(sim)
+    _backfilled(settings)
+    clean_lake = tmp_path / "clean"
+    _backfilled(dataclasses.replace(settings, lake=str(clean_lake)))
+    trades = sorted(lake_dir.glob("raw/trades/city=chicago/date=2026-11-02/*.parquet"))[0]
+    rel = trades.relative_to(lake_dir).as_posix()
+    # What a repair killed between moving the file and resetting its progress leaves behind.
+    lake = Lake(str(lake_dir))
+    moved = f"{QUARANTINE_DIR}/earlier/{rel}"
+    lake.write_bytes(_truncate(trades), moved)
+    trades.unlink()
+    bad = BadFile(RawFileRef(rel, "trades", "chicago", dt.date(2026, 11, 2), 1), "cut", moved)
+    StateStore(lake, "repair/city=chicago").commit(
+        {f"file/{rel}": bad.to_state(), "span": {"start": "2026-11-02", "end": "2026-11-02"}}
+    )
+    summary = run_repair(settings)
+    [city] = summary.cities
+    assert city.resumed == 1 and city.reset_keys > 0
+    got, want = _curated(lake_dir), _curated(clean_lake)
+    assert {t: got[t].equals(want[t]) for t in TABLES} == dict.fromkeys(TABLES, True)
+    assert run_repair(settings).unreadable == 0  # the record is gone
