@@ -13,10 +13,10 @@ CITY   ?=
 START  ?=
 END    ?=
 
-.PHONY: help install test test-spark lint typecheck backfill transform validate demo bench status clean
+.PHONY: help install test test-spark lint typecheck backfill transform validate demo bench status repair clean
 
 help:
-	@echo "make test | test-fast | test-spark | demo | backfill CITY=chicago [START=YYYY-MM-DD END=YYYY-MM-DD] | transform | validate | bench | lint"
+	@echo "make test | test-fast | test-spark | demo | backfill CITY=chicago [START=YYYY-MM-DD END=YYYY-MM-DD] | transform | validate | repair [CITY=chicago] | bench | lint"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ validate: $(STAMP)
 
 status: $(STAMP)
 	$(KL) --lake $(LAKE) status
+
+# Unreadable raw files of CITY (default: every city) to _quarantine/, their data fetched again.
+repair: $(STAMP)
+	$(KL) --lake $(LAKE) repair $(if $(CITY),--city $(CITY))
 
 demo: $(STAMP)
 	$(KL) --lake $(DEMO_LAKE) demo

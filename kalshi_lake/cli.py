@@ -243,6 +243,41 @@ def backfill(
 
 
 @cli.command()
+@_lake_option
+@click.option("--city", default=None, help="Only this city (name or alias). [all]")
+@click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
+@click.option("--rate", type=float, help="Requests per second. [env KALSHI_RATE; 10, or 20 signed]")
+@click.option("--concurrency", type=int, help="Requests in flight. [env KALSHI_CONCURRENCY]")
+@click.pass_context
+def repair(
+    ctx: click.Context,
+    city: str | None,
+    api_url: str | None,
+    rate: float | None,
+    concurrency: int | None,
+) -> None:
+    """Find raw files that cannot be read, move them to <lake>/_quarantine/, fetch again.
+
+    Every raw file of the city (or of all cities) is read whole. Each unreadable one is moved,
+    bytes unchanged, to _quarantine/<run id>/<its path>; the saved progress its pages proved is
+    reset and a backfill fetches them again, then the city is transformed. Exit 3 if the
+    re-fetch is incomplete (re-run repair to finish); nothing unreadable: exit 0.
+    """
+    from kalshi_lake.cities import get_city
+    from kalshi_lake.errors import RunIncomplete
+    from kalshi_lake.repair import run_repair
+
+    the_city = get_city(city) if city else None
+    settings = _writing_settings(ctx, api_url=api_url, rate=rate, concurrency=concurrency)
+    try:
+        summary = run_repair(settings, the_city)
+    except RunIncomplete as exc:
+        click.echo(exc.summary.render())
+        raise
+    click.echo(summary.render())
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=int, default=0, show_default=True, help="Port (0: any free port).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated data.")

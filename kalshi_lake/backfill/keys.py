@@ -13,12 +13,18 @@ only if the formats below never change::
     walk/trades/<tier>/<ticker>/<min_ts>     the pager checkpoint of an unfinished walk, with its
     walk/ecandles/<event>/<start>-<end>      running totals under ``agg`` (removed once the
     walk/hcandles/<ticker>/<start>-<end>     walk is done and its unit record is saved)
+
+:func:`keys_covering` maps lost raw pages (an endpoint and an event date) back to these keys:
+the progress those pages proved, which a repair deletes so the next run fetches them again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, TypedDict, cast
 
+from kalshi_lake.cities import event_date
 from kalshi_lake.lake.state import StateStore
 
 EVENT_PREFIX = "event/"
@@ -118,3 +124,80 @@ class SavedState:
             for _, rec in self.state.items(EVENT_PREFIX)
             if rec.get("final") and rec.get("date")
         }
+
+
+#: Raw endpoints whose pages a ``trades/`` unit (and its walks) stands for.
+TRADES_ENDPOINTS = frozenset({"trades"})
+#: Raw endpoints whose pages a ``candles/`` unit (and its walks) stands for.
+CANDLE_ENDPOINTS = frozenset({"candlesticks", "event_candlesticks", "batch_candlesticks"})
+#: Families of state keys (see :func:`key_family`).
+TRADES, CANDLES, EVENT, MARKET = "trades", "candles", "event", "market"
+
+
+def key_family(key: str) -> tuple[str, str] | None:
+    """``(family, ticker)`` of a unit key: ``trades`` (``trades/`` and ``walk/trades/``),
+    ``candles`` (``candles/``, ``walk/ecandles/``, ``walk/hcandles/``), ``event`` or
+    ``market``, with the market or event ticker the key is about; None for anything else."""
+    parts = key.split("/")
+    match parts:
+        case ["trades", ticker]:
+            return TRADES, ticker
+        case ["candles", ticker]:
+            return CANDLES, ticker
+        case ["event", ticker]:
+            return EVENT, ticker
+        case ["market", ticker]:
+            return MARKET, ticker
+        case ["walk", "trades", _tier, ticker, _min_ts]:
+            return TRADES, ticker
+        case ["walk", "ecandles" | "hcandles", ticker, _window]:
+            return CANDLES, ticker
+    return None
+
+
+def families_of(endpoint: str) -> frozenset[str]:
+    """The unit families whose progress pages of ``endpoint`` prove.
+
+    Trades pages prove ``trades/`` units, candle pages ``candles/`` units, and every page of
+    an event proves its ``event/`` record (a final event is skipped whole). Market listings
+    (and single events or markets) prove only the event record: with it gone, the event's
+    markets are listed again. The events listing, the series and the cutoff are fetched again
+    by every run, so no progress stands for them.
+    """
+    if endpoint in TRADES_ENDPOINTS:
+        return frozenset({TRADES, EVENT})
+    if endpoint in CANDLE_ENDPOINTS:
+        return frozenset({CANDLES, EVENT})
+    if endpoint in ("markets", "event", "market"):
+        return frozenset({EVENT})
+    return frozenset()
+
+
+def keys_covering(
+    items: Iterable[tuple[str, Mapping[str, Any]]],
+    lost: Mapping[dt.date, Collection[str]],
+) -> list[str]:
+    """The saved keys that claim pages now lost, so a run fetches those pages again.
+
+    ``items`` are a city's saved ``(key, record)`` pairs; ``lost`` maps an event's climate
+    date to the endpoints whose pages of that date are gone. A unit key is returned when its
+    ticker's event falls on a lost date and its family is one of :func:`families_of` those
+    endpoints. Market facts (``market/``) are never returned: they are not progress.
+    """
+    wanted: dict[dt.date, set[str]] = {}
+    for d, endpoints in lost.items():
+        fams = wanted.setdefault(d, set())
+        for ep in endpoints:
+            fams |= families_of(ep)
+    out: list[str] = []
+    for key, _rec in items:
+        fam = key_family(key)
+        if fam is None or fam[0] == MARKET:
+            continue
+        try:
+            d = event_date(fam[1])
+        except ValueError:
+            continue
+        if fam[0] in wanted.get(d, ()):
+            out.append(key)
+    return sorted(out)

@@ -99,11 +99,18 @@ class TransformSummary:
             )
             if k in kinds
         )
+        fix = (
+            "Re-fetch the affected data (a backfill with --refresh adds fresh pages) or remove "
+            "the bad raw files, then transform again"
+        )
+        if CORRUPT_FILE in kinds:
+            fix = (
+                "`kalshi-lake repair` moves unreadable files to _quarantine/ and fetches what "
+                "they held again"
+            )
         msg = (
             f"transform finished, but {counts} in the raw layer could not be used "
-            f"(first: {self.problems[0]}); every other page was used. Re-fetch the affected "
-            "data (a backfill with --refresh adds fresh pages) or remove the bad raw files, "
-            "then transform again"
+            f"(first: {self.problems[0]}); every other page was used. {fix}"
         )
         if kinds & {CORRUPT_FILE, CORRUPT_PAGE}:
             raise TransformCorruptError(msg, self)
