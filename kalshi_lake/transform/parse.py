@@ -25,7 +25,9 @@ to fixed-point integers: prices in micro-dollars (``*_u``, 10^-6 $, the precisio
 
 Bad input never stops a parse. Every output row carries ``problem``: NULL for a good row, else
 a short reason (``corrupt body``, ``no 'trades' array``, ``missing trade_id`` ...). A page that
-cannot be parsed yields exactly one problem row; :func:`split_problems` separates them.
+cannot be parsed yields exactly one problem row; :func:`split_problems` separates them. Market
+and event fields are type-checked: a value of the wrong type (a strike ``"abc"``, a status
+``7``, an object where a string belongs) is a problem row, never a NULL or a string.
 """
 
 from __future__ import annotations

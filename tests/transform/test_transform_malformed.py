@@ -7,13 +7,19 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 from transform_helpers import market, page, read_curated, trade, trades_page, write
 
 from kalshi_lake.cli import cli
 from kalshi_lake.config import Settings
-from kalshi_lake.transform import TransformCorruptError, TransformSchemaError, run_transform
+from kalshi_lake.transform import (
+    TransformCorruptError,
+    TransformSchemaError,
+    run_transform,
+    trades,
+)
 
 EV = "KXHIGHCHI-26OCT05"
 TK = f"{EV}-B80.5"
@@ -261,3 +267,24 @@ def test_cli_exits_3_naming_the_page_of_a_bad_market(lake_dir: Path) -> None:
         result.output
     )
     assert "Traceback" not in result.output
+
+
+def test_a_field_one_copy_lacks_agrees_with_any_value() -> None:
+    # An older payload (or the other tier) without no_price / is_block_trade is the same trade.
+    base = {"part": 0, "trade_id": "t", "market_ticker": TK, "city": "chicago",
+            "date": dt.date(2026, 10, 5), "traded_at": dt.datetime(2026, 10, 4, tzinfo=dt.UTC),
+            "yes_u": 560_000, "no_u": 440_000, "count_c": 1000, "taker_side": "yes",
+            "is_block_trade": False, "tier": "live", "page_event_ticker": EV,
+            "fetched_at": dt.datetime(2026, 11, 20, tzinfo=dt.UTC), "fid": 0, "row": 0,
+            "page_number": 0, "idx": 0}  # fmt: skip
+    older = {**base, "no_u": None, "is_block_trade": None, "taker_side": None, "fid": 1}
+    other = {**base, "yes_u": 570_000, "fid": 2, "row": 4, "page_number": 2}
+    seen: list[pl.DataFrame] = []
+    rows = pl.DataFrame([base, older], infer_schema_length=None)
+    assert trades.build_trades(rows, on_conflict=seen.append).height == 1 and not seen
+    rows = pl.DataFrame([base, older, other], infer_schema_length=None)
+    assert trades.build_trades(rows, on_conflict=seen.append).height == 1
+    [bad] = seen
+    assert bad.select("fid", "row", "page_number", "first_fid", "fields").rows() == [
+        (2, 4, 2, 0, "yes price")
+    ]
