@@ -106,10 +106,10 @@ _MARKET_FIELDS = ("ticker", "event_ticker", "strike_type", "floor_strike", "cap_
 _MARKET = "{" + ",".join(f'"{k}":"JSON"' for k in _MARKET_FIELDS) + "}"
 _EVENT = f'{{"event_ticker":"JSON","series_ticker":"JSON","markets":[{_MARKET}]}}'
 
-#: Market fields that must be JSON strings when present.
+#: Market fields that must be JSON strings when present (the numeric ones, strikes, counts,
+#: prices and ``expiration_value``, may be numbers or strings holding one).
 _MARKET_STRINGS = ("ticker", "event_ticker", "strike_type", "yes_sub_title", "status", "result",
-                   "expiration_value", "open_time", "close_time", "settlement_ts",
-                   "rules_primary")  # fmt: skip
+                   "open_time", "close_time", "settlement_ts", "rules_primary")  # fmt: skip
 
 # Macros shared by every query. ``_px`` takes the ``_dollars`` twin and the flat JSON value.
 _MACROS = f"""

@@ -151,7 +151,11 @@ def test_legitimate_variations_are_accepted(lake_dir: Path, settings: Settings) 
         {**market(f"{EV}-B84.5", floor=84, cap=85), "expiration_value": "", "result": ""},
         {**market(f"{EV}-B76.5", floor=76, cap=77), "settlement_value": 100, "status": ""},
         {**market(f"{EV}-B74.5", floor=74, cap=75), "settlement_ts": None, "strike_type": None},
-        {**market(f"{EV}-B72.5", floor=72, cap=73), "open_interest_fp": "1e2"},
+        {
+            **market(f"{EV}-B72.5", floor=72, cap=73),
+            "open_interest_fp": "1e2",
+            "expiration_value": 79,
+        },
     ]
     write(lake_dir, [page("markets", {"cursor": "", "markets": variants})])
     summary = run_transform(settings)
@@ -162,6 +166,8 @@ def test_legitimate_variations_are_accepted(lake_dir: Path, settings: Settings) 
     assert str(row["floor_strike"]) == "80.0000" and str(row["cap_strike"]) == "81.0000"
     row = got.filter(got["market_ticker"] == f"{EV}-B82.5").row(0, named=True)
     assert str(row["volume"]) == "35001.00"
+    row = got.filter(got["market_ticker"] == f"{EV}-B72.5").row(0, named=True)
+    assert str(row["expiration_value"]) == "79.0000" and str(row["open_interest"]) == "100.00"
     row = got.filter(got["market_ticker"] == f"{EV}-T79").row(0, named=True)
     assert row["floor_strike"] is None and row["high_f"] == 78
 
