@@ -22,6 +22,7 @@ from kalshi_lake import log
 from kalshi_lake.allocators import tune_allocators
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import BadDateError, KalshiLakeError
+from kalshi_lake.sim.config import PAYLOAD_FAULTS
 
 
 class _Group(click.Group):
@@ -288,6 +289,14 @@ def repair(
 @click.option("--fail-rate", type=float, default=0.0, help="Share of requests answered 5xx.")
 @click.option("--drop-rate", type=float, default=0.0, help="Share of connections dropped.")
 @click.option("--malformed-rate", type=float, default=0.0, help="Share of corrupt bodies.")
+@click.option(
+    "--payload-fault",
+    "payload_faults",
+    multiple=True,
+    type=click.Choice(PAYLOAD_FAULTS),
+    help="Serve hostile content (repeatable): events without tickers, wrong-typed market "
+    "fields, a trade repeated with another price.",
+)
 @click.option(
     "--now", callback=_instant, help="Simulated now, ISO 8601 (UTC if no offset). [clock]"
 )

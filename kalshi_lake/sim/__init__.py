@@ -13,6 +13,7 @@ Interface::
                     cutoff_lag_days=60,               # historical cutoff: now - lag, at 00:00Z
                     cursor_fault=None,                # "cycle" | "repeat" | "empty": hostile cursors
                     cursor_fault_on=None,             # on "/endpoint[?k=v...]" (None: every listing)
+                    payload_faults=(),                # hostile content: see config.PAYLOAD_FAULTS
                     host="127.0.0.1", port=0)
     with SimServer(cfg) as sim:                       # asyncio server in a thread
         sim.base_url                                  # "http://127.0.0.1:PORT/trade-api/v2"

@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from kalshi_lake.cities import CITIES
-from kalshi_lake.sim.faults import CursorFault
+from kalshi_lake.sim.faults import CursorFault, PayloadFaults
 from kalshi_lake.sim.model import US, Event, Market, fmt_ts, from_us
 from kalshi_lake.sim.world import (
     PERIODS,
@@ -228,10 +228,17 @@ def _sort_markets(markets: Iterable[Market]) -> list[Market]:
 class SimApp:
     """The simulator's routes. One instance per server; safe to call from several threads."""
 
-    def __init__(self, world: World, cursor_fault: CursorFault | None = None) -> None:
+    def __init__(
+        self,
+        world: World,
+        cursor_fault: CursorFault | None = None,
+        payload_faults: PayloadFaults | None = None,
+    ) -> None:
         self.world = world
         #: Hostile pagination on the requests it matches (``SimConfig.cursor_fault``).
         self.cursor_fault = cursor_fault
+        #: Hostile content in well-formed answers (``SimConfig.payload_faults``).
+        self.payload_faults = payload_faults
         self.cursors = Cursors(f"kalshi-sim-cursor|{world.seed}".encode())
         self._merged = lru_cache(maxsize=8)(self._merge_trades)
         self._events_cache = lru_cache(maxsize=64)(self._events)
@@ -258,6 +265,8 @@ class SimApp:
                     405, {"error": {"code": "method_not_allowed", "message": "method not allowed"}}
                 )
             body = fn(Params(query), *args)
+            if self.payload_faults is not None and isinstance(body, dict):
+                body = self.payload_faults.spoil(body)
             data = body.encode() if isinstance(body, Raw) else dumps(body)
             return Reply(200, data, endpoint)
         except ApiError as exc:
@@ -679,15 +688,31 @@ class SimApp:
             if m is not None and block is None:
                 dicts = w.trade_dicts(ticker)
                 page = [dicts[k] for k in range(j - 1 - start, j - 1 - stop, -1)]
+                before = dicts[j - start] if 0 < start <= j - i else None
             else:
                 page = [w.trade_dicts(t)[k] for t, k in refs[start:stop]]
-            return {"cursor": cursor, "trades": page}
+                before = (
+                    w.trade_dicts(refs[start - 1][0])[refs[start - 1][1]]
+                    if 0 < start <= len(refs)
+                    else None
+                )
+            return {"cursor": cursor, "trades": self._conflict(before, page)}
         merged = self._merged(lo, hi, block)
         start, stop, cursor = self._page(params, endpoint, len(merged), 1000, 100)
-        return {
-            "cursor": cursor,
-            "trades": [w.trade_dicts(t)[k] for _, t, k in merged[start:stop]],
-        }
+        page = [w.trade_dicts(t)[k] for _, t, k in merged[start:stop]]
+        prev = merged[start - 1] if 0 < start <= len(merged) else None
+        before = w.trade_dicts(prev[1])[prev[2]] if prev is not None else None
+        return {"cursor": cursor, "trades": self._conflict(before, page)}
+
+    def _conflict(
+        self, before: dict[str, Any] | None, page: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The trades of a page; with the ``trade_conflict`` fault, a page after the first
+        starts with ``before`` (the previous page's last trade) again, its price changed."""
+        faults = self.payload_faults
+        if faults is None or not faults.trade_conflict or before is None or not page:
+            return page
+        return [faults.conflicting_trade(before), *page]
 
     def _merge_trades(self, lo: int, hi: int, block: bool | None) -> list[tuple[int, str, int]]:
         w = self.world

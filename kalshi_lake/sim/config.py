@@ -19,6 +19,12 @@ FIXTURE_NOW = dt.datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 #: Hostile cursor behaviours ``SimConfig.cursor_fault`` can switch on.
 CURSOR_FAULTS = ("cycle", "repeat", "empty")
 
+#: Hostile answers ``SimConfig.payload_faults`` can switch on: the market kinds spoil one market
+#: of every page each (in this order: the last market, the one before it, ...), see
+#: :class:`~kalshi_lake.sim.faults.PayloadFaults`.
+MARKET_FAULTS = ("strike_string", "volume_string", "status_number", "result_object")
+PAYLOAD_FAULTS = ("event_no_ticker", *MARKET_FAULTS, "trade_conflict")
+
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -40,6 +46,14 @@ class SimConfig:
     serving an empty page). ``cursor_fault_on`` picks the requests it applies to: an endpoint
     as in the stats (``"/markets/trades"``), optionally with query filters that must all match
     (``"/markets/trades?ticker=KX..."``); ``None``: every cursor-paginated endpoint.
+
+    ``payload_faults`` (names from :data:`PAYLOAD_FAULTS`) serve well-formed JSON with hostile
+    content, deterministically: ``"event_no_ticker"`` (the last event of every events page has
+    no ``event_ticker``), ``"strike_string"`` (a strike ``"abc"``), ``"volume_string"``
+    (``volume_fp`` ``"12x"``), ``"status_number"`` (``status`` ``7``), ``"result_object"``
+    (``result`` an object), each on one market of every page that lists markets, and
+    ``"trade_conflict"`` (every trades page after a walk's first starts with the previous page's
+    last trade again, its price one cent off).
     """
 
     seed: int = 0
@@ -54,6 +68,7 @@ class SimConfig:
     cutoff_lag_days: int = 60
     cursor_fault: str | None = None
     cursor_fault_on: str | None = None
+    payload_faults: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 0
 
@@ -85,6 +100,12 @@ class SimConfig:
                     f"cursor_fault_on must be an endpoint path such as /markets/trades, got "
                     f"{self.cursor_fault_on!r}"
                 )
+        object.__setattr__(self, "payload_faults", tuple(self.payload_faults))
+        unknown = [f for f in self.payload_faults if f not in PAYLOAD_FAULTS]
+        if unknown:
+            raise ConfigError(
+                f"payload_faults must be among {', '.join(PAYLOAD_FAULTS)}, got {unknown[0]!r}"
+            )
         if self.cutoff_lag_days < 0:
             raise ConfigError(f"cutoff_lag_days must not be negative, got {self.cutoff_lag_days}")
         if not 0 <= self.port <= 65535:

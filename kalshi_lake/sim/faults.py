@@ -1,5 +1,5 @@
 """Misbehaviour on purpose: the token-bucket rate limit, seeded fault injection, hostile cursors,
-and counters.
+hostile payloads, and counters.
 
 Faults draw from their own ``random.Random`` seeded from the simulator seed, five draws per API
 request whatever the configuration, so the same request sequence always meets the same faults
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from kalshi_lake.sim.config import SimConfig
+from kalshi_lake.sim.config import MARKET_FAULTS, SimConfig
 
 #: Exactly what Kalshi sends with a 429 (no Retry-After, no X-RateLimit-* headers).
 RATE_LIMITED_BODY = b'{"error": "too many requests"}'
@@ -158,6 +158,111 @@ class CursorFault:
         if start >= total:
             return start, start, start + 1
         return start, stop, stop
+
+
+def _spoil_strike(m: dict[str, Any]) -> None:
+    # The strike the market has (a bottom tail has only cap_strike), else floor_strike.
+    m["cap_strike" if "floor_strike" not in m and "cap_strike" in m else "floor_strike"] = "abc"
+
+
+def _spoil_volume(m: dict[str, Any]) -> None:
+    m["volume_fp"] = "12x"
+
+
+def _spoil_status(m: dict[str, Any]) -> None:
+    m["status"] = 7
+
+
+def _spoil_result(m: dict[str, Any]) -> None:
+    m["result"] = {"value": m.get("result")}
+
+
+_MARKET_SPOILERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "strike_string": _spoil_strike,
+    "volume_string": _spoil_volume,
+    "status_number": _spoil_status,
+    "result_object": _spoil_result,
+}
+
+
+class PayloadFaults:
+    """Well-formed JSON with hostile content (``SimConfig.payload_faults``), no draws: the same
+    request always gets the same answer.
+
+    - ``event_no_ticker``: the last event of every ``events`` page (and a single ``event``)
+      comes without ``event_ticker``.
+    - the market kinds (:data:`~kalshi_lake.sim.config.MARKET_FAULTS`): the k-th kind switched
+      on (in that order) spoils the k-th market from the end of every list of markets (listing
+      pages, single markets, markets nested in events), so several kinds never meet on one
+      market of a page that has enough markets.
+    - ``trade_conflict``: every trades page after the first of its walk starts with the previous
+      page's last trade again, its yes price one cent off (see :meth:`conflicting_trade`).
+    """
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = frozenset(names)
+        self.market_kinds = [k for k in MARKET_FAULTS if k in self.names]
+
+    @classmethod
+    def from_config(cls, config: SimConfig) -> PayloadFaults | None:
+        """The configured faults, or None."""
+        return cls(config.payload_faults) if config.payload_faults else None
+
+    @property
+    def trade_conflict(self) -> bool:
+        """True when trades pages repeat a trade with another price."""
+        return "trade_conflict" in self.names
+
+    def spoil(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` (an answer about to be served) with the configured faults; the objects of
+        ``body`` are never mutated (the world caches them): spoiled items are copies."""
+        out = dict(body)
+        if "event_no_ticker" in self.names:
+            if isinstance(out.get("events"), list) and out["events"]:
+                out["events"] = [*out["events"][:-1], _without(out["events"][-1], "event_ticker")]
+            if isinstance(out.get("event"), dict):
+                out["event"] = _without(out["event"], "event_ticker")
+        if self.market_kinds:
+            if isinstance(out.get("markets"), list):
+                out["markets"] = self._markets(out["markets"])
+            if isinstance(out.get("market"), dict):
+                out["market"] = self._markets([out["market"]])[0]
+            if isinstance(out.get("event"), dict):
+                out["event"] = self._nested(out["event"])
+            if isinstance(out.get("events"), list):
+                out["events"] = [self._nested(ev) for ev in out["events"]]
+        return out
+
+    def _nested(self, event: Any) -> Any:
+        """An event object with its nested markets spoiled (if it has any)."""
+        if not isinstance(event, dict) or not isinstance(event.get("markets"), list):
+            return event
+        return {**event, "markets": self._markets(event["markets"])}
+
+    def _markets(self, markets: list[Any]) -> list[Any]:
+        out = list(markets)
+        for k, kind in enumerate(self.market_kinds):
+            i = len(out) - 1 - k
+            if i >= 0 and isinstance(out[i], dict):
+                out[i] = dict(out[i])
+                _MARKET_SPOILERS[kind](out[i])
+        return out
+
+    @staticmethod
+    def conflicting_trade(trade: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``trade`` under the same ``trade_id`` with its yes price one cent off (up,
+        or down from 0.99) and the no price to match."""
+        yes = round(float(trade["yes_price_dollars"]) * 100)
+        yes = yes + 1 if yes < 99 else yes - 1
+        return {
+            **trade,
+            "yes_price_dollars": f"{yes / 100:.4f}",
+            "no_price_dollars": f"{(100 - yes) / 100:.4f}",
+        }
+
+
+def _without(obj: Any, key: str) -> Any:
+    return {k: v for k, v in obj.items() if k != key} if isinstance(obj, dict) else obj
 
 
 def cut_body(body: bytes, fraction: float) -> bytes:

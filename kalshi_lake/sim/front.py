@@ -21,6 +21,7 @@ from kalshi_lake.sim.faults import (
     RATE_LIMITED_BODY,
     CursorFault,
     Faults,
+    PayloadFaults,
     Stats,
     TokenBucket,
     cut_body,
@@ -81,7 +82,9 @@ class Front:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.world = World.from_config(config)
-        self.app = SimApp(self.world, CursorFault.from_config(config))
+        self.app = SimApp(
+            self.world, CursorFault.from_config(config), PayloadFaults.from_config(config)
+        )
         self.stats = Stats()
         self.faults = Faults(config)
         self.bucket = TokenBucket(config.rate, config.effective_burst) if config.rate else None

@@ -19,7 +19,7 @@ from kalshi_lake.transform.fastpaths import sort_by_ticker
 from kalshi_lake.transform.listings import Listings
 from kalshi_lake.transform.plan import GROUPS, Batch
 from kalshi_lake.transform.rawdb import RawDB, only
-from kalshi_lake.transform.summary import TransformSummary
+from kalshi_lake.transform.summary import CONFLICT, Problem, TransformSummary
 
 _CITY_SERIES = {c.name: c.series_ticker for c in CITIES}
 
@@ -92,7 +92,12 @@ def build_tables(
 
     # trades and trade candles
     tr = _with_part(parsed.take("trades"), fid_part)
-    trade_table = trades.build_trades(tr, market_events, parsed.take("pages"))
+    rel = {i: r for r, i in fid.items()}
+
+    def on_conflict(bad: pl.DataFrame) -> None:
+        summary.problems.extend(_conflict_problems(bad, rel))
+
+    trade_table = trades.build_trades(tr, market_events, parsed.take("pages"), on_conflict)
     summary.trades_read += tr.height
     summary.duplicates += tr.height - trade_table.height
     del tr
@@ -109,6 +114,20 @@ def build_tables(
         "candles_1m": _merge_candles(a1m, t1m),
         "candles_5m": _merge_candles(a5m, t5m),
     }
+
+
+def _conflict_problems(bad: pl.DataFrame, rel: Mapping[int, str]) -> list[Problem]:
+    """One :class:`Problem` per trade copy that disagrees with an earlier copy of its id."""
+    out = []
+    for r in bad.iter_rows(named=True):
+        first = Problem(CONFLICT, rel[r["first_fid"]], r["first_page_number"], "",
+                        row=r["first_row"])  # fmt: skip
+        msg = (
+            f"trade {r['trade_id']} came twice with different contents ({r['fields']}); "
+            f"the other copy is in {first.where}"
+        )
+        out.append(Problem(CONFLICT, rel[r["fid"]], r["page_number"], msg, row=r["row"]))
+    return out
 
 
 def _merge_candles(api: pl.DataFrame, own: pl.DataFrame) -> pl.DataFrame:

@@ -25,7 +25,9 @@ to fixed-point integers: prices in micro-dollars (``*_u``, 10^-6 $, the precisio
 
 Bad input never stops a parse. Every output row carries ``problem``: NULL for a good row, else
 a short reason (``corrupt body``, ``no 'trades' array``, ``missing trade_id`` ...). A page that
-cannot be parsed yields exactly one problem row; :func:`split_problems` separates them.
+cannot be parsed yields exactly one problem row; :func:`split_problems` separates them. Market
+and event fields are type-checked: a value of the wrong type (a strike ``"abc"``, a status
+``7``, an object where a string belongs) is a problem row, never a NULL or a string.
 """
 
 from __future__ import annotations
@@ -93,15 +95,21 @@ _CANDLE = (
     '"volume_fp":"VARCHAR","volume":"VARCHAR","open_interest_fp":"VARCHAR","open_interest":"VARCHAR"}'
 )
 
-_MARKET = (
-    '{"ticker":"VARCHAR","event_ticker":"VARCHAR","strike_type":"VARCHAR",'
-    '"floor_strike":"VARCHAR","cap_strike":"VARCHAR","yes_sub_title":"VARCHAR",'
-    '"status":"VARCHAR","result":"VARCHAR","settlement_value_dollars":"VARCHAR",'
-    '"settlement_value":"JSON","expiration_value":"VARCHAR","open_time":"VARCHAR",'
-    '"close_time":"VARCHAR","settlement_ts":"VARCHAR","volume_fp":"VARCHAR","volume":"VARCHAR",'
-    '"open_interest_fp":"VARCHAR","open_interest":"VARCHAR","rules_primary":"VARCHAR"}'
-)
-_EVENT = f'{{"event_ticker":"VARCHAR","series_ticker":"VARCHAR","markets":[{_MARKET}]}}'
+# Market and event fields are read as JSON, not cast on the way in: a value of the wrong type
+# (a strike "abc", a status 7, an object where a string belongs) must be seen and reported,
+# not turned into NULL or into the text of a number (see :func:`_market_problem`).
+_MARKET_FIELDS = ("ticker", "event_ticker", "strike_type", "floor_strike", "cap_strike",
+                  "yes_sub_title", "status", "result", "settlement_value_dollars",
+                  "settlement_value", "expiration_value", "open_time", "close_time",
+                  "settlement_ts", "volume_fp", "volume", "open_interest_fp", "open_interest",
+                  "rules_primary")  # fmt: skip
+_MARKET = "{" + ",".join(f'"{k}":"JSON"' for k in _MARKET_FIELDS) + "}"
+_EVENT = f'{{"event_ticker":"JSON","series_ticker":"JSON","markets":[{_MARKET}]}}'
+
+#: Market fields that must be JSON strings when present (the numeric ones, strikes, counts,
+#: prices and ``expiration_value``, may be numbers or strings holding one).
+_MARKET_STRINGS = ("ticker", "event_ticker", "strike_type", "yes_sub_title", "status", "result",
+                   "open_time", "close_time", "settlement_ts", "rules_primary")  # fmt: skip
 
 # Macros shared by every query. ``_px`` takes the ``_dollars`` twin and the flat JSON value.
 _MACROS = f"""
@@ -117,6 +125,15 @@ CREATE OR REPLACE TEMP MACRO kl_px(d, f) AS CASE
     WHEN left(CAST(f AS VARCHAR), 1) = '"' THEN kl_dollars(trim(CAST(f AS VARCHAR), '"'))
     ELSE kl_cents(CAST(f AS VARCHAR)) END;
 CREATE OR REPLACE TEMP MACRO kl_ts(s) AS TRY_CAST(s AS TIMESTAMPTZ);
+CREATE OR REPLACE TEMP MACRO kl_jt(x) AS CASE WHEN x IS NOT NULL THEN json_type(x) END;
+CREATE OR REPLACE TEMP MACRO kl_jstr(x) AS CASE WHEN kl_jt(x) = 'VARCHAR' THEN x ->> '$' END;
+CREATE OR REPLACE TEMP MACRO kl_jtext(x) AS nullif(CASE kl_jt(x)
+    WHEN 'VARCHAR' THEN x ->> '$'
+    WHEN 'BIGINT' THEN CAST(x AS VARCHAR) WHEN 'UBIGINT' THEN CAST(x AS VARCHAR)
+    WHEN 'DOUBLE' THEN CAST(x AS VARCHAR) END, '');
+CREATE OR REPLACE TEMP MACRO kl_shown(x) AS CASE
+    WHEN length(CAST(x AS VARCHAR)) > 40 THEN left(CAST(x AS VARCHAR), 37) || '...'
+    ELSE CAST(x AS VARCHAR) END;
 CREATE OR REPLACE TEMP MACRO kl_items_kind(j, body, path) AS CASE
     WHEN j IS NULL THEN 'corrupt'
     ELSE coalesce(json_type(body, path), 'MISSING') END;
@@ -520,21 +537,90 @@ EVENT_COLUMNS = ("city", "date", "endpoint", "fid", "row", "page_number", "idx",
                  "event_ticker", "series_ticker", "problem")  # fmt: skip
 
 
+def _market_values(m: str) -> dict[str, str]:
+    """SQL per output column of one market struct ``m`` (fields as JSON, see ``_MARKET``).
+
+    Numbers may come as JSON numbers or as strings (the ``*_dollars``/``*_fp`` fields are
+    strings); a value of another type, or a string that is not one, gives NULL here and is
+    reported by :func:`_market_problem`.
+    """
+    return {
+        "market_ticker": f"kl_jstr({m}.ticker)",
+        "event_ticker": f"kl_jstr({m}.event_ticker)",
+        "strike_type": f"nullif(kl_jstr({m}.strike_type), '')",
+        "floor_strike": f"TRY_CAST(kl_jtext({m}.floor_strike) AS DECIMAL(10, 4))",
+        "cap_strike": f"TRY_CAST(kl_jtext({m}.cap_strike) AS DECIMAL(10, 4))",
+        "yes_sub_title": f"kl_jstr({m}.yes_sub_title)",
+        "status": f"nullif(kl_jstr({m}.status), '')",
+        "result": f"nullif(kl_jstr({m}.result), '')",
+        "settlement_value_u": (
+            f"kl_px(kl_jtext({m}.settlement_value_dollars), {m}.settlement_value)"
+        ),
+        "expiration_value": f"TRY_CAST(kl_jtext({m}.expiration_value) AS DECIMAL(10, 4))",
+        "open_time": f"kl_ts(nullif(kl_jstr({m}.open_time), ''))",
+        "close_time": f"kl_ts(nullif(kl_jstr({m}.close_time), ''))",
+        "settlement_ts": f"kl_ts(nullif(kl_jstr({m}.settlement_ts), ''))",
+        "volume_c": f"coalesce(kl_count(kl_jtext({m}.volume_fp)), kl_count(kl_jtext({m}.volume)))",
+        "open_interest_c": (
+            f"coalesce(kl_count(kl_jtext({m}.open_interest_fp)), "
+            f"kl_count(kl_jtext({m}.open_interest)))"
+        ),
+        "rules_primary": f"kl_jstr({m}.rules_primary)",
+    }
+
+
 def _market_select(m: str) -> str:
-    return f"""{m}.ticker AS market_ticker, {m}.event_ticker AS event_ticker,
-               nullif({m}.strike_type, '') AS strike_type,
-               TRY_CAST({m}.floor_strike AS DECIMAL(10, 4)) AS floor_strike,
-               TRY_CAST({m}.cap_strike AS DECIMAL(10, 4)) AS cap_strike,
-               {m}.yes_sub_title AS yes_sub_title, nullif({m}.status, '') AS status,
-               nullif({m}.result, '') AS result,
-               kl_px({m}.settlement_value_dollars, {m}.settlement_value) AS settlement_value_u,
-               TRY_CAST(nullif({m}.expiration_value, '') AS DECIMAL(10, 4)) AS expiration_value,
-               kl_ts({m}.open_time) AS open_time, kl_ts({m}.close_time) AS close_time,
-               kl_ts({m}.settlement_ts) AS settlement_ts,
-               coalesce(kl_count({m}.volume_fp), kl_count({m}.volume)) AS volume_c,
-               coalesce(kl_count({m}.open_interest_fp), kl_count({m}.open_interest))
-                   AS open_interest_c,
-               {m}.rules_primary AS rules_primary"""
+    return ",\n               ".join(f"{sql} AS {col}" for col, sql in _market_values(m).items())
+
+
+def _market_problem(m: str) -> str:
+    """SQL for why market ``m`` cannot be used (NULL when it can): no ticker, or a field of
+    the wrong type (the value is quoted in the message)."""
+    whens = [f"WHEN {m}.ticker IS NULL THEN 'a market has no ticker'"]
+    for f in _MARKET_STRINGS:
+        whens.append(
+            f"WHEN kl_jt({m}.{f}) <> 'VARCHAR' "
+            f"THEN 'a market''s {f} is ' || kl_shown({m}.{f}) || ', not a string'"
+        )
+    # A present, non-empty value must parse: no number or time becomes NULL unreported.
+    parsed = {
+        "floor_strike": ("number", "floor_strike"),
+        "cap_strike": ("number", "cap_strike"),
+        "expiration_value": ("number", "expiration_value"),
+        "open_time": ("time", "open_time"),
+        "close_time": ("time", "close_time"),
+        "settlement_ts": ("time", "settlement_ts"),
+    }
+    values = _market_values(m)
+    for f, (what, col) in parsed.items():
+        whens.append(
+            f"WHEN {m}.{f} IS NOT NULL AND CAST({m}.{f} AS VARCHAR) <> '\"\"' "
+            f"AND {values[col]} IS NULL "
+            f"THEN 'a market''s {f} is ' || kl_shown({m}.{f}) || ', not a {what}'"
+        )
+    for f in ("volume_fp", "volume", "open_interest_fp", "open_interest"):
+        whens.append(
+            f"WHEN {m}.{f} IS NOT NULL AND kl_count(kl_jtext({m}.{f})) IS NULL "
+            f"THEN 'a market''s {f} is ' || kl_shown({m}.{f}) || ', not a number'"
+        )
+    for f in ("settlement_value_dollars", "settlement_value"):
+        whens.append(
+            f"WHEN {m}.{f} IS NOT NULL AND kl_px(NULL, {m}.{f}) IS NULL "
+            f"THEN 'a market''s {f} is ' || kl_shown({m}.{f}) || ', not a price'"
+        )
+    return "CASE " + "\n            ".join(whens) + " END"
+
+
+def _event_problem(e: str) -> str:
+    """SQL for why event ``e`` (fields as JSON) cannot be used (NULL when it can)."""
+    return (
+        f"CASE WHEN {e}.event_ticker IS NULL THEN 'an event has no event_ticker' "
+        f"WHEN kl_jt({e}.event_ticker) <> 'VARCHAR' "
+        f"THEN 'an event''s event_ticker is ' || kl_shown({e}.event_ticker) || ', not a string' "
+        f"WHEN kl_jt({e}.series_ticker) <> 'VARCHAR' "
+        f"THEN 'an event''s series_ticker is ' || kl_shown({e}.series_ticker) || ', not a string' "
+        "END"
+    )
 
 
 MARKET_ENDPOINTS = ("market", "markets", "event", "events")
@@ -563,8 +649,13 @@ def _markets_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
         "city, date, endpoint, fid, row, page_number, tier, fetched_at, page_series_ticker, "
         "page_event_ticker"
     )
-    no_parent = "NULL::VARCHAR AS parent_event_ticker, NULL::VARCHAR AS parent_series_ticker"
-    # Each source yields (keep..., kind, what, parent_event_ticker, parent_series_ticker, items).
+    no_parent = (
+        "NULL::VARCHAR AS parent_event_ticker, NULL::VARCHAR AS parent_series_ticker, "
+        "NULL::VARCHAR AS ev_bad"
+    )
+    # Each source yields (keep..., kind, what, parent_event_ticker, parent_series_ticker, ev_bad,
+    # items). An event that cannot be used (``ev_bad``) adds one NULL item in front of its
+    # markets: the row that reports it (its markets stand on their own tickers).
     sources = {
         "market": f"""
         {_json_pages("one", pages, base, "market", f'{{"market":{_MARKET}}}', safe)},
@@ -581,31 +672,40 @@ def _markets_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
         )""",
         "event": f"""
         {_json_pages("ev", pages, base, "event", f'{{"event":{_EVENT},"markets":[{_MARKET}]}}', safe)},
-        ev_q AS (
-            SELECT {keep}, {_kind("event")},
-                   'event' AS what,
-                   j.event.event_ticker AS parent_event_ticker,
-                   j.event.series_ticker AS parent_series_ticker,
-                   CASE WHEN j.event IS NULL THEN [NULL]
-                        ELSE list_concat(coalesce(j.event.markets, []), coalesce(j.markets, []))
+        ev_e AS (
+            SELECT {keep}, {_kind("event")}, j.event AS e, j.markets AS top FROM ev
+        ), ev_q AS (
+            SELECT {keep}, kind, 'event' AS what,
+                   kl_jstr(e.event_ticker) AS parent_event_ticker,
+                   kl_jstr(e.series_ticker) AS parent_series_ticker,
+                   {_event_problem("e")} AS ev_bad,
+                   CASE WHEN e IS NULL THEN [NULL]
+                        ELSE list_concat(CASE WHEN ev_bad IS NULL THEN [] ELSE [NULL] END,
+                                         coalesce(e.markets, []), coalesce(top, []))
                    END AS items
-            FROM ev
+            FROM ev_e
         )""",
         "events": f"""
         {_json_pages("evs", pages, base, "events", f'{{"events":[{_EVENT}]}}', safe)},
         evs_e AS (
             SELECT {keep}, {_kind("events")}, unnest({_items("events")}) AS e
             FROM evs
-        ), evs_q AS (
-            SELECT {keep}, kind, 'events' AS what, e.event_ticker AS parent_event_ticker,
-                   e.series_ticker AS parent_series_ticker,
-                   CASE WHEN kind IS NOT NULL THEN [NULL] ELSE e.markets END AS items
+        ), evs_b AS (
+            SELECT {keep}, kind, e,
+                   CASE WHEN kind IS NULL THEN {_event_problem("e")} END AS ev_bad
             FROM evs_e
+        ), evs_q AS (
+            SELECT {keep}, kind, 'events' AS what, kl_jstr(e.event_ticker) AS parent_event_ticker,
+                   kl_jstr(e.series_ticker) AS parent_series_ticker, ev_bad,
+                   CASE WHEN kind IS NOT NULL THEN [NULL]
+                        WHEN ev_bad IS NOT NULL THEN list_concat([NULL], coalesce(e.markets, []))
+                        ELSE e.markets END AS items
+            FROM evs_b
         )""",
     }
     last = {"market": "one_q", "markets": "lst_q", "event": "ev_q", "events": "evs_q"}
     chosen = [e for e in MARKET_ENDPOINTS if e in endpoints] or ["market"]
-    cols = f"{keep}, kind, what, parent_event_ticker, parent_series_ticker, items"
+    cols = f"{keep}, kind, what, parent_event_ticker, parent_series_ticker, ev_bad, items"
     union = "\n        UNION ALL\n        ".join(f"SELECT {cols} FROM {last[e]}" for e in chosen)
     sql = f"""
     WITH {", ".join(sources[e] for e in chosen)},
@@ -618,13 +718,15 @@ def _markets_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
         FROM allq
     ), v AS (
         SELECT {keep}, CAST(idx AS INTEGER) AS idx, kind, what, parent_event_ticker,
-               parent_series_ticker, m IS NULL AS no_market, {_market_select("m")}
+               parent_series_ticker, m IS NULL AS no_market,
+               CASE WHEN m IS NULL THEN ev_bad ELSE {_market_problem("m")} END AS bad,
+               {_market_select("m")}
         FROM u
     )
-    SELECT * EXCLUDE (kind, what, no_market), CASE
+    SELECT * EXCLUDE (kind, what, no_market, bad), CASE
         WHEN kind IS NOT NULL THEN {_page_problem("kind", "what")}
+        WHEN bad IS NOT NULL THEN bad
         WHEN no_market THEN 'skip'
-        WHEN market_ticker IS NULL THEN 'a market has no ticker'
         END AS problem
     FROM v
     """
@@ -643,7 +745,7 @@ def parse_events(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
 
 
 def _events_sql(pages: str, safe: bool) -> str:
-    ev = '{"event_ticker":"VARCHAR","series_ticker":"VARCHAR"}'
+    ev = '{"event_ticker":"JSON","series_ticker":"JSON"}'
     return f"""
     WITH one AS (
         SELECT city, date, endpoint, fid, row, page_number, tier, fetched_at,
@@ -658,10 +760,12 @@ def _events_sql(pages: str, safe: bool) -> str:
         SELECT * EXCLUDE (items), unnest(items) AS e, unnest(range(len(items))) AS idx
         FROM allq WHERE items IS NOT NULL
     )
-    SELECT city, date, endpoint, fid, row, page_number, CAST(idx AS INTEGER) AS idx, tier, fetched_at,
-           e.event_ticker AS event_ticker, e.series_ticker AS series_ticker,
-           NULL::VARCHAR AS problem
-    FROM u WHERE e.event_ticker IS NOT NULL
+    -- A NULL ``e`` (a page without an event) is no event; a bad one is a problem row (reported
+    -- by :func:`parse_markets`, which reads the same pages).
+    SELECT city, date, endpoint, fid, row, page_number, CAST(idx AS INTEGER) AS idx, tier,
+           fetched_at, kl_jstr(e.event_ticker) AS event_ticker,
+           kl_jstr(e.series_ticker) AS series_ticker, {_event_problem("e")} AS problem
+    FROM u WHERE e IS NOT NULL
     """
 
 
@@ -671,13 +775,17 @@ def _events_sql(pages: str, safe: bool) -> str:
 def split_problems(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(good rows without the problem column, problems)``.
 
-    Problems are one row per (fid, page_number, problem) with the number of items affected;
-    ``skip`` rows (a ``null`` list, which means "none") are dropped from both.
+    Problems are one row per page and reason, ``(fid, row, page_number, problem, items)``:
+    a page is named by its file and its row in that file (``page_number`` is its place in its
+    own walk, and one file holds the pages of many walks, so it repeats within a file);
+    ``items`` counts the items affected. ``skip`` rows (a ``null`` list, which means "none")
+    are dropped from both.
     """
     if df.height == 0:
         return df.drop("problem"), pl.DataFrame(
             schema={
                 "fid": pl.Int32,
+                "row": pl.Int64,
                 "page_number": pl.Int32,
                 "problem": pl.String,
                 "items": pl.UInt32,
@@ -691,10 +799,14 @@ def split_problems(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     problems = (
         flagged.filter(pl.col("problem") != "skip")
-        .group_by("fid", "page_number", "problem")
+        .group_by("fid", "row", "page_number", "problem")
         .agg(items=pl.len())
-        .with_columns(pl.col("fid").cast(pl.Int32), pl.col("page_number").cast(pl.Int32))
-        .sort("fid", "page_number", "problem")
+        .with_columns(
+            pl.col("fid").cast(pl.Int32),
+            pl.col("row").cast(pl.Int64),
+            pl.col("page_number").cast(pl.Int32),
+        )
+        .sort("fid", "row", "problem")
     )
     return good, problems
 

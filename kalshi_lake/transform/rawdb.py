@@ -129,9 +129,9 @@ class RawDB:
         ``report``: the same pages already were) as one :class:`Problem` per page and reason."""
         good, problems = parse.split_problems(df)
         if report and problems.height:
-            for fid, page, msg, items in problems.iter_rows():
+            for fid, row, page, msg, items in problems.iter_rows():
                 kind = CORRUPT_PAGE if msg.startswith("corrupt body") else SCHEMA
-                self.on_problem(Problem(kind, self._rel[fid], page, msg, int(items)))
+                self.on_problem(Problem(kind, self._rel[fid], page, msg, int(items), row=row))
         return good
 
     def _view(self, name: str, files: list[RawFile]) -> None:

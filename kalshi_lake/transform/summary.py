@@ -11,20 +11,35 @@ from kalshi_lake.errors import CorruptFileError, RunIncomplete, SchemaError
 CORRUPT_FILE = "corrupt_file"  # a raw Parquet file that cannot be read: skipped whole
 CORRUPT_PAGE = "corrupt_page"  # a page whose body is not a JSON object: skipped
 SCHEMA = "schema"  # a page or item lacking a field we require: that page or item skipped
+CONFLICT = "conflict"  # one trade_id with two different contents: the copy fetched last kept
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One piece of raw input the transform could not use: which file, which page, why."""
+    """One piece of raw input the transform could not use: which file, which page, why.
+
+    A page is named by its ``row`` in its raw file (one file holds the pages of many walks)
+    and ``page``, its number in its own walk (0 for the first): ``<file> row 7 (page 2 of its
+    walk)``. Both are None for a problem with the whole file.
+    """
 
     kind: str
     path: str
     page: int | None
     message: str
     items: int = 1
+    row: int | None = None
+
+    @property
+    def where(self) -> str:
+        """The file, and the page in it."""
+        if self.row is not None:
+            walk = "" if self.page is None else f" (page {self.page} of its walk)"
+            return f"{self.path} row {self.row}{walk}"
+        return self.path if self.page is None else f"{self.path} page {self.page}"
 
     def __str__(self) -> str:
-        where = self.path if self.page is None else f"{self.path} page {self.page}"
+        where = self.where
         many = f" ({self.items} items)" if self.items > 1 else ""
         return f"{where}: {self.message}{many}"
 
@@ -95,7 +110,8 @@ class TransformSummary:
             for k, label in (
                 (CORRUPT_FILE, "unreadable file(s)"),
                 (CORRUPT_PAGE, "corrupt page(s)"),
-                (SCHEMA, "page(s) missing required fields"),
+                (SCHEMA, "page(s) with missing or wrong-typed fields"),
+                (CONFLICT, "trade(s) that came twice with different contents"),
             )
             if k in kinds
         )
@@ -112,7 +128,7 @@ class TransformSummary:
             f"transform finished, but {counts} in the raw layer could not be used "
             f"(first: {self.problems[0]}); every other page was used. {fix}"
         )
-        if kinds & {CORRUPT_FILE, CORRUPT_PAGE}:
+        if kinds & {CORRUPT_FILE, CORRUPT_PAGE, CONFLICT}:
             raise TransformCorruptError(msg, self)
         raise TransformSchemaError(msg, self)
 

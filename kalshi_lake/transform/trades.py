@@ -7,6 +7,8 @@ depends on which other partitions were processed alongside it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from kalshi_lake.transform.fastpaths import order_by_ticker
@@ -14,6 +16,27 @@ from kalshi_lake.transform.fastpaths import order_by_ticker
 #: Source-position columns: together with ``fetched_at`` they order every copy of a row
 #: totally (file in path order, the page's row in that file, the item's place in the page).
 POSITION = ("fetched_at", "fid", "row", "idx")
+
+#: What a trade is: every copy of one ``trade_id`` must agree on these (trades are immutable).
+#: A NULL (a field an older payload or the other tier does not send) agrees with anything.
+TRADE_CONTENT = {
+    "market_ticker": "ticker",
+    "traded_at": "created_time",
+    "yes_u": "yes price",
+    "no_u": "no price",
+    "count_c": "count",
+    "taker_side": "taker side",
+    "is_block_trade": "is_block_trade",
+}
+
+#: Columns of the frame :func:`build_trades` hands to ``on_conflict``: a copy of a trade
+#: (``fid, row, page_number``), the first copy it disagrees with (``first_*``) and the
+#: names of the fields that differ.
+CONFLICT_COLUMNS = ("trade_id", "fid", "row", "page_number", "first_fid", "first_row",
+                    "first_page_number", "fields")  # fmt: skip
+
+#: Receives the conflicting copies found in a build (:data:`CONFLICT_COLUMNS`).
+OnConflict = Callable[[pl.DataFrame], None]
 
 #: Internal column of built trades: the row's run of equal (part, market_ticker), numbered in
 #: order (see :func:`resolve_event`); the candles group by it instead of the ticker strings.
@@ -103,10 +126,29 @@ def resolve_event(
 PAGE_ATTRS = ("city", "date", "tier", "fetched_at", "page_event_ticker")
 
 
+def conflicts(copies: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """The copies in ``copies`` (rows with :data:`POSITION`, ``page_number`` and the content
+    columns) that disagree with the first copy of their ``key`` (:data:`CONFLICT_COLUMNS`)."""
+    ordered = copies.sort([*key, *POSITION])
+    differs = {
+        c: (pl.col(c) != pl.col(c).first().over(key)).fill_null(False) for c in TRADE_CONTENT
+    }
+    bad = ordered.with_columns(
+        **{f"first_{c}": pl.col(c).first().over(key) for c in ("fid", "row", "page_number")},
+        fields=pl.concat_list(
+            [pl.when(d).then(pl.lit(TRADE_CONTENT[c])) for c, d in differs.items()]
+        )
+        .list.drop_nulls()
+        .list.join(", "),
+    ).filter(pl.any_horizontal(*differs.values()))
+    return bad.select(CONFLICT_COLUMNS)
+
+
 def build_trades(
     parsed: pl.DataFrame,
     market_events: pl.DataFrame | None = None,
     pages: pl.DataFrame | None = None,
+    on_conflict: OnConflict | None = None,
 ) -> pl.DataFrame:
     """Deduplicated, sorted trades (:data:`TRADE_OUT`, plus the internal :data:`MARKET_RUN`)
     from good parsed rows with ``part``.
@@ -115,6 +157,8 @@ def build_trades(
     immutable, so copies agree; "last" only makes the choice deterministic). Output is sorted
     by ``part, market_ticker, traded_at, trade_id`` (the curated sort key within a partition).
     The page's event ticker stands in for the market's only when the market is unknown.
+    Copies of one ``trade_id`` that disagree (:data:`TRADE_CONTENT`) are not copies of one
+    trade: the latest is kept all the same, and ``on_conflict`` (if given) receives them.
 
     Page attributes (:data:`PAGE_ATTRS`) are either on ``parsed`` already or given as
     ``pages`` (``fid, row`` -> attributes), in which case they are joined after the sort:
@@ -128,10 +172,12 @@ def build_trades(
     # is_duplicated costs ~5x a u64 one). Collisions are harmless: the exact step re-checks.
     candidates = parsed.select(pl.col("trade_id").hash().is_duplicated()).to_series()
     if pages is None:
+        if on_conflict is not None and candidates.any():
+            _report(parsed.filter(candidates), on_conflict)
         df = latest_per_key(parsed, ["part", "trade_id"], candidates)
         keep = None
     else:
-        df, keep = parsed, _keep_latest(parsed, pages, candidates)
+        df, keep = parsed, _keep_latest(parsed, pages, candidates, on_conflict)
     own = [c for c in TRADE_OUT if c not in ("event_ticker", *PAGE_ATTRS)]
     extra = [c for c in PAGE_ATTRS if pages is None] + (["fid", "row"] if pages is not None else [])
     df = df.select(*own, *extra)
@@ -145,8 +191,18 @@ def build_trades(
     return df.select(*TRADE_OUT, MARKET_RUN)
 
 
+def _report(copies: pl.DataFrame, on_conflict: OnConflict) -> None:
+    """Hand the conflicting ones of ``copies`` (rows that may have copies) to ``on_conflict``."""
+    bad = conflicts(copies, ["part", "trade_id"])
+    if bad.height:
+        on_conflict(bad)
+
+
 def _keep_latest(
-    parsed: pl.DataFrame, pages: pl.DataFrame, candidates: pl.Series
+    parsed: pl.DataFrame,
+    pages: pl.DataFrame,
+    candidates: pl.Series,
+    on_conflict: OnConflict | None = None,
 ) -> pl.Series | None:
     """Which rows of ``parsed`` survive deduplication by (part, trade_id) (None: all of them).
 
@@ -157,6 +213,8 @@ def _keep_latest(
         return None
     at = candidates.arg_true()
     dups = _attach(parsed.filter(candidates).with_columns(_at=at), pages)
+    if on_conflict is not None:
+        _report(dups, on_conflict)
     winners = latest_per_key(dups, ["part", "trade_id"])["_at"]
     return (~candidates).scatter(winners, True)
 

@@ -47,7 +47,7 @@ def test_corrupt_page_and_file_are_reported_and_the_rest_is_used(
     problems = sorted((p.kind, p.path, p.page) for p in summary.problems)
     assert problems == [("corrupt_file", junk, None), ("corrupt_page", mixed, 1)]
     text = summary.render()
-    assert f"{mixed} page 1: corrupt body" in text
+    assert f"{mixed} row 1 (page 1 of its walk): corrupt body" in text
     assert f"{junk}: unreadable Parquet file" in text
     assert str(err.value).startswith(
         "transform finished, but 1 unreadable file(s), 1 corrupt page(s)"
@@ -80,7 +80,7 @@ def test_cli_prints_the_problems_and_exits_3(lake_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform"])
     assert result.exit_code == 3, result.output
     assert "PROBLEMS  2 piece(s) of raw input could not be used" in result.output
-    assert f"{mixed} page 1" in result.output
+    assert f"{mixed} row 1 (page 1 of its walk)" in result.output
     assert "error: transform finished, but" in result.output
     again = CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform", "--full"])
     assert again.exit_code == 3  # a full rebuild meets the same bad input again

@@ -109,7 +109,7 @@ def test_trade_missing_required_field_is_a_named_problem(field: str, reason: str
     df = run(parse.parse_trades, "trades", [{"trades": [CURRENT, bad]}])
     good, problems = parse.split_problems(df)
     assert good.height == 1
-    assert problems.rows() == [(0, 3, f"a trade has {reason}", 1)]
+    assert problems.rows() == [(0, 0, 3, f"a trade has {reason}", 1)]
 
 
 def test_trade_pages_that_cannot_be_read() -> None:
