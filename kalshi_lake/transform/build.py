@@ -164,7 +164,12 @@ class _Run:
             )
             try:
                 self.listings = Listings(db, raw, self.states)
+                known = {c: set(st.listings) for c, st in self.states.items()}
                 self.listings.index(self.full)
+                # A scoped run leaves other months alone: say which of them are now due.
+                self.summary.left_out = plan.left_out_of_scope(
+                    self.states, known, self.start, self.end
+                )
                 inputs = plan.partition_inputs(raw, self.states)
                 todo = plan.plan_partitions(
                     inputs, curated, self.states, start=self.start, end=self.end, full=self.full
