@@ -13,7 +13,7 @@ WITH pages AS (
     SELECT
         regexp_extract(
             g.file,
-            '/raw/([^/]+)/city=([^/]+)/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]+[.]parquet$',
+            'raw/([^/]+)/city=([^/]+)/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]+[.]parquet$',
             ['endpoint', 'city', 'date']
         ) AS k
     FROM glob(
@@ -28,7 +28,7 @@ WITH pages AS (
     SELECT
         regexp_extract(
             g.file,
-            '/raw/([^/]+)/city=([^/]+)/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]+[.]parquet$',
+            'raw/([^/]+)/city=([^/]+)/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]+[.]parquet$',
             ['endpoint', 'city', 'date']
         ) AS k
     FROM glob(
