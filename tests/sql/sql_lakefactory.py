@@ -99,6 +99,8 @@ class LakeData:
     #: Write each event's candle pages (and a trades page for days without trades), as a
     #: backfill leaves them: the days ``lake_status`` counts as fetched.
     fetched_pages: bool = True
+    #: (city, date) days whose candle and empty trades pages are not written (listed only).
+    unfetched: set[tuple[str, dt.date]] = field(default_factory=set)
 
     # --- lookups used by tests --------------------------------------------------------------
     def market(self, ticker: str) -> dict[str, Any]:
@@ -138,7 +140,8 @@ class LakeData:
             write_rows(lake, name, rows)
         pages = raw_pages(self.raw_trades) + list(self.raw_extra_pages)
         if self.fetched_pages:
-            pages += fetched_day_pages(self.markets, {(p.city, p.date) for p in pages})
+            listed = [m for m in self.markets if (m["city"], m["date"]) not in self.unfetched]
+            pages += fetched_day_pages(listed, {(p.city, p.date) for p in pages})
         if pages:
             write_pages(lake, pages)
         return lake
