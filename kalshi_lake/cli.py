@@ -231,7 +231,10 @@ def backfill(
     from kalshi_lake.transform import TransformIncomplete, run_transform
 
     try:
-        result = run_transform(settings, city=the_city, start=summary.start, end=summary.end)
+        # A plain incremental transform of the city, not one scoped to the fetched dates: the
+        # listings it fetched (events, markets) hold markets of other months too, and the
+        # curated tables must be what a plain or --full transform builds from the same raw layer.
+        result = run_transform(settings, city=the_city)
     except TransformIncomplete as exc:
         click.echo(exc.summary.render())
         raise

@@ -222,7 +222,12 @@ def _build_views_db(path: str, lake: Lake) -> list[str]:
 
 
 def lake_status(lake: str | Lake | Settings) -> list[dict[str, Any]]:
-    """Per city: event dates covered, markets, trades, candles, last fetch, last run, gaps."""
+    """Per city: event dates covered, markets, trades, candles, last fetch, last run, gaps.
+
+    Coverage is what was fetched (the ``lake_status`` view): a day is covered when the raw layer
+    holds its trades and candle pages, never because a listing mentioned its markets; the days
+    between the first and last covered day that are not are the gaps.
+    """
     lk = Lake.of(lake)
     con = connect(lk)
     try:
@@ -262,6 +267,7 @@ _EMPTY_STATUS: dict[str, Any] = {
     "last_fetch": None,
     "missing_days": 0,
     "gaps": [],
+    "listed_only_days": 0,
     "last_run": None,
 }
 

@@ -95,7 +95,10 @@ def run_transform(
     Incremental by default: only the ``(city, month)`` partitions whose raw input changed are
     rebuilt; ``full`` rebuilds every partition in scope. ``city`` limits the run to one city,
     ``start``/``end`` (event dates) to the months that overlap them (a month is always rebuilt
-    whole). Returns a :class:`TransformSummary`. Raises :class:`LockedError` (exit 2) if another
+    whole). A scoped run leaves the partitions outside it as they are, even those whose listing
+    input changed (listings hold markets of any month): it names them in ``summary.left_out``,
+    and their state still names their old inputs, so the next plain run rebuilds them. Returns a
+    :class:`TransformSummary`. Raises :class:`LockedError` (exit 2) if another
     transform holds one of the cities or took one over while this run was paused past its
     lease, and, after finishing everything it could,
     :class:`TransformCorruptError`/:class:`TransformSchemaError` (exit 3, with ``.summary``)
@@ -164,7 +167,12 @@ class _Run:
             )
             try:
                 self.listings = Listings(db, raw, self.states)
+                known = {c: set(st.listings) for c, st in self.states.items()}
                 self.listings.index(self.full)
+                # A scoped run leaves other months alone: say which of them are now due.
+                self.summary.left_out = plan.left_out_of_scope(
+                    self.states, known, self.start, self.end
+                )
                 inputs = plan.partition_inputs(raw, self.states)
                 todo = plan.plan_partitions(
                     inputs, curated, self.states, start=self.start, end=self.end, full=self.full

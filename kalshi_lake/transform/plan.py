@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kalshi_lake.lake.storage import PARTITION_FILE
@@ -89,6 +89,31 @@ def in_scope(month: str, start: dt.date | None, end: dt.date | None) -> bool:
     lo = start.strftime("%Y-%m") if start else None
     hi = end.strftime("%Y-%m") if end else None
     return (lo is None or month >= lo) and (hi is None or month <= hi)
+
+
+def left_out_of_scope(
+    states: Mapping[str, CityState],
+    known_listings: Mapping[str, Collection[str]],
+    start: dt.date | None,
+    end: dt.date | None,
+) -> list[Key]:
+    """Partitions a ``start``/``end``-scoped run leaves behind although their input changed:
+    months outside the scope that a listing file new to this run touches, or that a listing
+    touches and no build has recorded yet. The run does not rebuild them (it did not even list
+    their event-scoped files); their state entry still names the old inputs, so the next plain
+    transform finds them changed and rebuilds them. Empty for an unscoped run."""
+    if start is None and end is None:
+        return []
+    out: set[Key] = set()
+    for c, st in states.items():
+        for rel, months in st.listings.items():
+            new = rel not in known_listings.get(c, ())
+            out.update(
+                (c, m)
+                for m in months
+                if not in_scope(m, start, end) and (new or m not in st.partitions)
+            )
+    return sorted(out)
 
 
 def partition_inputs(

@@ -53,6 +53,9 @@ class TransformSummary:
     rebuilt: list[tuple[str, str]] = field(default_factory=list)  # (city, month)
     skipped: int = 0
     removed: list[tuple[str, str]] = field(default_factory=list)
+    #: Outside a --start/--end scope: partitions whose listing input changed, left for a plain
+    #: transform (see :func:`~kalshi_lake.transform.plan.left_out_of_scope`).
+    left_out: list[tuple[str, str]] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)  # rows written per curated table
     raw_files: int = 0  # raw files read
     trades_read: int = 0  # trade objects parsed, duplicates included
@@ -70,6 +73,7 @@ class TransformSummary:
         d = dict(self.__dict__)
         d["rebuilt"] = [f"{c}/{m}" for c, m in self.rebuilt]
         d["removed"] = [f"{c}/{m}" for c, m in self.removed]
+        d["left_out"] = [f"{c}/{m}" for c, m in self.left_out]
         d["problems"] = [str(p) for p in self.problems]
         return d
 
@@ -89,6 +93,11 @@ class TransformSummary:
             width = max(len(t) for t in self.rows) if self.rows else 0
             for table, n in self.rows.items():
                 lines.append(f"  {table:<{width}}  {n:>12,} rows")
+        if self.left_out:
+            lines.append(
+                f"  note      {len(self.left_out)} partition(s) outside --start/--end have new "
+                "listing input and were left as they are; a plain `transform` rebuilds them"
+            )
         if self.problems:
             lines.append(
                 f"  PROBLEMS  {len(self.problems)} piece(s) of raw input could not be used "

@@ -1,32 +1,30 @@
 -- view: lake_status
--- What the lake holds, one row per city (kalshi-lake status): the event dates covered (first,
--- last, how many), markets (and how many settled), trades, 1m candles by source, the last
--- fetch time seen in the curated rows, and the gaps: event dates between the first and last
--- with no markets, as 'YYYY-MM-DD' or 'YYYY-MM-DD..YYYY-MM-DD' ranges.
--- Invariant: event_dates + missing_days = last_date - first_date + 1 for every city.
+-- What the lake holds, one row per city (kalshi-lake status). Coverage is what was fetched: a
+-- day counts as covered only when the raw layer holds its trades and its candle pages
+-- (fetched_days_in), whatever the curated tables hold, because listing pages bring markets of
+-- days whose trades and candles were never asked for. first_date and last_date are the first
+-- and last covered day, event_dates how many days are covered, and the gaps the days between
+-- them that are not (never fetched, or only partly: trades without candles or the reverse), as
+-- 'YYYY-MM-DD' or 'YYYY-MM-DD..YYYY-MM-DD' ranges. Then the curated counts: markets (and how
+-- many settled), trades, 1m candles by source, listed_only_days (event dates that have curated
+-- markets but were not fetched, inside the span or not), and the last fetch time seen in the
+-- curated rows.
+-- Invariant: event_dates + missing_days = last_date - first_date + 1 for every city with a
+-- covered day (otherwise both dates are NULL and both counts 0).
 CREATE OR REPLACE VIEW lake_status AS
-WITH per_day AS (
-    SELECT
-        m.city,
-        m.date,
-        count(*) AS markets,
-        count(*) FILTER (WHERE m.status IN ('finalized', 'settled', 'determined', 'amended'))
-            AS settled,
-        max(m.fetched_at) AS fetched_at
-    FROM markets AS m
-    GROUP BY ALL
+WITH fetched AS (
+    SELECT f.city, f.date
+    FROM fetched_days_in() AS f
+    WHERE f.fetched
 ),
 span AS (
     SELECT
-        p.city,
-        min(p.date) AS first_date,
-        max(p.date) AS last_date,
-        count(*) AS event_dates,
-        CAST(sum(p.markets) AS BIGINT) AS markets,
-        CAST(sum(p.settled) AS BIGINT) AS settled_markets,
-        max(p.fetched_at) AS markets_fetched_at
-    FROM per_day AS p
-    GROUP BY p.city
+        f.city,
+        min(f.date) AS first_date,
+        max(f.date) AS last_date,
+        count(*) AS event_dates
+    FROM fetched AS f
+    GROUP BY f.city
 ),
 missing AS (
     SELECT s.city, CAST(g.d AS DATE) AS date
@@ -34,7 +32,7 @@ missing AS (
         generate_series(
             CAST(s.first_date AS TIMESTAMP), CAST(s.last_date AS TIMESTAMP), INTERVAL 1 DAY
         ) AS g(d)
-    ANTI JOIN per_day AS p ON p.city = s.city AND p.date = CAST(g.d AS DATE)
+    ANTI JOIN fetched AS f ON f.city = s.city AND f.date = CAST(g.d AS DATE)
 ),
 runs AS (
     SELECT
@@ -65,6 +63,22 @@ gaps AS (
     FROM runs AS r
     GROUP BY r.city
 ),
+market_counts AS (
+    SELECT
+        m.city,
+        count(*) AS markets,
+        count(*) FILTER (WHERE m.status IN ('finalized', 'settled', 'determined', 'amended'))
+            AS settled_markets,
+        max(m.fetched_at) AS markets_fetched_at
+    FROM markets AS m
+    GROUP BY m.city
+),
+listed_only AS (
+    SELECT x.city, count(*) AS listed_only_days
+    FROM (SELECT DISTINCT m.city, m.date FROM markets AS m) AS x
+    ANTI JOIN fetched AS f ON f.city = x.city AND f.date = x.date
+    GROUP BY x.city
+),
 trade_counts AS (
     SELECT t.city, count(*) AS trades, max(t.fetched_at) AS trades_fetched_at
     FROM trades AS t
@@ -77,22 +91,33 @@ candle_counts AS (
         count(*) FILTER (WHERE k.source = 'trades') AS trade_candles_1m
     FROM candles_1m AS k
     GROUP BY k.city
+),
+city_list AS (
+    SELECT s.city FROM span AS s
+    UNION
+    SELECT m.city FROM market_counts AS m
+    UNION
+    SELECT t.city FROM trade_counts AS t
 )
 SELECT
-    s.city,
+    c.city,
     s.first_date,
     s.last_date,
-    s.event_dates,
-    s.markets,
-    s.settled_markets,
+    coalesce(s.event_dates, 0) AS event_dates,
+    coalesce(m.markets, 0) AS markets,
+    coalesce(m.settled_markets, 0) AS settled_markets,
     coalesce(t.trades, 0) AS trades,
     coalesce(k.api_candles_1m, 0) AS api_candles_1m,
     coalesce(k.trade_candles_1m, 0) AS trade_candles_1m,
-    greatest(s.markets_fetched_at, t.trades_fetched_at) AS last_fetch,
+    greatest(m.markets_fetched_at, t.trades_fetched_at) AS last_fetch,
     coalesce(g.missing_days, 0) AS missing_days,
-    coalesce(g.gaps, []) AS gaps
-FROM span AS s
-LEFT JOIN trade_counts AS t ON t.city = s.city
-LEFT JOIN candle_counts AS k ON k.city = s.city
-LEFT JOIN gaps AS g ON g.city = s.city
-ORDER BY s.city;
+    coalesce(g.gaps, []) AS gaps,
+    coalesce(l.listed_only_days, 0) AS listed_only_days
+FROM city_list AS c
+LEFT JOIN span AS s ON s.city = c.city
+LEFT JOIN market_counts AS m ON m.city = c.city
+LEFT JOIN listed_only AS l ON l.city = c.city
+LEFT JOIN trade_counts AS t ON t.city = c.city
+LEFT JOIN candle_counts AS k ON k.city = c.city
+LEFT JOIN gaps AS g ON g.city = c.city
+ORDER BY c.city;

@@ -102,7 +102,9 @@ def test_backfill_prints_a_summary_then_runs_the_transform(
     assert "requests" in result.output and "trades" in result.output
     assert "transform done" in result.output
     (call,) = calls
-    assert call["city"].name == "chicago" and str(call["start"]) == "2026-11-01"
+    # a plain transform of the city, not one scoped to the fetched dates: the listings hold
+    # markets of other months, and the curated tables must not depend on the command
+    assert call["city"].name == "chicago" and "start" not in call and "end" not in call
 
 
 def test_no_transform_skips_it(

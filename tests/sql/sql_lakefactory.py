@@ -96,6 +96,11 @@ class LakeData:
     raw_trades: list[dict[str, Any]] = field(default_factory=list)  # API trade objects + city/date
     raw_extra_pages: list[RawPage] = field(default_factory=list)
     now: dt.datetime = NOW
+    #: Write each event's candle pages (and a trades page for days without trades), as a
+    #: backfill leaves them: the days ``lake_status`` counts as fetched.
+    fetched_pages: bool = True
+    #: (city, date) days whose candle and empty trades pages are not written (listed only).
+    unfetched: set[tuple[str, dt.date]] = field(default_factory=set)
 
     # --- lookups used by tests --------------------------------------------------------------
     def market(self, ticker: str) -> dict[str, Any]:
@@ -134,6 +139,9 @@ class LakeData:
         for name, rows in tables.items():
             write_rows(lake, name, rows)
         pages = raw_pages(self.raw_trades) + list(self.raw_extra_pages)
+        if self.fetched_pages:
+            listed = [m for m in self.markets if (m["city"], m["date"]) not in self.unfetched]
+            pages += fetched_day_pages(listed, {(p.city, p.date) for p in pages})
         if pages:
             write_pages(lake, pages)
         return lake
@@ -188,6 +196,49 @@ def raw_pages(raw_trades: list[dict[str, Any]]) -> list[RawPage]:
                 series_ticker=get_city(city).series_ticker,
             )
         )
+    return pages
+
+
+def fetched_day_pages(
+    markets: list[dict[str, Any]], with_trades: set[tuple[str, dt.date]]
+) -> list[RawPage]:
+    """An (empty) live event-candlesticks page per event of ``markets``, and an empty trades
+    page per day not in ``with_trades``: the raw pages that mark a day as fetched."""
+    events = sorted({(m["city"], m["date"], m["event_ticker"]) for m in markets})
+    pages = []
+    for city, date, event in events:
+        series = get_city(city).series_ticker
+        pages.append(
+            RawPage(
+                endpoint="event_candlesticks",
+                tier="live",
+                city=city,
+                date=date,
+                request_path=f"/trade-api/v2/series/{series}/events/{event}/candlesticks",
+                request_params={"period_interval": 1},
+                body=json.dumps({"market_tickers": [], "market_candlesticks": []}),
+                fetched_at=NOW,
+                run_id="fixture",
+                event_ticker=event,
+                series_ticker=series,
+            )
+        )
+        if (city, date) not in with_trades:
+            with_trades.add((city, date))
+            pages.append(
+                RawPage(
+                    endpoint="trades",
+                    tier="live",
+                    city=city,
+                    date=date,
+                    request_path="/trade-api/v2/markets/trades",
+                    request_params={"ticker": f"{event}-none", "limit": 1000},
+                    body=json.dumps({"trades": [], "cursor": ""}),
+                    fetched_at=NOW,
+                    run_id="fixture",
+                    series_ticker=series,
+                )
+            )
     return pages
 
 

@@ -228,6 +228,14 @@ def drop_a_5m_candle(data: LakeData) -> None:
 
 
 #: check -> (defect, other checks the same defect legitimately trips)
+def day_listed_not_fetched(data: LakeData) -> None:
+    """A day inside phoenix's fetched span whose markets came from a listing only: no trades or
+    candle pages were fetched for it."""
+    day = ("phoenix", dt.date(2026, 11, 1))
+    data.unfetched.add(day)
+    data.raw_trades = [t for t in data.raw_trades if (t["city"], t["date"]) != day]
+
+
 DEFECTS: dict[str, tuple[Defect, set[str]]] = {
     "trade_duplicate_id": (dup_trade_id, set()),
     "trade_price_out_of_range": (trade_price_one, set()),
@@ -251,6 +259,7 @@ DEFECTS: dict[str, tuple[Defect, set[str]]] = {
     "candle_duplicate_key": (candle_twice, set()),
     "candle_bucket_misaligned": (candle_off_the_minute, set()),
     "candles_5m_rollup_mismatch": (drop_a_5m_candle, set()),
+    "market_day_not_fetched": (day_listed_not_fetched, set()),
 }
 
 

@@ -37,6 +37,7 @@ TABLE_MACROS = {
     "candles_5m_in": "candles_5m_in('phoenix')",
     "raw_pages_in": "raw_pages_in('trades', 'chicago')",
     "raw_trades_in": "raw_trades_in('chicago', DATE '2026-03-01', DATE '2026-03-31')",
+    "fetched_days_in": "fetched_days_in('phoenix', DATE '2026-03-01', DATE '2026-11-30')",
 }
 #: A query of every scalar macro.
 SCALAR_MACROS = {
