@@ -16,12 +16,12 @@ Only after those files are durable is the buffered progress committed to the
 or so of pages, and the state never claims one of them: a re-run fetches them again (the raw
 layer is append-only; the transform dedups). In a campaign of ten kill -9s of a backfill
 against a 20 requests/s, 150 ms simulator (``python -m kalshi_lake.bench --only kills``) the
-share of fetched pages thrown away fell from 23% (617 of 2,658, with 5 s batches and no flush
-at a walk's end) to 4.5% (94 of 2,091). The price, on a clean 30-day backfill of one city: more,
-smaller raw files (150 instead of 90, each one PUT on S3, plus a state segment per batch) and
-about 6% more CPU, with no measurable change in wall time (the rate limit sets it) and a
-transform of the result within noise of the former one (0.9 s vs 0.7 s median, 0.75 s vs
-0.65 s best of five).
+share of fetched pages thrown away fell from 23% (617 of 2,658 and 624 of 2,649 in two runs,
+with 5 s batches and no flush at a walk's end) to 3-4.5% (76 of 2,389; 94 of 2,091). The
+price, on a clean 30-day backfill of one city: more, smaller raw files (150 instead of 90, each
+one PUT on S3, plus a state segment per batch) and about 6% more CPU, with no measurable change
+in wall time (the rate limit sets it: 13.9 s, 20 requests/s, both ways) and a transform of the
+result within the noise of the former one (0.9 s vs 0.7 s median, 0.75 s vs 0.65 s best of 5).
 
 Writes run in a worker thread, one batch at a time, off the event loop: requests never wait
 for a flush, and flush requests that arrive while a batch is being written are served together

@@ -81,3 +81,29 @@ def test_a_backfill_killed_two_seconds_in_keeps_its_pages(
     assert again, "the re-run fetched no trades at all"
     # What the state proves durable is not fetched again.
     assert not {r["market_ticker"] for r in again} & done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_backfill_writes_what_it_fetched(
+    sim_factory: Callable[..., Any],
+    lake_dir: Path,
+    raw_of: Callable[..., Any],
+    sig: signal.Signals,
+) -> None:
+    sim = sim_factory(latency_ms=100)
+    proc = _backfill(lake_dir, sim.base_url)
+    deadline = time.monotonic() + 60
+    while _served(sim) < 5:
+        assert proc.poll() is None, "the backfill ended before the signal"
+        assert time.monotonic() < deadline, "the backfill fetched nothing"
+        time.sleep(0.01)
+    time.sleep(0.5)
+    fetched = _served(sim)
+    time.sleep(0.3)  # those answers have reached the client
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    # Everything answered before the signal is written on the way out, well inside the second
+    # the timer would take (a request still in flight may be dropped: the re-run fetches it).
+    assert len(raw_of(lake_dir).rows) >= fetched
