@@ -15,7 +15,7 @@ The cost side: a clean backfill of 30 days of the same city against the same sim
 a transform of its raw layer:
 
 - ``durable_backfill_wall_s`` and ``durable_backfill_requests_per_s`` (requests / wall time);
-- ``durable_raw_files`` (raw Parquet files) and ``durable_state_segments`` (state files);
+- ``durable_raw_files``: raw Parquet files (each one PUT on S3);
 - ``durable_transform_s``: the transform of the result.
 
 ``quick`` runs three kills between 1 and 10 s and the 30-day run. Also runnable alone:
@@ -122,7 +122,7 @@ def campaign(
 
 
 def clean_run(lake: Path, url: str, days: int = 30) -> dict[str, float]:
-    """One uninterrupted backfill of ``days`` days, then a transform: time, files, segments."""
+    """One uninterrupted backfill of ``days`` days, then a transform: times and raw files."""
     from kalshi_lake.config import Settings
     from kalshi_lake.transform import run_transform
 
@@ -139,7 +139,6 @@ def clean_run(lake: Path, url: str, days: int = 30) -> dict[str, float]:
     wall = time.perf_counter() - t0
     requests = _sim_stats(url)["requests"] - sent0
     files = sum(1 for _ in lake.glob("raw/**/*.parquet"))
-    segments = sum(1 for p in (lake / "_state" / "backfill").rglob("*") if p.is_file())
     t0 = time.perf_counter()
     run_transform(Settings(lake=str(lake), progress=False))
     transform_s = time.perf_counter() - t0
@@ -147,7 +146,6 @@ def clean_run(lake: Path, url: str, days: int = 30) -> dict[str, float]:
         "wall_s": wall,
         "requests": requests,
         "files": files,
-        "segments": segments,
         "transform_s": transform_s,
     }
 
@@ -180,7 +178,6 @@ def run(quick: bool = False) -> Iterator[dict[str, object]]:
     yield figure("durable_backfill_wall_s", r["wall_s"], "s", **clean)
     yield figure("durable_backfill_requests_per_s", r["requests"] / r["wall_s"], "req/s", **clean)
     yield figure("durable_raw_files", r["files"], "files", **clean)
-    yield figure("durable_state_segments", r["segments"], "files", **clean)
     yield figure("durable_transform_s", r["transform_s"], "s", **clean)
 
 
