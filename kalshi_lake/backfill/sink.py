@@ -20,9 +20,9 @@ share of fetched pages thrown away fell from 23% (617 of 2,658 and 624 of 2,649 
 with 5 s batches and no flush at a walk's end) to 3-4.5% (76 of 2,389; 94 of 2,091). The
 price, on a clean 30-day backfill of one city: more, smaller raw files (150 instead of 90) and
 state segments (47 instead of 3), so twice the PUTs on S3 (about 200 instead of 90, for 278
-requests), and about 6% more CPU, with no measurable change
-in wall time (the rate limit sets it: 13.9 s, 20 requests/s, both ways) and a transform of the
-result within the noise of the former one (0.9 s vs 0.7 s median, 0.75 s vs 0.65 s best of 5).
+requests), and about 6% more CPU, with no measurable change in wall time (the rate limit sets
+it: 13.9 s, 20 requests/s, both ways) and a transform of the result within the noise of the
+former one (0.9 s vs 0.7 s median, 0.75 s vs 0.65 s best of 5).
 
 Writes run in a worker thread, one batch at a time, off the event loop: requests never wait
 for a flush, and flush requests that arrive while a batch is being written are served together
