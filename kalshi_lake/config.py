@@ -59,9 +59,10 @@ class Settings:
     # Seconds between two backfill progress lines when stderr is not a terminal (cron, nohup).
     progress_interval_s: float = 30.0
     # Backfill raw writes: a batch of pages becomes durable (one file per partition) once it holds
-    # this many pages or its oldest page is this old; a crash loses at most that much work.
+    # this many pages, its oldest page is this old, or a walk ends; a crash loses at most that
+    # much work (backfill/sink.py).
     flush_pages: int = 256
-    flush_seconds: float = 5.0
+    flush_seconds: float = 1.0
     # Seconds a backfill's lease outlives its last renewal (lake/lock.py): how long a dead run
     # blocks the next one, and how long a paused one may sleep before another may take over.
     lease_ttl_s: float = 120.0

@@ -146,7 +146,7 @@ def raw_page(
 async def fetch_one(ctx: RunContext, spec: WalkSpec) -> ApiResponse:
     """GET a single-page endpoint and land its page."""
     resp = await ctx.client.get(spec.path, expect=spec.expect, tier=spec.tier)
-    await ctx.sink.add(raw_page(ctx, spec, resp, 0))
+    await ctx.sink.add(raw_page(ctx, spec, resp, 0), walk_end=True)
     return resp
 
 
@@ -210,7 +210,8 @@ async def walk(
             # A stuck walk's cursor is no place to resume: the re-run walks it from its start.
             updates[key] = None if stuck else {**pager.checkpoint(), "agg": dict(agg)}
         page = raw_page(ctx, spec, resp, pager.page - 1, cursor_in=cursor_in, cursor_out=cursor_out)
-        await ctx.sink.add(page, updates)
+        # A walk's end is a natural durability point: its pages are written now.
+        await ctx.sink.add(page, updates, walk_end=ends or stuck is not None)
         if stuck:
             raise WalkStuckError(
                 f"GET {spec.path}{_identity(first)}: walk stopped after {pager.page:,} pages, "
