@@ -24,24 +24,31 @@ market trading in ``[min_ts, max_ts]`` and answers 400 when that spans more than
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
-import json
 import logging
-import struct
 import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 from kalshi_lake.cities import CITIES
 from kalshi_lake.sim.faults import CursorFault, PayloadFaults
 from kalshi_lake.sim.model import US, Event, Market, fmt_ts, from_us
+from kalshi_lake.sim.wire import (
+    PREFIX,
+    ApiError,
+    Cursors,
+    Params,
+    Raw,
+    Reply,
+    bad_request,
+    dumps,
+    invalid,
+    json_text,
+    not_found,
+)
 from kalshi_lake.sim.world import (
     PERIODS,
     World,
@@ -53,8 +60,6 @@ from kalshi_lake.sim.world import (
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/trade-api/v2"
-JSON = "application/json; charset=utf-8"
 MAX_CANDLES = 5000
 MAX_BATCH_CANDLES = 10000
 MAX_BATCH_TICKERS = 100
@@ -69,155 +74,6 @@ STATUS_FILTER = {
     "settled": "finalized",
 }
 _EVENT_STATUS = ("unopened", "open", "closed", "settled")
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One HTTP answer before faults: status, body, and the endpoint label used in stats."""
-
-    status: int
-    body: bytes
-    endpoint: str
-    content_type: str = JSON
-
-
-class ApiError(Exception):
-    """An error reply raised from inside a handler."""
-
-    def __init__(self, status: int, payload: dict[str, Any]) -> None:
-        super().__init__(status, payload)
-        self.status = status
-        self.payload = payload
-
-
-def dumps(obj: Any) -> bytes:
-    """Compact, key-sorted, UTF-8 JSON: byte-identical for equal objects."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-class Raw(str):
-    """A body a handler already serialized (byte-identical to :func:`dumps` of the object)."""
-
-
-def _js(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-NOT_FOUND = {"error": {"code": "not_found", "message": "not found"}}
-
-
-def not_found() -> ApiError:
-    """404 with Kalshi's error body."""
-    return ApiError(404, {"error": dict(NOT_FOUND["error"])})
-
-
-def bad_request(details: str) -> ApiError:
-    """400 for a request the handler cannot serve (caps, conflicting filters, cursors)."""
-    return ApiError(
-        400, {"error": {"code": "bad_request", "message": "bad request", "details": details}}
-    )
-
-
-def invalid(field: str, tag: str) -> ApiError:
-    """400 in the shape of a Go validator failure (``Parameter validation failed``)."""
-    return ApiError(
-        400,
-        {
-            "error": {
-                "code": "invalid_parameters",
-                "message": "Parameter validation failed",
-                "details": f"Key: 'Params.{field}' Error:Field validation for '{field}' failed "
-                f"on the '{tag}' tag",
-            }
-        },
-    )
-
-
-def _camel(name: str) -> str:
-    return "".join(p.capitalize() for p in name.split("_"))
-
-
-class Params:
-    """Query parameters: last value wins; empty values count as absent (``omitempty``)."""
-
-    def __init__(self, query: str) -> None:
-        self.raw: dict[str, str] = {}
-        for k, v in parse_qsl(query, keep_blank_values=True):
-            if v != "":
-                self.raw[k] = v
-            else:
-                self.raw.pop(k, None)
-
-    def text(self, name: str) -> str | None:
-        """A string parameter or None."""
-        return self.raw.get(name)
-
-    def integer(self, name: str, required: bool = False) -> int | None:
-        """An integer parameter; 400 when malformed or missing but required."""
-        v = self.raw.get(name)
-        if v is None:
-            if required:
-                raise invalid(_camel(name), "required")
-            return None
-        try:
-            return int(v)
-        except ValueError:
-            raise invalid(_camel(name), "number") from None
-
-    def flag(self, name: str) -> bool | None:
-        """A boolean parameter (true/false, 1/0); 400 when malformed."""
-        v = self.raw.get(name)
-        if v is None:
-            return None
-        low = v.lower()
-        if low in ("true", "1"):
-            return True
-        if low in ("false", "0"):
-            return False
-        raise invalid(_camel(name), "boolean")
-
-    def csv(self, name: str) -> list[str] | None:
-        """A comma-separated list parameter, blanks dropped."""
-        v = self.raw.get(name)
-        if v is None:
-            return None
-        return [s.strip() for s in v.split(",") if s.strip()]
-
-    def fingerprint(self, endpoint: str) -> int:
-        """A 32-bit digest of the endpoint and every filter except ``cursor`` and ``limit``."""
-        items = sorted((k, v) for k, v in self.raw.items() if k not in ("cursor", "limit"))
-        return zlib.crc32(json.dumps([endpoint, items]).encode())
-
-
-class Cursors:
-    """Opaque, tamper-evident pagination cursors: base64url(fingerprint, offset, HMAC)."""
-
-    def __init__(self, secret: bytes) -> None:
-        self.secret = secret
-
-    def encode(self, offset: int, fp: int) -> str:
-        """The cursor for the page starting at ``offset`` of the query with fingerprint ``fp``."""
-        raw = struct.pack(">IQ", fp, offset)
-        mac = hmac.new(self.secret, raw, hashlib.sha256).digest()[:8]
-        return base64.urlsafe_b64encode(raw + mac).decode().rstrip("=")
-
-    def decode(self, cursor: str, fp: int) -> int:
-        """The offset in a cursor; 400 when it was not issued for this query."""
-        try:
-            data = base64.b64decode(
-                cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True
-            )
-        except (ValueError, TypeError):
-            raise bad_request("invalid cursor") from None
-        if len(data) != 20:
-            raise bad_request("invalid cursor")
-        raw, mac = data[:12], data[12:]
-        if not hmac.compare_digest(mac, hmac.new(self.secret, raw, hashlib.sha256).digest()[:8]):
-            raise bad_request("invalid cursor")
-        got_fp, offset = struct.unpack(">IQ", raw)
-        if got_fp != fp:
-            raise bad_request("cursor does not match the request's filters")
-        return offset
 
 
 def _sort_markets(markets: Iterable[Market]) -> list[Market]:
@@ -438,7 +294,7 @@ class SimApp:
                 boundary = period_boundary_at_or_after(start, period)
                 first_real = rows[0].end_s if rows else None
                 if boundary <= end and boundary != first_real:
-                    out.insert(0, _js(synthetic_candle(all_rows[i - 1], boundary)))
+                    out.insert(0, json_text(synthetic_candle(all_rows[i - 1], boundary)))
         return "[" + ",".join(out) + "]"
 
     # -----------------------------------------------------------------------------------------
@@ -753,7 +609,7 @@ class SimApp:
         if m.series_ticker != series:
             raise not_found()
         candles = self._live_candles(m, period, start, end, latest)
-        return Raw(f'{{"candlesticks":{candles},"ticker":{_js(ticker)}}}')
+        return Raw(f'{{"candlesticks":{candles},"ticker":{json_text(ticker)}}}')
 
     def get_event_candles(self, params: Params, series: str, event_ticker: str) -> Raw:
         """GET /series/{s}/events/{e}/candlesticks: 5,000 candles across all markets per call."""
@@ -769,7 +625,7 @@ class SimApp:
         if len(markets) * (end - start) / step > MAX_CANDLES:
             adjusted = start + (MAX_CANDLES // len(markets)) * step
         lists = ",".join(self._live_candles(m, period, start, adjusted, False) for m in markets)
-        tickers = _js([m.ticker for m in markets])
+        tickers = json_text([m.ticker for m in markets])
         return Raw(
             f'{{"adjusted_end_ts":{adjusted},"market_candlesticks":[{lists}],'
             f'"market_tickers":{tickers}}}'
@@ -796,7 +652,7 @@ class SimApp:
             if m is None or self.world.is_historical(m):
                 continue  # unknown and archived tickers are silently left out
             candles = self._live_candles(m, period, start, end, latest)
-            out.append(f'{{"candlesticks":{candles},"market_ticker":{_js(t)}}}')
+            out.append(f'{{"candlesticks":{candles},"market_ticker":{json_text(t)}}}')
         return Raw('{"markets":[' + ",".join(out) + "]}")
 
     # -----------------------------------------------------------------------------------------
@@ -851,4 +707,4 @@ class SimApp:
         m = self._historical_market(ticker)
         rows = self._rows_between(m, period, start, end)
         candles = ",".join(historical_candle_json(r) for r in rows)
-        return Raw(f'{{"candlesticks":[{candles}],"ticker":{_js(ticker)}}}')
+        return Raw(f'{{"candlesticks":[{candles}],"ticker":{json_text(ticker)}}}')

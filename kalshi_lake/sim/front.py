@@ -1,7 +1,7 @@
 """The simulator's front door: everything between a request and :meth:`SimApp.handle`.
 
 :class:`Front` answers the stats endpoint, draws the request's seeded faults, applies latency and
-the token bucket, counts, and caches :class:`~kalshi_lake.sim.api.Reply` objects by request
+the token bucket, counts, and caches :class:`~kalshi_lake.sim.wire.Reply` objects by request
 target (safe because the world is frozen at ``now``). The loopback server
 (:mod:`kalshi_lake.sim.server`) and the in-process transport (:mod:`kalshi_lake.sim.transport`)
 both go through it, so they answer and misbehave alike; each only turns an :class:`Answer` into
@@ -15,7 +15,7 @@ from collections import OrderedDict
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from kalshi_lake.sim.api import JSON, PREFIX, Reply, SimApp, dumps
+from kalshi_lake.sim.api import SimApp
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.faults import (
     RATE_LIMITED_BODY,
@@ -26,6 +26,7 @@ from kalshi_lake.sim.faults import (
     TokenBucket,
     cut_body,
 )
+from kalshi_lake.sim.wire import JSON, PREFIX, Reply, dumps
 from kalshi_lake.sim.world import World
 
 __all__ = ["STATS_PATHS", "Answer", "Front"]

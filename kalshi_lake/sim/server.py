@@ -20,9 +20,9 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
-from kalshi_lake.sim.api import JSON, PREFIX
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.front import Front
+from kalshi_lake.sim.wire import JSON, PREFIX
 
 __all__ = ["SimConfig", "SimServer", "run_sim"]
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
-from kalshi_lake.sim.api import PREFIX
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.front import Front
+from kalshi_lake.sim.wire import PREFIX
 
 __all__ = ["SimTransport"]
 
