@@ -11,6 +11,7 @@ from kalshi_lake.errors import CorruptFileError, RunIncomplete, SchemaError
 CORRUPT_FILE = "corrupt_file"  # a raw Parquet file that cannot be read: skipped whole
 CORRUPT_PAGE = "corrupt_page"  # a page whose body is not a JSON object: skipped
 SCHEMA = "schema"  # a page or item lacking a field we require: that page or item skipped
+KEPT = "kept"  # a partition with an unreadable input (the path) kept its last good version
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class TransformSummary:
     trades_read: int = 0  # trade objects parsed, duplicates included
     duplicates: int = 0  # trade copies dropped
     problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. why a partition was rebuilt
     elapsed_s: float = 0.0
 
     @property
@@ -74,6 +76,7 @@ class TransformSummary:
             width = max(len(t) for t in self.rows) if self.rows else 0
             for table, n in self.rows.items():
                 lines.append(f"  {table:<{width}}  {n:>12,} rows")
+        lines.extend(f"  NOTE      {n}" for n in self.notes[:limit])
         if self.problems:
             lines.append(
                 f"  PROBLEMS  {len(self.problems)} piece(s) of raw input could not be used "
@@ -99,13 +102,25 @@ class TransformSummary:
             )
             if k in kinds
         )
+        first = self.problems[0]
+        if kinds & {CORRUPT_FILE, CORRUPT_PAGE, KEPT}:
+            city = next((p[5:] for p in first.path.split("/") if p.startswith("city=")), "<city>")
+            fix = (
+                f"Fetch that data again with `kalshi-lake repair --city {city}`, or remove the "
+                "file, then transform again"
+            )
+        else:
+            fix = (
+                "Re-fetch the affected data (a backfill with --refresh adds fresh pages) or "
+                "remove the bad raw files, then transform again"
+            )
+        n_kept = sum(p.kind == KEPT for p in self.problems)
+        kept = f"{n_kept} partition(s) kept their last good version, " if n_kept else ""
         msg = (
             f"transform finished, but {counts} in the raw layer could not be used "
-            f"(first: {self.problems[0]}); every other page was used. Re-fetch the affected "
-            "data (a backfill with --refresh adds fresh pages) or remove the bad raw files, "
-            "then transform again"
+            f"(first: {first}); {kept}every other page was used. {fix}"
         )
-        if kinds & {CORRUPT_FILE, CORRUPT_PAGE}:
+        if kinds & {CORRUPT_FILE, CORRUPT_PAGE, KEPT}:
             raise TransformCorruptError(msg, self)
         raise TransformSchemaError(msg, self)
 
