@@ -24,12 +24,29 @@ page's row in its file, position in the page), never on processing order; everyt
 computed within one partition; and every table is sorted by its key. So a full build, an
 incremental one, or one resumed after ``kill -9`` write the same rows in the same order.
 
-Bad input: a raw Parquet file that cannot be read is skipped whole, a page whose body is not a
-JSON object or lacks its list is skipped, an item missing a required field is dropped; each is
-reported with its file and page. The run finishes every partition with the good input, saves
-its state, and then raises :class:`~kalshi_lake.transform.summary.TransformCorruptError` (or
-``TransformSchemaError``), exit 3, carrying the summary. A later incremental run does not
-report them again unless the partition is rebuilt (new raw input, or ``--full``).
+Bad input: a page whose body is not a JSON object or lacks its list is skipped, an item
+missing a required field is dropped; each is reported with its file and page. A raw Parquet file
+that cannot be read is skipped whole and reported, and a hole never hides:
+
+- a partition with an unreadable input that has a good version (its last build used every
+  input, and its curated files are what that build wrote) keeps it: nothing is published, and
+  a ``kept`` problem names the partition and the file;
+- a partition without one is built from the good input, and its state entry notes the file
+  (``partial``);
+- either way the state entry lists the unreadable files, so every later run, plain or
+  incremental, rebuilds the partition, reports the file and exits 3 again, until the file is
+  gone or reads (then the partition is rebuilt like any other). An unreadable listing never
+  indexed is tried again on every run for the same reason (:mod:`.listings`).
+
+The run finishes every partition it can, saves its states, and then raises
+:class:`~kalshi_lake.transform.summary.TransformCorruptError` (or ``TransformSchemaError``),
+exit 3, carrying the summary; its message names the first file and the fix (``kalshi-lake
+repair --city <city>``, or remove the file).
+
+Damaged output: each curated file's size, change stamp and SHA-256 are recorded when it is
+written (:mod:`.write`); a plain run compares sizes and stamps from its listing, hashes only
+files whose stamp moved, and rebuilds a partition whose file is not what was written (the
+summary notes why). A no-op run reads no curated file.
 """
 
 from __future__ import annotations

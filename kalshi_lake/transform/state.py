@@ -5,7 +5,11 @@
     {"format": 1, "version": <TRANSFORM_VERSION>,
      "partitions": {"2026-10": {"inputs": "<sha256 of the sorted raw input paths>",
                                 "files": <number of raw inputs>,
-                                "tables": ["candles_1m", "markets", "trades", ...]}},
+                                "tables": ["candles_1m", "markets", "trades", ...],
+                                "curated": {"trades": {"size": <bytes>, "stamp": "<stamp>",
+                                                       "sha256": "<of the bytes written>"}},
+                                "unreadable": [<raw inputs unreadable at the last build>],
+                                "partial": true}},
      "listings": {"raw/markets/city=chicago/date=2026-11-21/<f>.parquet": ["2026-10", "2026-11"]}}
 
 ``partitions`` says which raw files each curated month was last built from, so an incremental
@@ -14,8 +18,15 @@ whose curated files are missing or unexpected. ``listings`` remembers which mont
 file touches (a markets or events listing is filed under its fetch date but can hold markets of
 any month), so listings are parsed once, not on every run.
 
-The file is written atomically after every batch (one PUT on S3). It only saves work: deleting
-it makes the next run rebuild everything, which yields the same rows. A process must hold the
+``curated`` records each curated file as written (size, the listing's change stamp, SHA-256), so
+a truncated or overwritten file is found without reading the curated layer. ``unreadable``
+(absent when empty) lists raw inputs the last build could not read: the partition is rebuilt on
+every run until they are gone or read. ``partial`` says the curated files were built without
+them; without it, they are the last good version, kept as they were.
+
+The file is written atomically after every batch (one PUT on S3). It mostly saves work: deleting
+it makes the next run rebuild everything, which yields the same rows (except that a partition
+kept at its last good version is then rebuilt from its readable input). A process must hold the
 city's transform lease to write it.
 """
 
