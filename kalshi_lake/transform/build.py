@@ -265,6 +265,7 @@ class _Run:
             entries[key] = {
                 "inputs": digest(f.rel for f in inputs[key]),
                 "files": len(inputs[key]),
+                "bytes": plan.sizes(inputs[key]),
                 "tables": sorted(written[key]),
                 "curated": {},
             }

@@ -8,8 +8,8 @@ files found, and each city's :class:`~kalshi_lake.transform.state.CityState`, an
   Listings (``markets``, ``events``) are filed under their fetch date and may hold markets of
   any month; the state remembers the months each touches. ``series``, ``cutoff`` and
   ``orderbook`` pages feed no curated table.
-- A partition is rebuilt when its set of raw input files differs from the one it was last
-  built from, when its last build met an unreadable input (until that file is gone or reads),
+- A partition is rebuilt when its set of raw input files (or their total size) differs from
+  the one it was last built from, when its last build met an unreadable input (until that file is gone or reads),
   when its curated files are not exactly the ones that build wrote, or always with ``full``.
   Partitions with no raw input left are removed.
 - "Exactly the ones written" is checked without reading the curated layer: each file's size
@@ -166,12 +166,20 @@ def plan_partitions(
             or entry is None
             or entry.get("unreadable")
             or entry.get("inputs") != digest(f.rel for f in files)
+            or entry.get("bytes", sizes(files)) != sizes(files)
             or damage is not None
         ):
             plan.dirty.append(key)
         else:
             plan.skipped += 1
     return plan
+
+
+def sizes(files: Sequence[RawFile]) -> int:
+    """The bytes of a partition's raw inputs: raw files never change, so a different total
+    for the same paths means one was truncated or replaced (cheap: sizes come with the
+    listing)."""
+    return sum(f.size for f in files)
 
 
 def check_curated(

@@ -5,6 +5,7 @@
     {"format": 1, "version": <TRANSFORM_VERSION>,
      "partitions": {"2026-10": {"inputs": "<sha256 of the sorted raw input paths>",
                                 "files": <number of raw inputs>,
+                                "bytes": <their total size>,
                                 "tables": ["candles_1m", "markets", "trades", ...],
                                 "curated": {"trades": {"size": <bytes>, "stamp": "<stamp>",
                                                        "sha256": "<of the bytes written>"}},
@@ -13,7 +14,8 @@
      "listings": {"raw/markets/city=chicago/date=2026-11-21/<f>.parquet": ["2026-10", "2026-11"]}}
 
 ``partitions`` says which raw files each curated month was last built from, so an incremental
-run rebuilds exactly the months whose input set changed (a new page, a removed file), plus any
+run rebuilds exactly the months whose input set changed (a new page, a removed file, a file
+whose size changed: raw files never change, so it was truncated or replaced), plus any
 whose curated files are missing or unexpected. ``listings`` remembers which months each listing
 file touches (a markets or events listing is filed under its fetch date but can hold markets of
 any month), so listings are parsed once, not on every run.

@@ -78,9 +78,10 @@ class TransformSummary:
                 lines.append(f"  {table:<{width}}  {n:>12,} rows")
         lines.extend(f"  NOTE      {n}" for n in self.notes[:limit])
         if self.problems:
+            pieces = sum(p.kind != KEPT for p in self.problems)
             lines.append(
-                f"  PROBLEMS  {len(self.problems)} piece(s) of raw input could not be used "
-                "(the rest of each partition was):"
+                f"  PROBLEMS  {pieces} piece(s) of raw input could not be used (the rest of "
+                "each partition was, unless it kept its last good version):"
             )
             lines.extend(f"    - {p}" for p in self.problems[:limit])
             if len(self.problems) > limit:

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from transform_helpers import assert_same, curated_snapshot
 
 from kalshi_lake.backfill import run_backfill
 from kalshi_lake.cities import get_city
+from kalshi_lake.cli import cli
 from kalshi_lake.config import Settings
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sim.config import FIXTURE_NOW, FIXTURE_SEED
@@ -138,9 +140,12 @@ def test_an_unreadable_trades_file_keeps_the_last_good_partition_until_it_is_rem
     trades = _raw(lake, "trades")
     rel = _rel(lake, trades)
     _truncate(trades)
-    err = _fails_naming(lake, rel, full=True)
+    # a plain run notices (the partition's raw bytes changed) and keeps the good version
+    err = _fails_naming(lake, rel)
     assert_same(curated_snapshot(lake), good)
     assert [p.kind for p in err.summary.problems] == ["corrupt_file", KEPT]
+    _fails_naming(lake, rel, full=True)
+    assert_same(curated_snapshot(lake), good)
     _fails_naming(lake, rel)
     trades.unlink()  # gone: the partition is rebuilt from what is left, like a clean run
     run_transform(_settings(lake))
@@ -216,3 +221,36 @@ def test_a_curated_file_touched_but_not_changed_is_not_rebuilt(
     assert hashed == [("curated/trades/city=chicago/month=2026-10/part-0.parquet",)]
     # the new stamp was recorded: the next run hashes nothing
     assert run_transform(_settings(lake)).rebuilt == [] and len(hashed) == 1
+
+
+def test_a_damaged_curated_object_on_s3_is_rebuilt(
+    raw_lake: Path, s3_url: Callable[..., str]
+) -> None:
+    url = s3_url()
+    lake = Lake(url)
+    for f in sorted((raw_lake / "raw" / "trades").rglob("*.parquet"))[:3]:
+        lake.write_bytes(f.read_bytes(), _rel(raw_lake, f))
+    settings = Settings(lake=url, progress=False)
+    [key] = run_transform(settings).rebuilt
+    rel = f"curated/trades/city=chicago/month={key[1]}/part-0.parquet"
+    good = lake.read_bytes(rel)
+    assert run_transform(settings).rebuilt == []  # stamps (ETags) as recorded: nothing read
+    lake.write_bytes(bytes(len(good)), rel)  # same size, other bytes: a new ETag
+    summary = run_transform(settings)
+    assert summary.rebuilt == [key] and "changed since it was written" in summary.render()
+    assert lake.read_bytes(rel) == good
+
+
+def test_the_cli_exits_3_naming_the_file_and_the_fix_on_every_run(
+    copy_of: Callable[[str], Path],
+) -> None:
+    lake = copy_of("lake")
+    run_transform(_settings(lake))
+    listing = _raw(lake, "markets")
+    _truncate(listing)
+    for args in (["transform", "--full"], ["transform"], ["transform"]):
+        result = CliRunner().invoke(cli, ["--lake", str(lake), *args])
+        assert result.exit_code == 3, result.output
+        assert _rel(lake, listing) in result.output
+        assert "kept the last good version of chicago 2026-10" in result.output
+        assert "kalshi-lake repair --city chicago" in result.output
