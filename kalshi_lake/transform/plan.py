@@ -9,9 +9,9 @@ files found, and each city's :class:`~kalshi_lake.transform.state.CityState`, an
   any month; the state remembers the months each touches. ``series``, ``cutoff`` and
   ``orderbook`` pages feed no curated table.
 - A partition is rebuilt when its set of raw input files (or their total size) differs from
-  the one it was last built from, when its last build met an unreadable input (until that file is gone or reads),
-  when its curated files are not exactly the ones that build wrote, or always with ``full``.
-  Partitions with no raw input left are removed.
+  the one it was last built from, when its last build met an unreadable input (until that
+  file is gone or reads), when its curated files are not exactly the ones that build wrote,
+  or always with ``full``. Partitions with no raw input left are removed.
 - "Exactly the ones written" is checked without reading the curated layer: each file's size
   and change stamp (free from the listing) are compared with those recorded when it was
   written (:mod:`.write`); only a file whose stamp changed at the same size is hashed, and its
@@ -152,6 +152,7 @@ def plan_partitions(
                 plan.removed.append(key)
             continue
         entry = states[c].partitions.get(m)
+        nbytes = sizes(files)
         damage = None
         if entry is not None:
             damage, fresh = check_curated(key, curated.get(key, {}), entry, sha256)
@@ -166,7 +167,7 @@ def plan_partitions(
             or entry is None
             or entry.get("unreadable")
             or entry.get("inputs") != digest(f.rel for f in files)
-            or entry.get("bytes", sizes(files)) != sizes(files)
+            or entry.get("bytes", nbytes) != nbytes
             or damage is not None
         ):
             plan.dirty.append(key)
@@ -213,7 +214,7 @@ def check_curated(
         elif rec.get("size") != st.size:
             return (
                 f"curated {table} file changed since it was written "
-                f"({st.size:,} bytes, was {rec.get('size')!s})",
+                f"({st.size:,} bytes, was {int(str(rec.get('size') or 0)):,})",
                 {},
             )
         elif rec.get("stamp") != st.stamp:
