@@ -341,7 +341,9 @@ class Lake:
                 found = self.fs.find(self.path(*parts), detail=True)
             except FileNotFoundError:
                 return {}
-        return {str(p): _remote_stat(info) for p, info in found.items() if not str(p).endswith(".tmp")}
+        return {
+            str(p): _remote_stat(info) for p, info in found.items() if not str(p).endswith(".tmp")
+        }
 
     def stat(self, *parts: str) -> FileStat:
         """The :class:`FileStat` of one file (as :meth:`walk_stats` would list it)."""
