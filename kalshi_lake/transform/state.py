@@ -11,14 +11,17 @@
                                                        "sha256": "<of the bytes written>"}},
                                 "unreadable": [<raw inputs unreadable at the last build>],
                                 "partial": true}},
-     "listings": {"raw/markets/city=chicago/date=2026-11-21/<f>.parquet": ["2026-10", "2026-11"]}}
+     "listings": {"raw/markets/city=chicago/date=2026-11-21/<f>.parquet": ["2026-10", "2026-11"]},
+     "listings_format": 2}
 
 ``partitions`` says which raw files each curated month was last built from, so an incremental
 run rebuilds exactly the months whose input set changed (a new page, a removed file, a file
 whose size changed: raw files never change, so it was truncated or replaced), plus any
 whose curated files are missing or unexpected. ``listings`` remembers which months each listing
 file touches (a markets or events listing is filed under its fetch date but can hold markets of
-any month), so listings are parsed once, not on every run.
+any month), so listings are parsed once, not on every run. Before ``listings_format`` 2 an
+unreadable listing was recorded with no months and never read again; such entries (no months)
+of an older state are forgotten on load, so those files are indexed once more.
 
 ``curated`` records each curated file as written (size, the listing's change stamp, SHA-256), so
 a truncated or overwritten file is found without reading the curated layer. ``unreadable``
@@ -47,6 +50,8 @@ log = get_logger(__name__)
 
 STATE_DIR = "_state/transform"
 _FORMAT = 1
+#: 2: an unreadable listing is never recorded (see the module docstring).
+_LISTINGS_FORMAT = 2
 
 
 def digest(paths: Iterable[str]) -> str:
@@ -100,7 +105,11 @@ class CityState:
             city=city,
             version=version,
             partitions=dict(doc.get("partitions") or {}),
-            listings={str(k): list(v) for k, v in listings.items()},
+            listings={
+                str(k): list(v)
+                for k, v in listings.items()
+                if v or doc.get("listings_format") == _LISTINGS_FORMAT
+            },
         )
         state.saved = state.to_bytes()
         return state
@@ -112,6 +121,7 @@ class CityState:
             "version": self.version,
             "partitions": dict(sorted(self.partitions.items())),
             "listings": dict(sorted(self.listings.items())),
+            "listings_format": _LISTINGS_FORMAT,
         }
         return json.dumps(doc, sort_keys=True, indent=0).encode()
 

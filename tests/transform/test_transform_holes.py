@@ -4,6 +4,7 @@ by every transform until it is gone or reads; a damaged curated file is rebuilt.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -254,3 +255,24 @@ def test_the_cli_exits_3_naming_the_file_and_the_fix_on_every_run(
         assert _rel(lake, listing) in result.output
         assert "kept the last good version of chicago 2026-10" in result.output
         assert "kalshi-lake repair --city chicago" in result.output
+
+
+def test_a_listing_an_older_transform_recorded_as_empty_is_read_again(
+    copy_of: Callable[[str], Path],
+) -> None:
+    lake = copy_of("lake")
+    listing = _raw(lake, "markets")
+    rel = _rel(lake, listing)
+    data = _truncate(listing)
+    _fails_naming(lake, rel)
+    # what the transform before listings_format 2 saved: the unreadable file, with no months
+    state_file = lake / "_state" / "transform" / "chicago.json"
+    doc = json.loads(state_file.read_text())
+    doc["listings"][rel] = []
+    doc.pop("listings_format", None)
+    state_file.write_text(json.dumps(doc))
+    _fails_naming(lake, rel)
+    listing.write_bytes(data)
+    summary = run_transform(_settings(lake))
+    assert sorted(summary.rebuilt) == [("chicago", "2026-10"), ("chicago", "2026-11")]
+    assert json.loads(state_file.read_text())["listings"][rel] == ["2026-10", "2026-11"]
