@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import secrets
 import tempfile
@@ -68,6 +69,22 @@ PARQUET_KW: dict[str, Any] = {
 
 #: The one live file of a curated partition (see :meth:`Lake.replace_partition`).
 PARTITION_FILE = "part-0.parquet"
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What a listing says about a file, for free: its size and a change stamp.
+
+    The stamp changes whenever the file's bytes may have: locally the modification and change
+    times (ns) and the inode (a rename over it, ``touch`` or ``cp -p`` all change one of them;
+    the change time cannot be set back), on object stores the ETag (or the modification time
+    when the store gives none). Equal stamps mean unchanged content; different stamps mean
+    "hash it to know" (a ``chmod`` changes the stamp, not the bytes).
+    """
+
+    size: int
+    stamp: str
+
 
 #: A temp file left by a killed writer is removed by the next partition swap once it is this old
 #: (seconds); younger ones may belong to a writer that is still running.
@@ -310,6 +327,39 @@ class Lake:
             for p, info in found.items()
             if not str(p).endswith(".tmp")
         }
+
+    def walk_stats(self, *parts: str) -> dict[str, FileStat]:
+        """:meth:`walk_files` with each file's :class:`FileStat` (the same one listing)."""
+        if self.is_local:
+            return {
+                e.path: _local_stat(e.stat())
+                for e in self._file_entries(self.path(*parts))
+                if not e.path.endswith(".tmp")
+            }
+        with self._guard():
+            try:
+                found = self.fs.find(self.path(*parts), detail=True)
+            except FileNotFoundError:
+                return {}
+        return {
+            str(p): _remote_stat(info) for p, info in found.items() if not str(p).endswith(".tmp")
+        }
+
+    def stat(self, *parts: str) -> FileStat:
+        """The :class:`FileStat` of one file (as :meth:`walk_stats` would list it)."""
+        p = self.path(*parts)
+        if self.is_local:
+            return _local_stat(os.stat(p))
+        with self._guard():
+            return _remote_stat(self.fs.info(p))
+
+    def sha256(self, *parts: str) -> str:
+        """The SHA-256 of one file's bytes (hex), read in chunks."""
+        h = hashlib.sha256()
+        with self._guard(), self.fs.open(self.path(*parts), "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        return h.hexdigest()
 
     def has_files(self, *parts: str, suffix: str = ".parquet") -> bool:
         """True if some file ending in ``suffix`` (never ``*.tmp``) exists under ``parts``.
@@ -615,6 +665,16 @@ class Lake:
 
     def __repr__(self) -> str:
         return f"Lake({self.url!r})"
+
+
+def _local_stat(st: os.stat_result) -> FileStat:
+    return FileStat(st.st_size, f"{st.st_mtime_ns}/{st.st_ctime_ns}/{st.st_ino}")
+
+
+def _remote_stat(info: Mapping[str, Any]) -> FileStat:
+    etag = info.get("ETag") or info.get("etag")
+    stamp = str(etag).strip('"') if etag else str(_mtime(info, 0.0))
+    return FileStat(int(info.get("size") or 0), stamp)
 
 
 def _mtime(entry: Mapping[str, Any], default: float) -> float:

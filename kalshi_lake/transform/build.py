@@ -24,12 +24,29 @@ page's row in its file, position in the page), never on processing order; everyt
 computed within one partition; and every table is sorted by its key. So a full build, an
 incremental one, or one resumed after ``kill -9`` write the same rows in the same order.
 
-Bad input: a raw Parquet file that cannot be read is skipped whole, a page whose body is not a
-JSON object or lacks its list is skipped, an item missing a required field is dropped; each is
-reported with its file and page. The run finishes every partition with the good input, saves
-its state, and then raises :class:`~kalshi_lake.transform.summary.TransformCorruptError` (or
-``TransformSchemaError``), exit 3, carrying the summary. A later incremental run does not
-report them again unless the partition is rebuilt (new raw input, or ``--full``).
+Bad input: a page whose body is not a JSON object or lacks its list is skipped, an item
+missing a required field is dropped; each is reported with its file and page. A raw Parquet file
+that cannot be read is skipped whole and reported, and a hole never hides:
+
+- a partition with an unreadable input that has a good version (its last build used every
+  input, and its curated files are what that build wrote) keeps it: nothing is published, and
+  a ``kept`` problem names the partition and the file;
+- a partition without one is built from the good input, and its state entry notes the file
+  (``partial``);
+- either way the state entry lists the unreadable files, so every later run, plain or
+  incremental, rebuilds the partition, reports the file and exits 3 again, until the file is
+  gone or reads (then the partition is rebuilt like any other). An unreadable listing never
+  indexed is tried again on every run for the same reason (:mod:`.listings`).
+
+The run finishes every partition it can, saves its states, and then raises
+:class:`~kalshi_lake.transform.summary.TransformCorruptError` (or ``TransformSchemaError``),
+exit 3, carrying the summary; its message names the first file and the fix (``kalshi-lake
+repair --city <city>``, or remove the file).
+
+Damaged output: each curated file's size, change stamp and SHA-256 are recorded when it is
+written (:mod:`.write`); a plain run compares sizes and stamps from its listing, hashes only
+files whose stamp moved, and rebuilds a partition whose file is not what was written (the
+summary notes why). A no-op run reads no curated file.
 """
 
 from __future__ import annotations
@@ -54,11 +71,11 @@ from kalshi_lake.transform.batch import Parsed, build_tables, parse_batch
 from kalshi_lake.transform.fastpaths import split_parts
 from kalshi_lake.transform.inputs import cities_in, list_curated, list_raw
 from kalshi_lake.transform.listings import Listings
-from kalshi_lake.transform.plan import Key, RawFile
+from kalshi_lake.transform.plan import Key, RawFile, Record
 from kalshi_lake.transform.rawdb import RawDB
 from kalshi_lake.transform.state import CityState, digest
-from kalshi_lake.transform.summary import TransformSummary
-from kalshi_lake.transform.write import publish
+from kalshi_lake.transform.summary import KEPT, Problem, TransformSummary
+from kalshi_lake.transform.write import curated_file, publish
 
 log = get_logger(__name__)
 
@@ -126,8 +143,9 @@ class _Pending:
     """A batch whose partition writes are in flight."""
 
     keys: list[Key]
-    futures: list[Future[None]]
+    futures: list[tuple[Key, str, Future[Record | None]]]
     entries: dict[Key, dict[str, object]]
+    kept: set[Key]  # partitions keeping their last good version (nothing written)
 
 
 class _Run:
@@ -159,7 +177,7 @@ class _Run:
         self.states = {c: CityState.load(lake, c, TRANSFORM_VERSION) for c in self.cities}
         with pipeline.write_pool() as pool:
             self.pool = pool
-            db = RawDB(
+            self.db = db = RawDB(
                 lake,
                 self.fid,
                 self.summary.problems.append,
@@ -175,8 +193,19 @@ class _Run:
                 )
                 inputs = plan.partition_inputs(raw, self.states)
                 todo = plan.plan_partitions(
-                    inputs, curated, self.states, start=self.start, end=self.end, full=self.full
+                    inputs,
+                    curated,
+                    self.states,
+                    start=self.start,
+                    end=self.end,
+                    full=self.full,
+                    sha256=self._sha256,
                 )
+                self.todo = todo
+                for (c, m), fresh in todo.records.items():
+                    self.states[c].partitions[m].setdefault("curated", {}).update(fresh)
+                for (c, m), why in sorted(todo.damaged.items()):
+                    self.summary.notes.append(f"rebuilt {c} {m}: {why}")
                 self.summary.skipped += todo.skipped
                 self.listings.load(todo.dirty, inputs)
                 pipeline.run_batches(
@@ -194,31 +223,62 @@ class _Run:
                 db.close()
 
     def _build(self, parsed: Parsed, inputs: Mapping[Key, list[RawFile]]) -> _Pending:
-        """Build one parsed batch and submit its partition writes (not waited for)."""
+        """Build one parsed batch and submit its partition writes (not waited for).
+
+        A partition with an unreadable input keeps its good version if it has one (nothing is
+        written; its state entry notes the file, so every run tries again); one without is
+        built from the good input, and its entry notes the file and that it is partial.
+        """
         t0 = time.perf_counter()
         batch = parsed.batch
         outputs = build_tables(parsed, self.fid, self.listings, self.summary)
+        bad = {
+            key: sorted(f.rel for f in inputs[key] if f.rel in self.db.unreadable)
+            for key in batch.keys
+        }
+        kept = {key for key in batch.keys if bad[key] and key in self.todo.good}
+        for c, m in sorted(kept):
+            for rel in bad[(c, m)]:
+                self.summary.problems.append(
+                    Problem(
+                        KEPT,
+                        rel,
+                        None,
+                        f"kept the last good version of {c} {m}: this input is unreadable",
+                    )
+                )
         written: dict[Key, list[str]] = {k: [] for k in batch.keys}
         # Parquet encoding is single-threaded per file: the write pool encodes two at a time.
-        futures = []
+        futures: list[tuple[Key, str, Future[Record | None]]] = []
+        parts: dict[int, pl.DataFrame] = {}
+        piece: pl.DataFrame | None = None
         for table, df in outputs.items():
             parts = split_parts(df)
             for i, key in enumerate(batch.keys):
+                if key in kept:
+                    continue
                 piece = parts.get(i)
-                futures.append(self.pool.submit(self._publish, key, table, piece))
+                futures.append((key, table, self.pool.submit(self._publish, key, table, piece)))
                 if piece is not None and piece.height:
                     written[key].append(table)
                     self.summary.rows[table] = self.summary.rows.get(table, 0) + piece.height
             self.summary.rows.setdefault(table, 0)
         del outputs, parts, piece
-        entries = {
-            key: {
+        entries: dict[Key, dict[str, object]] = {}
+        for key in batch.keys:
+            c, m = key
+            if key in kept:
+                entries[key] = {**self.states[c].partitions[m], "unreadable": bad[key]}
+                continue
+            entries[key] = {
                 "inputs": digest(f.rel for f in inputs[key]),
                 "files": len(inputs[key]),
+                "bytes": plan.sizes(inputs[key]),
                 "tables": sorted(written[key]),
+                "curated": {},
             }
-            for key in batch.keys
-        }
+            if bad[key]:
+                entries[key].update(unreadable=bad[key], partial=True)
         log.info(
             "built %d partition(s) from %d raw files (%.1f MB): parsed in %.2fs, built in "
             "%.2fs; writing",
@@ -228,21 +288,33 @@ class _Run:
             parsed.seconds,
             time.perf_counter() - t0,
         )
-        return _Pending(batch.keys, futures, entries)
+        return _Pending(batch.keys, futures, entries, kept)
 
     def _finish(self, pending: _Pending) -> None:
         """Wait for a batch's writes, then record its partitions as built."""
-        for fut in pending.futures:
-            fut.result()  # every partition is swapped in before the state says so
+        for key, table, fut in pending.futures:
+            record = fut.result()  # every partition is swapped in before the state says so
+            if record is not None:
+                curated = pending.entries[key]["curated"]
+                assert isinstance(curated, dict)
+                curated[table] = record
         for key in pending.keys:
             c, m = key
             self.states[c].partitions[m] = pending.entries[key]
-            self.summary.rebuilt.append(key)
+            if key not in pending.kept:
+                self.summary.rebuilt.append(key)
         for c in sorted({k[0] for k in pending.keys}):
             self._save(self.states[c])
 
-    def _publish(self, key: Key, table: str, df: pl.DataFrame | None) -> None:
-        publish(self.lake, key, table, df, self.leases[key[0]].ensure)
+    def _publish(self, key: Key, table: str, df: pl.DataFrame | None) -> Record | None:
+        return publish(self.lake, key, table, df, self.leases[key[0]].ensure)
+
+    def _sha256(self, key: Key, table: str) -> str:
+        try:
+            return self.lake.sha256(curated_file(key, table))
+        except OSError as exc:  # gone or unreadable since the listing: not what was written
+            log.warning("cannot read %s: %s", curated_file(key, table), exc)
+            return ""
 
     def _remove(self, key: Key) -> None:
         for table in TABLES:

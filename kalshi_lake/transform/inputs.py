@@ -1,6 +1,7 @@
 """What the lake holds for the transform: its cities, raw input files and curated files.
 
-Every listing goes through :meth:`Lake.walk_files` and :meth:`Lake.ls_dirs`.
+Every listing goes through :meth:`Lake.walk_files` (:meth:`Lake.walk_stats` for the curated
+layer) and :meth:`Lake.ls_dirs`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 
 from kalshi_lake.lake.raw import ENDPOINTS
-from kalshi_lake.lake.storage import Lake
+from kalshi_lake.lake.storage import FileStat, Lake
 from kalshi_lake.log import get_logger
 from kalshi_lake.schemas import TABLES
 from kalshi_lake.transform.plan import DATE_SCOPED, INPUT_ENDPOINTS, Key, RawFile
@@ -89,14 +90,15 @@ def _folder_date(folder: str) -> dt.date | None:
         return None
 
 
-def list_curated(lake: Lake, cities: Sequence[str]) -> dict[Key, dict[str, list[str]]]:
-    """``(city, month) -> table -> file names`` of the curated layer (temp files excluded)."""
-    out: dict[Key, dict[str, list[str]]] = defaultdict(dict)
+def list_curated(lake: Lake, cities: Sequence[str]) -> dict[Key, dict[str, dict[str, FileStat]]]:
+    """``(city, month) -> table -> file name -> size and stamp`` of the curated layer (temp
+    files excluded): the same one listing, whose sizes and stamps are free."""
+    out: dict[Key, dict[str, dict[str, FileStat]]] = defaultdict(dict)
     for table in TABLES:
         for c in cities:
-            for path in lake.walk_files("curated", table, f"city={c}"):
+            for path, st in lake.walk_stats("curated", table, f"city={c}").items():
                 parts = lake.rel(path).split("/")
                 if len(parts) != 5 or not parts[3].startswith("month="):
                     continue
-                out[(c, parts[3][len("month=") :])].setdefault(table, []).append(parts[4])
+                out[(c, parts[3][len("month=") :])].setdefault(table, {})[parts[4]] = st
     return dict(out)

@@ -4,6 +4,10 @@ A listing is filed under its fetch date but may hold markets of any month. :meth
 parses each new listing file once and records its months in the city's state (so the plan
 knows which partitions it feeds); :meth:`Listings.load` reduces the listing rows the dirty
 partitions need to the latest copy per ``(city, month, ticker)``.
+
+An unreadable listing file tells no months. One indexed before keeps the months it had (the
+partitions it fed still list it as an input, so they keep their last good version); one never
+indexed is not recorded, so every run tries it again and reports it until it reads or is gone.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ class Listings:
                 for fid, month in df.select("fid", "month").unique().iter_rows():
                     months[rel_of[fid]].add(month)
         for f in todo:
-            self.states[f.city].listings[f.rel] = sorted(months[f.rel])
+            if f.rel not in self.db.unreadable:
+                self.states[f.city].listings[f.rel] = sorted(months[f.rel])
 
     def load(self, dirty: Sequence[Key], inputs: Mapping[Key, list[RawFile]]) -> None:
         """Parse the listing files the dirty partitions need (not parsed yet) and reduce."""

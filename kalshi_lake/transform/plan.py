@@ -8,9 +8,17 @@ files found, and each city's :class:`~kalshi_lake.transform.state.CityState`, an
   Listings (``markets``, ``events``) are filed under their fetch date and may hold markets of
   any month; the state remembers the months each touches. ``series``, ``cutoff`` and
   ``orderbook`` pages feed no curated table.
-- A partition is rebuilt when its set of raw input files differs from the one it was last
-  built from, when its curated files are not exactly the ones that build wrote, or always with
-  ``full``. Partitions with no raw input left are removed.
+- A partition is rebuilt when its set of raw input files (or their total size) differs from
+  the one it was last built from, when its last build met an unreadable input (until that
+  file is gone or reads), when its curated files are not exactly the ones that build wrote,
+  or always with ``full``. Partitions with no raw input left are removed.
+- "Exactly the ones written" is checked without reading the curated layer: each file's size
+  and change stamp (free from the listing) are compared with those recorded when it was
+  written (:mod:`.write`); only a file whose stamp changed at the same size is hashed, and its
+  new stamp recorded if the bytes are the same (the way git's index trusts file times).
+- A partition has a *good version* when its last build used every input (none unreadable)
+  and its curated files are intact: :mod:`.build` keeps that version rather than publish one
+  built without an unreadable input.
 - Dirty partitions are grouped into batches of about ``batch_bytes`` of raw Parquet, a month
   at a time across cities, so memory stays bounded whatever the lake's size.
 """
@@ -19,10 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kalshi_lake.lake.storage import PARTITION_FILE
+from kalshi_lake.lake.storage import PARTITION_FILE, FileStat
 from kalshi_lake.transform.markets import LISTING_ENDPOINTS
 from kalshi_lake.transform.state import CityState, digest
 
@@ -37,6 +45,12 @@ LISTINGS = LISTING_ENDPOINTS
 INPUT_ENDPOINTS = DATE_SCOPED | LISTINGS
 
 Key = tuple[str, str]  # (city, month)
+
+#: ``sha256(key, table)``: the SHA-256 of a live curated file (hex; "" if it cannot be read).
+Hasher = Callable[[Key, str], str]
+
+#: A curated file's record in the state: ``{"size": n, "stamp": s, "sha256": h}``.
+Record = dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,12 @@ class Plan:
     dirty: list[Key] = field(default_factory=list)
     removed: list[Key] = field(default_factory=list)
     skipped: int = 0
+    #: Partitions whose last build is whole and whose curated files are intact.
+    good: set[Key] = field(default_factory=set)
+    #: Why a partition's curated files no longer are what its last build wrote.
+    damaged: dict[Key, str] = field(default_factory=dict)
+    #: Curated file records to save: same bytes under a new stamp, or first recorded.
+    records: dict[Key, dict[str, Record]] = field(default_factory=dict)
 
 
 def scope_months(start: dt.date | None, end: dt.date | None) -> set[str] | None:
@@ -132,15 +152,17 @@ def partition_inputs(
 
 def plan_partitions(
     inputs: Mapping[Key, list[RawFile]],
-    curated: Mapping[Key, dict[str, list[str]]],
+    curated: Mapping[Key, dict[str, dict[str, FileStat]]],
     states: Mapping[str, CityState],
     *,
     start: dt.date | None,
     end: dt.date | None,
     full: bool,
+    sha256: Hasher,
 ) -> Plan:
     """Which partitions of the cities in ``states`` (within ``start``..``end``) to rebuild and
-    which to remove; ``curated`` is ``(city, month) -> table -> file names`` as found."""
+    which to remove; ``curated`` is ``(city, month) -> table -> file name -> stat`` as listed,
+    and ``sha256`` hashes a live curated file (called only when a stamp changed)."""
     keys = set(inputs) | set(curated)
     for c, st in states.items():
         keys.update((c, m) for m in st.partitions)
@@ -155,11 +177,23 @@ def plan_partitions(
                 plan.removed.append(key)
             continue
         entry = states[c].partitions.get(m)
+        nbytes = sizes(files)
+        damage = None
+        if entry is not None:
+            damage, fresh = check_curated(key, curated.get(key, {}), entry, sha256)
+            if fresh:
+                plan.records[key] = fresh
+            if damage is not None:
+                plan.damaged[key] = damage
+            elif not entry.get("partial"):
+                plan.good.add(key)
         if (
             full
             or entry is None
+            or entry.get("unreadable")
             or entry.get("inputs") != digest(f.rel for f in files)
-            or not curated_matches(curated.get(key, {}), entry.get("tables", []))
+            or entry.get("bytes", nbytes) != nbytes
+            or damage is not None
         ):
             plan.dirty.append(key)
         else:
@@ -167,11 +201,52 @@ def plan_partitions(
     return plan
 
 
-def curated_matches(found: Mapping[str, list[str]], expected: Sequence[str]) -> bool:
-    """True if the curated folders hold exactly the files the last build wrote."""
-    if set(found) != set(expected):
-        return False
-    return all(names == [PARTITION_FILE] for names in found.values())
+def sizes(files: Sequence[RawFile]) -> int:
+    """The bytes of a partition's raw inputs: raw files never change, so a different total
+    for the same paths means one was truncated or replaced (cheap: sizes come with the
+    listing)."""
+    return sum(f.size for f in files)
+
+
+def check_curated(
+    key: Key,
+    found: Mapping[str, Mapping[str, FileStat]],
+    entry: Mapping[str, object],
+    sha256: Hasher,
+) -> tuple[str | None, dict[str, Record]]:
+    """Whether the curated folders of ``key`` hold exactly the files its last build wrote.
+
+    Returns ``(damage, fresh)``: ``damage`` says what differs (None: nothing), ``fresh`` the
+    records to save for files whose bytes are unchanged under a new stamp, or that were written
+    before files were recorded (adopted as they are).
+    """
+    expected = set(entry.get("tables") or [])  # type: ignore[call-overload]
+    if set(found) != expected:
+        missing, extra = sorted(expected - set(found)), sorted(set(found) - expected)
+        if missing:
+            return f"curated {', '.join(missing)} file(s) missing", {}
+        return f"unexpected curated {', '.join(extra)} file(s)", {}
+    records: Mapping[str, Record] = entry.get("curated") or {}  # type: ignore[assignment]
+    fresh: dict[str, Record] = {}
+    for table in sorted(found):
+        names = found[table]
+        if list(names) != [PARTITION_FILE]:
+            return f"curated {table} folder holds {', '.join(sorted(names))}", {}
+        st = names[PARTITION_FILE]
+        rec = records.get(table)
+        if rec is None:
+            fresh[table] = {"size": st.size, "stamp": st.stamp, "sha256": sha256(key, table)}
+        elif rec.get("size") != st.size:
+            return (
+                f"curated {table} file changed since it was written "
+                f"({st.size:,} bytes, was {int(str(rec.get('size') or 0)):,})",
+                {},
+            )
+        elif rec.get("stamp") != st.stamp:
+            if sha256(key, table) != rec.get("sha256"):
+                return f"curated {table} file changed since it was written (same size)", {}
+            fresh[table] = {**rec, "stamp": st.stamp}
+    return None, fresh
 
 
 def batches(

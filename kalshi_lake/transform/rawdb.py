@@ -3,8 +3,9 @@
 :class:`RawDB` opens the offline connection (:func:`kalshi_lake.lake.engines.duckdb_connect`)
 with the transform's own settings, makes a view of the pages of a list of raw files, runs the
 parsers of :mod:`~kalshi_lake.transform.parse` over it, and finds, reports and leaves out any
-file DuckDB cannot read (then re-runs the queries without it); :meth:`RawDB.good` reports
-the pages and items the parsers could not use.
+file DuckDB cannot read (then re-runs the queries without it), remembering it in
+:attr:`RawDB.unreadable` so the build knows which partitions lack an input;
+:meth:`RawDB.good` reports the pages and items the parsers could not use.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ _RAW_COLUMNS = tuple(
 
 class RawDB:
     """A DuckDB connection over ``lake``'s raw files; ``fid`` numbers the files (path order)
-    and ``on_problem`` receives each unreadable file. Close it with :meth:`close`."""
+    and ``on_problem`` receives each unreadable file (once), which :attr:`unreadable` keeps
+    (path -> reason). Close it with :meth:`close`."""
 
     def __init__(
         self,
@@ -55,6 +57,7 @@ class RawDB:
         self.on_problem = on_problem
         self._rel = {i: rel for rel, i in fid.items()}
         self._empty: dict[str, pl.DataFrame] = {}
+        self.unreadable: dict[str, str] = {}
         # DuckDB creates its spill folder only if it spills and removes it on close, so a
         # killed transform leaves nothing behind unless it was spilling at that moment.
         spill = os.path.join(tempfile.gettempdir(), f"kalshi-lake-transform-{secrets.token_hex(6)}")
@@ -187,7 +190,10 @@ class RawDB:
                 ).fetchall()
             except duckdb.Error as exc:
                 bad.add(f.rel)
+                if f.rel in self.unreadable:
+                    continue
                 reason = str(exc).splitlines()[0][:200]
+                self.unreadable[f.rel] = reason
                 self.on_problem(
                     Problem(
                         CORRUPT_FILE, f.rel, None, f"unreadable Parquet file, skipped: {reason}"

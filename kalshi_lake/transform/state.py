@@ -5,17 +5,33 @@
     {"format": 1, "version": <TRANSFORM_VERSION>,
      "partitions": {"2026-10": {"inputs": "<sha256 of the sorted raw input paths>",
                                 "files": <number of raw inputs>,
-                                "tables": ["candles_1m", "markets", "trades", ...]}},
-     "listings": {"raw/markets/city=chicago/date=2026-11-21/<f>.parquet": ["2026-10", "2026-11"]}}
+                                "bytes": <their total size>,
+                                "tables": ["candles_1m", "markets", "trades", ...],
+                                "curated": {"trades": {"size": <bytes>, "stamp": "<stamp>",
+                                                       "sha256": "<of the bytes written>"}},
+                                "unreadable": [<raw inputs unreadable at the last build>],
+                                "partial": true}},
+     "listings": {"raw/markets/city=chicago/date=2026-11-21/<f>.parquet": ["2026-10", "2026-11"]},
+     "listings_format": 2}
 
 ``partitions`` says which raw files each curated month was last built from, so an incremental
-run rebuilds exactly the months whose input set changed (a new page, a removed file), plus any
+run rebuilds exactly the months whose input set changed (a new page, a removed file, a file
+whose size changed: raw files never change, so it was truncated or replaced), plus any
 whose curated files are missing or unexpected. ``listings`` remembers which months each listing
 file touches (a markets or events listing is filed under its fetch date but can hold markets of
-any month), so listings are parsed once, not on every run.
+any month), so listings are parsed once, not on every run. Before ``listings_format`` 2 an
+unreadable listing was recorded with no months and never read again; such entries (no months)
+of an older state are forgotten on load, so those files are indexed once more.
 
-The file is written atomically after every batch (one PUT on S3). It only saves work: deleting
-it makes the next run rebuild everything, which yields the same rows. A process must hold the
+``curated`` records each curated file as written (size, the listing's change stamp, SHA-256), so
+a truncated or overwritten file is found without reading the curated layer. ``unreadable``
+(absent when empty) lists raw inputs the last build could not read: the partition is rebuilt on
+every run until they are gone or read. ``partial`` says the curated files were built without
+them; without it, they are the last good version, kept as they were.
+
+The file is written atomically after every batch (one PUT on S3). It mostly saves work: deleting
+it makes the next run rebuild everything, which yields the same rows (except that a partition
+kept at its last good version is then rebuilt from its readable input). A process must hold the
 city's transform lease to write it.
 """
 
@@ -34,6 +50,8 @@ log = get_logger(__name__)
 
 STATE_DIR = "_state/transform"
 _FORMAT = 1
+#: 2: an unreadable listing is never recorded (see the module docstring).
+_LISTINGS_FORMAT = 2
 
 
 def digest(paths: Iterable[str]) -> str:
@@ -87,7 +105,11 @@ class CityState:
             city=city,
             version=version,
             partitions=dict(doc.get("partitions") or {}),
-            listings={str(k): list(v) for k, v in listings.items()},
+            listings={
+                str(k): list(v)
+                for k, v in listings.items()
+                if v or doc.get("listings_format") == _LISTINGS_FORMAT
+            },
         )
         state.saved = state.to_bytes()
         return state
@@ -99,6 +121,7 @@ class CityState:
             "version": self.version,
             "partitions": dict(sorted(self.partitions.items())),
             "listings": dict(sorted(self.listings.items())),
+            "listings_format": _LISTINGS_FORMAT,
         }
         return json.dumps(doc, sort_keys=True, indent=0).encode()
 

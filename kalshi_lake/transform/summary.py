@@ -12,6 +12,7 @@ CORRUPT_FILE = "corrupt_file"  # a raw Parquet file that cannot be read: skipped
 CORRUPT_PAGE = "corrupt_page"  # a page whose body is not a JSON object: skipped
 SCHEMA = "schema"  # a page or item lacking a field we require: that page or item skipped
 CONFLICT = "conflict"  # one trade_id with two different contents: the copy fetched last kept
+KEPT = "kept"  # a partition with an unreadable input (the path) kept its last good version
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class TransformSummary:
     trades_read: int = 0  # trade objects parsed, duplicates included
     duplicates: int = 0  # trade copies dropped
     problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. why a partition was rebuilt
     elapsed_s: float = 0.0
 
     @property
@@ -98,10 +100,12 @@ class TransformSummary:
                 f"  note      {len(self.left_out)} partition(s) outside --start/--end have new "
                 "listing input and were left as they are; a plain `transform` rebuilds them"
             )
+        lines.extend(f"  NOTE      {n}" for n in self.notes[:limit])
         if self.problems:
+            pieces = sum(p.kind != KEPT for p in self.problems)
             lines.append(
-                f"  PROBLEMS  {len(self.problems)} piece(s) of raw input could not be used "
-                "(the rest of each partition was):"
+                f"  PROBLEMS  {pieces} piece(s) of raw input could not be used (the rest of "
+                "each partition was, unless it kept its last good version):"
             )
             lines.extend(f"    - {p}" for p in self.problems[:limit])
             if len(self.problems) > limit:
@@ -124,20 +128,26 @@ class TransformSummary:
             )
             if k in kinds
         )
-        fix = (
-            "Re-fetch the affected data (a backfill with --refresh adds fresh pages) or remove "
-            "the bad raw files, then transform again"
-        )
-        if CORRUPT_FILE in kinds:
+        first = self.problems[0]
+        if kinds & {CORRUPT_FILE, KEPT}:
+            bad = next(p for p in self.problems if p.kind in (CORRUPT_FILE, KEPT))
+            city = next((p[5:] for p in bad.path.split("/") if p.startswith("city=")), "<city>")
             fix = (
-                "`kalshi-lake repair` moves unreadable files to _quarantine/ and fetches what "
-                "they held again"
+                f"Fetch that data again with `kalshi-lake repair --city {city}` (it moves "
+                "unreadable files to _quarantine/), or remove the file, then transform again"
             )
+        else:
+            fix = (
+                "Re-fetch the affected data (a backfill with --refresh adds fresh pages) or "
+                "remove the bad raw files, then transform again"
+            )
+        n_kept = sum(p.kind == KEPT for p in self.problems)
+        kept = f"{n_kept} partition(s) kept their last good version, " if n_kept else ""
         msg = (
             f"transform finished, but {counts} in the raw layer could not be used "
-            f"(first: {self.problems[0]}); every other page was used. {fix}"
+            f"(first: {first}); {kept}every other page was used. {fix}"
         )
-        if kinds & {CORRUPT_FILE, CORRUPT_PAGE, CONFLICT}:
+        if kinds & {CORRUPT_FILE, CORRUPT_PAGE, CONFLICT, KEPT}:
             raise TransformCorruptError(msg, self)
         raise TransformSchemaError(msg, self)
 

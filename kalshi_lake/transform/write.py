@@ -1,12 +1,21 @@
 """Curated partitions out: the Parquet options of each table, and publishing or removing one
-partition (``curated/<table>/city=<c>/month=<m>/part-0.parquet``) through :class:`Lake`."""
+partition (``curated/<table>/city=<c>/month=<m>/part-0.parquet``) through :class:`Lake`.
+
+Each file published is recorded (:func:`publish` returns it, the state keeps it): its size,
+its change stamp (:class:`~kalshi_lake.lake.storage.FileStat`) and the SHA-256 of the bytes
+written, so a later run notices a curated file that was truncated or overwritten
+(:func:`~kalshi_lake.transform.plan.plan_partitions`) without reading the curated layer.
+"""
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from kalshi_lake.lake.storage import Check, Lake
+from kalshi_lake.lake.storage import PARQUET_KW, PARTITION_FILE, Check, Lake
 from kalshi_lake.schemas import TABLES
 from kalshi_lake.transform import frames
 from kalshi_lake.transform.plan import Key
@@ -69,19 +78,39 @@ def write_options(table: str, arrow: pa.Table) -> dict[str, object]:
     return opts
 
 
-def publish(lake: Lake, key: Key, table: str, df: pl.DataFrame | None, check: Check) -> None:
+def curated_file(key: Key, table: str) -> str:
+    """The live file of ``table``'s partition ``key`` (relative to the lake root)."""
+    return f"curated/{table}/city={key[0]}/month={key[1]}/{PARTITION_FILE}"
+
+
+def publish(
+    lake: Lake, key: Key, table: str, df: pl.DataFrame | None, check: Check
+) -> dict[str, object] | None:
     """Make ``table``'s partition ``key`` hold exactly ``df``'s rows (none or no frame: remove
     it), swapped in atomically; ``check`` (the city lease's ``ensure``) runs just before.
+    Returns the file's record (``size``, ``stamp``, ``sha256``), or None if it was removed.
 
     Runs while holding the city's transform lease, so temp files a killed transform left in
     the folder are removed too, and an emptied folder goes.
     """
     folder = f"curated/{table}/city={key[0]}/month={key[1]}"
+    record: dict[str, object] | None = None
     if df is None or df.height == 0:
         lake.drop_partition(folder, check=check)
     else:
         arrow = frames.to_arrow(df, table, string_views=True)
-        lake.replace_partition(folder, arrow, check=check, **write_options(table, arrow))
+        # Encoded in memory (a partition is tens of MB at most) so the bytes are hashed as
+        # they are written, not read back.
+        sink = pa.BufferOutputStream()
+        pq.write_table(arrow, sink, **{**PARQUET_KW, **write_options(table, arrow)})
+        del arrow
+        buf = sink.getvalue()
+        sha = hashlib.sha256(memoryview(buf)).hexdigest()
+        lake.replace_partition(folder, buf.to_pybytes(), check=check)
+        del buf
+        st = lake.stat(folder, PARTITION_FILE)
+        record = {"size": st.size, "stamp": st.stamp, "sha256": sha}
     lake.clear_temp_files(folder)
     if df is None or df.height == 0:
         lake.remove_empty_folder(folder)
+    return record

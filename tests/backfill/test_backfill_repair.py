@@ -203,7 +203,7 @@ def test_backfill_refresh_fetches_the_listing_again_and_points_at_repair(
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output
     assert len(list(lake_dir.glob("raw/markets/city=chicago/date=*/*.parquet"))) == 2
-    assert "`kalshi-lake repair` moves unreadable files" in result.output
+    assert "`kalshi-lake repair --city chicago` (it moves unreadable files" in result.output
     assert _cli(lake_dir, sim, "repair").exit_code == 0
     assert CliRunner().invoke(cli, ["--lake", str(lake_dir), "transform"]).exit_code == 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -15,9 +16,9 @@ import pytest
 
 from kalshi_lake.lake import Lake
 from kalshi_lake.lake.raw import RAW_SCHEMA, RawPage, write_pages
-from kalshi_lake.testing.local_s3 import LocalS3
 from kalshi_lake.lake.storage import PARTITION_FILE
 from kalshi_lake.schemas import TRADES
+from kalshi_lake.testing.local_s3 import LocalS3
 
 pytestmark = pytest.mark.s3
 
@@ -227,3 +228,14 @@ def test_duckdb_sees_a_swapped_partition_at_once(s3_lake: Callable[[], Lake]) ->
     assert con.sql(query).fetchall() == [(3,)]
     lake.replace_partition(folder, _trades(700, "0.310000"))
     assert con.sql(query).fetchall() == [(700,)]
+
+
+def test_stats_and_hashes_of_s3_objects(s3_lake: Callable[[], Lake]) -> None:
+    lake = s3_lake()
+    lake.write_bytes(b"abc", "t/x/a.parquet")
+    [(path, st)] = lake.walk_stats("t").items()
+    assert lake.rel(path) == "t/x/a.parquet" and st.size == 3
+    assert lake.stat("t/x/a.parquet") == st  # the ETag, from the listing and from a HEAD
+    assert lake.sha256("t/x/a.parquet") == hashlib.sha256(b"abc").hexdigest()
+    lake.write_bytes(b"xyz", "t/x/a.parquet")
+    assert lake.stat("t/x/a.parquet").stamp != st.stamp

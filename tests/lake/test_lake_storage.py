@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -146,3 +148,21 @@ def test_a_failing_commit_check_writes_nothing(lake_dir: Path, local: bool) -> N
     assert [lake.rel(p) for p in lake.walk_files("curated")] == [f"{folder}/part-0.parquet"]
     if local:
         assert [p.name for p in (lake_dir / folder).iterdir()] == ["part-0.parquet"]
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["local", "memory"])
+def test_walk_stats_gives_each_file_a_size_and_a_stamp_that_moves_when_it_is_rewritten(
+    lake_dir: Path, local: bool
+) -> None:
+    lake = Lake(str(lake_dir)) if local else Lake(f"memory://stats-{os.getpid()}")
+    lake.write_bytes(b"abc", "t/x/a.parquet")
+    lake.write_bytes(b"t", "t/x/.a.parquet.0123.tmp")
+    [(path, st)] = lake.walk_stats("t").items()
+    assert lake.rel(path) == "t/x/a.parquet" and st.size == 3
+    assert lake.stat("t/x/a.parquet") == st
+    assert lake.sha256("t/x/a.parquet") == hashlib.sha256(b"abc").hexdigest()
+    time.sleep(0.01)
+    lake.write_bytes(b"xyz", "t/x/a.parquet")  # same size, new bytes
+    again = lake.stat("t/x/a.parquet")
+    assert again.size == 3 and again.stamp != st.stamp
+    assert lake.walk_stats("nope") == {}

@@ -56,7 +56,16 @@ def test_corrupt_page_and_file_are_reported_and_the_rest_is_used(
     trades = read_curated(lake_dir, "trades")
     assert trades["trade_id"].to_list() == ["id-00", "id-01", "id-02", "id-03"]
     assert summary.rebuilt == [("chicago", "2026-10")]
-    # the partition is built: a plain re-run has nothing to do and reports nothing new
+    # the partition had no good version, so it was built from the good input; until the bad
+    # file is gone every plain re-run tries it again and names it (the hole never hides)
+    with pytest.raises(TransformCorruptError) as again:
+        run_transform(settings)
+    assert junk in {p.path for p in again.value.summary.problems}
+    Path(lake_dir, junk).unlink()
+    with pytest.raises(TransformCorruptError) as rebuilt:  # the corrupt page is still there
+        run_transform(settings)
+    assert rebuilt.value.summary.rebuilt == [("chicago", "2026-10")]
+    assert [p.path for p in rebuilt.value.summary.problems] == [mixed]
     assert run_transform(settings).rebuilt == []
 
 
