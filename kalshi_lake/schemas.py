@@ -39,6 +39,8 @@ MARKETS = pa.schema(
         ("settlement_source", pa.string()),
         ("tier", pa.string()),
         ("fetched_at", TS),
+        ("settlement_bounds_type", pa.string()),
+        ("settlement_floor", PRICE),
     ]
 )
 

@@ -210,7 +210,13 @@ class KalshiClient:
             limits=limits,
             transport=self._transport,
             auth=self.signer,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            # English pinned: Kalshi translates titles into the request's language (es, pt),
+            # and a proxy may add one; raw pages must stay reproducible.
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Language": "en",
+            },
             follow_redirects=False,
         )
         return self

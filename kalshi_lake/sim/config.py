@@ -23,7 +23,7 @@ CURSOR_FAULTS = ("cycle", "repeat", "empty")
 #: of every page each (in this order: the last market, the one before it, ...), see
 #: :class:`~kalshi_lake.sim.faults.PayloadFaults`.
 MARKET_FAULTS = ("strike_string", "volume_string", "status_number", "result_object")
-PAYLOAD_FAULTS = ("event_no_ticker", *MARKET_FAULTS, "trade_conflict")
+PAYLOAD_FAULTS = ("event_no_ticker", *MARKET_FAULTS, "floor_number", "trade_conflict")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ class SimConfig:
     content, deterministically: ``"event_no_ticker"`` (the last event of every events page has
     no ``event_ticker``), ``"strike_string"`` (a strike ``"abc"``), ``"volume_string"``
     (``volume_fp`` ``"12x"``), ``"status_number"`` (``status`` ``7``), ``"result_object"``
-    (``result`` an object), each on one market of every page that lists markets, and
+    (``result`` an object), each on one market of every page that lists markets,
+    ``"floor_number"`` (every ``settlement_floor_dollars`` a JSON number, not a string) and
     ``"trade_conflict"`` (every trades page after a walk's first starts with the previous page's
     last trade again, its price one cent off).
     """

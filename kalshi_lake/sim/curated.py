@@ -30,7 +30,7 @@ from kalshi_lake.sim.model import ET, MINUTE_US, UTC, ladder
 __all__ = ["GENERATOR_VERSION", "build_synthetic_lake", "close_time", "open_time"]
 
 #: Bump when the generated rows change: the query benchmark's cached lakes are keyed on it.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 def open_time(date: dt.date) -> dt.datetime:
@@ -76,6 +76,8 @@ def _markets_for_city(city: City, dates: Sequence[dt.date], now: dt.datetime) ->
                     "settlement_source": "twc" if d >= TWC_FIRST_DATE else "nws",
                     "tier": "historical",
                     "fetched_at": now,
+                    "settlement_bounds_type": None,
+                    "settlement_floor": None,
                     "k": k,
                     "winner": k == winner,
                 }

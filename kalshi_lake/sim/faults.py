@@ -195,6 +195,8 @@ class PayloadFaults:
       on (in that order) spoils the k-th market from the end of every list of markets (listing
       pages, single markets, markets nested in events), so several kinds never meet on one
       market of a page that has enough markets.
+    - ``floor_number``: every market that has a ``settlement_floor_dollars`` sends it as a JSON
+      number (``"0.0500"`` -> ``0.05``), not the fixed-point string of the spec.
     - ``trade_conflict``: every trades page after the first of its walk starts with the previous
       page's last trade again, its yes price one cent off (see :meth:`conflicting_trade`).
     """
@@ -222,7 +224,7 @@ class PayloadFaults:
                 out["events"] = [*out["events"][:-1], _without(out["events"][-1], "event_ticker")]
             if isinstance(out.get("event"), dict):
                 out["event"] = _without(out["event"], "event_ticker")
-        if self.market_kinds:
+        if self.market_kinds or "floor_number" in self.names:
             if isinstance(out.get("markets"), list):
                 out["markets"] = self._markets(out["markets"])
             if isinstance(out.get("market"), dict):
@@ -246,6 +248,13 @@ class PayloadFaults:
             if i >= 0 and isinstance(out[i], dict):
                 out[i] = dict(out[i])
                 _MARKET_SPOILERS[kind](out[i])
+        if "floor_number" in self.names:
+            out = [
+                {**m, "settlement_floor_dollars": float(m["settlement_floor_dollars"])}
+                if isinstance(m, dict) and isinstance(m.get("settlement_floor_dollars"), str)
+                else m
+                for m in out
+            ]
         return out
 
     @staticmethod
@@ -282,6 +291,8 @@ class Stats:
         self.by_endpoint: dict[str, dict[str, int]] = {}
         self.by_status: dict[str, int] = {}
         self.faults: dict[str, int] = dict.fromkeys(self.FAULTS, 0)
+        #: ``Accept-Language`` values of the requests seen (``""``: none sent).
+        self.languages: dict[str, int] = {}
 
     def record(self, endpoint: str, status: str, fault: str | None = None) -> None:
         """Count one answered (or dropped: ``status="dropped"``) request."""
@@ -293,13 +304,19 @@ class Stats:
             if fault is not None:
                 self.faults[fault] += 1
 
+    def language(self, header: str | None) -> None:
+        """Count one request's ``Accept-Language`` header (None: the request sent none)."""
+        with self._lock:
+            key = header or ""
+            self.languages[key] = self.languages.get(key, 0) + 1
+
     def fault(self, name: str) -> None:
         """Count a fault that does not change the answer (latency)."""
         with self._lock:
             self.faults[name] += 1
 
     def snapshot(self) -> dict[str, Any]:
-        """A JSON-ready copy: ``{requests, by_endpoint, by_status, faults}``."""
+        """A JSON-ready copy: ``{requests, by_endpoint, by_status, faults, accept_language}``."""
         with self._lock:
             return {
                 "requests": self.total,
@@ -308,4 +325,5 @@ class Stats:
                 },
                 "by_status": dict(sorted(self.by_status.items())),
                 "faults": dict(self.faults),
+                "accept_language": dict(sorted(self.languages.items())),
             }

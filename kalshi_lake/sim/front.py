@@ -26,6 +26,7 @@ from kalshi_lake.sim.faults import (
     TokenBucket,
     cut_body,
 )
+from kalshi_lake.sim.language import requested_language, translated_reply
 from kalshi_lake.sim.wire import JSON, PREFIX, Reply, dumps
 from kalshi_lake.sim.world import World
 
@@ -91,15 +92,23 @@ class Front:
         self.bucket = TokenBucket(config.rate, config.effective_burst) if config.rate else None
         self.cache = _ReplyCache(_CACHE_BYTES)
 
-    async def answer(self, method: str, target: str, executor: Executor | None = None) -> Answer:
+    async def answer(
+        self,
+        method: str,
+        target: str,
+        executor: Executor | None = None,
+        accept_language: str | None = None,
+    ) -> Answer:
         """The answer to ``method target`` (target: path and query, as on the request line).
 
         :meth:`SimApp.handle` runs on ``executor`` (None: the loop's default), so a slow cold
-        listing never stalls the event loop.
+        listing never stalls the event loop. ``accept_language`` is the request's header: a
+        language Kalshi translates into gets translated titles (:mod:`kalshi_lake.sim.language`).
         """
         path = target.partition("?")[0]
         if path in STATS_PATHS:
             return Answer(200, dumps(self.stats.snapshot()))
+        self.stats.language(accept_language)
         endpoint = self.app.endpoint(target)
         plan = self.faults.draw()
         if plan.delay_s > 0:
@@ -121,6 +130,9 @@ class Front:
             loop = asyncio.get_running_loop()
             reply = await loop.run_in_executor(executor, self.app.handle, method, target)
             self.cache.put(key, reply)
+        lang = requested_language(accept_language)
+        if lang is not None:
+            reply = translated_reply(reply, lang)
         if plan.malformed is not None and len(reply.body) > 1:
             self.stats.record(reply.endpoint, str(reply.status), "malformed")
             body = cut_body(reply.body, plan.cut_fraction)

@@ -183,7 +183,8 @@ class SimServer:
                     await reader.readexactly(int(length))
                 conn = headers.get("connection", "").lower()
                 keep = conn != "close" if version == "HTTP/1.1" else conn == "keep-alive"
-                if not await self._respond(method, target, writer, keep) or not keep:
+                language = headers.get("accept-language")
+                if not await self._respond(method, target, writer, keep, language) or not keep:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
@@ -192,10 +193,15 @@ class SimServer:
             writer.close()
 
     async def _respond(
-        self, method: str, target: str, writer: asyncio.StreamWriter, keep: bool
+        self,
+        method: str,
+        target: str,
+        writer: asyncio.StreamWriter,
+        keep: bool,
+        language: str | None = None,
     ) -> bool:
         """Answer one request; False when the connection must be closed."""
-        answer = await self._front.answer(method, target, self._pool)
+        answer = await self._front.answer(method, target, self._pool, language)
         if answer.drop:
             writer.transport.abort()
             return False

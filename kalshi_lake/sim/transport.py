@@ -74,7 +74,8 @@ class SimTransport(httpx.AsyncBaseTransport):
         """Answer ``request`` from the simulator (what the server would send for it)."""
         await request.aread()
         target = request.url.raw_path.decode("ascii")
-        answer = await self._front.answer(request.method, target)
+        language = request.headers.get("accept-language")
+        answer = await self._front.answer(request.method, target, accept_language=language)
         if answer.drop:
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request

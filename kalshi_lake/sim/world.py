@@ -51,6 +51,25 @@ PERIODS = (1, 60, 1440)
 _SERIES = {c.series_ticker: c for c in CITIES}
 _PRICE_RANGES = [{"end": "1.0000", "start": "0.0000", "step": "0.0100"}]
 
+#: Payload eras of OpenAPI 3.31+ (https://docs.kalshi.com/changelog): events of climate days from
+#: :data:`NO_BROKERS_FIRST_DATE` on are served without ``available_on_brokers``, markets from
+#: :data:`BOUNDS_FIRST_DATE` on with ``settlement_bounds_type`` and without ``liquidity_dollars``;
+#: older ones keep the shape they had, so both eras stay covered.
+NO_BROKERS_FIRST_DATE = dt.date(2026, 9, 10)
+BOUNDS_FIRST_DATE = dt.date(2026, 9, 24)
+
+
+def settlement_bounds(ticker: str, day: dt.date) -> dict[str, str]:
+    """The era fields of a market: ``liquidity_dollars`` before :data:`BOUNDS_FIRST_DATE`, then
+    ``settlement_bounds_type`` (``floor`` with a ``settlement_floor_dollars`` on about a third
+    of the markets, seeded by ticker; ``default`` on the rest)."""
+    if day < BOUNDS_FIRST_DATE:
+        return {"liquidity_dollars": "0.0000"}
+    h = zlib.crc32(ticker.encode())
+    if h % 3:
+        return {"settlement_bounds_type": "default"}
+    return {"settlement_bounds_type": "floor", "settlement_floor_dollars": dollars(h // 3 % 4 * 5)}
+
 
 @dataclass(frozen=True, slots=True)
 class Summary:
@@ -313,7 +332,6 @@ class World:
             "expiration_value": expiration_value,
             "last_price_dollars": dollars(s.last_px or 0),
             "latest_expiration_time": fmt_ts(m.expiration_us),
-            "liquidity_dollars": "0.0000",
             "market_type": "binary",
             "no_ask_dollars": dollars(100 - s.bid),
             "no_bid_dollars": dollars(100 - s.ask),
@@ -352,6 +370,7 @@ class World:
         if settled:
             d["settlement_ts"] = fmt_ts(m.settlement_us)
             d["settlement_value_dollars"] = "1.0000" if m.result == "yes" else "0.0000"
+        d.update(settlement_bounds(m.ticker, event_date(m.event_ticker)))
         return d
 
     def _city_of(self, m: Market) -> City:
@@ -365,7 +384,6 @@ class World:
         """The EventData JSON object; ``markets`` (when given and non-empty) is nested in it."""
         when = short_date(event.date)
         d: dict[str, Any] = {
-            "available_on_brokers": False,
             "category": "Climate and Weather",
             "collateral_return_type": "",
             "event_ticker": event.event_ticker,
@@ -378,6 +396,8 @@ class World:
             "sub_title": f"On {when}",
             "title": f"Highest temperature in {short_name(event.city)} on {when}",
         }
+        if event.date < NO_BROKERS_FIRST_DATE:
+            d["available_on_brokers"] = False
         if markets:
             # Go's omitempty: an empty nested list is left out, not sent as [].
             d["markets"] = markets

@@ -19,6 +19,10 @@ Derived columns:
   request ``series_ticker``, else from an event page/listing of the same event, else the city's
   series (the Market object itself has no series ticker, see
   https://docs.kalshi.com/api-reference/market/get-market).
+- ``settlement_bounds_type``/``settlement_floor``: as the latest copy sent them (Market fields
+  since OpenAPI 3.31, see https://docs.kalshi.com/changelog), NULL when that copy has none: an
+  older payload says nothing about them, so an older copy fetched later is not merged with a
+  newer one (the copy fetched last wins, like every other column).
 - ``date``: the event's climate date: the raw partition's date for event/market-scoped pages;
   for listings (filed under the fetch date) the date in the event ticker (see
   :func:`listing_dates`).
@@ -60,6 +64,8 @@ MARKET_OUT = (
     "settlement_source",
     "tier",
     "fetched_at",
+    "settlement_bounds_type",
+    "settlement_floor_u",
 )
 
 

@@ -102,14 +102,16 @@ _MARKET_FIELDS = ("ticker", "event_ticker", "strike_type", "floor_strike", "cap_
                   "yes_sub_title", "status", "result", "settlement_value_dollars",
                   "settlement_value", "expiration_value", "open_time", "close_time",
                   "settlement_ts", "volume_fp", "volume", "open_interest_fp", "open_interest",
-                  "rules_primary")  # fmt: skip
+                  "rules_primary", "settlement_bounds_type",
+                  "settlement_floor_dollars")  # fmt: skip
 _MARKET = "{" + ",".join(f'"{k}":"JSON"' for k in _MARKET_FIELDS) + "}"
 _EVENT = f'{{"event_ticker":"JSON","series_ticker":"JSON","markets":[{_MARKET}]}}'
 
 #: Market fields that must be JSON strings when present (the numeric ones, strikes, counts,
 #: prices and ``expiration_value``, may be numbers or strings holding one).
 _MARKET_STRINGS = ("ticker", "event_ticker", "strike_type", "yes_sub_title", "status", "result",
-                   "open_time", "close_time", "settlement_ts", "rules_primary")  # fmt: skip
+                   "open_time", "close_time", "settlement_ts", "rules_primary",
+                   "settlement_bounds_type", "settlement_floor_dollars")  # fmt: skip
 
 # Macros shared by every query. ``_px`` takes the ``_dollars`` twin and the flat JSON value.
 _MACROS = f"""
@@ -530,6 +532,8 @@ MARKET_COLUMNS = (
     "volume_c",
     "open_interest_c",
     "rules_primary",
+    "settlement_bounds_type",
+    "settlement_floor_u",
     "problem",
 )
 
@@ -566,6 +570,10 @@ def _market_values(m: str) -> dict[str, str]:
             f"kl_count(kl_jtext({m}.open_interest)))"
         ),
         "rules_primary": f"kl_jstr({m}.rules_primary)",
+        # OpenAPI 3.31+ (https://docs.kalshi.com/changelog): absent from older payloads, NULL
+        # then. The type is kept as sent (``default``/``floor`` today; new values may come).
+        "settlement_bounds_type": f"nullif(kl_jstr({m}.settlement_bounds_type), '')",
+        "settlement_floor_u": f"kl_dollars(nullif(kl_jstr({m}.settlement_floor_dollars), ''))",
     }
 
 
@@ -608,6 +616,15 @@ def _market_problem(m: str) -> str:
             f"WHEN {m}.{f} IS NOT NULL AND kl_px(NULL, {m}.{f}) IS NULL "
             f"THEN 'a market''s {f} is ' || kl_shown({m}.{f}) || ', not a price'"
         )
+    # A fixed-point dollar string (already checked to be a string above) that must fit the
+    # curated DECIMAL(10,6): a value that does not is reported, never stored as NULL.
+    floor = values["settlement_floor_u"]
+    whens.append(
+        f"WHEN nullif(kl_jstr({m}.settlement_floor_dollars), '') IS NOT NULL "
+        f"AND ({floor} IS NULL OR abs({floor}) > {_MAX_MICRO}) "
+        f"THEN 'a market''s settlement_floor_dollars is ' "
+        f"|| kl_shown({m}.settlement_floor_dollars) || ', not a price'"
+    )
     return "CASE " + "\n            ".join(whens) + " END"
 
 

@@ -26,7 +26,7 @@ from kalshi_lake.transform.plan import Key
 #: derived data, so encoding speed wins over the last ~6% of size (PERF: half the CPU).
 _DICT = {
     "markets": ("event_ticker", "series_ticker", "date", "strike_type", "status", "result",
-                "settlement_source", "tier"),
+                "settlement_source", "tier", "settlement_bounds_type"),
     "trades": ("market_ticker", "event_ticker", "date", "taker_side", "is_block_trade", "tier",
                "fetched_at"),
     "candles_1m": ("market_ticker", "event_ticker", "date", "source", "period_minutes"),

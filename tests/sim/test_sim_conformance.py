@@ -1,7 +1,8 @@
-"""Every simulator response validates against the Kalshi OpenAPI 3.28 schema.
+"""Every simulator response validates against the Kalshi OpenAPI schema as of 3.34.
 
-The spec is ``tests/data/kalshi-openapi.yaml``, Kalshi's published spec (provenance in
-``tests/data/README.md``). One adjustment: the spec marks many fields ``nullable`` *next to* a
+The spec is ``tests/data/kalshi-openapi.yaml``, Kalshi's published spec 3.28 (provenance in
+``tests/data/README.md``), with the Market and EventData changes up to 3.34 applied (see
+:func:`_as_of_3_34`). One more adjustment: the spec marks many fields ``nullable`` *next to* a
 ``$ref`` or ``allOf`` (e.g. ``PriceDistribution``), which JSON Schema ignores, while real payloads
 do send ``null`` there; we apply the spec's evident intent by allowing ``null`` for exactly those
 fields.
@@ -38,12 +39,30 @@ def _allow_null_where_marked(node: Any) -> Any:
     return node
 
 
+def _as_of_3_34(components: dict[str, Any]) -> dict[str, Any]:
+    """The 3.28 components with the Market and EventData changes of 3.29-3.34
+    (https://docs.kalshi.com/changelog): Market gains ``settlement_bounds_type`` (``default`` or
+    ``floor``; the spec requires it, but markets served before it existed lack it, so it stays
+    optional here) and ``settlement_floor_dollars`` and loses ``liquidity_dollars``; EventData
+    loses ``available_on_brokers``. A payload of either era validates."""
+    market = components["schemas"]["Market"]["properties"]
+    market.pop("liquidity_dollars")
+    market["settlement_bounds_type"] = {"type": "string", "enum": ["default", "floor"]}
+    market["settlement_floor_dollars"] = {
+        "anyOf": [{"$ref": "#/components/schemas/FixedPointDollars"}, {"enum": [None]}]
+    }
+    event = components["schemas"]["EventData"]
+    event["required"].remove("available_on_brokers")
+    event["properties"].pop("available_on_brokers")
+    return components
+
+
 @pytest.fixture(scope="module")
 def validate() -> Any:
     """``validate(schema_name, instance)`` asserts the instance conforms."""
     spec = yaml.safe_load(SPEC.read_text())
     assert spec["info"]["version"] == "3.28.0"
-    components = _allow_null_where_marked(spec["components"])
+    components = _as_of_3_34(_allow_null_where_marked(spec["components"]))
 
     def check(name: str, instance: Any) -> None:
         assert name in components["schemas"], f"no schema {name} in the spec"

@@ -123,6 +123,19 @@ BAD = f"{EV}-T86"
             {"settlement_value": {"c": 100}},
             'a market\'s settlement_value is {"c":100}, not a price',
         ),
+        ({"settlement_bounds_type": 1}, "a market's settlement_bounds_type is 1, not a string"),
+        (
+            {"settlement_floor_dollars": 0.25},
+            "a market's settlement_floor_dollars is 0.25, not a string",
+        ),
+        (
+            {"settlement_floor_dollars": "a quarter"},
+            'a market\'s settlement_floor_dollars is "a quarter", not a price',
+        ),
+        (
+            {"settlement_floor_dollars": "123456.00"},
+            'a market\'s settlement_floor_dollars is "123456.00", not a price',
+        ),
     ],
 )
 def test_a_market_field_of_the_wrong_type_is_reported_not_nulled(

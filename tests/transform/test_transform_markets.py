@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from transform_helpers import FETCHED, market, page, read_curated, write
 
+from kalshi_lake import schemas
 from kalshi_lake.config import Settings
 from kalshi_lake.transform import markets, run_transform
 
@@ -137,3 +138,55 @@ def test_series_falls_back_to_the_city(lake_dir: Path, settings: Settings) -> No
         "KXHIGHTDAL-26OCT05",
         91,
     )
+
+
+def test_settlement_bounds_are_kept_as_sent_and_null_when_absent(
+    lake_dir: Path, settings: Settings
+) -> None:
+    # OpenAPI 3.34 payloads carry settlement_bounds_type (any text: new values may come) and,
+    # for floor markets, settlement_floor_dollars; older ones carry neither (nor do they need
+    # liquidity_dollars or an event's available_on_brokers). Absence is no problem.
+    ev = "KXHIGHCHI-26OCT05"
+    floor = {**market(f"{ev}-B80.5"), "settlement_bounds_type": "floor",
+             "settlement_floor_dollars": "0.1250"}  # fmt: skip
+    default = {**market(f"{ev}-B82.5", floor=82, cap=83), "settlement_bounds_type": "default",
+               "settlement_floor_dollars": None}  # fmt: skip
+    novel = {**market(f"{ev}-B84.5", floor=84, cap=85), "settlement_bounds_type": "ceiling"}
+    old = {**market(f"{ev}-B86.5", floor=86, cap=87), "liquidity_dollars": "0.0000"}
+    event = {"event_ticker": ev, "series_ticker": "KXHIGHCHI", "markets": [floor, default, novel]}
+    write(lake_dir, [page("event", {"event": event}, event_ticker=ev),
+                     page("markets", {"markets": [old], "cursor": ""})])  # fmt: skip
+    summary = run_transform(settings)
+    assert summary.ok and not summary.problems
+    mk = read_curated(lake_dir, "markets")
+    got = mk.select("market_ticker", "settlement_bounds_type", "settlement_floor").rows()
+    assert got == [
+        (f"{ev}-B80.5", "floor", Decimal("0.125000")),
+        (f"{ev}-B82.5", "default", None),
+        (f"{ev}-B84.5", "ceiling", None),
+        (f"{ev}-B86.5", None, None),
+    ]
+    assert mk.schema["settlement_floor"] == pl.Decimal(10, 6)
+    assert schemas.MARKETS.names[-2:] == ["settlement_bounds_type", "settlement_floor"]
+
+
+def test_the_latest_copy_decides_the_settlement_bounds(lake_dir: Path, settings: Settings) -> None:
+    # The floor rises while the market trades; the copy fetched last wins, even when it is the
+    # one without the fields (it says nothing about them: NULL, not the older copy's value).
+    t, u = "KXHIGHCHI-26OCT05-B80.5", "KXHIGHCHI-26OCT05-B82.5"
+    later = FETCHED + dt.timedelta(days=1)
+
+    def floor(ticker: str, value: str) -> dict[str, object]:
+        return {**market(ticker), "settlement_bounds_type": "floor",
+                "settlement_floor_dollars": value}  # fmt: skip
+
+    write(lake_dir, [page("markets", {"markets": [floor(t, "0.0000"), floor(u, "0.3000")],
+                                      "cursor": ""})])  # fmt: skip
+    write(lake_dir, [page("markets", {"markets": [floor(t, "0.2500"), market(u)], "cursor": ""},
+                          fetched_at=later)])  # fmt: skip
+    run_transform(settings)
+    mk = read_curated(lake_dir, "markets")
+    assert mk.select("market_ticker", "settlement_bounds_type", "settlement_floor").rows() == [
+        (t, "floor", Decimal("0.250000")),
+        (u, None, None),
+    ]
