@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
 from sql_lakefactory import MINUTE, NOW, LakeData, build, c2, d6, decision_instants
 
@@ -369,3 +371,19 @@ def test_decision_instants_is_registered_before_its_users(tmp_path: Path) -> Non
         "SELECT * FROM decision_quotes_for(instants := ['D-1 10:05'])",
     )
     assert got == []
+
+
+def test_readme_instants_examples_run_as_written(lake: Lake) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    [sql] = [b for b in re.findall(r"```sql\n(.*?)```", readme, re.DOTALL) if "instants :=" in b]
+    [py] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "instants :=" in b]
+    con = kalshi_lake.connect(lake)
+    try:
+        ladder = con.sql(sql.strip().rstrip(";")).fetchall()
+        assert len(ladder) == 2 * 2 * 6  # nyc 11-01 and 11-10, two instants, six brackets
+        frame = eval(py.strip(), {"con": con})
+        assert isinstance(frame, pl.DataFrame)
+        assert set(frame["decision_label"]) == {"D-1 10:05", "D 09:00"}
+        assert frame["quote_at"].null_count() == 0
+    finally:
+        con.close()
