@@ -1,13 +1,15 @@
--- macro: decision_quotes_for(city := NULL, start_date := NULL, end_date := NULL)
+-- macro: decision_quotes_for(city := NULL, start_date := NULL, end_date := NULL, instants := NULL)
 -- decision_quotes (README, Queries) for one city and an inclusive range of event climate
 -- dates: one row per market and decision instant (D-1 10:00 and D 10:00, city-local,
 -- DST-correct) with the last api quote and the last trade at or before it, their ages
 -- (quote_age, last_trade_age: seconds as DOUBLE, NULL without a quote or trade), the result.
 -- The fast path for backtests: only that city's partitions near the range are listed and read.
--- Invariant: exactly two rows per market; decision_at is the UTC instant of decision_label;
--- quote_at <= decision_at and last_trade_at <= decision_at (no look-ahead).
+-- instants := ['D-1 10:05', 'D 09:00'] asks for other city-local instants (decision_instants).
+-- Invariant: exactly one row per market and instant (two by default); decision_at is the UTC
+-- instant of decision_label; quote_at <= decision_at and last_trade_at <= decision_at (no
+-- look-ahead).
 CREATE OR REPLACE MACRO decision_quotes_for(
-    city := NULL, start_date := NULL, end_date := NULL
+    city := NULL, start_date := NULL, end_date := NULL, instants := NULL
 ) AS TABLE
 SELECT
     q.market_ticker,
@@ -27,4 +29,4 @@ SELECT
     q.last_trade_age,
     q.settlement_value,
     q.month
-FROM market_quotes_for(city, start_date, end_date) AS q;
+FROM market_quotes_for(city, start_date, end_date, instants := instants) AS q;

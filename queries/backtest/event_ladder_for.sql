@@ -1,12 +1,13 @@
--- macro: event_ladder_for(city := NULL, start_date := NULL, end_date := NULL)
+-- macro: event_ladder_for(city := NULL, start_date := NULL, end_date := NULL, instants := NULL)
 -- event_ladder (README, Queries) for one city and an inclusive range of event climate dates: per
 -- event and decision instant, every bracket in strike order (bracket 1 = the low tail) with its
 -- as-of bid, ask and mid, the sum of mids over the ladder (sum_mid; n_quoted of n_brackets
--- brackets had a mid), the winning bracket's ticker once settled, and is_winner.
+-- brackets had a mid), the winning bracket's ticker once settled, and is_winner. instants :=
+-- ['D-1 10:05', 'D 09:00'] asks for other city-local instants (decision_instants).
 -- Invariant: quotes are those of decision_quotes (no look-ahead); at most one is_winner per
 -- event and instant; bracket numbers run 1..n_brackets.
 CREATE OR REPLACE MACRO event_ladder_for(
-    city := NULL, start_date := NULL, end_date := NULL
+    city := NULL, start_date := NULL, end_date := NULL, instants := NULL
 ) AS TABLE
 SELECT
     q.event_ticker,
@@ -33,7 +34,7 @@ SELECT
     q.result = 'yes' AS is_winner,
     q.result,
     q.month
-FROM market_quotes_for(city, start_date, end_date) AS q
+FROM market_quotes_for(city, start_date, end_date, instants := instants) AS q
 WINDOW
     event AS (PARTITION BY q.event_ticker, q.decision_label),
     ladder AS (

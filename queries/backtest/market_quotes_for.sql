@@ -1,8 +1,9 @@
--- macro: market_quotes_for(city := NULL, start_date := NULL, end_date := NULL, ts := NULL)
+-- macro: market_quotes_for(city := NULL, start_date := NULL, end_date := NULL, ts := NULL, instants := NULL)
 -- The as-of engine behind decision_quotes, event_ladder and quotes_at: for every market of one
 -- city (or all) whose event climate date is in [start_date, end_date] (or all), and for every
--- instant (the two decision instants when `ts` is NULL; otherwise `ts` itself, for the markets
--- whose trading window contains it):
+-- instant (the decision instants when `ts` is NULL: `instants`, parsed by decision_instants,
+-- default D-1 10:00 and D 10:00; otherwise `ts` itself, for the markets whose trading window
+-- contains it):
 --   * the quote: the close of the latest 1m api candle whose period ENDED at or before the
 --     instant. A candle's period is [bucket_start, bucket_start + 1 minute) and Kalshi's
 --     end_period_ts is its inclusive end, so quote_at = bucket_start + 1 minute. Candles are
@@ -14,27 +15,30 @@
 --     quote_at or last_trade_at to the instant. Seconds, not INTERVAL, because polars, pandas
 --     and Arrow all read a number, and DuckDB exports INTERVAL as an Arrow month-day-nano
 --     interval that polars refuses.
--- Decision instants: 10:00 local clock time on D-1 and on D (D = the event's climate date) in
--- the city's own IANA zone from the cities view, converted with ICU, so DST days are right.
+-- Decision instants: a local clock time on a day offset from D (D = the event's climate date;
+-- default 10:00 on D-1 and on D) in the city's own IANA zone from the cities view, converted
+-- with ICU, so DST days are right (a time in the hour skipped when DST starts is read with the
+-- offset before the change; one in the repeated hour when DST ends is its second, standard-time
+-- occurrence).
 -- Invariant (no look-ahead): nothing dated after the instant (a candle ending after it, a trade
 -- after it) can change a row. Both lookups are ASOF joins (sort-based, O(n log n)). With a
 -- left side of at most asof_loop_join_threshold rows (64; e.g. quotes_at for one city) DuckDB
 -- plans a nested loop instead; `make bench` times quotes_at both ways.
 CREATE OR REPLACE MACRO market_quotes_for(
-    city := NULL, start_date := NULL, end_date := NULL, ts := NULL
+    city := NULL, start_date := NULL, end_date := NULL, ts := NULL, instants := NULL
 ) AS TABLE
 WITH scoped_markets AS (
     SELECT m.*
     FROM markets_in(city, start_date, end_date) AS m
 ),
-instants AS (
+points AS (
     SELECT
         sm.*,
         i.decision_label,
-        timezone(c.tz, (sm.date - i.days_before) + TIME '10:00') AS decision_at
+        timezone(c.tz, (sm.date + i.day_offset) + i.local_time) AS decision_at
     FROM scoped_markets AS sm
     JOIN cities AS c ON c.city = sm.city
-    CROSS JOIN (VALUES ('D-1 10:00', 1), ('D 10:00', 0)) AS i(decision_label, days_before)
+    CROSS JOIN decision_instants(instants) AS i
     WHERE ts IS NULL
     UNION ALL BY NAME
     SELECT
@@ -93,7 +97,7 @@ SELECT
     x.month
 -- city and date are equal for every row of a market; naming them in the join conditions lets
 -- DuckDB push a filter on the result's city or date into the candle and trade scans.
-FROM instants AS x
+FROM points AS x
 ASOF LEFT JOIN api_quotes AS q
     ON q.city = x.city
     AND q.date = x.date

@@ -5,6 +5,9 @@
 -- ended at or before the instant, so decision_quotes has a quote. Kalshi emits a candle as soon
 -- as a market lists with quotes, so a miss means candles were not fetched for that stretch (a
 -- window started late, a lost page), not a quiet book.
+-- An instant counts only when the market opened before it, by at least the first candle's
+-- minute: an instant at or before the open has no book yet, so it is not missing data. That is
+-- every Eastern-time city's D-1 10:00, which is its markets' listing instant (10:00 ET).
 -- "Passed" is judged against the data itself, not only the clock: an instant counts when it is
 -- at or before the check's as-of time (default now) and at or before what the lake has seen of
 -- the market (its close once closed or settled, else the end of its last api candle). So a
@@ -23,7 +26,7 @@ SELECT q.market_ticker, q.city, q.date, q.decision_label, q.decision_at, q.open_
 FROM market_quotes_for(getvariable('check_city'), getvariable('check_start'), getvariable('check_end')) AS q
 JOIN horizon AS h ON h.market_ticker = q.market_ticker
 WHERE q.decision_at <= coalesce(CAST(getvariable('check_as_of') AS TIMESTAMPTZ), now())
-  AND q.decision_at >= q.open_time + INTERVAL 1 MINUTE
+  AND q.decision_at >= q.open_time + INTERVAL 1 MINUTE  -- open before it, by a minute
   AND q.decision_at <= q.close_time
   AND q.decision_at <= CASE
         WHEN q.status IN ('closed', 'finalized', 'settled', 'determined', 'amended')

@@ -30,6 +30,7 @@ TABLE_MACROS = {
     "event_ladder_for": "event_ladder_for('chicago', DATE '2026-11-01', DATE '2026-11-01')",
     "market_quotes_for": "market_quotes_for('phoenix')",
     "quotes_at": "quotes_at('2026-11-21 16:20:00+00')",
+    "decision_instants": "decision_instants(['D-1 10:05', 'D 09:00'])",
     "lake_curated_in": "lake_curated_in('trades', 'phoenix')",
     "markets_in": "markets_in('chicago', DATE '2026-03-01', DATE '2026-03-31')",
     "trades_in": "trades_in('chicago', DATE '2026-11-01', DATE '2026-11-30')",
