@@ -21,7 +21,7 @@ from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sim import SimServer
 
 # The fixture simulator's historical cutoff is 2026-09-22T00:00Z: these days straddle it.
-ACROSS_CUTOFF = dt.date(2026, 9, 20), dt.date(2026, 9, 23)
+ACROSS_CUTOFF = dt.date(2026, 9, 21), dt.date(2026, 9, 23)
 LIVE_DAYS = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 
 
@@ -61,7 +61,11 @@ def test_every_city_named_is_backfilled(
 ) -> None:
     # Before: `--city chicago --city nyc` silently kept only nyc (click's last value wins).
     start, end = LIVE_DAYS
-    result = _cli(lake_dir, sim, *city_args, "--start", str(start), "--end", str(end))
+    transform = city_args == ["--city", "chicago", "--city", "nyc"]  # once is enough
+    result = _cli(
+        lake_dir, sim, *city_args, "--start", str(start), "--end", str(end),
+        *([] if transform else ["--no-transform"]),
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     by_city = _trades_by_city(raw_of(lake_dir))
     assert set(by_city) == {"chicago", "nyc"}
@@ -71,7 +75,7 @@ def test_every_city_named_is_backfilled(
     assert "backfill 2 cities (chicago, nyc): ok" in result.output
     for name in ("chicago", "nyc"):
         assert f"  {name:<14}high" in result.output
-    assert result.output.count("transform") >= 2
+        assert list((lake_dir / "curated").glob(f"*/city={name}")) or not transform
     # Each city has its own run record.
     records = [r for r in read_run_records(Lake.of(lake_dir)) if r.get("command") == "backfill"]
     assert sorted(r["city"] for r in records) == ["chicago", "nyc"]
@@ -208,7 +212,8 @@ def test_the_cities_share_one_rate_limit(
     server = sim_factory(latency_ms=40.0)
     cities = [get_city(n) for n in ("chicago", "nyc", "miami")]
     t0 = time.monotonic()
-    summary = run_backfills(settings_for(server, rate=rate, concurrency=8), cities, *LIVE_DAYS)
+    days = dt.date(2026, 11, 1), dt.date(2026, 11, 6)
+    summary = run_backfills(settings_for(server, rate=rate, concurrency=8), cities, *days)
     elapsed = time.monotonic() - t0
     seen = server.stats()["requests"]
     assert summary.requests == seen
@@ -217,3 +222,16 @@ def test_the_cities_share_one_rate_limit(
     assert seen - rate <= rate * elapsed * 1.05
     # And the limiter stays busy: the three cities interleave instead of taking turns.
     assert seen / elapsed >= 0.7 * rate, (seen, elapsed)
+
+
+def test_progress_shows_a_row_per_city(
+    sim: SimServer, settings_for: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Unattended (stderr not a terminal): each burst of lines has the total and every city.
+    cities = [get_city(n) for n in ("chicago", "nyc")]
+    settings = settings_for(sim, progress=True, progress_interval_s=0.0)
+    run_backfills(settings, cities, *LIVE_DAYS)
+    err = capsys.readouterr().err
+    assert "backfill 2 cities: events" in err
+    assert "  chicago: events" in err and "  nyc: events" in err
+    assert "  chicago: events 2/2" in err and "  nyc: events 2/2" in err
