@@ -235,3 +235,18 @@ def test_progress_shows_a_row_per_city(
     assert "backfill 2 cities: events" in err
     assert "  chicago: events" in err and "  nyc: events" in err
     assert "  chicago: events 2/2" in err and "  nyc: events 2/2" in err
+
+
+def test_transform_takes_the_same_city_lists(sim: SimServer, lake_dir: Path) -> None:
+    start, end = LIVE_DAYS
+    fetched = _cli(lake_dir, sim, "--city", "chicago,nyc,miami", "--start", str(start),
+                   "--end", str(end), "--no-transform")  # fmt: skip
+    assert fetched.exit_code == 0, fetched.output
+    assert not (lake_dir / "curated").exists()
+    # Before: "chicago,nyc" was an unknown city (exit 2) and a repeated --city kept the last.
+    result = CliRunner().invoke(
+        cli, ["--lake", str(lake_dir), "transform", "--city", "chicago,ny", "--city", "chicago"]
+    )
+    assert result.exit_code == 0, result.output
+    built = {p.name for p in (lake_dir / "curated").glob("markets/city=*")}
+    assert built == {"city=chicago", "city=nyc"}
