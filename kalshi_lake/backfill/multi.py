@@ -62,16 +62,16 @@ def run_backfills(
     """Backfill every city of ``cities`` (duplicates dropped) for ``start..end`` in one process.
 
     ``start`` defaults to each city's first event; a city with no event in the range is skipped
-    with a note (a :class:`BadDateError` when that leaves none). ``families`` (None: every family
-    of each city) is handed to each city's run. Raises :class:`FetchIncompleteError` (exit 3)
+    with a note (a :class:`BadDateError` when that leaves none). ``families`` is for each city's
+    run to pick series families; only None (every family the city has) is accepted so far. Raises :class:`FetchIncompleteError` (exit 3)
     when some city's data could not all be fetched, after every other city ran to its end.
     """
     if candle_window not in CANDLE_WINDOWS:
         raise UsageError(f"--candle-window must be one of {', '.join(CANDLE_WINDOWS)}")
     if families is not None:
-        # Each city's run fetches its families; the one-city run takes them once it knows them.
+        # The seam for series families: each city's run is to fetch the families asked.
         raise UsageError("families are not supported by this backfill yet")
-    unique = list(dict.fromkeys(cities))
+    unique = list({c.name: c for c in cities}.values())
     if not unique:
         raise UsageError("no city to backfill")
     refuse_demo_lake(settings)
