@@ -220,8 +220,10 @@ def test_the_cities_share_one_rate_limit(
     assert sum(r.requests for r in summary.runs) == seen
     # The client's bucket starts full with one second of the rate; after that, the rate.
     assert seen - rate <= rate * elapsed * 1.05
-    # And the limiter stays busy: the three cities interleave instead of taking turns.
-    assert seen / elapsed >= 0.7 * rate, (seen, elapsed)
+    # The three cities run at once instead of taking turns (each city's run spans nearly the
+    # whole command; a machine too busy to reach the rate does not change that).
+    assert sum(r.elapsed_s for r in summary.runs) >= 2.5 * summary.elapsed_s * 0.9
+    assert min(r.elapsed_s for r in summary.runs) >= 0.5 * summary.elapsed_s
 
 
 def test_progress_shows_a_row_per_city(
