@@ -16,7 +16,7 @@ END    ?=
 .PHONY: help install test test-spark lint typecheck backfill transform validate demo bench status repair clean
 
 help:
-	@echo "make test | test-fast | test-spark | demo | backfill CITY=chicago [START=YYYY-MM-DD END=YYYY-MM-DD] | transform | validate | repair [CITY=chicago] | bench | lint"
+	@echo "make test | test-fast | test-spark | demo | backfill CITY=chicago|chicago,nyc|all [START=YYYY-MM-DD END=YYYY-MM-DD] | transform | validate | repair [CITY=chicago] | bench | lint"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,11 +49,11 @@ test-spark: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e/test_e2e_spark.py -q $(PYTEST_ARGS)
 
 backfill: $(STAMP)
-	@test -n "$(CITY)" || { echo "usage: make backfill CITY=chicago [START=YYYY-MM-DD] [END=YYYY-MM-DD]" >&2; exit 2; }
-	$(KL) --lake $(LAKE) backfill --city $(CITY) $(if $(START),--start $(START)) $(if $(END),--end $(END))
+	@test -n "$(CITY)" || { echo "usage: make backfill CITY=chicago|chicago,nyc|all [START=YYYY-MM-DD] [END=YYYY-MM-DD]" >&2; exit 2; }
+	$(KL) --lake $(LAKE) backfill --city "$(CITY)" $(if $(START),--start $(START)) $(if $(END),--end $(END))
 
 transform: $(STAMP)
-	$(KL) --lake $(LAKE) transform $(if $(FULL),--full)
+	$(KL) --lake $(LAKE) transform $(if $(CITY),--city "$(CITY)") $(if $(FULL),--full)
 
 validate: $(STAMP)
 	$(KL) --lake $(LAKE) validate

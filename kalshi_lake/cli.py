@@ -14,7 +14,7 @@ import shutil
 import signal
 import sys
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +23,9 @@ from kalshi_lake.allocators import tune_allocators
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import BadDateError, KalshiLakeError
 from kalshi_lake.sim.config import PAYLOAD_FAULTS
+
+if TYPE_CHECKING:
+    from kalshi_lake.cities import City
 
 
 class _Group(click.Group):
@@ -176,9 +179,38 @@ def cities(as_json: bool) -> None:
     )
 
 
+_CITIES_HELP = (
+    "City name or alias (see `kalshi-lake cities`); several: a comma list (chicago,nyc), the "
+    "option repeated, or 'all'."
+)
+
+
+def _cities(values: tuple[str, ...]) -> list[City]:
+    """The cities named by repeated ``--city`` options, each a name, a comma list or ``all``.
+
+    Aliases resolve to their city, duplicates are dropped (first mention kept); an unknown name
+    is an :class:`~kalshi_lake.errors.UnknownCityError` (exit 2) listing the valid ones.
+    """
+    from kalshi_lake.cities import CITIES, get_city
+
+    found: dict[str, City] = {}
+    for value in values:
+        for name in value.split(","):
+            if not name.strip():
+                continue
+            picked = list(CITIES) if name.strip().lower() == "all" else [get_city(name)]
+            for city in picked:
+                found.setdefault(city.name, city)
+    if not found:
+        from kalshi_lake.errors import UsageError
+
+        raise UsageError(f"--city {','.join(values)!r} names no city")
+    return list(found.values())
+
+
 @cli.command()
 @_lake_option
-@click.option("--city", required=True, help="City name or alias (see `kalshi-lake cities`).")
+@click.option("--city", "city", multiple=True, required=True, help=_CITIES_HELP)
 @click.option("--start", callback=_date, help="First event date, YYYY-MM-DD [city's first event].")
 @click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD [today, UTC].")
 @click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
@@ -196,7 +228,7 @@ def cities(as_json: bool) -> None:
 @click.pass_context
 def backfill(
     ctx: click.Context,
-    city: str,
+    city: tuple[str, ...],
     start: dt.date | None,
     end: dt.date | None,
     api_url: str | None,
@@ -206,17 +238,23 @@ def backfill(
     candle_window: str,
     no_transform: bool,
 ) -> None:
-    """Pull one city's events, markets, trades and candles into the raw layer, then transform.
+    """Pull cities' events, markets, trades and candles into the raw layer, then transform.
 
-    Resumable: a re-run skips finished work and continues unfinished walks.
+    Several cities run in one process over one rate limiter, interleaved; one city's failure
+    does not stop the others (exit 3 at the end naming what is missing). Resumable: a re-run
+    skips finished work and continues unfinished walks.
     """
     from kalshi_lake.backfill import run_backfill
-    from kalshi_lake.cities import get_city
-    from kalshi_lake.errors import FetchIncompleteError
 
-    the_city = get_city(city)
+    the_cities = _cities(city)
     _check_range(start, end)
     settings = _writing_settings(ctx, api_url=api_url, rate=rate, concurrency=concurrency)
+    if len(the_cities) > 1:
+        _backfill_cities(settings, the_cities, start, end, refresh, candle_window, no_transform)
+        return
+    from kalshi_lake.errors import FetchIncompleteError
+
+    the_city = the_cities[0]
     try:
         summary = run_backfill(
             settings, the_city, start, end, refresh=refresh, candle_window=candle_window
@@ -227,23 +265,72 @@ def backfill(
     click.echo(summary.render())
     if no_transform:
         return
+    _transform_after_fetch(settings, [the_city])
+
+
+def _backfill_cities(
+    settings: Settings,
+    cities: list[City],
+    start: dt.date | None,
+    end: dt.date | None,
+    refresh: bool,
+    candle_window: str,
+    no_transform: bool,
+) -> None:
+    """``backfill`` of several cities: fetch all, transform each city fetched whole, then exit
+    3 if some city is incomplete, 2 if some city was skipped for another worker's lease."""
+    from kalshi_lake.backfill import CitiesSummary, run_backfills
+    from kalshi_lake.errors import FetchIncompleteError, LockedError
+
+    incomplete: FetchIncompleteError | None = None
+    try:
+        summary = run_backfills(
+            settings, cities, start, end, refresh=refresh, candle_window=candle_window
+        )
+    except FetchIncompleteError as exc:
+        assert isinstance(exc.summary, CitiesSummary)
+        summary, incomplete = exc.summary, exc
+    click.echo(summary.render())
+    done = set(summary.complete_cities())
+    if not no_transform and done:
+        # An incomplete city is not transformed (as with one city): its re-run will be.
+        _transform_after_fetch(settings, [c for c in cities if c.name in done])
+    if incomplete is not None:
+        raise incomplete
+    if summary.locked:
+        raise LockedError(
+            f"{', '.join(summary.locked)} skipped: another worker holds the lease "
+            f"({'; '.join(summary.skipped[c] for c in summary.locked)}); the other cities are "
+            "done. Re-run the same command once that worker is done"
+        )
+
+
+def _transform_after_fetch(settings: Settings, cities: list[City]) -> None:
+    """The transform a backfill runs for each city it fetched; a city another worker is
+    transforming is left to it. Exit 3 at the end if some city's raw pages could not be used."""
     from kalshi_lake.errors import LockedError
     from kalshi_lake.transform import TransformIncomplete, run_transform
 
-    try:
-        # A plain incremental transform of the city, not one scoped to the fetched dates: the
-        # listings it fetched (events, markets) hold markets of other months too, and the
-        # curated tables must be what a plain or --full transform builds from the same raw layer.
-        result = run_transform(settings, city=the_city)
-    except TransformIncomplete as exc:
-        click.echo(exc.summary.render())
-        raise
-    except LockedError as exc:
-        # The fetch succeeded and is durable; another worker is transforming this city right
-        # now, so the curated tables are its job (a later transform picks up whatever it missed).
-        click.echo(f"note: fetch done; transform left to the other worker: {exc}", err=True)
-        return
-    click.echo(result.render())
+    failed: TransformIncomplete | None = None
+    for the_city in cities:
+        try:
+            # A plain incremental transform of the city, not one scoped to the fetched dates:
+            # the listings it fetched (events, markets) hold markets of other months too, and
+            # the curated tables must be what a plain or --full transform builds from the same
+            # raw layer.
+            result = run_transform(settings, city=the_city)
+        except TransformIncomplete as exc:
+            click.echo(exc.summary.render())
+            failed = failed or exc
+            continue
+        except LockedError as exc:
+            # The fetch succeeded and is durable; another worker is transforming this city right
+            # now, so the curated tables are its job (a later transform picks up what it missed).
+            click.echo(f"note: fetch done; transform left to the other worker: {exc}", err=True)
+            continue
+        click.echo(result.render())
+    if failed is not None:
+        raise failed
 
 
 @cli.command()
@@ -479,35 +566,43 @@ def demo(ctx: click.Context, cities: str, days: int, seed: int) -> None:
 
 @cli.command()
 @_lake_option
-@click.option("--city", default=None, help="Only this city (name or alias). [all]")
+@click.option("--city", "city", multiple=True, help=_CITIES_HELP + " [all]")
 @click.option("--start", callback=_date, help="First event date YYYY-MM-DD (its whole month).")
 @click.option("--end", callback=_date, help="Last event date YYYY-MM-DD (its whole month).")
 @click.option("--full", is_flag=True, help="Rebuild every partition, not just changed ones.")
 @click.pass_context
 def transform(
-    ctx: click.Context, city: str | None, start: dt.date | None, end: dt.date | None, full: bool
+    ctx: click.Context,
+    city: tuple[str, ...],
+    start: dt.date | None,
+    end: dt.date | None,
+    full: bool,
 ) -> None:
     """Rebuild curated tables from the raw layer (no network).
 
     Incremental: only city/month partitions whose raw input changed are rebuilt. With --start
     and --end only those months' raw folders are listed (what backfill runs after fetching), so
-    the run does not slow down as the lake grows. Exit 3 if some raw pages could not be used
-    (they are listed; everything else was built).
+    the run does not slow down as the lake grows. Several cities are transformed one after the
+    other. Exit 3 if some raw pages could not be used (they are listed; everything else was
+    built).
     """
-    from kalshi_lake.cities import get_city
     from kalshi_lake.errors import RunIncomplete
     from kalshi_lake.transform import run_transform
 
-    the_city = get_city(city) if city else None
     _check_range(start, end)
-    try:
-        summary = run_transform(
-            _writing_settings(ctx), city=the_city, start=start, end=end, full=full
-        )
-    except RunIncomplete as exc:
-        click.echo(exc.summary.render())
-        raise
-    click.echo(summary.render())
+    the_cities: list[City | None] = list(_cities(city)) if city else [None]
+    settings = _writing_settings(ctx)
+    failed: RunIncomplete | None = None
+    for the_city in the_cities:
+        try:
+            summary = run_transform(settings, city=the_city, start=start, end=end, full=full)
+        except RunIncomplete as exc:
+            click.echo(exc.summary.render())
+            failed = failed or exc
+            continue
+        click.echo(summary.render())
+    if failed is not None:
+        raise failed
 
 
 #: Signals that stop a command the way Ctrl-C does: ``kill``, ``systemctl stop``, ``timeout``

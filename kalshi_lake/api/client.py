@@ -41,6 +41,7 @@ import json
 import math
 import time
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +157,12 @@ class ClientStats:
         }
 
 
+#: Counters the current task's requests are also counted in, besides the client's own: a run of
+#: several cities over one client sets one per city (asyncio tasks inherit it), so each city's
+#: summary has its own request figures while every city shares the slots, limiter and budget.
+ALSO_COUNT: ContextVar[ClientStats | None] = ContextVar("kalshi_also_count", default=None)
+
+
 def _encode_params(params: dict[str, Any] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in (params or {}).items():
@@ -266,16 +273,22 @@ class KalshiClient:
                     if self.stats.ok > ok_before and queued_429s < MAX_QUEUED_RATE_LIMITED:
                         # The server is serving, just not this fast: queue again, uncharged.
                         queued_429s += 1
-                        self.stats.retries += 1
+                        self._count_retry()
                         log.debug("429 on %s: queued again behind the limiter", path)
                         continue
                 if self._give_up(err, path, attempt, sends):
                     raise
                 delay = self.policy.backoff(attempt, err.retry_after)
-                self.stats.retries += 1
+                self._count_retry()
                 log.info("retry %d of %s in %.2fs: %s", attempt + 1, path, delay, err)
                 await asyncio.sleep(delay)
                 attempt += 1
+
+    def _count_retry(self) -> None:
+        self.stats.retries += 1
+        also = ALSO_COUNT.get()
+        if also is not None:
+            also.retries += 1
 
     def _give_up(self, err: TransientError, path: str, attempt: int, sends: int) -> bool:
         if not self._connected and isinstance(err, _Unreachable):
@@ -304,6 +317,12 @@ class KalshiClient:
                 self.stats.first_sent = now
             self.stats.sent += 1
             self.stats.by_tier[tier] += 1
+            also = ALSO_COUNT.get()
+            if also is not None:
+                if also.first_sent is None:
+                    also.first_sent = now
+                also.sent += 1
+                also.by_tier[tier] += 1
             timeout = self._timeout()
             try:
                 resp = await self._http.get(path, params=query, timeout=timeout)
@@ -356,6 +375,9 @@ class KalshiClient:
         status = resp.status_code
         if status == 429:
             self.stats.rate_limited += 1
+            also = ALSO_COUNT.get()
+            if also is not None:
+                also.rate_limited += 1
             raise RateLimitedError(
                 f"GET {path}: HTTP 429 too many requests",
                 status=429,

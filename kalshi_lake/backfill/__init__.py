@@ -2,8 +2,12 @@
 
 ``run_backfill(settings, city, start, end, *, refresh=False, candle_window="full")`` is the
 entry point; see :mod:`kalshi_lake.backfill.run` for how a run is put together.
+``run_backfills(settings, cities, start, end, ...)`` backfills several cities in one process over
+one client and rate limiter (:mod:`kalshi_lake.backfill.multi`).
 """
 
+from kalshi_lake.backfill.multi import run_backfills
 from kalshi_lake.backfill.run import BackfillSummary, resolve_range, run_backfill
+from kalshi_lake.backfill.summary import CitiesSummary
 
-__all__ = ["BackfillSummary", "resolve_range", "run_backfill"]
+__all__ = ["BackfillSummary", "CitiesSummary", "resolve_range", "run_backfill", "run_backfills"]

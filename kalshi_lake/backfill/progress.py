@@ -4,6 +4,9 @@ On a terminal it is a live rich bar. When stderr is not a terminal (cron, nohup,
 pipe) it is one plain line every ``interval_s`` seconds (30 by default), so an unattended run's
 log shows it is alive and how far it got, without a redraw per quarter second.
 
+A run of several cities shows one row per city (:meth:`ProgressDisplay.row`) under the total
+row: bars on a terminal, one line per row in each plain-text burst.
+
 The ETA is an estimate only once it can be an honest one: events already complete (skipped in
 an instant) do not count towards the rate, nothing is estimated before the number of events is
 known and a few have been fetched over some seconds, and the rate is taken over the last minute
@@ -97,7 +100,8 @@ class ProgressDisplay:
 
     With ``enabled`` False every method is a no-op. Otherwise a live bar when ``stream``
     (stderr) is a TTY, else one line every ``interval_s`` seconds (the first after one
-    interval, so short runs print only their summary).
+    interval, so short runs print only their summary). :meth:`update` sets the row named
+    ``description``; :meth:`row` adds one more row (a city of a multi-city run), shown below it.
     """
 
     def __init__(
@@ -114,10 +118,23 @@ class ProgressDisplay:
         self.lines = enabled and not tty
         self.interval_s = max(0.0, float(interval_s))
         self._progress: Progress | None = None
-        self._task: Any = None
         self.description = description
-        self.eta = EtaEstimator()
+        self._main = ProgressRow(self, description)
+        self._rows: list[ProgressRow] = [self._main]
         self._next_line = time.monotonic() + self.interval_s
+
+    @property
+    def eta(self) -> EtaEstimator:
+        """The main row's ETA estimator."""
+        return self._main.eta
+
+    def row(self, description: str) -> ProgressRow:
+        """Add a row (shown below the earlier ones) and return it; update it like the display."""
+        added = ProgressRow(self, description)
+        self._rows.append(added)
+        if self._progress is not None:
+            added.attach(self._progress)
+        return added
 
     def __enter__(self) -> ProgressDisplay:
         if self.enabled:
@@ -134,9 +151,8 @@ class ProgressDisplay:
                 refresh_per_second=4,
             )
             self._progress.start()
-            self._task = self._progress.add_task(
-                self.description, total=None, stats="discovering", eta=format_eta(None)
-            )
+            for r in self._rows:
+                r.attach(self._progress)
         return self
 
     def update(
@@ -152,41 +168,29 @@ class ProgressDisplay:
         failures: int,
         phase: str = "",
     ) -> None:
-        """Refresh the numbers: ``events_done`` fetched by this run, ``events_skipped`` found
+        """Refresh the main row: ``events_done`` fetched by this run, ``events_skipped`` found
         already complete."""
-        if self.lines:
-            now = time.monotonic()
-            self.eta.observe(now, fetched=events_done, skipped=events_skipped, total=events_total)
-            if now >= self._next_line:
-                self._next_line = now + self.interval_s
-                done = events_done + events_skipped
-                total = "?" if events_total is None else str(events_total)
-                line = (
-                    f"{self.description}: events {done}/{total}, {requests} requests "
-                    f"({rate:.1f}/s), 429s {rate_limited}, retries {retries}"
-                    + (f", failed {failures}" if failures else "")
-                    + f", {format_eta(self.eta.eta(now))}"
-                    + (f" ({phase})" if phase else "")
-                )
-                with contextlib.suppress(OSError, ValueError):  # a closed pipe stops nothing
-                    print(line, file=self.stream, flush=True)
-            return
-        if self._progress is None:
-            return
-        now = time.monotonic()
-        self.eta.observe(now, fetched=events_done, skipped=events_skipped, total=events_total)
-        stats = (
-            f"{requests} req {rate:4.1f}/s 429s {rate_limited} retries {retries}"
-            + (f" [red]failed {failures}[/red]" if failures else "")
-            + (f" {phase}" if phase else "")
+        self._main.update(
+            events_done=events_done,
+            events_skipped=events_skipped,
+            events_total=events_total,
+            requests=requests,
+            rate=rate,
+            rate_limited=rate_limited,
+            retries=retries,
+            failures=failures,
+            phase=phase,
         )
-        self._progress.update(
-            self._task,
-            completed=events_done + events_skipped,
-            total=events_total,
-            stats=stats,
-            eta=format_eta(self.eta.eta(now)),
-        )
+
+    def _maybe_print(self, now: float) -> None:
+        """Plain-text mode: every ``interval_s``, one line per row that has numbers."""
+        if now < self._next_line:
+            return
+        self._next_line = now + self.interval_s
+        lines = [r.line for r in self._rows if r.line]
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe stops nothing
+            for line in lines:
+                print(line, file=self.stream, flush=True)
 
     def __exit__(
         self,
@@ -197,3 +201,68 @@ class ProgressDisplay:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class ProgressRow:
+    """One row of a :class:`ProgressDisplay`: its numbers, its ETA and (on a TTY) its bar."""
+
+    def __init__(self, display: ProgressDisplay, description: str) -> None:
+        self.display = display
+        self.description = description
+        self.eta = EtaEstimator()
+        #: The row's latest plain-text line ("" until its first update).
+        self.line = ""
+        self._task: Any = None
+
+    def attach(self, progress: Progress) -> None:
+        """Show this row on ``progress`` (a live display being started)."""
+        self._task = progress.add_task(
+            self.description, total=None, stats="discovering", eta=format_eta(None)
+        )
+
+    def update(
+        self,
+        *,
+        events_done: int,
+        events_skipped: int,
+        events_total: int | None,
+        requests: int,
+        rate: float,
+        rate_limited: int,
+        retries: int,
+        failures: int,
+        phase: str = "",
+    ) -> None:
+        """Refresh this row's numbers (see :meth:`ProgressDisplay.update`)."""
+        shown = self.display
+        if not (shown.lines or shown.enabled):
+            return
+        now = time.monotonic()
+        self.eta.observe(now, fetched=events_done, skipped=events_skipped, total=events_total)
+        if shown.lines:
+            done = events_done + events_skipped
+            total = "?" if events_total is None else str(events_total)
+            self.line = (
+                f"{self.description}: events {done}/{total}, {requests} requests "
+                f"({rate:.1f}/s), 429s {rate_limited}, retries {retries}"
+                + (f", failed {failures}" if failures else "")
+                + f", {format_eta(self.eta.eta(now))}"
+                + (f" ({phase})" if phase else "")
+            )
+            shown._maybe_print(now)
+            return
+        progress = shown._progress
+        if progress is None or self._task is None:
+            return
+        stats = (
+            f"{requests} req {rate:4.1f}/s 429s {rate_limited} retries {retries}"
+            + (f" [red]failed {failures}[/red]" if failures else "")
+            + (f" {phase}" if phase else "")
+        )
+        progress.update(
+            self._task,
+            completed=events_done + events_skipped,
+            total=events_total,
+            stats=stats,
+            eta=format_eta(self.eta.eta(now)),
+        )

@@ -20,17 +20,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import httpx
 
-from kalshi_lake.api.client import KalshiClient
+from kalshi_lake.api.client import ClientStats, KalshiClient
 from kalshi_lake.backfill.context import RunContext, Tally, gather
 from kalshi_lake.backfill.discover import Discovery, EventPlan, fetch_reference
 from kalshi_lake.backfill.keys import SavedState
 from kalshi_lake.backfill.plan import CANDLE_WINDOWS
-from kalshi_lake.backfill.progress import ProgressDisplay
+from kalshi_lake.backfill.progress import ProgressDisplay, ProgressRow
 from kalshi_lake.backfill.sink import PageSink
 from kalshi_lake.backfill.summary import BackfillSummary, summarize
 from kalshi_lake.backfill.units import EventUnits
@@ -59,6 +59,8 @@ from kalshi_lake.lake.storage import Lake
 from kalshi_lake.log import get_logger
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 __all__ = ["BackfillSummary", "resolve_range", "run_backfill"]
 
@@ -109,23 +111,28 @@ def run_backfill(
     if candle_window not in CANDLE_WINDOWS:
         raise UsageError(f"--candle-window must be one of {', '.join(CANDLE_WINDOWS)}")
     start, end, notes = resolve_range(city, start, end)
-    _refuse_demo_lake(settings)
+    refuse_demo_lake(settings)
     job = _Run(settings, city, start, end, refresh, candle_window, transport)
     job.tally.notes.extend(notes)
+    return run_sync(job.run())
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to its end, also when called from inside an event loop (a notebook)."""
     try:
         running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is None:
-        return asyncio.run(job.run())
-    # Called from inside an event loop (a notebook): run ours in a worker thread.
+        return asyncio.run(coro)
+    # Called from inside an event loop: run ours in a worker thread.
     import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, job.run()).result()
+        return pool.submit(asyncio.run, coro).result()
 
 
-def _refuse_demo_lake(settings: Settings) -> None:
+def refuse_demo_lake(settings: Settings) -> None:
     """A lake written by ``kalshi-lake demo`` holds simulated pages: never add real ones to it."""
     host = httpx.URL(settings.api_url).host
     if host in ("127.0.0.1", "localhost", "::1"):
@@ -168,16 +175,26 @@ class _Run:
         )
         self.tally = Tally()
         self.client: KalshiClient | None = None
+        #: This city's share of the client's counters when the client is shared (else None:
+        #: the client's own counters are this city's).
+        self.own_stats: ClientStats | None = None
         self.sink: PageSink | None = None
         self._event_tasks: list[asyncio.Future[None]] = []
         self._in_flight: asyncio.Semaphore | None = None
 
-    async def run(self) -> BackfillSummary:
-        """Lease, run record, fetch, summary; raises as :func:`run_backfill` documents."""
+    async def run(
+        self, shared: KalshiClient | None = None, row: ProgressRow | None = None
+    ) -> BackfillSummary:
+        """Lease, run record, fetch, summary; raises as :func:`run_backfill` documents.
+
+        ``shared``: a client already open that other cities' runs use too (its slots, limiter
+        and retry budget are shared); ``row``: where this city's progress is shown then. Without
+        them the run opens its own client and progress display.
+        """
         t0 = time.monotonic()
         started_at = dt.datetime.now(dt.UTC)
         # Built first: a bad key file is a ConfigError before anything touches the lake.
-        api = KalshiClient(self.settings, transport=self.transport)
+        api = shared or KalshiClient(self.settings, transport=self.transport)
         await asyncio.to_thread(self.lease.acquire)
         held_since = time.time()
         await asyncio.to_thread(self.state.load)
@@ -189,7 +206,9 @@ class _Run:
             await self._durably(write_run_record, self.lake, self.run_id, record)
             await self._durably(self._close_leftovers, held_since)
             await self._durably(self.state.compact)
-            async with api as client:
+            opened = contextlib.nullcontext(shared) if shared is not None else api
+            async with opened as client:
+                assert client is not None
                 self.client = client
                 self.sink = PageSink(
                     self.lake,
@@ -210,12 +229,15 @@ class _Run:
                     saved=SavedState(self.state, self.refresh),
                     tally=self.tally,
                 )
-                with ProgressDisplay(
-                    self.settings.progress,
-                    f"backfill {self.city.name}",
-                    interval_s=self.settings.progress_interval_s,
-                ) as shown:
-                    await self._fetch(ctx, shown)
+                if row is not None:
+                    await self._fetch(ctx, row)
+                else:
+                    with ProgressDisplay(
+                        self.settings.progress,
+                        f"backfill {self.city.name}",
+                        interval_s=self.settings.progress_interval_s,
+                    ) as shown:
+                        await self._fetch(ctx, shown)
             status = "incomplete" if self.tally.failures else "ok"
         except (asyncio.CancelledError, KeyboardInterrupt):
             status = "interrupted"
@@ -312,7 +334,7 @@ class _Run:
         if swept:
             log.info("removed %d temp file(s) left under raw/ by killed runs", swept)
 
-    async def _fetch(self, ctx: RunContext, shown: ProgressDisplay) -> None:
+    async def _fetch(self, ctx: RunContext, shown: ProgressDisplay | ProgressRow) -> None:
         """Discovery, then every event started along the way, with the progress display ticking."""
         ticker = asyncio.create_task(self._tick(ctx, shown))
         try:
@@ -376,14 +398,20 @@ class _Run:
             "status": "running",
         }
 
-    async def _tick(self, ctx: RunContext, shown: ProgressDisplay) -> None:
+    async def _tick(self, ctx: RunContext, shown: ProgressDisplay | ProgressRow) -> None:
         while True:
             await asyncio.sleep(0.25)
             await ctx.sink.tick()
             self._show(ctx, shown)
 
-    def _show(self, ctx: RunContext, shown: ProgressDisplay) -> None:
-        s = ctx.client.stats
+    def _stats(self) -> ClientStats | None:
+        """This city's request counters (its share of a shared client)."""
+        if self.own_stats is not None:
+            return self.own_stats
+        return self.client.stats if self.client is not None else None
+
+    def _show(self, ctx: RunContext, shown: ProgressDisplay | ProgressRow) -> None:
+        s = self._stats() or ctx.client.stats
         t = self.tally
         shown.update(
             events_done=t.events_done,
@@ -408,6 +436,6 @@ class _Run:
             lake=self.lake.url,
             status=status,
         )
-        client = self.client.stats if self.client is not None else None
+        client = self._stats()
         sink = self.sink.stats if self.sink is not None else None
         return summarize(base, self.tally, client, sink, time.monotonic() - t0)

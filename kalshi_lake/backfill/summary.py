@@ -121,3 +121,155 @@ def summarize(
     base.requests_per_s = round(client.rate(), 3) if client else 0.0
     base.notes = list(tally.notes)
     return base
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One row of a several-city summary table: a city and family's figures."""
+
+    city: str
+    family: str
+    status: str
+    start: dt.date
+    end: dt.date
+    events: int
+    events_done: int
+    events_skipped: int
+    markets: int
+    requests: int
+    trades: int
+    candles: int
+    failed: int
+
+
+def summary_rows(s: BackfillSummary) -> list[SummaryRow]:
+    """The table rows of one city's run: one per family it fetched.
+
+    A run fetches the city's ``high`` series, so that is its one row. When a run fetches several
+    families, this is the one place that splits its counters into a row per family.
+    """
+    return [
+        SummaryRow(
+            city=s.city,
+            family="high",
+            status=s.status,
+            start=s.start,
+            end=s.end,
+            events=s.events,
+            events_done=s.events_done,
+            events_skipped=s.events_skipped,
+            markets=s.markets,
+            requests=s.requests,
+            trades=s.trades,
+            candles=s.candles,
+            failed=len(s.failures),
+        )
+    ]
+
+
+@dataclass
+class CitiesSummary:
+    """What a backfill of several cities over one client did: a :class:`BackfillSummary` per
+    city that ran, the cities that did not (and why), and the shared client's totals."""
+
+    cities: list[str]
+    lake: str
+    #: Each city's run, in the order asked (its run record holds the same summary).
+    runs: list[BackfillSummary] = field(default_factory=list)
+    #: Cities that did not run: city -> why (its lease held by another worker, no events).
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: Cities whose lease another worker holds (also in ``skipped``).
+    locked: list[str] = field(default_factory=list)
+    #: Cities whose run failed before it had a summary: city -> the error.
+    errors: dict[str, str] = field(default_factory=dict)
+    status: str = "ok"
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    elapsed_s: float = 0.0
+    requests_per_s: float = 0.0
+
+    @property
+    def incomplete(self) -> list[BackfillSummary]:
+        """The runs that ended with units they could not fetch."""
+        return [r for r in self.runs if r.failures]
+
+    def complete_cities(self) -> list[str]:
+        """Cities whose run fetched everything in its range."""
+        return [r.city for r in self.runs if r.status == "ok" and not r.failures]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        d = dict(self.__dict__)
+        d["runs"] = [r.as_dict() for r in self.runs]
+        return d
+
+    def render(self) -> str:
+        """A table with a row per city (and family), then totals, notes and what failed."""
+        lines = [
+            f"backfill {len(self.cities)} cities ({', '.join(self.cities)}): {self.status}",
+            f"  {'city':<14}{'family':<8}{'range':<24}{'status':<12}{'events':>7}{'fetched':>9}"
+            f"{'markets':>9}{'requests':>10}{'trades':>10}{'candles':>11}{'failed':>8}",
+        ]
+        for run in self.runs:
+            for r in summary_rows(run):
+                lines.append(
+                    f"  {r.city:<14}{r.family:<8}{f'{r.start}..{r.end}':<24}{r.status:<12}"
+                    f"{r.events:>7,}{r.events_done:>9,}{r.markets:>9,}{r.requests:>10,}"
+                    f"{r.trades:>10,}{r.candles:>11,}{r.failed:>8,}"
+                )
+        for city, why in self.skipped.items():
+            lines.append(f"  {city:<14}{'':<8}{'':<24}{'skipped':<12}{why}")
+        for city, err in self.errors.items():
+            lines.append(f"  {city:<14}{'':<8}{'':<24}{'failed':<12}{err}")
+        lines.append(
+            f"  requests  {self.requests:,} in all ({self.requests_per_s:.1f}/s over "
+            f"{self.elapsed_s:.1f}s, one limiter for every city), 429s {self.rate_limited}, "
+            f"retries {self.retries}"
+        )
+        for run in self.runs:
+            lines.extend(f"  note      {run.city}: {n}" for n in run.notes)
+        failed = self.incomplete
+        if failed or self.errors:
+            units = sum(len(r.failures) for r in failed)
+            lines.append(
+                f"  FAILED    {units} unit(s) of {len(failed) + len(self.errors)} city(ies) "
+                "could not be fetched:"
+            )
+            shown = 0
+            for run in failed:
+                for f in run.failures:
+                    if shown < 20:
+                        lines.append(f"    - {run.city}: {f}")
+                    shown += 1
+            if shown > 20:
+                lines.append(f"    ... and {shown - 20} more (see each city's run record)")
+            lines.append(
+                "  to retry  run the same command again: finished units are skipped and "
+                "unfinished walks resume from their last saved page"
+            )
+        return "\n".join(lines)
+
+    def missing_message(self) -> str:
+        """The one-line error of a run that left some cities' units unfetched."""
+        parts = []
+        for run in self.incomplete:
+            names = run.failures and [f.split(": ", 1)[0] for f in run.failures]
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            parts.append(f"{run.city} ({len(names)} unit(s): {shown})")
+        parts.extend(f"{city} ({err})" for city, err in self.errors.items())
+        done = self.complete_cities()
+        return (
+            f"{len(parts)} of {len(self.cities)} cities are incomplete: {'; '.join(parts)}. "
+            + (f"Complete: {', '.join(done)}. " if done else "")
+            + "What was fetched is kept; re-run the same command to fetch the rest"
+            + (self.locked_note() if self.locked else "")
+        )
+
+    def locked_note(self) -> str:
+        """Names the cities skipped because another worker holds their lease."""
+        return (
+            f"; skipped (another worker holds their lease): {', '.join(self.locked)}"
+            if self.locked
+            else ""
+        )

@@ -47,6 +47,11 @@ class SimConfig:
     as in the stats (``"/markets/trades"``), optionally with query filters that must all match
     (``"/markets/trades?ticker=KX..."``); ``None``: every cursor-paginated endpoint.
 
+    ``fail_on`` breaks one part of the API for good: every request whose target (path and
+    query) contains this text, e.g. a series ticker (``"KXHIGHCHI"``: the series, its events,
+    markets, trades and candles), is answered ``fail_on_status`` (404 or a 5xx), whatever else
+    is configured.
+
     ``payload_faults`` (names from :data:`PAYLOAD_FAULTS`) serve well-formed JSON with hostile
     content, deterministically: ``"event_no_ticker"`` (the last event of every events page has
     no ``event_ticker``), ``"strike_string"`` (a strike ``"abc"``), ``"volume_string"``
@@ -70,6 +75,8 @@ class SimConfig:
     cursor_fault: str | None = None
     cursor_fault_on: str | None = None
     payload_faults: tuple[str, ...] = ()
+    fail_on: str | None = None
+    fail_on_status: int = 404
     host: str = "127.0.0.1"
     port: int = 0
 
@@ -107,6 +114,10 @@ class SimConfig:
             raise ConfigError(
                 f"payload_faults must be among {', '.join(PAYLOAD_FAULTS)}, got {unknown[0]!r}"
             )
+        if self.fail_on == "":
+            raise ConfigError("fail_on must name some text of the requests to fail (or be None)")
+        if self.fail_on_status != 404 and not 500 <= self.fail_on_status <= 599:
+            raise ConfigError(f"fail_on_status must be 404 or a 5xx, got {self.fail_on_status}")
         if self.cutoff_lag_days < 0:
             raise ConfigError(f"cutoff_lag_days must not be negative, got {self.cutoff_lag_days}")
         if not 0 <= self.port <= 65535:

@@ -117,6 +117,14 @@ class Front:
         if self.bucket is not None and not self.bucket.take():
             self.stats.record(endpoint, "429", "rate_limited")
             return Answer(429, RATE_LIMITED_BODY)
+        fail_on = self.config.fail_on
+        if fail_on is not None and fail_on in target:
+            status = self.config.fail_on_status
+            self.stats.record(endpoint, str(status), "failed")
+            code = "not_found" if status == 404 else "internal_server_error"
+            return Answer(
+                status, dumps({"error": {"code": code, "message": code.replace("_", " ")}})
+            )
         if plan.drop:
             self.stats.record(endpoint, "dropped", "dropped")
             return Answer(drop=True)

@@ -175,9 +175,15 @@ def test_make_backfill_target_runs_the_cli() -> None:
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert (
-        "kalshi-lake --lake lake backfill --city chicago --start 2026-11-01 --end 2026-11-02"
+        'kalshi-lake --lake lake backfill --city "chicago" --start 2026-11-01 --end 2026-11-02'
         in (dry.stdout)
     )
+    for cities in ("all", "chicago,nyc", "chicago, nyc"):
+        dry = subprocess.run(
+            ["make", "-o", ".venv/.installed", "-n", "backfill", "LAKE=lake", f"CITY={cities}"],
+            cwd=REPO, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert f'kalshi-lake --lake lake backfill --city "{cities}"' in dry.stdout
     usage = subprocess.run(
         ["make", "-o", ".venv/.installed", "backfill"], cwd=REPO, capture_output=True, text=True
     )

@@ -179,3 +179,26 @@ def test_bad_config_is_refused() -> None:
     for bad in ({"fail_rate": 1.5}, {"rate": 0}, {"burst": 0.5}, {"latency_ms": -1}):
         with pytest.raises(ConfigError):
             SimConfig(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_fail_on_breaks_every_request_naming_it_and_nothing_else(
+    sim_factory: Factory, status: int
+) -> None:
+    sim = sim_factory(fail_on="KXHIGHCHI", fail_on_status=status)
+    with httpx.Client(base_url=sim.base_url) as c:
+        codes = {p: c.get(p).status_code for p in PATHS}
+    assert codes.pop("/events?series_ticker=KXHIGHCHI&limit=5") == status
+    assert set(codes.values()) == {200}
+    assert sim.stats()["faults"]["failed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"fail_on": ""}, "fail_on must name"), ({"fail_on": "X", "fail_on_status": 418}, "404 or")],
+)
+def test_bad_fail_on_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
+    from kalshi_lake.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        SimConfig(**kwargs)  # type: ignore[arg-type]
