@@ -280,3 +280,26 @@ def test_many_archived_events_use_the_series_listing_and_stop_past_the_range(
     # ... and it stopped once past the range: the archive back to 2021 is ~11 pages.
     assert len(listing) <= 2
     assert listing[-1]["cursor_out"] != ""
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "never_traded"),
+    [
+        ({"volume_fp": "0.00"}, "finalized", True),
+        ({"volume": 0}, "closed", True),  # legacy integer field
+        ({"volume_fp": "0.00", "volume": 5}, "settled", True),  # volume_fp wins
+        ({"volume_fp": "0.00"}, "active", False),  # still open: it may trade later
+        ({"volume_fp": "3.00"}, "finalized", False),
+        ({}, "finalized", False),  # no volume in the payload: walk
+        ({"volume_fp": "n/a"}, "finalized", False),  # unreadable: walk
+    ],
+)
+def test_only_a_closed_market_with_volume_0_counts_as_never_traded(
+    payload: dict[str, Any], status: str, never_traded: bool
+) -> None:
+    data = {"ticker": "KXHIGHCHI-26MAY18-B70.5", "status": status, **payload}
+    m = MarketInfo.from_payload(data, "live")
+    assert m.never_traded is never_traded
+    assert MarketInfo.from_state(m.to_state()) == m
+    legacy_state = {k: v for k, v in m.to_state().items() if k != "volume"}
+    assert MarketInfo.from_state(legacy_state).never_traded is False
