@@ -100,8 +100,15 @@ class EventUnits:
         spans: dict[str, Span] = {}
         oks: list[bool] = []
 
+        # A day counts as fetched when it has trades pages (``status``): an event none of whose
+        # markets ever traded still walks one of them (an empty page).
+        skip = {m.ticker for m in markets if m.never_traded}
+        if len(skip) == len(markets):
+            skip.discard(markets[0].ticker)
+
         async def trades(m: MarketInfo) -> None:
-            ok, span = await ctx.guard(f"trades {m.ticker}", self.trades(plan, m))
+            unit = self.trades(plan, m, skip=m.ticker in skip)
+            ok, span = await ctx.guard(f"trades {m.ticker}", unit)
             oks.append(ok)
             if span is not None:
                 spans[m.ticker] = span
@@ -150,13 +157,17 @@ class EventUnits:
         return jobs
 
     # --- trades ------------------------------------------------------------------------------
-    async def trades(self, plan: EventPlan, m: MarketInfo) -> Span:
-        """All trades of ``m`` (or those newer than the newest stored); returns their span."""
+    async def trades(self, plan: EventPlan, m: MarketInfo, *, skip: bool = False) -> Span:
+        """All trades of ``m`` (or those newer than the newest stored); returns their span.
+
+        ``skip``: ``m`` closed without a trade (:attr:`MarketInfo.never_traded`), so its
+        walk is recorded as done, with the reason, without a request.
+        """
         ctx = self.ctx
         rec = ctx.saved.trades(m.ticker)
         if rec and rec.get("final"):
             return rec.get("lo"), rec.get("hi")
-        if m.never_traded:
+        if skip and m.never_traded:
             return await self._skip_trades(m, rec)
         since = rec.get("hi") if rec else None
         # Whole seconds, inclusive: trades in the newest stored second come again (deduped later)
