@@ -8,10 +8,13 @@ is recorded as done, with the reason, without losing a trade the simulator has.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import polars as pl
 import pytest
 
@@ -20,7 +23,8 @@ from kalshi_lake.backfill.units import NEVER_TRADED, EventUnits
 from kalshi_lake.cities import get_city
 from kalshi_lake.lake.state import StateStore
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.sim import SimServer
+from kalshi_lake.sim import SimConfig, SimServer, SimTransport
+from kalshi_lake.sim.config import FIXTURE_NOW, FIXTURE_SEED
 from kalshi_lake.transform.build import run_transform
 
 CHICAGO = get_city("chicago")
@@ -111,3 +115,38 @@ def test_a_closed_market_that_never_traded_is_not_walked_and_no_trade_is_lost(
     # A re-run has nothing left to do for them either.
     again = run_backfill(settings_for(sim), get_city(city), day, day)
     assert again.requests < summary.requests and not again.failures
+
+
+class _ArchiveOnFirstBatch(httpx.AsyncBaseTransport):
+    """The simulator, whose cutoff moves past ``moved_to`` as the first batch request arrives:
+    the markets listed live are archived before their candles are asked for."""
+
+    def __init__(self, sim: SimTransport, moved_to: dt.datetime) -> None:
+        self.sim = sim
+        self.moved_to = moved_to
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/markets/candlesticks"):
+            self.sim.world.cutoff_us = int(self.moved_to.timestamp() * 1_000_000)
+        return await self.sim.handle_async_request(request)
+
+
+def test_markets_archived_before_their_batch_get_their_candles_from_the_historical_tier(
+    lake_dir: Path,
+    settings_for: Callable[..., Any],
+    raw_of: Callable[..., Any],
+    truth_of: Callable[..., Any],
+) -> None:
+    sim = SimTransport(SimConfig(seed=FIXTURE_SEED, now=FIXTURE_NOW))
+    day = dt.date(2026, 9, 25)  # settles after the cutoff (2026-09-22): listed live
+    assert not any(sim.world.is_historical(m.ticker) for m in sim.world.event(CHICAGO, day).markets)
+    moved = dt.datetime(2026, 9, 28, tzinfo=dt.UTC)
+    settings = settings_for(SimpleNamespace(base_url=sim.base_url))
+    summary = run_backfill(settings, CHICAGO, day, day, transport=_ArchiveOnFirstBatch(sim, moved))
+    assert summary.status == "ok", summary.failures
+    raw = raw_of(lake_dir)
+    tickers = {m.ticker for m in sim.world.event(CHICAGO, day).markets}
+    batches = [json.loads(p["body"]) for p in raw.pages("batch_candlesticks")]
+    assert batches and all(b == {"markets": []} for b in batches)
+    assert {p["market_ticker"] for p in raw.pages("candlesticks")} == tickers
+    assert raw.candles == truth_of(sim.world, CHICAGO, day, day).candles
