@@ -204,6 +204,10 @@ def read_raw(lake: Path) -> RawContents:
             elif ep == "event_candlesticks":
                 for tk, cs in zip(d["market_tickers"], d["market_candlesticks"], strict=True):
                     out.candles |= {(tk, c["end_period_ts"]) for c in cs}
+            elif ep == "batch_candlesticks":
+                for m in d["markets"]:
+                    tk = m["market_ticker"]
+                    out.candles |= {(tk, c["end_period_ts"]) for c in m["candlesticks"]}
             elif ep == "candlesticks":
                 out.candles |= {(d["ticker"], c["end_period_ts"]) for c in d["candlesticks"]}
             elif ep == "markets":

@@ -11,8 +11,11 @@ Three shapes occur in the Kalshi API:
 - :class:`ChunkPager`: per-market candlesticks (archived markets, see
   https://docs.kalshi.com/getting_started/historical_data), split client-side so no request asks
   for more than 5,000 periods.
+- :class:`BatchPager`: the live batch candlestick endpoint (``GET /markets/candlesticks``, see
+  https://docs.kalshi.com/api-reference/market/batch-get-market-candlesticks): up to 100 tickers
+  and 10,000 candles (tickers x periods) per request, split client-side like :class:`ChunkPager`.
 
-All three satisfy :class:`Pager`, the one interface a walk needs: ``next_params()`` (``None``
+All four satisfy :class:`Pager`, the one interface a walk needs: ``next_params()`` (``None``
 when finished), ``update(data)`` with the parsed page, ``page`` (the number of the next page),
 ``cursor`` (the cursor the next request sends, if any), ``cursor_out(data)`` (the cursor a page
 hands on, as sent) and ``checkpoint()``/``restore()`` so a walk interrupted by a crash continues
@@ -34,6 +37,10 @@ from kalshi_lake.errors import SchemaError
 #: Most candles one candlestick request may return: more is refused with HTTP 400 "max
 #: candlesticks: 5000" (observed live; the docs state it only for the event endpoint).
 CANDLE_CAP = 5000
+#: Most candles one batch candlestick request may ask for, counted across its tickers.
+BATCH_CANDLE_CAP = 10_000
+#: Most tickers one batch candlestick request may name.
+BATCH_TICKERS = 100
 
 
 class Pager(Protocol):
@@ -240,6 +247,31 @@ class ChunkPager(_Windowed):
             return None
         self.start_ts = nxt
         return nxt
+
+
+@dataclass
+class BatchPager(ChunkPager):
+    """Walk ``[start_ts, end_ts]`` of the batch candlestick endpoint for up to 100 ``tickers``.
+
+    Each request names every ticker, so its time chunk is cut to ``BATCH_CANDLE_CAP //
+    len(tickers)`` periods: the candles it may return (tickers x periods, counting both ends of
+    the range) never exceed 10,000.
+    """
+
+    tickers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.tickers) <= BATCH_TICKERS:
+            raise ValueError(f"a batch names 1 to {BATCH_TICKERS} tickers, got {len(self.tickers)}")
+        self.cap = BATCH_CANDLE_CAP // len(self.tickers)
+        super().__post_init__()
+
+    def next_params(self) -> dict[str, Any] | None:
+        """The next chunk's parameters with ``market_tickers`` (comma-separated)."""
+        params = super().next_params()
+        if params is None:
+            return None
+        return {"market_tickers": ",".join(self.tickers), **params}
 
 
 #: Pages in a row that bring items, every one already seen in this walk, before the walk counts

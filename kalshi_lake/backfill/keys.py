@@ -13,6 +13,12 @@ only if the formats below never change::
     walk/trades/<tier>/<ticker>/<min_ts>     the pager checkpoint of an unfinished walk, with its
     walk/ecandles/<event>/<start>-<end>      running totals under ``agg`` (removed once the
     walk/hcandles/<ticker>/<start>-<end>     walk is done and its unit record is saved)
+    walk/bcandles/<event>/<start>-<end>[:i]  live batch candlesticks of an event's markets (``:i``
+                                             for its i-th batch of 100 tickers, i >= 1)
+
+Lakes written before the batch endpoint hold ``walk/ecandles/`` keys: a live event is now fetched
+with the batch endpoint, resuming from each market's ``candles/`` record, and a leftover event
+walk over the same window is dropped once the batch walk is done.
 
 :func:`keys_covering` maps lost raw pages (an endpoint and an event date) back to these keys:
 the progress those pages proved, which a repair deletes so the next run fetches them again.
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 from kalshi_lake.cities import event_date
 from kalshi_lake.lake.state import StateStore
@@ -36,6 +42,8 @@ class TradesRecord(TypedDict):
     lo: float | None
     hi: float | None
     final: bool
+    #: Why the trades were not walked (e.g. the market closed with volume 0); absent if walked.
+    skipped: NotRequired[str]
 
 
 class CandlesRecord(TypedDict):
@@ -81,6 +89,12 @@ def trades_walk_key(tier: str, ticker: str, min_ts: int | None) -> str:
 def event_candles_walk_key(event: str, window: tuple[int, int]) -> str:
     """Key of one live event-candlestick walk over ``window``."""
     return f"walk/ecandles/{event}/{window[0]}-{window[1]}"
+
+
+def batch_candles_walk_key(event: str, window: tuple[int, int], batch: int = 0) -> str:
+    """Key of one live batch-candlestick walk of an event's markets (``batch``: which 100)."""
+    suffix = f":{batch}" if batch else ""
+    return f"walk/bcandles/{event}/{window[0]}-{window[1]}{suffix}"
 
 
 def market_candles_walk_key(ticker: str, window: tuple[int, int]) -> str:
@@ -136,7 +150,7 @@ TRADES, CANDLES, EVENT, MARKET = "trades", "candles", "event", "market"
 
 def key_family(key: str) -> tuple[str, str] | None:
     """``(family, ticker)`` of a unit key: ``trades`` (``trades/`` and ``walk/trades/``),
-    ``candles`` (``candles/``, ``walk/ecandles/``, ``walk/hcandles/``), ``event`` or
+    ``candles`` (``candles/``, ``walk/ecandles/``, ``walk/bcandles/``, ``walk/hcandles/``), ``event`` or
     ``market``, with the market or event ticker the key is about; None for anything else."""
     parts = key.split("/")
     match parts:
@@ -150,7 +164,7 @@ def key_family(key: str) -> tuple[str, str] | None:
             return MARKET, ticker
         case ["walk", "trades", _tier, ticker, _min_ts]:
             return TRADES, ticker
-        case ["walk", "ecandles" | "hcandles", ticker, _window]:
+        case ["walk", "ecandles" | "bcandles" | "hcandles", ticker, _window]:
             return CANDLES, ticker
     return None
 

@@ -94,6 +94,9 @@ class MarketInfo:
     close_ts: float | None
     settlement_ts: float | None
     source_tier: str
+    #: Contracts traded over the market's life as its payload reports them (``volume_fp``, or
+    #: the legacy integer ``volume``); None when the payload has neither (or an old state record).
+    volume: float | None = None
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any], source_tier: str) -> MarketInfo:
@@ -119,6 +122,7 @@ class MarketInfo:
             close_ts=ts("close_time"),
             settlement_ts=ts("settlement_ts"),
             source_tier=source_tier,
+            volume=_volume(data),
         )
 
     @classmethod
@@ -133,6 +137,7 @@ class MarketInfo:
             close_ts=rec.get("close_ts"),
             settlement_ts=rec.get("settlement_ts"),
             source_tier=str(rec.get("source_tier", "live")),
+            volume=rec.get("volume"),
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -146,6 +151,7 @@ class MarketInfo:
             "close_ts": self.close_ts,
             "settlement_ts": self.settlement_ts,
             "source_tier": self.source_tier,
+            "volume": self.volume,
             "final": self.is_final,
         }
 
@@ -158,6 +164,29 @@ class MarketInfo:
     def is_final(self) -> bool:
         """Settled with a result: the market's state will not change again."""
         return self.status in FINAL_STATUSES and bool(self.result)
+
+    @property
+    def never_traded(self) -> bool:
+        """Closed (or settled) and its payload says not one contract traded: no trades to walk.
+
+        An open market with volume 0 may still trade, so it is not counted here; nor is one
+        whose payload has no volume at all.
+        """
+        return self.trading_over and self.volume == 0
+
+
+def _volume(data: Mapping[str, Any]) -> float | None:
+    """A market payload's lifetime volume: ``volume_fp`` ("12.00"), else legacy ``volume`` (12)."""
+    for name in ("volume_fp", "volume"):
+        value = data.get(name)
+        if isinstance(value, bool) or value is None or value == "":
+            continue
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            # A malformed volume proves nothing: the trades are walked.
+            return None
+    return None
 
 
 def market_tier(m: MarketInfo, cutoff: Cutoff) -> str:

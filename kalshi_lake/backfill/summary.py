@@ -66,6 +66,11 @@ class BackfillSummary:
                     f"  {tier:<10}{t.get('requests', 0):>7,} requests {t.get('pages', 0):>7,} pages "
                     f"{t.get('trades', 0):>9,} trades {t.get('candles', 0):>10,} candles"
                 )
+                if skipped := t.get("trades_skipped", 0):
+                    lines.append(
+                        f"  {'':<10}{skipped:>7,} trades walk(s) skipped: market closed with "
+                        "volume 0"
+                    )
         lines.extend(f"  note      {n}" for n in self.notes)
         if self.failures:
             lines.append(f"  FAILED    {len(self.failures)} unit(s) could not be fetched:")

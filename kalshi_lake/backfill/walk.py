@@ -57,6 +57,19 @@ def _event_candle_keys(data: dict[str, Any]) -> list[Hashable | None]:
     return out
 
 
+def _batch_candle_keys(data: dict[str, Any]) -> list[Hashable | None]:
+    """``(market ticker, end_period_ts)`` of every candle of a batch candlestick page."""
+    out: list[Hashable | None] = []
+    for entry in data.get("markets") or []:
+        market = entry.get("market_ticker") if isinstance(entry, dict) else None
+        candles = entry.get("candlesticks") if isinstance(entry, dict) else None
+        for c in candles if isinstance(candles, list) else []:
+            end = c.get("end_period_ts") if isinstance(c, dict) else None
+            ok = isinstance(end, int) and isinstance(market, str)
+            out.append((market, end) if ok else None)
+    return out
+
+
 @dataclass(frozen=True)
 class WalkKind:
     """What a walk of one raw endpoint brings: its items' identity and its page cap."""
@@ -78,6 +91,8 @@ class WalkKind:
 #:   a day is 4 pages a year; 1,000 pages is a million markets.
 #: - ``event_candlesticks`` (one event, at least 5,000 / markets minutes a page): a two-day window
 #:   of six markets is 4 pages; 1,000 pages covers 69 days even with 50 markets.
+#: - ``batch_candlesticks`` (up to 100 live markets, at least 10,000 / tickers minutes a page):
+#:   a two-day window of six markets is 2 pages; 1,000 pages covers 69 days even with 100.
 #: - ``candlesticks`` (one archived market, 5,000-minute chunks cut by the client): 1,000
 #:   pages is nine years of minutes.
 KINDS: dict[str, WalkKind] = {
@@ -85,6 +100,7 @@ KINDS: dict[str, WalkKind] = {
     "events": WalkKind(_keys_of("events", "event_ticker"), 1_000),
     "markets": WalkKind(_keys_of("markets", "ticker"), 1_000),
     "event_candlesticks": WalkKind(_event_candle_keys, 1_000),
+    "batch_candlesticks": WalkKind(_batch_candle_keys, 1_000),
     "candlesticks": WalkKind(_keys_of("candlesticks", "end_period_ts"), 1_000),
 }
 #: Any other walk: no item identity, the most generous cap.

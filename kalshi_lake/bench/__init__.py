@@ -8,7 +8,17 @@ can be compared. ``python -m kalshi_lake.bench`` prints one JSON object per line
 from __future__ import annotations
 
 #: Figure modules, in the order they run. A module that does not exist yet is skipped.
-MODULES = ("sim", "backfill", "storm", "kills", "transform", "queries", "validate", "s3")
+MODULES = (
+    "sim",
+    "requests",
+    "backfill",
+    "storm",
+    "kills",
+    "transform",
+    "queries",
+    "validate",
+    "s3",
+)
 
 
 def figure(name: str, value: float, unit: str, **inputs: object) -> dict[str, object]:

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kalshi_lake.api.paging import CANDLE_CAP, AdjustedEndPager, ChunkPager, CursorPager, Pager
+from kalshi_lake.api.paging import (
+    CANDLE_CAP,
+    AdjustedEndPager,
+    BatchPager,
+    ChunkPager,
+    CursorPager,
+    Pager,
+)
 from kalshi_lake.errors import SchemaError
 
 
@@ -105,3 +112,45 @@ def test_every_pager_walks_through_the_one_pager_interface() -> None:
     assert adjusted == [(None, None), (None, None)]
     chunks = _drain(ChunkPager(0, 600, cap=6), [{"candlesticks": []}] * 2)
     assert chunks == [(None, None), (None, None)]
+
+
+@given(
+    n=st.integers(1, 100),
+    start=st.integers(0, 10_000).map(lambda x: x * 60),
+    minutes=st.integers(0, 20_000),
+)
+@settings(max_examples=200, deadline=None)
+def test_batch_pager_covers_the_window_under_10000_candles(
+    n: int, start: int, minutes: int
+) -> None:
+    tickers = tuple(f"T{i}" for i in range(n))
+    pager = BatchPager(start, start + minutes * 60, tickers=tickers)
+    ends: list[int] = []
+    nxt = start
+    while (params := pager.next_params()) is not None:
+        assert params["market_tickers"] == ",".join(tickers)
+        assert params["start_ts"] == nxt  # no gap, no overlap
+        periods = (params["end_ts"] - params["start_ts"]) // 60 + 1  # both ends count
+        assert n * periods <= 10_000
+        ends.append(params["end_ts"])
+        nxt = params["end_ts"] + 60
+        pager.update({"markets": []})
+    assert ends[-1] == start + minutes * 60
+    # As few requests as the cap allows.
+    assert len(ends) == -(-(minutes + 1) // (10_000 // n))
+
+
+def test_batch_pager_refuses_more_than_100_tickers_and_resumes() -> None:
+    with pytest.raises(ValueError, match="1 to 100"):
+        BatchPager(0, 60, tickers=tuple(f"T{i}" for i in range(101)))
+    with pytest.raises(ValueError):
+        BatchPager(0, 60, tickers=())
+    a = BatchPager(0, 3000 * 60, tickers=("A", "B", "C", "D", "E", "F"))
+    a.next_params()
+    a.update({})
+    b = BatchPager(0, 3000 * 60, tickers=("A", "B", "C", "D", "E", "F"))
+    b.restore(a.checkpoint())
+    assert b.next_params() == a.next_params() == {
+        "market_tickers": "A,B,C,D,E,F", "start_ts": 1666 * 60, "end_ts": 3000 * 60,
+        "period_interval": 1,
+    }  # fmt: skip

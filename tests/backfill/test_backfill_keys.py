@@ -25,6 +25,14 @@ def test_key_formats_are_unchanged() -> None:
     assert keys.market_candles_walk_key(T, (100, 200)) == f"walk/hcandles/{T}/100-200"
 
 
+def test_batch_candle_walk_keys_belong_to_their_event() -> None:
+    assert keys.batch_candles_walk_key(E, (100, 200)) == f"walk/bcandles/{E}/100-200"
+    assert keys.batch_candles_walk_key(E, (100, 200), 2) == f"walk/bcandles/{E}/100-200:2"
+    for batch in (0, 2):
+        key = keys.batch_candles_walk_key(E, (100, 200), batch)
+        assert keys.key_family(key) == (keys.CANDLES, E)
+
+
 def test_saved_state_reads_records_and_ignores_them_under_refresh() -> None:
     lake = Lake(f"memory://keys-{secrets.token_hex(6)}")
     store = StateStore(lake, "backfill/city=chicago")

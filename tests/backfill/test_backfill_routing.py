@@ -15,6 +15,7 @@ import pytest
 import kalshi_lake.backfill.units as backfill_units
 from kalshi_lake.backfill import run_backfill
 from kalshi_lake.backfill.plan import Cutoff, MarketInfo, market_tier, trade_tiers
+from kalshi_lake.backfill.units import EventUnits
 from kalshi_lake.cities import event_date, get_city
 from kalshi_lake.sim import SimServer
 
@@ -58,11 +59,12 @@ def test_cutoff_straddling_range_uses_each_tier_for_what_it_holds(
         if r["tier"] == "live" and json.loads(r["body"])["trades"]
     }
     assert straddle
-    # Candles: archived markets per market on /historical, the others per event on the live tier.
+    # Candles: archived markets per market on /historical, the others per event in live batches.
     hist_candle_markets = {r["market_ticker"] for r in raw.pages("candlesticks")}
     assert hist_candle_markets == truth.historical_markets
     assert all(r["tier"] == "historical" for r in raw.pages("candlesticks"))
-    live_events = {r["event_ticker"] for r in raw.pages("event_candlesticks")}
+    live_events = {r["event_ticker"] for r in raw.pages("batch_candlesticks")}
+    assert not raw.pages("event_candlesticks")
     assert live_events == {t.rsplit("-", 1)[0] for t in truth.markets - truth.historical_markets}
     # Archived markets' states came from /historical/markets, live ones from /markets.
     tiers = {r["tier"] for r in raw.pages("markets")}
@@ -136,7 +138,9 @@ def test_live_event_candles_follow_adjusted_end_ts(
     settings_for: Callable[..., Any],
     raw_of: Callable[..., Any],
     truth_of: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(EventUnits, "live_candles", "event")  # the pre-batch path
     city = get_city("chicago")
     day = dt.date(2026, 11, 10)
     run_backfill(settings_for(sim), city, day, day)
@@ -150,6 +154,31 @@ def test_live_event_candles_follow_adjusted_end_ts(
         assert int(json.loads(b["request_params"])["start_ts"]) == adjusted
     last = json.loads(pages[-1]["body"])
     assert last["adjusted_end_ts"] == int(first["end_ts"])
+    assert raw.candles == truth_of(sim.world, city, day, day).candles
+
+
+def test_live_candles_come_in_batches_under_10000_candles(
+    sim: SimServer,
+    lake_dir: Path,
+    settings_for: Callable[..., Any],
+    raw_of: Callable[..., Any],
+    truth_of: Callable[..., Any],
+) -> None:
+    city = get_city("chicago")
+    day = dt.date(2026, 11, 10)
+    run_backfill(settings_for(sim), city, day, day)
+    raw = raw_of(lake_dir)
+    pages = sorted(raw.pages("batch_candlesticks"), key=lambda r: r["page_number"])
+    tickers = sorted(t.ticker for t in sim.world.event(city, day).markets)
+    # 6 markets x ~2,340 minutes: two requests (the event endpoint needed three).
+    assert len(pages) == 2
+    chunks = [json.loads(p["request_params"]) for p in pages]
+    for params in chunks:
+        assert params["market_tickers"].split(",") == tickers
+        periods = (int(params["end_ts"]) - int(params["start_ts"])) // 60 + 1
+        assert len(tickers) * periods <= 10_000  # both ends of the range count
+    assert int(chunks[1]["start_ts"]) == int(chunks[0]["end_ts"]) + 60  # no gap, no overlap
+    assert {p["date"] for p in pages} == {day.isoformat()}
     assert raw.candles == truth_of(sim.world, city, day, day).candles
 
 
@@ -251,3 +280,26 @@ def test_many_archived_events_use_the_series_listing_and_stop_past_the_range(
     # ... and it stopped once past the range: the archive back to 2021 is ~11 pages.
     assert len(listing) <= 2
     assert listing[-1]["cursor_out"] != ""
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "never_traded"),
+    [
+        ({"volume_fp": "0.00"}, "finalized", True),
+        ({"volume": 0}, "closed", True),  # legacy integer field
+        ({"volume_fp": "0.00", "volume": 5}, "settled", True),  # volume_fp wins
+        ({"volume_fp": "0.00"}, "active", False),  # still open: it may trade later
+        ({"volume_fp": "3.00"}, "finalized", False),
+        ({}, "finalized", False),  # no volume in the payload: walk
+        ({"volume_fp": "n/a"}, "finalized", False),  # unreadable: walk
+    ],
+)
+def test_only_a_closed_market_with_volume_0_counts_as_never_traded(
+    payload: dict[str, Any], status: str, never_traded: bool
+) -> None:
+    data = {"ticker": "KXHIGHCHI-26MAY18-B70.5", "status": status, **payload}
+    m = MarketInfo.from_payload(data, "live")
+    assert m.never_traded is never_traded
+    assert MarketInfo.from_state(m.to_state()) == m
+    legacy_state = {k: v for k, v in m.to_state().items() if k != "volume"}
+    assert MarketInfo.from_state(legacy_state).never_traded is False

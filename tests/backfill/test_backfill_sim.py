@@ -56,7 +56,7 @@ def test_pages_carry_their_provenance_byte_for_byte(
         assert r["http_status"] == 200 and r["city"] == "chicago"
         assert r["fetched_at"] is not None and r["run_id"]
         params = json.loads(r["request_params"])
-        if r["endpoint"] in ("trades", "event_candlesticks", "candlesticks"):
+        if r["endpoint"] in ("trades", "batch_candlesticks", "candlesticks"):
             # Event- and market-scoped pages live under the event's climate date.
             assert r["date"] == event_date(r["event_ticker"]).isoformat()
         if r["endpoint"] == "trades":
@@ -150,7 +150,8 @@ def test_trades_candle_window_fetches_only_minutes_with_trades(
     raw = raw_of(lake_dir)
     truth = truth_of(sim.world, CHICAGO, start, end)
     assert set(raw.trades) == truth.trades
-    for r in raw.pages("event_candlesticks"):
+    assert raw.pages("batch_candlesticks")
+    for r in raw.pages("batch_candlesticks"):
         params = json.loads(r["request_params"])
         tickers = [t for t in truth.markets if t.startswith(r["event_ticker"] + "-")]
         first_trade = min(

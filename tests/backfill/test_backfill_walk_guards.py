@@ -128,6 +128,13 @@ def test_item_identity_per_walk_kind() -> None:
     }
     # The same minute of two markets is two candles.
     assert KINDS["event_candlesticks"].keys(page) == [("A", 60), ("B", 60)]
+    batch = {
+        "markets": [
+            {"market_ticker": "A", "candlesticks": [{"end_period_ts": 60}]},
+            {"market_ticker": "B", "candlesticks": [{"end_period_ts": 60}, {"x": 1}]},
+        ]
+    }
+    assert KINDS["batch_candlesticks"].keys(batch) == [("A", 60), ("B", 60), None]
     assert OTHER_KIND.keys({"anything": [1]}) == []
 
 

@@ -97,12 +97,13 @@ def _assert_state_claims_only_durable_pages(lake_dir: Path, raw_of: Callable[...
         # A walk saved at page N has its pages 0..N-1 in the lake (possibly from earlier runs).
         assert set(range(rec["page"])) <= pages_by_market.get(ticker, set()), key
     candle_pages: dict[str, set[int]] = {}
-    for r in raw.pages("event_candlesticks"):
+    for r in raw.pages("batch_candlesticks"):
         candle_pages.setdefault(r["event_ticker"], set()).add(r["page_number"])
-    for key, rec in state.items("walk/ecandles/"):
+    for key, rec in state.items("walk/bcandles/"):
         event = key.split("/")[2]
         assert set(range(rec["page"])) <= candle_pages.get(event, set()), key
-    done_trades = {k.split("/", 1)[1] for k, v in state.items("trades/")}
+    # A market that closed without a trade is done without a trades page.
+    done_trades = {k.split("/", 1)[1] for k, v in state.items("trades/") if not v.get("skipped")}
     fetched = {r["market_ticker"] for r in raw.pages("trades") if r["cursor_out"] == ""}
     assert done_trades <= fetched
-    return len(walks) + len(dict(state.items("walk/ecandles/"))) + len(done_trades)
+    return len(walks) + len(dict(state.items("walk/bcandles/"))) + len(done_trades)

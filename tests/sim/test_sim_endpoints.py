@@ -387,6 +387,25 @@ def test_batch_candles_limits(client: httpx.Client, world: World) -> None:
         assert x["candlesticks"] == want
 
 
+def test_batch_candles_serve_only_the_live_tier(client: httpx.Client, world: World) -> None:
+    old = _event(world, dt.date(2026, 9, 10))  # settled before the cutoff (2026-09-22)
+    new = _event(world, dt.date(2026, 11, 10))
+    assert all(world.is_historical(m.ticker) for m in old.markets)
+    assert not any(world.is_historical(m.ticker) for m in new.markets)
+    start, end = _secs(old.open_us), _secs(old.open_us) + 60 * 60
+    both = ",".join(m.ticker for m in old.markets + new.markets)
+    got = _get(client, "/markets/candlesticks", market_tickers=both, start_ts=start,
+               end_ts=end, period_interval=1)  # fmt: skip
+    assert [x["market_ticker"] for x in got["markets"]] == [m.ticker for m in new.markets]
+    only_old = ",".join(m.ticker for m in old.markets)
+    got = _get(client, "/markets/candlesticks", market_tickers=only_old, start_ts=start,
+               end_ts=end, period_interval=1)  # fmt: skip
+    assert got == {"markets": []}, "archived markets are only on /historical"
+    hist = _get(client, f"/historical/markets/{old.markets[0].ticker}/candlesticks",
+                start_ts=start, end_ts=end, period_interval=1)  # fmt: skip
+    assert hist["candlesticks"], "the archived market does have candles there"
+
+
 def test_orderbook_matches_the_market_quote(client: httpx.Client, world: World) -> None:
     ev = _event(world, dt.date(2026, 11, 21))
     for m in ev.markets:
