@@ -105,10 +105,12 @@ def traded_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 
 
 @pytest.mark.slow
-def test_every_check_runs_in_100mb_of_memory_and_50mb_of_spill(traded_lake: Lake) -> None:
+def test_every_check_runs_in_128mb_of_memory_and_50mb_of_spill(traded_lake: Lake) -> None:
     # The "nothing lost" check used to carry every raw page's JSON body along with each of its
-    # trades: on this lake it needed more than 50 MB of spill (15 GB for 1M trades).
-    con = connect(traded_lake, memory_limit="100MB", max_temp_directory_size="50MB")
+    # trades: on this lake it needed more than 50 MB of spill (15 GB for 1M trades). 128 MB, not
+    # 100: at 100 MB the streaming anti join's peak (88 of 95 MiB) ran out once in four runs on
+    # a loaded 2-core machine, depending on how its two threads interleaved.
+    con = connect(traded_lake, memory_limit="128MB", max_temp_directory_size="50MB")
     try:
         results = run_checks(con)
     finally:
