@@ -122,7 +122,7 @@ def cli(ctx: click.Context, lake: str | None, verbose: int) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def cities(as_json: bool) -> None:
-    """List the daily-high cities: series ticker, legacy prefix, time zone, station."""
+    """List the cities and their daily temperature series: family (high, low), ticker, first event."""
     from kalshi_lake.cities import CITIES
 
     if as_json:
@@ -137,6 +137,14 @@ def cities(as_json: bool) -> None:
                 "cli_code": c.cli_code,
                 "first_event": c.first_event.isoformat(),
                 "aliases": list(c.aliases),
+                "families": {
+                    f: {
+                        "series_ticker": s.ticker,
+                        "legacy_prefix": s.legacy_prefix,
+                        "first_event": s.first_event.isoformat(),
+                    }
+                    for f, s in c.families.items()
+                },
             }
             for c in CITIES
         ]
@@ -148,6 +156,7 @@ def cities(as_json: bool) -> None:
         Column("name", wrap=False),
         Column("city", priority=7),
         Column("series", wrap=False, priority=9),
+        Column("family", wrap=False, priority=8),
         Column("legacy", wrap=False, priority=3),
         Column("time zone", wrap=False, priority=6),
         Column("station", wrap=False, priority=4),
@@ -158,14 +167,16 @@ def cities(as_json: bool) -> None:
         [
             c.name,
             c.display_name,
-            c.series_ticker,
-            c.legacy_prefix or "",
+            s.ticker,
+            s.family,
+            s.legacy_prefix or "",
             c.tz,
             f"{c.station_icao} ({c.cli_code})",
-            c.first_event.isoformat(),
+            s.first_event.isoformat(),
             ", ".join(c.aliases),
         ]
         for c in CITIES
+        for s in c.families.values()
     ]
     out = console()
     out.print(
@@ -173,7 +184,7 @@ def cities(as_json: bool) -> None:
             columns,
             table_rows,
             width=out.width,
-            title="Kalshi daily-high temperature series",
+            title="Kalshi daily temperature series (high and low)",
             more="see them with --json",
         )
     )

@@ -50,6 +50,10 @@ class UnknownCityError(UsageError):
     """A city name or alias that is not in the registry."""
 
 
+class UnknownFamilyError(UsageError):
+    """A market family name (``high``, ``low``) that is not in the registry, or not the city's."""
+
+
 class BadDateError(UsageError):
     """A date that does not parse, or a range that is empty or out of bounds."""
 

@@ -28,11 +28,15 @@ Interface::
     exists, statuses and tiers; faults never touch it):
         world.now, world.cutoff -> {"market_settled_ts", "trades_created_ts", "orders_updated_ts",
                                     "market_positions_last_updated_ts"}: aware UTC datetimes
-        world.event(city, date) -> Event | None   (event_ticker, series_ticker, city, date, high,
-                                                    markets: list[Market]); None before the
-                                                    city's first_event or before it is created
-        world.event_by_ticker(t), world.market(t) -> Event | Market | None
-        world.events(cities=None, first=None, last=None) -> list[Event], newest first
+        world.event(city, date, family=None) -> Event | None
+                                                  (event_ticker, series_ticker, city, date, family,
+                                                    high, low, value: the settled temperature,
+                                                    markets: list[Market]); the city's high
+                                                    series unless family="low"; None before the
+                                                    series' first_event or before it is created
+        world.event_by_ticker(t), world.market(t) -> Event | Market | None  (any family)
+        world.events(cities=None, first=None, last=None) -> list[Event], newest first (default:
+                                                  every series of every family, sim.world.SERIES)
         world.market_payload(ticker) -> dict      exactly the Market JSON object served
         world.event_payload(event) -> dict        the EventData object (no nested markets)
         world.trades(ticker) -> list[dict]        Trade objects created <= now, oldest first

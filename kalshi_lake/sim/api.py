@@ -33,7 +33,12 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from kalshi_lake.cities import CITIES
+from kalshi_lake.sim.candlejson import (
+    historical_candle_json,
+    live_candle_json,
+    period_boundary_at_or_after,
+    synthetic_candle,
+)
 from kalshi_lake.sim.faults import CursorFault, PayloadFaults
 from kalshi_lake.sim.model import US, Event, Market, fmt_ts, from_us
 from kalshi_lake.sim.wire import (
@@ -49,14 +54,7 @@ from kalshi_lake.sim.wire import (
     json_text,
     not_found,
 )
-from kalshi_lake.sim.world import (
-    PERIODS,
-    World,
-    historical_candle_json,
-    live_candle_json,
-    period_boundary_at_or_after,
-    synthetic_candle,
-)
+from kalshi_lake.sim.world import PERIODS, SERIES, World
 
 log = logging.getLogger(__name__)
 
@@ -246,13 +244,13 @@ class SimApp:
             raise not_found()
         return m
 
-    def _events(self, city_names: tuple[str, ...] | None, first: Any, last: Any) -> list[Event]:
-        cities = None if city_names is None else [c for c in CITIES if c.name in city_names]
-        return self.world.events(cities, first, last)
+    def _events(self, tickers: tuple[str, ...] | None, first: Any, last: Any) -> list[Event]:
+        series = None if tickers is None else [c for c in SERIES if c.series_ticker in tickers]
+        return self.world.events(series, first, last)
 
-    def _keys(self, city_names: tuple[str, ...] | None, first: Any, last: Any) -> list[Any]:
-        cities = None if city_names is None else [c for c in CITIES if c.name in city_names]
-        return self.world.event_keys(cities, first, last)
+    def _keys(self, tickers: tuple[str, ...] | None, first: Any, last: Any) -> list[Any]:
+        series = None if tickers is None else [c for c in SERIES if c.series_ticker in tickers]
+        return self.world.event_keys(series, first, last)
 
     def _candle_window(self, params: Params) -> tuple[int, int, int]:
         start = params.integer("start_ts", required=True)
@@ -308,7 +306,7 @@ class SimApp:
         meta = bool(params.flag("include_product_metadata"))
         params.integer("min_updated_ts")
         out = []
-        for c in CITIES:
+        for c in SERIES:
             s = self.world.series_payload(c, include_volume=volume)
             if category is not None and category not in s["categories"]:
                 continue
@@ -349,7 +347,7 @@ class SimApp:
                 keys = [k for k in keys if k[0].series_ticker == series]
         elif series is not None:
             city = w.series(series)
-            keys = self._keys_cache((city.name,), None, None) if city else []
+            keys = self._keys_cache((city.series_ticker,), None, None) if city else []
         else:
             keys = self._keys_cache(None, None, None)
         now = w.now_us
@@ -454,7 +452,7 @@ class SimApp:
             names: tuple[str, ...] | None = None
             if series is not None:
                 city = w.series(series)
-                names = (city.name,) if city else ()
+                names = (city.series_ticker,) if city else ()
             if names == ():
                 candidates = []
             else:
@@ -685,7 +683,7 @@ class SimApp:
             names: tuple[str, ...] | None = None
             if series is not None:
                 city = w.series(series)
-                names = (city.name,) if city else ()
+                names = (city.series_ticker,) if city else ()
             evs = (
                 []
                 if names == ()

@@ -1,11 +1,15 @@
 """The simulator's data model: pure functions of (seed, series, climate date).
 
-One :class:`Event` per city and climate day: a daily high drawn from a seasonal climate, a
-6-market :func:`ladder` placed around a noisy forecast, lifecycle times
+This module holds the static part (events, ladders, markets, texts); :mod:`kalshi_lake.sim.tape`
+the dynamic part (quote paths, trade tapes, candles).
+
+One :class:`Event` per series and climate day: a daily high drawn from a seasonal climate (and,
+for the ``low`` family, the same day's low below it), a 6-market :func:`ladder` placed around a
+noisy forecast of the settled value, lifecycle times
 (https://docs.kalshi.com/getting_started/market_lifecycle) and rules text by settlement-source
 era (the NWS climate report, then The Weather Company from ``cities.TWC_FIRST_DATE``). Its
 :class:`Tape` per market is a quote path (best bid/ask changes) and a trade tape: a latent
-temperature estimate drifts from the forecast to the real high (a Brownian bridge with shrinking
+temperature estimate drifts from the forecast to the settled value (a Brownian bridge with shrinking
 uncertainty), each bracket's fair value follows from it, market makers quote around the fair
 value and takers cross the spread. Everything else the server shows (volume, open interest, last
 price, candles) is derived from the tape, so it is self-consistent by construction.
@@ -21,13 +25,11 @@ import datetime as dt
 import math
 import random
 import time
-from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from statistics import NormalDist
 from zoneinfo import ZoneInfo
 
-from kalshi_lake.cities import TWC_FIRST_DATE, City
+from kalshi_lake.cities import TWC_FIRST_DATE, City, get_city
 
 US = 1_000_000
 MINUTE_US = 60 * US
@@ -69,6 +71,20 @@ CLIMATE: dict[str, tuple[float, float, int, float]] = {
     "okc": (72, 23, 205, 8.0),
     "houston": (79, 16, 210, 5.0),
 }
+
+#: Mean gap between a day's high and its low in °F (its day-to-day sd is 4 °F); dry and
+#: inland cities swing more than coastal ones. Rough; only plausibility matters.
+DIURNAL: dict[str, float] = {
+    "miami": 10.0,
+    "la": 12.0,
+    "sf": 13.0,
+    "denver": 26.0,
+    "lasvegas": 22.0,
+    "phoenix": 22.0,
+}
+DEFAULT_DIURNAL = 17.0
+#: The lowest ladder strike a lows event lists (tickers carry no sign, so no tail below 1 °F).
+MIN_LOW_STRIKE = 1
 
 #: Expected trades per event once a series is mature (before the era ramp and per-day noise).
 ACTIVITY: dict[str, float] = {
@@ -176,10 +192,6 @@ def long_date(d: dt.date) -> str:
 def short_date(d: dt.date) -> str:
     """``Aug 12, 2026``."""
     return f"{d:%b} {d.day}, {d.year}"
-
-
-def _phi(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x * 0.7071067811865476))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,15 +309,22 @@ class Event:
     series_ticker: str
     city: City
     date: dt.date
-    high: int
+    high: int  # the day's high (the settled value of a ``high`` event)
     forecast: float
     low_strike: int
     source: str  # "nws" or "twc"
     created_us: int
     strike_date_us: int
-    resolve_us: int  # when the high is essentially known (17:00 local standard time on D)
+    resolve_us: int  # when the value is essentially known (17:00 LST on D; lows 09:00)
     expected_trades: float
     markets: list[Market] = field(default_factory=list)
+    family: str = "high"
+    low: int | None = None  # the day's low (set for ``low`` events)
+
+    @property
+    def value(self) -> int:
+        """The settled temperature: the day's high or, for a ``low`` event, its low."""
+        return self.low if self.family == "low" and self.low is not None else self.high
 
     @property
     def open_us(self) -> int:
@@ -345,31 +364,71 @@ def short_name(city: City) -> str:
     return "NYC" if city.name == "nyc" else city.display_name
 
 
-def _rules(city: City, day: dt.date, source: str, cond: str) -> tuple[str, str]:
+def series_view(city: City, family: str) -> City:
+    """The city as one of its series sees it: the flat series fields are that family's.
+
+    The high view is the registry's city itself; the low view is a copy whose
+    ``series_ticker``/``legacy_prefix``/``first_event`` are the ``KXLOWT*`` series' (the
+    simulator keys its events by these views, so one code path serves every family).
+    """
+    if family == "high":
+        return city
+    s = city.series(family)
+    return replace(
+        city, series_ticker=s.ticker, legacy_prefix=s.legacy_prefix, first_event=s.first_event
+    )
+
+
+def day_temperatures(seed: int, city: City, day: dt.date) -> tuple[int, int]:
+    """(high, low) of a city's climate day; the low is always at least 1 °F below the high.
+
+    The high is the first draw of the high event's own generator, so both families of a day
+    agree with each other.
+    """
+    high_ticker = get_city(city.name).series_ticker
+    rng = random.Random(f"kalshi-sim|{seed}|{high_ticker}|{day.isoformat()}|event")
+    normal, sd = climate_normal(city, day)
+    high = round(normal + rng.gauss(0.0, sd))
+    swing = random.Random(f"kalshi-sim|{seed}|{high_ticker}|{day.isoformat()}|diurnal")
+    spread = max(3, round(swing.gauss(DIURNAL.get(city.name, DEFAULT_DIURNAL), 4.0)))
+    low = high - spread
+    if low < MIN_LOW_STRIKE + 8:
+        # Keep a cold night's ladder above 0 °F (see MIN_LOW_STRIKE), and still below the high.
+        low = min(high - 1, MIN_LOW_STRIKE + 8)
+    return high, low
+
+
+_WORDS = {"high": ("maximum", "highest", "high"), "low": ("minimum", "lowest", "low")}
+
+
+def _rules(
+    city: City, day: dt.date, source: str, cond: str, family: str = "high"
+) -> tuple[str, str]:
+    extreme, most, _ = _WORDS[family]
     if source == "twc":
         primary = (
-            f"If the maximum temperature recorded at {city.display_name} ({city.cli_code}) for "
+            f"If the {extreme} temperature recorded at {city.display_name} ({city.cli_code}) for "
             f"{short_date(day)}, is {cond} fahrenheit according to The Weather Company, then the "
             "market resolves to Yes."
         )
         secondary = (
             "Not all weather data is the same. While checking a source like Google or your "
             "phone's weather app may provide a general idea of the temperature, the official and "
-            "final value used to determine this market is the maximum temperature as reported by "
+            f"final value used to determine this market is the {extreme} temperature as reported by "
             "The Weather Company (https://weather.com/kalshi), which utilizes NWS as its primary "
             "underlying source. Preliminary reporting may be subject to underlying rounding and "
             "conversion nuances."
         )
     else:
         primary = (
-            f"If the highest temperature recorded in {city.station_label} for {long_date(day)} as "
+            f"If the {most} temperature recorded in {city.station_label} for {long_date(day)} as "
             "reported by the National Weather Service's Climatological Report (Daily), is "
             f"{cond}, then the market resolves to Yes."
         )
         secondary = (
             "Not all weather data is the same. While checking a source like Google or your "
             "phone's weather app may provide a general idea of the temperature, the official and "
-            "final value used to determine this market is the highest temperature as reported by "
+            f"final value used to determine this market is the {most} temperature as reported by "
             "the corresponding NWS Climatological Report (Daily) linked in the rules above. "
             "Preliminary NWS reporting and measurement methods may be subject to underlying "
             "rounding and conversion nuances."
@@ -399,13 +458,24 @@ def settlement_sources(city: City, source: str) -> list[dict[str, str]]:
     return [{"name": "National Weather Service", "url": url}]
 
 
-def make_event(seed: int, city: City, day: dt.date) -> Event:
-    """The event for ``city`` on climate day ``day`` (cheap: no tape)."""
+def make_event(seed: int, city: City, day: dt.date, family: str = "high") -> Event:
+    """The event of ``city``'s ``family`` series on climate day ``day`` (cheap: no tape).
+
+    ``city`` is the registry's city or its :func:`series_view` for ``family``.
+    """
+    city = series_view(get_city(city.name), family)
     rng = random.Random(f"kalshi-sim|{seed}|{city.series_ticker}|{day.isoformat()}|event")
     normal, sd = climate_normal(city, day)
-    high = round(normal + rng.gauss(0.0, sd))
-    forecast = high + rng.gauss(0.0, 2.2)
+    day_low: int | None = None
+    if family == "high":
+        high = value = round(normal + rng.gauss(0.0, sd))
+    else:
+        high, day_low = day_temperatures(seed, city, day)
+        value = day_low
+    forecast = value + rng.gauss(0.0, 2.2)
     low = round(forecast - 3.5 + rng.uniform(-1.5, 1.5))
+    if family == "low":
+        low = max(MIN_LOW_STRIKE, low)
     source = "twc" if day >= TWC_FIRST_DATE else "nws"
     event_ticker = city.event_ticker(day)
     std = standard_offset_us(city.tz)
@@ -427,7 +497,9 @@ def make_event(seed: int, city: City, day: dt.date) -> Event:
     occurrence_us = _local_us(day, 10, 0, ET)
     midnight_utc = to_us(dt.datetime(next_day.year, next_day.month, next_day.day, tzinfo=UTC))
     strike_date_us = midnight_utc - std
-    resolve_us = strike_date_us - 7 * HOUR_US  # 17:00 local standard time on the climate day
+    # 17:00 local standard time on the climate day, when the high is known; a low is mostly
+    # known after dawn (09:00).
+    resolve_us = strike_date_us - (15 if family == "low" else 7) * HOUR_US
 
     noise = rng.lognormvariate(0.0, 0.9) / math.exp(0.9**2 / 2)
     expected = ACTIVITY.get(city.name, DEFAULT_ACTIVITY) * _era_factor(day) * noise
@@ -437,7 +509,7 @@ def make_event(seed: int, city: City, day: dt.date) -> Event:
     early = _early_close(day)
     markets = []
     for i, b in enumerate(ladder(low)):
-        primary, secondary = _rules(city, day, source, b.cond)
+        primary, secondary = _rules(city, day, source, b.cond, family)
         m_created = created_us + int(rng.uniform(0, 2) * US)
         markets.append(
             Market(
@@ -451,11 +523,11 @@ def make_event(seed: int, city: City, day: dt.date) -> Event:
                 lo=b.lo,
                 hi=b.hi,
                 subtitle=b.subtitle,
-                title=f"Will the **high temp in {name}** be {b.short} on {when}?",
+                title=f"Will the **{_WORDS[family][2]} temp in {name}** be {b.short} on {when}?",
                 rules_primary=primary,
                 rules_secondary=secondary,
                 early_close_condition=early,
-                result="yes" if b.resolves_yes(high) else "no",
+                result="yes" if b.resolves_yes(value) else "no",
                 created_us=m_created,
                 open_us=open_us,
                 close_us=close_us,
@@ -481,386 +553,6 @@ def make_event(seed: int, city: City, day: dt.date) -> Event:
         resolve_us=resolve_us,
         expected_trades=expected,
         markets=markets,
+        family=family,
+        low=day_low,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# dynamic data: the tape
-
-
-@dataclass(slots=True)
-class Tape:
-    """Quote changes and trades of one market, oldest first.
-
-    ``q_*``: each entry is a change of the best bid/ask (cents; bid 0 / ask 100 = empty side) and
-    the sizes shown there (cc). The last entry, just after close, empties the book. ``t_*``: one
-    entry per trade; ``t_px`` is the YES price in cents, ``t_yes`` the taker's outcome side,
-    ``t_oi`` open interest after the trade, ``t_cum`` cumulative count (``t_cum[k]`` = sum of the
-    first ``k`` counts).
-    """
-
-    q_us: list[int] = field(default_factory=list)
-    q_bid: list[int] = field(default_factory=list)
-    q_ask: list[int] = field(default_factory=list)
-    q_bsz: list[int] = field(default_factory=list)
-    q_asz: list[int] = field(default_factory=list)
-    t_us: list[int] = field(default_factory=list)
-    t_px: list[int] = field(default_factory=list)
-    t_cc: list[int] = field(default_factory=list)
-    t_yes: list[bool] = field(default_factory=list)
-    t_block: list[bool] = field(default_factory=list)
-    t_id: list[int] = field(default_factory=list)
-    t_oi: list[int] = field(default_factory=list)
-    t_cum: list[int] = field(default_factory=lambda: [0])
-
-    def quote_at(self, now_us: int) -> tuple[int, int, int, int]:
-        """(bid, ask, bid size, ask size) in effect at ``now`` ((0, 100, 0, 0) before the first)."""
-        j = bisect_right(self.q_us, now_us) - 1
-        if j < 0:
-            return 0, 100, 0, 0
-        return self.q_bid[j], self.q_ask[j], self.q_bsz[j], self.q_asz[j]
-
-    def n_trades_until(self, now_us: int) -> int:
-        """How many trades happened at or before ``now``."""
-        return bisect_right(self.t_us, now_us)
-
-
-class _Fair:
-    """Fair YES probability of each bracket over time, from a latent temperature estimate."""
-
-    def __init__(self, event: Event, rng: random.Random) -> None:
-        self.event = event
-        self.t0 = event.open_us
-        self.t1 = max(event.resolve_us, self.t0 + HOUR_US)
-        step = 900 * US
-        n = max(2, math.ceil((self.t1 - self.t0) / step))
-        self.step = (self.t1 - self.t0) / n
-        w = [0.0]
-        for _ in range(n):
-            w.append(w[-1] + rng.gauss(0.0, math.sqrt(1.0 / n)))
-        self.m: list[float] = []
-        self.s: list[float] = []
-        for k in range(n + 1):
-            tau = k / n
-            bridge = w[k] - tau * w[n]
-            self.m.append(event.forecast + (event.high - event.forecast) * tau + 1.6 * bridge)
-            self.s.append(0.35 + 2.6 * math.sqrt(1.0 - tau))
-        self.n = n
-
-    def at(self, t_us: int) -> tuple[float, float]:
-        """(mean, sd) of the market's belief about the settled high at ``t``."""
-        if t_us >= self.t1:
-            # After the afternoon peak only the report's rounding is uncertain, and less so
-            # every hour.
-            decay = max(0.08, 1.0 - (t_us - self.t1) / (6 * HOUR_US))
-            return float(self.event.high), 0.35 * decay
-        x = (t_us - self.t0) / self.step
-        k = min(self.n - 1, max(0, int(x)))
-        f = x - k
-        return (
-            self.m[k] + (self.m[k + 1] - self.m[k]) * f,
-            self.s[k] + (self.s[k + 1] - self.s[k]) * f,
-        )
-
-    @staticmethod
-    def prob(market: Market, mean: float, sd: float) -> float:
-        """P(settled high in the bracket) under N(mean, sd) rounded to whole degrees."""
-        upper = 1.0 if market.hi is None else _phi((market.hi + 0.5 - mean) / sd)
-        lower = 0.0 if market.lo is None else _phi((market.lo - 0.5 - mean) / sd)
-        return max(0.0, upper - lower)
-
-
-def _trade_buckets(event: Event) -> tuple[list[int], list[float]]:
-    """15-minute buckets over the trading window and their cumulative trading intensity."""
-    std = standard_offset_us(event.city.tz)
-    day_start = event.strike_date_us - DAY_US  # local-standard midnight starting the climate day
-    starts: list[int] = []
-    cum: list[float] = []
-    total = 0.0
-    t = event.open_us
-    step = 900 * US
-    while t < event.close_us:
-        local_hour = ((t + std) // HOUR_US) % 24
-        w = HOUR_WEIGHTS[local_hour] * (1.6 if t >= day_start else 1.0)
-        total += w
-        starts.append(t)
-        cum.append(total)
-        t += step
-    return starts, cum
-
-
-def simulate_tapes(seed: int, event: Event) -> list[Tape]:
-    """Quote paths and trade tapes of every market of ``event``, deterministic in (seed, event)."""
-    rng = random.Random(f"kalshi-sim|{seed}|{event.series_ticker}|{event.date.isoformat()}|tape")
-    fair = _Fair(event, rng)
-    m0, s0 = fair.at(event.open_us)
-    priors = [_Fair.prob(m, m0, s0) for m in event.markets]
-    shares = [
-        p * (1 - p) + 0.02 + (0.15 if m.result == "yes" else 0.0)
-        for p, m in zip(priors, event.markets, strict=True)
-    ]
-    total_share = sum(shares)
-    starts, cum = _trade_buckets(event)
-    fractional = event.date >= FRACTIONAL_FROM
-    blocks = event.date >= BLOCK_TRADES_FROM
-    close_us = event.close_us
-    bucket_us = 900 * US
-    tapes = []
-    for market, share in zip(event.markets, shares, strict=True):
-        n_trades = int(event.expected_trades * share / total_share * rng.uniform(0.6, 1.4))
-        tape = Tape()
-        _simulate_quotes(rng, fair, market, tape, n_trades, close_us)
-        _simulate_trades(rng, tape, n_trades, starts, cum, bucket_us, close_us, fractional, blocks)
-        tapes.append(tape)
-    return tapes
-
-
-def _simulate_quotes(
-    rng: random.Random, fair: _Fair, market: Market, tape: Tape, n_trades: int, close_us: int
-) -> None:
-    quiet = n_trades < 30
-    mean_gap_us = MINUTE_US / (0.02 + min(0.5, n_trades / 3000))
-    rand = rng.random
-    log = math.log
-    erf = math.erf
-    lo = None if market.lo is None else market.lo - 0.5
-    hi = None if market.hi is None else market.hi + 0.5
-    t = market.open_us + int(rng.uniform(0.2, 50.0) * US)
-    half_bid, half_ask = 1, 1
-    prev_bid, prev_ask = 0, 100
-    q_us, q_bid, q_ask, q_bsz, q_asz = tape.q_us, tape.q_bid, tape.q_ask, tape.q_bsz, tape.q_asz
-    at = fair.at
-    while t < close_us:
-        mean, sd = at(t)
-        k = 0.7071067811865476 / sd
-        upper = 1.0 if hi is None else 0.5 * (1.0 + erf((hi - mean) * k))
-        lower = 0.0 if lo is None else 0.5 * (1.0 + erf((lo - mean) * k))
-        c = int((upper - lower) * 100 + 0.5)
-        c = 1 if c < 1 else 99 if c > 99 else c
-        if rand() < 0.3:
-            # Market makers re-price their spread now and then; quiet books are wider.
-            widen = int(rand() * 6) if quiet else 0
-            half_bid = 1 + (rand() < 0.35) + (rand() < 0.1) + widen
-            half_ask = 1 + (rand() < 0.35) + (rand() < 0.1) + widen
-        bid = c - half_bid
-        ask = c + half_ask
-        if bid < 0:
-            bid = 0
-        if ask > 100:
-            ask = 100
-        if quiet and rand() < 0.05:
-            bid = 0  # thin books lose their bid side now and then
-        if bid != prev_bid or ask != prev_ask:
-            q_us.append(t)
-            q_bid.append(bid)
-            q_ask.append(ask)
-            q_bsz.append(0 if bid == 0 else (int(rand() * 800) + 1) * 100)
-            q_asz.append(0 if ask == 100 else (int(rand() * 800) + 1) * 100)
-            prev_bid, prev_ask = bid, ask
-        t += int(-log(1.0 - rand()) * mean_gap_us) + 1
-    # Resting orders are cancelled at the close: the book empties just after it.
-    q_us.append(close_us + int(rng.uniform(0.05, 20.0) * US))
-    q_bid.append(0)
-    q_ask.append(100)
-    q_bsz.append(0)
-    q_asz.append(0)
-
-
-def _size_table(n: int = 4096) -> tuple[float, ...]:
-    # Quantiles of a lognormal(2.3, 1.4) trade size (median ~10 contracts, a long tail), so a
-    # draw costs one uniform instead of a Box-Muller pair.
-    nd = NormalDist(2.3, 1.4)
-    return tuple(min(25000.0, math.exp(nd.inv_cdf((i + 0.5) / n))) for i in range(n))
-
-
-SIZES = _size_table()
-_NSIZES = len(SIZES)
-
-
-def _simulate_trades(
-    rng: random.Random,
-    tape: Tape,
-    n_trades: int,
-    starts: list[int],
-    cum: list[float],
-    bucket_us: int,
-    close_us: int,
-    fractional: bool,
-    blocks: bool,
-) -> None:
-    if not starts or n_trades <= 0:
-        return
-    total = cum[-1]
-    rand = rng.random
-    last_bucket = len(starts) - 1
-    times = []
-    for _ in range(n_trades):
-        b = bisect_left(cum, rand() * total)
-        if b > last_bucket:
-            b = last_bucket
-        t = starts[b] + int(rand() * bucket_us)
-        times.append(t if t < close_us else close_us - 1)
-    times.sort()
-    q_us, q_bid, q_ask = tape.q_us, tape.q_bid, tape.q_ask
-    nq = len(q_us)
-    j = -1
-    oi = 0
-    running = 0
-    sizes = SIZES
-    nsizes = _NSIZES
-    bits = rng.getrandbits
-    t_us, t_px, t_cc, t_yes = tape.t_us, tape.t_px, tape.t_cc, tape.t_yes
-    t_block, t_id, t_oi, t_cum = tape.t_block, tape.t_id, tape.t_oi, tape.t_cum
-    next_q = q_us[0] if nq else close_us
-    bid = 0
-    ask = 100
-    for t in times:
-        while t >= next_q:
-            j += 1
-            bid, ask = q_bid[j], q_ask[j]
-            next_q = q_us[j + 1] if j + 1 < nq else close_us + 1
-        if j < 0 or (bid == 0 and ask == 100):
-            continue
-        if bid == 0:
-            yes = True
-        elif ask == 100:
-            yes = False
-        else:
-            yes = rand() < 0.5
-        size = sizes[int(rand() * nsizes)]
-        # From 2026-04-09 some fills are fractional (hundredths of a contract).
-        frac = fractional and rand() < 0.3
-        cc = (int(size * 100) or 1) if frac else (int(size + 0.5) or 1) * 100
-        block = blocks and rand() < 0.002
-        if oi == 0 or rand() < 0.6:
-            oi += cc
-        else:
-            oi = oi - cc if cc < oi else 0
-        running += cc
-        t_us.append(t)
-        t_px.append(ask if yes else bid)
-        t_cc.append(cc)
-        t_yes.append(yes)
-        t_block.append(block)
-        t_id.append(bits(128))
-        t_oi.append(oi)
-        t_cum.append(running)
-
-
-# ---------------------------------------------------------------------------------------------
-# candles
-
-
-@dataclass(frozen=True, slots=True)
-class CandleRow:
-    """One emitted period: quote OHLC, trade OHLC (None when no trade), VWAP parts, volume, OI."""
-
-    end_s: int
-    bid: tuple[int, int, int, int]  # open, high, low, close (cents)
-    ask: tuple[int, int, int, int]
-    price: tuple[int, int, int, int] | None
-    notional: int  # sum of price cents * count cc over the period's trades
-    volume_cc: int
-    previous: int | None  # last trade price before the period
-    oi_cc: int
-
-
-def _daily_ends(open_us: int, close_us: int) -> list[int]:
-    """Daily candle boundaries (local midnight America/New_York) around a market's life, in s."""
-    first = from_us(open_us).astimezone(ET).date() - dt.timedelta(days=1)
-    last = from_us(close_us).astimezone(ET).date() + dt.timedelta(days=3)
-    ends = []
-    d = first
-    while d <= last:
-        ends.append(to_us(dt.datetime(d.year, d.month, d.day, tzinfo=ET)) // US)
-        d += dt.timedelta(days=1)
-    return ends
-
-
-def candle_rows(
-    tape: Tape, period_min: int, now_s: int, open_us: int, close_us: int
-) -> list[CandleRow]:
-    """Aggregate a tape into candles of ``period_min`` minutes, emitted only where something
-    changed (a trade or a best bid/ask change), completed periods only (end <= ``now_s``).
-
-    A period ends at ``end_period_ts`` inclusive: an event at exactly a boundary belongs to the
-    period ending there. Daily periods end at local midnight America/New_York.
-    """
-    q_us, q_bid, q_ask = tape.q_us, tape.q_bid, tape.q_ask
-    t_us, t_px, t_cc, t_oi = tape.t_us, tape.t_px, tape.t_cc, tape.t_oi
-    nq, nt = len(q_us), len(t_us)
-    inf = 1 << 62
-    daily = _daily_ends(open_us, close_us) if period_min == 1440 else None
-    p_us = period_min * MINUTE_US
-    rows: list[CandleRow] = []
-    qi = ti = 0
-    bid, ask = 0, 100
-    last_px: int | None = None
-    oi = 0
-    while qi < nq or ti < nt:
-        tq = q_us[qi] if qi < nq else inf
-        tt = t_us[ti] if ti < nt else inf
-        first = tq if tq <= tt else tt
-        if daily is not None:
-            k = bisect_left(daily, -(-first // US))
-            end_s = daily[k]
-        else:
-            end_s = -(-first // p_us) * p_us // US
-        if end_s > now_s:
-            break
-        end_us = end_s * US
-        b_o = b_h = b_l = bid
-        a_o = a_h = a_l = ask
-        p_o = p_h = p_l = p_c = -1
-        prev = last_px
-        vol = 0
-        notional = 0
-        while True:
-            tq = q_us[qi] if qi < nq else inf
-            tt = t_us[ti] if ti < nt else inf
-            if tq <= tt and tq <= end_us:
-                # A quote change at the same instant as a trade comes first: the trade printed
-                # at the quote in effect at its time.
-                bid, ask = q_bid[qi], q_ask[qi]
-                b_h = max(b_h, bid)
-                b_l = min(b_l, bid)
-                a_h = max(a_h, ask)
-                a_l = min(a_l, ask)
-                qi += 1
-            elif tt <= end_us:
-                px, cc = t_px[ti], t_cc[ti]
-                if p_o < 0:
-                    p_o = p_h = p_l = px
-                else:
-                    p_h = max(p_h, px)
-                    p_l = min(p_l, px)
-                p_c = px
-                vol += cc
-                notional += px * cc
-                oi = t_oi[ti]
-                ti += 1
-            else:
-                break
-        if p_c >= 0:
-            last_px = p_c
-        rows.append(
-            CandleRow(
-                end_s=end_s,
-                bid=(b_o, b_h, b_l, bid),
-                ask=(a_o, a_h, a_l, ask),
-                price=(p_o, p_h, p_l, p_c) if p_o >= 0 else None,
-                notional=notional,
-                volume_cc=vol,
-                previous=prev,
-                oi_cc=oi,
-            )
-        )
-    return rows
-
-
-def vwap_ten_thousandths(notional: int, volume_cc: int) -> int:
-    """Volume-weighted mean price in 1/10000 dollars, rounded half up.
-
-    ``notional`` is sum(cents * cc); dividing by sum(cc) gives cents, times 100 gives 1/10000 $.
-    """
-    return (notional * 200 + volume_cc) // (2 * volume_cc)

@@ -19,36 +19,52 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from kalshi_lake.cities import CITIES, TWC_FIRST_DATE, City, city_for_ticker, get_city
+from kalshi_lake.cities import CITIES, TWC_FIRST_DATE, City, family_for_ticker, get_city
 from kalshi_lake.cities import event_date as _parse_event_date
 from kalshi_lake.errors import UnknownCityError
+from kalshi_lake.sim.candlejson import historical_candle, live_candle
 from kalshi_lake.sim.model import (
     DAY_US,
     ET,
     US,
-    CandleRow,
     Event,
     Market,
-    Tape,
     count_fp,
     dollars,
-    dollars4,
     fmt_ts,
     from_us,
     make_event,
+    series_view,
     settlement_sources,
     short_date,
     short_name,
-    simulate_tapes,
     to_us,
-    vwap_ten_thousandths,
 )
+from kalshi_lake.sim.tape import CandleRow, Tape, simulate_tapes
 
 __all__ = ["Event", "Market", "World"]
 
 UTC = dt.UTC
 PERIODS = (1, 60, 1440)
-_SERIES = {c.series_ticker: c for c in CITIES}
+#: Every simulated series, as a :func:`~kalshi_lake.sim.model.series_view` of its city (the
+#: ``high`` view is the registry's city itself): registry order, each city's families in order.
+SERIES: tuple[City, ...] = tuple(series_view(c, family) for c in CITIES for family in c.families)
+_SERIES = {c.series_ticker: c for c in SERIES}
+#: Series ticker and legacy prefix -> (its series view, family).
+_BY_PREFIX: dict[str, tuple[City, str]] = {}
+for _view in SERIES:
+    _family = family_for_ticker(_view.series_ticker) or "high"
+    for _prefix in (_view.series_ticker, _view.legacy_prefix):
+        if _prefix:
+            _BY_PREFIX[_prefix] = (_view, _family)
+
+
+def view_for_ticker(ticker: str) -> tuple[City, str] | None:
+    """(series view, family) of the series that starts a series, event or market ticker."""
+    return _BY_PREFIX.get(ticker.split("-", 1)[0].upper())
+
+
+_TITLE = {"high": "Highest", "low": "Lowest"}
 _PRICE_RANGES = [{"end": "1.0000", "start": "0.0000", "step": "0.0100"}]
 
 #: Payload eras of OpenAPI 3.31+ (https://docs.kalshi.com/changelog): events of climate days from
@@ -100,15 +116,16 @@ def event_date(ticker: str) -> dt.date:
 
 
 @lru_cache(maxsize=1 << 16)
-def _cached_event(seed: int, city_name: str, day: dt.date) -> Event:
-    return make_event(seed, get_city(city_name), day)
+def _cached_event(seed: int, series_ticker: str, day: dt.date) -> Event:
+    view, family = _BY_PREFIX[series_ticker]
+    return make_event(seed, view, day, family)
 
 
 @lru_cache(maxsize=160)
-def _cached_tapes(seed: int, city_name: str, day: dt.date) -> list[Tape]:
+def _cached_tapes(seed: int, series_ticker: str, day: dt.date) -> list[Tape]:
     # Tapes do not depend on "now", so every World in the process (tests start many servers
     # with the same seed) shares them.
-    return simulate_tapes(seed, _cached_event(seed, city_name, day))
+    return simulate_tapes(seed, _cached_event(seed, series_ticker, day))
 
 
 class World:
@@ -152,25 +169,32 @@ class World:
     # -----------------------------------------------------------------------------------------
     # existence and lookup
 
-    def _event_cache(self, city_name: str, day: dt.date) -> Event:
-        return _cached_event(self.seed, city_name, day)
+    def _event_cache(self, series_ticker: str, day: dt.date) -> Event:
+        return _cached_event(self.seed, series_ticker, day)
 
     def _exists(self, event: Event) -> bool:
         return event.date >= event.city.first_event and event.created_us <= self.now_us
 
-    def event(self, city: City | str, date: dt.date) -> Event | None:
-        """The event of ``city`` on climate day ``date``, or None if it does not exist at now."""
+    def event(self, city: City | str, date: dt.date, family: str | None = None) -> Event | None:
+        """The event of a series on climate day ``date``, or None if it does not exist at now.
+
+        ``city`` is a city (name or registry object: its ``family`` series, ``high`` by default)
+        or a series view from :data:`SERIES` (its own family).
+        """
         c = city if isinstance(city, City) else get_city(city)
+        if family is not None:
+            c = _SERIES[c.series(family).ticker]
         if date < c.first_event or date > self._last_day:
             return None
-        ev = self._event_cache(c.name, date)
+        ev = self._event_cache(c.series_ticker, date)
         return ev if self._exists(ev) else None
 
     def event_by_ticker(self, event_ticker: str) -> Event | None:
         """The existing event with exactly this ticker, or None."""
-        city = city_for_ticker(event_ticker)
-        if city is None or event_ticker.count("-") != 1:
+        found = view_for_ticker(event_ticker)
+        if found is None or event_ticker.count("-") != 1:
             return None
+        city = found[0]
         try:
             day = event_date(event_ticker)
         except ValueError:
@@ -198,7 +222,7 @@ class World:
         return None
 
     def series(self, series_ticker: str) -> City | None:
-        """The city of a (current, ``KX``) series ticker, or None."""
+        """The series view of a (current, ``KX``) series ticker of any family, or None."""
         return _SERIES.get(series_ticker)
 
     def is_historical(self, market: Market | str) -> bool:
@@ -214,11 +238,13 @@ class World:
         first: dt.date | None = None,
         last: dt.date | None = None,
     ) -> list[tuple[City, dt.date]]:
-        """(city, climate day) of existing events, newest day first, ties by event ticker.
+        """(series view, climate day) of existing events, newest day first, ties by event ticker.
 
-        Cheap: only the newest days, whose ladders may not be created yet at now, build an event.
+        ``cities``: series views (:data:`SERIES`, the default: every family) or registry cities
+        (their high series). Cheap: only the newest days, whose ladders may not be created yet
+        at now, build an event.
         """
-        chosen = list(cities) if cities is not None else list(CITIES)
+        chosen = list(cities) if cities is not None else list(SERIES)
         out: list[tuple[City, dt.date]] = []
         if not chosen:
             return out
@@ -245,7 +271,8 @@ class World:
         last: dt.date | None = None,
     ) -> list[Event]:
         """Existing events, newest climate day first (ties by event ticker)."""
-        return [self._event_cache(c.name, d) for c, d in self.event_keys(cities, first, last)]
+        keys = self.event_keys(cities, first, last)
+        return [self._event_cache(c.series_ticker, d) for c, d in keys]
 
     def live_window_first_day(self) -> dt.date:
         """The earliest climate day whose markets can still be live (settled after the cutoff)."""
@@ -261,9 +288,7 @@ class World:
     def tape(self, market: Market) -> Tape:
         """The full quote path and trade tape of a market (including anything after now)."""
         day = event_date(market.event_ticker)
-        city = city_for_ticker(market.ticker)
-        assert city is not None
-        return _cached_tapes(self.seed, city.name, day)[market.index]
+        return _cached_tapes(self.seed, market.series_ticker, day)[market.index]
 
     def _make_summary(self, ticker: str) -> Summary:
         found = self.market_and_event(ticker)
@@ -316,8 +341,8 @@ class World:
         else:
             updated = m.updated_settle_us
         if settled and not _expiration_value_blank(event_date(m.event_ticker)):
-            ev = self._event_cache(self._city_of(m).name, event_date(m.event_ticker))
-            expiration_value = f"{ev.high}.00"
+            ev = self._event_cache(m.series_ticker, event_date(m.event_ticker))
+            expiration_value = f"{ev.value}.00"
         else:
             expiration_value = ""
         d: dict[str, Any] = {
@@ -373,11 +398,6 @@ class World:
         d.update(settlement_bounds(m.ticker, event_date(m.event_ticker)))
         return d
 
-    def _city_of(self, m: Market) -> City:
-        city = city_for_ticker(m.ticker)
-        assert city is not None
-        return city
-
     def event_payload(
         self, event: Event, markets: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
@@ -394,7 +414,7 @@ class World:
             "settlement_sources": settlement_sources(event.city, event.source),
             "strike_date": fmt_ts(event.strike_date_us),
             "sub_title": f"On {when}",
-            "title": f"Highest temperature in {short_name(event.city)} on {when}",
+            "title": f"{_TITLE[event.family]} temperature in {short_name(event.city)} on {when}",
         }
         if event.date < NO_BROKERS_FIRST_DATE:
             d["available_on_brokers"] = False
@@ -408,7 +428,9 @@ class World:
         return [m for m in event.markets if not self.is_historical(m)]
 
     def series_payload(self, city: City, include_volume: bool = False) -> dict[str, Any]:
-        """The Series JSON object for a city's (``KX``) series, as of now."""
+        """The Series JSON object for a series view's (``KX``) series, as of now."""
+        found = view_for_ticker(city.series_ticker)
+        family = found[1] if found else "high"
         twc = self.now.date() >= TWC_FIRST_DATE
         d: dict[str, Any] = {
             "additional_prohibitions": [
@@ -433,7 +455,7 @@ class World:
             "settlement_sources": settlement_sources(city, "twc" if twc else "nws"),
             "tags": ["Daily temperature"],
             "ticker": city.series_ticker,
-            "title": f"Highest temperature in {short_name(city)}",
+            "title": f"{_TITLE[family]} temperature in {short_name(city)}",
         }
         if twc:
             d["product_metadata"] = {
@@ -507,7 +529,7 @@ class World:
     # candles
 
     def _make_rows(self, ticker: str, period: int) -> list[CandleRow]:
-        from kalshi_lake.sim.model import candle_rows
+        from kalshi_lake.sim.tape import candle_rows
 
         m = self.market(ticker)
         assert m is not None
@@ -565,194 +587,6 @@ class World:
         if depth > 0:
             yes, no = yes[-depth:], no[-depth:]
         return {"orderbook_fp": {"no_dollars": no, "yes_dollars": yes}}
-
-
-def _ohlc_live(v: tuple[int, int, int, int]) -> dict[str, str]:
-    return {
-        "close_dollars": dollars(v[3]),
-        "high_dollars": dollars(v[1]),
-        "low_dollars": dollars(v[2]),
-        "open_dollars": dollars(v[0]),
-    }
-
-
-def _ohlc_hist(v: tuple[int, int, int, int]) -> dict[str, str]:
-    return {
-        "close": dollars(v[3]),
-        "high": dollars(v[1]),
-        "low": dollars(v[2]),
-        "open": dollars(v[0]),
-    }
-
-
-def live_candle(row: CandleRow, salt: int) -> dict[str, Any]:
-    """A live-tier MarketCandlestick.
-
-    No-trade periods vary, deterministically per (market, period), between the three shapes seen
-    in real payloads: ``price: {}``, only ``previous_dollars``, and explicit nulls.
-    """
-    prev = dollars(row.previous) if row.previous is not None else None
-    if row.price is not None:
-        o, h, lo, c = row.price
-        price: dict[str, Any] = {
-            "close_dollars": dollars(c),
-            "high_dollars": dollars(h),
-            "low_dollars": dollars(lo),
-            "mean_dollars": dollars4(vwap_ten_thousandths(row.notional, row.volume_cc)),
-            "open_dollars": dollars(o),
-            "previous_dollars": prev,
-        }
-    else:
-        variant = (row.end_s // 60 + salt) % 3
-        if variant == 0:
-            price = {}
-        elif variant == 1:
-            price = {"previous_dollars": prev} if prev is not None else {}
-        else:
-            price = {
-                "close_dollars": None,
-                "high_dollars": None,
-                "low_dollars": None,
-                "mean_dollars": None,
-                "open_dollars": None,
-                "previous_dollars": prev,
-            }
-    return {
-        "end_period_ts": row.end_s,
-        "open_interest_fp": count_fp(row.oi_cc),
-        "price": price,
-        "volume_fp": count_fp(row.volume_cc),
-        "yes_ask": _ohlc_live(row.ask),
-        "yes_bid": _ohlc_live(row.bid),
-    }
-
-
-def historical_candle(row: CandleRow) -> dict[str, Any]:
-    """A historical-tier MarketCandlestickHistorical: flat names, explicit nulls, string counts."""
-    prev = dollars(row.previous) if row.previous is not None else None
-    if row.price is not None:
-        o, h, lo, c = row.price
-        price: dict[str, Any] = {
-            "close": dollars(c),
-            "high": dollars(h),
-            "low": dollars(lo),
-            "mean": dollars4(vwap_ten_thousandths(row.notional, row.volume_cc)),
-            "open": dollars(o),
-            "previous": prev,
-        }
-    else:
-        price = {
-            "close": None,
-            "high": None,
-            "low": None,
-            "mean": None,
-            "open": None,
-            "previous": prev,
-        }
-    return {
-        "end_period_ts": row.end_s,
-        "open_interest": count_fp(row.oi_cc),
-        "price": price,
-        "volume": count_fp(row.volume_cc),
-        "yes_ask": _ohlc_hist(row.ask),
-        "yes_bid": _ohlc_hist(row.bid),
-    }
-
-
-def _q(v: str | None) -> str:
-    return "null" if v is None else f'"{v}"'
-
-
-def _ohlc_json(v: tuple[int, int, int, int], suffix: str) -> str:
-    return (
-        f'{{"close{suffix}":"{dollars(v[3])}","high{suffix}":"{dollars(v[1])}",'
-        f'"low{suffix}":"{dollars(v[2])}","open{suffix}":"{dollars(v[0])}"}}'
-    )
-
-
-def live_candle_json(row: CandleRow, salt: int) -> str:
-    """``json.dumps(live_candle(row, salt), sort_keys=True, separators=(",", ":"))``, built
-    directly (candles are most of the simulator's bytes; tests hold the two equal)."""
-    prev = _q(dollars(row.previous)) if row.previous is not None else "null"
-    if row.price is not None:
-        o, h, lo, c = row.price
-        mean = dollars4(vwap_ten_thousandths(row.notional, row.volume_cc))
-        price = (
-            f'{{"close_dollars":"{dollars(c)}","high_dollars":"{dollars(h)}",'
-            f'"low_dollars":"{dollars(lo)}","mean_dollars":"{mean}",'
-            f'"open_dollars":"{dollars(o)}","previous_dollars":{prev}}}'
-        )
-    else:
-        variant = (row.end_s // 60 + salt) % 3
-        if variant == 0 or (variant == 1 and row.previous is None):
-            price = "{}"
-        elif variant == 1:
-            price = f'{{"previous_dollars":{prev}}}'
-        else:
-            price = (
-                '{"close_dollars":null,"high_dollars":null,"low_dollars":null,'
-                f'"mean_dollars":null,"open_dollars":null,"previous_dollars":{prev}}}'
-            )
-    return (
-        f'{{"end_period_ts":{row.end_s},"open_interest_fp":"{count_fp(row.oi_cc)}",'
-        f'"price":{price},"volume_fp":"{count_fp(row.volume_cc)}",'
-        f'"yes_ask":{_ohlc_json(row.ask, "_dollars")},"yes_bid":{_ohlc_json(row.bid, "_dollars")}}}'
-    )
-
-
-def historical_candle_json(row: CandleRow) -> str:
-    """``json.dumps(historical_candle(row), sort_keys=True, separators=(",", ":"))``, direct."""
-    prev = _q(dollars(row.previous)) if row.previous is not None else "null"
-    if row.price is not None:
-        o, h, lo, c = row.price
-        mean = dollars4(vwap_ten_thousandths(row.notional, row.volume_cc))
-        price = (
-            f'{{"close":"{dollars(c)}","high":"{dollars(h)}","low":"{dollars(lo)}",'
-            f'"mean":"{mean}","open":"{dollars(o)}","previous":{prev}}}'
-        )
-    else:
-        price = f'{{"close":null,"high":null,"low":null,"mean":null,"open":null,"previous":{prev}}}'
-    return (
-        f'{{"end_period_ts":{row.end_s},"open_interest":"{count_fp(row.oi_cc)}",'
-        f'"price":{price},"volume":"{count_fp(row.volume_cc)}",'
-        f'"yes_ask":{_ohlc_json(row.ask, "")},"yes_bid":{_ohlc_json(row.bid, "")}}}'
-    )
-
-
-def synthetic_candle(row: CandleRow, end_s: int) -> dict[str, Any]:
-    """``include_latest_before_start``: the last real candle projected to ``end_s`` with null OHLC
-    and ``previous_dollars`` set to the last traded price."""
-    b, a = row.bid[3], row.ask[3]
-    last = row.price[3] if row.price is not None else row.previous
-    return {
-        "end_period_ts": end_s,
-        "open_interest_fp": count_fp(row.oi_cc),
-        "price": {
-            "close_dollars": None,
-            "high_dollars": None,
-            "low_dollars": None,
-            "mean_dollars": None,
-            "open_dollars": None,
-            "previous_dollars": dollars(last) if last is not None else None,
-        },
-        "volume_fp": "0.00",
-        "yes_ask": _ohlc_live((a, a, a, a)),
-        "yes_bid": _ohlc_live((b, b, b, b)),
-    }
-
-
-def period_boundary_at_or_after(ts: int, period: int) -> int:
-    """The first candle period end at or after ``ts`` (local ET midnight for daily periods)."""
-    if period == 1440:
-        d = from_us(ts * US).astimezone(ET).date()
-        for k in range(3):
-            day = d + dt.timedelta(days=k)
-            b = to_us(dt.datetime(day.year, day.month, day.day, tzinfo=ET)) // US
-            if b >= ts:
-                return b
-        raise AssertionError("unreachable")
-    step = period * 60
-    return -(-ts // step) * step
 
 
 def city_or_none(name: str) -> City | None:

@@ -145,6 +145,8 @@ def cities_values() -> str:
             sql_literal(c.station_icao),
             sql_literal(c.cli_code),
             f"DATE '{c.first_event.isoformat()}'",
+            sql_literal(c.low.ticker if c.low else None),
+            f"DATE '{c.low.first_event.isoformat()}'" if c.low else "NULL::DATE",
         ]
         rows.append("        (" + ", ".join(cells) + ")")
     return ",\n".join(rows)

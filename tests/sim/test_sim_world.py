@@ -308,7 +308,7 @@ def test_same_seed_same_world_other_seed_other_world() -> None:
 def test_direct_candle_json_equals_the_dicts(world: World) -> None:
     import zlib
 
-    from kalshi_lake.sim.world import (
+    from kalshi_lake.sim.candlejson import (
         historical_candle,
         historical_candle_json,
         live_candle,
