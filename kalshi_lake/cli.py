@@ -190,6 +190,13 @@ def cities(as_json: bool) -> None:
 @cli.command()
 @_lake_option
 @click.option("--city", required=True, help="City name or alias (see `kalshi-lake cities`).")
+@click.option(
+    "--family",
+    "family",
+    metavar="high,low",
+    default=None,
+    help="Comma-separated market families to fetch (high, low). [every family of the city]",
+)
 @click.option("--start", callback=_date, help="First event date, YYYY-MM-DD [city's first event].")
 @click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD [today, UTC].")
 @click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
@@ -208,6 +215,7 @@ def cities(as_json: bool) -> None:
 def backfill(
     ctx: click.Context,
     city: str,
+    family: str | None,
     start: dt.date | None,
     end: dt.date | None,
     api_url: str | None,
@@ -222,15 +230,22 @@ def backfill(
     Resumable: a re-run skips finished work and continues unfinished walks.
     """
     from kalshi_lake.backfill import run_backfill
-    from kalshi_lake.cities import get_city
+    from kalshi_lake.cities import get_city, parse_families
     from kalshi_lake.errors import FetchIncompleteError
 
     the_city = get_city(city)
+    families = parse_families(family)
     _check_range(start, end)
     settings = _writing_settings(ctx, api_url=api_url, rate=rate, concurrency=concurrency)
     try:
         summary = run_backfill(
-            settings, the_city, start, end, refresh=refresh, candle_window=candle_window
+            settings,
+            the_city,
+            start,
+            end,
+            families=families,
+            refresh=refresh,
+            candle_window=candle_window,
         )
     except FetchIncompleteError as exc:
         click.echo(exc.summary.render())

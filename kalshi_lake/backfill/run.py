@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -34,7 +34,7 @@ from kalshi_lake.backfill.progress import ProgressDisplay
 from kalshi_lake.backfill.sink import PageSink
 from kalshi_lake.backfill.summary import BackfillSummary, summarize
 from kalshi_lake.backfill.units import EventUnits
-from kalshi_lake.cities import City
+from kalshi_lake.cities import City, Series
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import (
     ApiUnreachableError,
@@ -64,28 +64,49 @@ __all__ = ["BackfillSummary", "resolve_range", "run_backfill"]
 
 
 def resolve_range(
-    city: City, start: dt.date | None, end: dt.date | None, today: dt.date | None = None
+    city: City,
+    start: dt.date | None,
+    end: dt.date | None,
+    today: dt.date | None = None,
+    *,
+    first_event: dt.date | None = None,
 ) -> tuple[dt.date, dt.date, list[str]]:
     """Default and check the event-date range; returns ``(start, end, notes)``.
 
-    ``start`` defaults to the city's first event and ``end`` to today (UTC). A range that ends
-    before the first event, or starts after it ends, is a :class:`BadDateError` (exit 2).
+    ``start`` defaults to the first event (``first_event``: of the series fetched; the city's
+    high series by default) and ``end`` to today (UTC). A range that ends before the first
+    event, or starts after it ends, is a :class:`BadDateError` (exit 2).
     """
     today = today or dt.datetime.now(dt.UTC).date()
+    first = first_event or city.first_event
     notes: list[str] = []
     end = end or today
-    start = start or city.first_event
+    start = start or first
     if start > end:
         raise BadDateError(f"--start {start} is after --end {end}")
-    if end < city.first_event:
+    if end < first:
         raise BadDateError(
-            f"{city.name} has no events before {city.first_event} (its first event); "
+            f"{city.name} has no events before {first} (its first event); "
             f"the range {start}..{end} is empty"
         )
-    if start < city.first_event:
-        notes.append(f"start moved from {start} to {city.first_event}, {city.name}'s first event")
-        start = city.first_event
+    if start < first:
+        notes.append(f"start moved from {start} to {first}, {city.name}'s first event")
+        start = first
     return start, end, notes
+
+
+def resolve_series(city: City, families: Sequence[str] | None) -> tuple[Series, ...]:
+    """The city's series of ``families`` (None: every family it has), in family order.
+
+    A family that does not exist, or that the city does not have, is an
+    :class:`~kalshi_lake.errors.UnknownFamilyError` (exit 2) naming the valid ones.
+    """
+    if families is None:
+        return tuple(city.families.values())
+    asked = {f for f in families}
+    for f in asked:
+        city.series(f)  # raises for an unknown family or one the city lacks
+    return tuple(s for f, s in city.families.items() if f in asked)
 
 
 def run_backfill(
@@ -94,11 +115,16 @@ def run_backfill(
     start: dt.date | None = None,
     end: dt.date | None = None,
     *,
+    families: Sequence[str] | None = None,
     refresh: bool = False,
     candle_window: str = "full",
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> BackfillSummary:
     """Backfill ``city`` for event dates ``start..end`` into the raw layer of ``settings.lake``.
+
+    ``families``: which of the city's series to fetch (``high``, ``low``); None: every family
+    the city has. Each family's events are discovered from its own series; the raw layout is
+    the same for all (the ``series_ticker`` column tells them apart).
 
     Returns the :class:`BackfillSummary`. Raises :class:`FetchIncompleteError` (exit 3, carrying
     the summary) when some units could not be fetched after retries, or the API could not be
@@ -108,9 +134,11 @@ def run_backfill(
     """
     if candle_window not in CANDLE_WINDOWS:
         raise UsageError(f"--candle-window must be one of {', '.join(CANDLE_WINDOWS)}")
-    start, end, notes = resolve_range(city, start, end)
+    series = resolve_series(city, families)
+    first = min(s.first_event for s in series)
+    start, end, notes = resolve_range(city, start, end, first_event=first)
     _refuse_demo_lake(settings)
-    job = _Run(settings, city, start, end, refresh, candle_window, transport)
+    job = _Run(settings, city, start, end, refresh, candle_window, transport, series)
     job.tally.notes.extend(notes)
     try:
         running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -149,9 +177,11 @@ class _Run:
         refresh: bool,
         mode: str,
         transport: httpx.AsyncBaseTransport | None,
+        series: tuple[Series, ...] = (),
     ) -> None:
         self.settings = settings
         self.city = city
+        self.series = series or tuple(city.families.values())
         self.start = start
         self.end = end
         self.refresh = refresh
@@ -209,6 +239,7 @@ class _Run:
                     sink=self.sink,
                     saved=SavedState(self.state, self.refresh),
                     tally=self.tally,
+                    series=self.series,
                 )
                 with ProgressDisplay(
                     self.settings.progress,
@@ -318,12 +349,22 @@ class _Run:
         try:
             try:
                 cutoff = await fetch_reference(ctx)
-                units = EventUnits(ctx, cutoff)
-                # Events start as soon as their markets are known, so the walks of live events
-                # overlap the (slow, sequential) archive listing.
-                await Discovery(ctx, cutoff, lambda plans: self._start(units, plans)).run()
             except (TransientError, PermanentError) as exc:
                 self.tally.fail(f"discovery of {self.city.series_ticker} events and markets", exc)
+            else:
+                units = EventUnits(ctx, cutoff)
+
+                async def discover(series: Series) -> None:
+                    # Events start as soon as their markets are known, so the walks of live
+                    # events overlap the (slow, sequential) archive listing. One family's
+                    # failed discovery does not stop the other's.
+                    found = Discovery(ctx, cutoff, lambda plans: self._start(units, plans), series)
+                    try:
+                        await found.run()
+                    except (TransientError, PermanentError) as exc:
+                        self.tally.fail(f"discovery of {series.ticker} events and markets", exc)
+
+                await gather(*(discover(s) for s in ctx.all_series))
             self.tally.phase = ""
             await gather(*self._event_tasks)
         finally:
@@ -364,6 +405,7 @@ class _Run:
             "run_id": self.run_id,
             "command": "backfill",
             "city": self.city.name,
+            "families": [s.family for s in self.series],
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "candle_window": self.mode,

@@ -63,7 +63,7 @@ from kalshi_lake.transform.write import publish
 log = get_logger(__name__)
 
 #: Bump when a change to the transform changes its output: every partition is then rebuilt.
-TRANSFORM_VERSION = 1
+TRANSFORM_VERSION = 2  # 2: every curated table has `family` (high, low)
 
 #: Default raw Parquet bytes per batch: about 0.35M trades in current-shape pages. Batches are
 #: pipelined (parse of the next / build of this / writes of the last), so smaller batches keep

@@ -64,6 +64,7 @@ last_trades AS (
 SELECT
     x.market_ticker,
     x.event_ticker,
+    x.family,
     x.city,
     x.date,
     x.decision_label,
