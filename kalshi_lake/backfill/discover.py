@@ -39,7 +39,7 @@ from kalshi_lake.backfill.plan import (
     parse_ts,
 )
 from kalshi_lake.backfill.walk import OnPage, WalkSpec, fetch_one, walk
-from kalshi_lake.cities import Series, event_date
+from kalshi_lake.cities import Series, event_date, family_prefixes
 from kalshi_lake.errors import NotFoundError, UsageError
 from kalshi_lake.log import get_logger
 
@@ -49,6 +49,11 @@ EVENTS_LIMIT = 200
 MARKETS_LIMIT = 1000
 #: Settlement can lag the climate day by up to a week (the ``expiration_time`` backstop).
 SETTLEMENT_LAG = dt.timedelta(days=8)
+#: The ``GET /series`` category the registry is compared with, and a bound on its pages.
+WEATHER_CATEGORY = "Climate and Weather"
+SERIES_PAGES_MAX = 50
+#: Series ticker prefixes of daily temperature series (highs, lows), registered or not.
+TEMPERATURE_PREFIXES = ("KXHIGH", "KXLOW")
 #: Listing path of each tier.
 MARKETS_PATHS = {"live": "/markets", "historical": "/historical/markets"}
 
@@ -93,6 +98,31 @@ async def fetch_reference(ctx: RunContext, series: Sequence[str] | None = None) 
     resp = results[0]
     assert isinstance(resp, ApiResponse)
     return Cutoff.from_payload(resp.data)
+
+
+async def unregistered_series(ctx: RunContext) -> list[str]:
+    """Temperature series that ``GET /series`` (category "Climate and Weather", every page)
+    lists and the registry lacks, sorted.
+
+    The registry (:mod:`kalshi_lake.cities`) is the source of truth; this only tells when it is
+    stale. Read once per run and not landed in the raw layer (no market data in it).
+    """
+    known = set(family_prefixes())
+    found: set[str] = set()
+    params: dict[str, Any] = {"category": WEATHER_CATEGORY}
+    for _ in range(SERIES_PAGES_MAX):
+        resp = await ctx.client.get("/series", params, expect="series")
+        for s in resp.data.get("series") or []:
+            ticker = s.get("ticker") if isinstance(s, dict) else None
+            if not isinstance(ticker, str):
+                continue
+            if ticker.upper().startswith(TEMPERATURE_PREFIXES) and ticker.upper() not in known:
+                found.add(ticker)
+        cursor = resp.data.get("cursor")
+        if not cursor:
+            break
+        params = {**params, "cursor": cursor}
+    return sorted(found)
 
 
 class Discovery:

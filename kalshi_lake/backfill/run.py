@@ -27,7 +27,12 @@ import httpx
 
 from kalshi_lake.api.client import KalshiClient
 from kalshi_lake.backfill.context import RunContext, Tally, gather
-from kalshi_lake.backfill.discover import Discovery, EventPlan, fetch_reference
+from kalshi_lake.backfill.discover import (
+    Discovery,
+    EventPlan,
+    fetch_reference,
+    unregistered_series,
+)
 from kalshi_lake.backfill.keys import SavedState
 from kalshi_lake.backfill.plan import CANDLE_WINDOWS
 from kalshi_lake.backfill.progress import ProgressDisplay
@@ -367,6 +372,9 @@ class _Run:
                 await gather(*(discover(s) for s in ctx.all_series))
             self.tally.phase = ""
             await gather(*self._event_tasks)
+            # Once per run, after the data: the request neither competes with discovery for
+            # the rate limit nor shifts anything a run fetches.
+            await self._check_registry(ctx)
         finally:
             for task in self._event_tasks:
                 task.cancel()
@@ -375,6 +383,22 @@ class _Run:
                 await ticker
             await ctx.sink.close()
             self._show(ctx, shown)
+
+    async def _check_registry(self, ctx: RunContext) -> None:
+        """Warn (a summary note) about temperature series ``GET /series`` lists that the
+        registry lacks; a failed read is a note too, never a failed run."""
+        try:
+            missing = await unregistered_series(ctx)
+        except (TransientError, PermanentError, ApiUnreachableError) as exc:
+            self.tally.notes.append(
+                f"warning: could not compare the registry with GET /series: {exc}"
+            )
+            return
+        if missing:
+            self.tally.notes.append(
+                "warning: GET /series lists temperature series the city registry lacks: "
+                f"{', '.join(missing)} (kalshi-lake cities shows the registry)"
+            )
 
     def _start(self, units: EventUnits, plans: list[EventPlan]) -> None:
         """Start fetching these events (bounded: a few events in flight per request slot)."""

@@ -154,3 +154,8 @@ def test_one_family_fetches_only_its_series(
     lows = truth_of(sim.world, CITY, END, END, families=["low"])
     assert set(raw.trades) == lows.trades and raw.candles == lows.candles
     assert {r["series_ticker"] for r in raw.rows if r["endpoint"] != "cutoff"} == {"KXLOWTCHI"}
+    # GET /series was read once and compared with the registry: the one series it lacks.
+    (warning,) = [n for n in summary.notes if n.startswith("warning:")]
+    assert "KXLOWTAUS" in warning and "registry lacks" in warning
+    assert "KXLOWTAUS" in summary.render()
+    assert sim.stats()["by_endpoint"]["/series"] == {"200": 1}
