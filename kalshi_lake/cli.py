@@ -222,6 +222,13 @@ def _cities(values: tuple[str, ...]) -> list[City]:
 @cli.command()
 @_lake_option
 @click.option("--city", "city", multiple=True, required=True, help=_CITIES_HELP)
+@click.option(
+    "--family",
+    "family",
+    metavar="high,low",
+    default=None,
+    help="Comma-separated market families to fetch (high, low). [every family of each city]",
+)
 @click.option("--start", callback=_date, help="First event date, YYYY-MM-DD [city's first event].")
 @click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD [today, UTC].")
 @click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
@@ -240,6 +247,7 @@ def _cities(values: tuple[str, ...]) -> list[City]:
 def backfill(
     ctx: click.Context,
     city: tuple[str, ...],
+    family: str | None,
     start: dt.date | None,
     end: dt.date | None,
     api_url: str | None,
@@ -256,19 +264,29 @@ def backfill(
     skips finished work and continues unfinished walks.
     """
     from kalshi_lake.backfill import run_backfill
+    from kalshi_lake.cities import parse_families
 
     the_cities = _cities(city)
+    families = parse_families(family)
     _check_range(start, end)
     settings = _writing_settings(ctx, api_url=api_url, rate=rate, concurrency=concurrency)
     if len(the_cities) > 1:
-        _backfill_cities(settings, the_cities, start, end, refresh, candle_window, no_transform)
+        _backfill_cities(
+            settings, the_cities, start, end, families, refresh, candle_window, no_transform
+        )
         return
     from kalshi_lake.errors import FetchIncompleteError
 
     the_city = the_cities[0]
     try:
         summary = run_backfill(
-            settings, the_city, start, end, refresh=refresh, candle_window=candle_window
+            settings,
+            the_city,
+            start,
+            end,
+            families=families,
+            refresh=refresh,
+            candle_window=candle_window,
         )
     except FetchIncompleteError as exc:
         click.echo(exc.summary.render())
@@ -284,6 +302,7 @@ def _backfill_cities(
     cities: list[City],
     start: dt.date | None,
     end: dt.date | None,
+    families: tuple[str, ...] | None,
     refresh: bool,
     candle_window: str,
     no_transform: bool,
@@ -296,7 +315,13 @@ def _backfill_cities(
     incomplete: FetchIncompleteError | None = None
     try:
         summary = run_backfills(
-            settings, cities, start, end, refresh=refresh, candle_window=candle_window
+            settings,
+            cities,
+            start,
+            end,
+            families=families,
+            refresh=refresh,
+            candle_window=candle_window,
         )
     except FetchIncompleteError as exc:
         assert isinstance(exc.summary, CitiesSummary)

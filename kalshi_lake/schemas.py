@@ -3,7 +3,8 @@
 The Hive keys ``city`` and ``month`` live in the folder names
 (``curated/<table>/city=<city>/month=<YYYY-MM>/``) and are not stored in the files, so Spark,
 Trino, DuckDB and polars all read them without a duplicate-column clash. ``date`` (the event's
-climate date) is an ordinary column.
+climate date) is an ordinary column. ``family`` (``high``/``low``) is the market family of the
+row's series, from the registry (:func:`kalshi_lake.cities.family_for_ticker`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ MARKETS = pa.schema(
         ("market_ticker", pa.string()),
         ("event_ticker", pa.string()),
         ("series_ticker", pa.string()),
+        ("family", pa.string()),
         ("date", pa.date32()),
         ("strike_type", pa.string()),
         ("floor_strike", STRIKE),
@@ -49,6 +51,7 @@ TRADES = pa.schema(
         ("trade_id", pa.string()),
         ("market_ticker", pa.string()),
         ("event_ticker", pa.string()),
+        ("family", pa.string()),
         ("date", pa.date32()),
         ("traded_at", TS),
         ("yes_price", PRICE),
@@ -65,6 +68,7 @@ CANDLES = pa.schema(
     [
         ("market_ticker", pa.string()),
         ("event_ticker", pa.string()),
+        ("family", pa.string()),
         ("date", pa.date32()),
         ("source", pa.string()),
         ("bucket_start", TS),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,14 +226,23 @@ class Truth:
     events: list[str] = field(default_factory=list)
 
 
-def world_truth(world: World, city: City | str, start: dt.date, end: dt.date) -> Truth:
-    """Every market, trade and 1-minute candle of ``city``'s events in ``start..end``."""
+def world_truth(
+    world: World,
+    city: City | str,
+    start: dt.date,
+    end: dt.date,
+    families: Sequence[str] | None = None,
+) -> Truth:
+    """Every market, trade and 1-minute candle of ``city``'s events in ``start..end``, of every
+    family the city has (a backfill's default) or of ``families``."""
     c = get_city(city) if isinstance(city, str) else city
     out = Truth()
     d = start
+    chosen = list(families) if families is not None else list(c.families)
     while d <= end:
-        ev = world.event(c, d)
-        if ev is not None:
+        for ev in (world.event(c, d, f) for f in chosen):
+            if ev is None:
+                continue
             out.events.append(ev.event_ticker)
             for m in ev.markets:
                 out.markets.add(m.ticker)

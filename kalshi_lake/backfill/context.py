@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from kalshi_lake.api.client import KalshiClient
 from kalshi_lake.backfill.keys import SavedState
 from kalshi_lake.backfill.sink import PageSink
-from kalshi_lake.cities import City
+from kalshi_lake.cities import City, Series
 from kalshi_lake.errors import PermanentError, TransientError
 from kalshi_lake.log import get_logger
 
@@ -34,6 +34,8 @@ class Tally:
     events_total: int | None = None
     events_done: int = 0
     events_skipped: int = 0
+    #: Events still to fetch, per series (each family's discovery sets its own).
+    events_todo: dict[str, int] = field(default_factory=dict)
     markets_seen: int = 0
     phase: str = "discovering"
 
@@ -57,6 +59,13 @@ class RunContext:
     sink: PageSink
     saved: SavedState
     tally: Tally
+    #: The city's series this run fetches (one per family); empty: the high series alone.
+    series: tuple[Series, ...] = ()
+
+    @property
+    def all_series(self) -> tuple[Series, ...]:
+        """The series this run fetches, in family order."""
+        return self.series or (self.city.series("high"),)
 
     async def guard(self, name: str, coro: Awaitable[T]) -> tuple[bool, T | None]:
         """Run one unit; a failure after retries is recorded and does not stop the others."""

@@ -1,7 +1,10 @@
 """Discovery: which events of the range exist and what their markets are, phase by phase.
 
-1. :func:`fetch_reference`: ``/historical/cutoff`` and ``/series/{s}``, concurrently, always.
-   Both answering 404 means the API base URL is wrong: a :class:`UsageError` (exit 2).
+1. :func:`fetch_reference`: ``/historical/cutoff`` and ``/series/{s}`` of every series of the
+   run, concurrently, always. All answering 404 means the API base URL is wrong: a
+   :class:`UsageError` (exit 2).
+
+One :class:`Discovery` per series (family) of the city walks phases 2 to 5 for that series.
 2. :meth:`Discovery.list_events_and_live_markets`: ``/events?series_ticker=`` and, unless the
    range is all archived or all done, ``/markets?series_ticker=&min_close_ts=&max_close_ts=``.
 3. :meth:`Discovery.plan_events`: skip finished events; restore the markets of unfinished ones
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +39,7 @@ from kalshi_lake.backfill.plan import (
     parse_ts,
 )
 from kalshi_lake.backfill.walk import OnPage, WalkSpec, fetch_one, walk
-from kalshi_lake.cities import event_date
+from kalshi_lake.cities import Series, event_date, family_prefixes
 from kalshi_lake.errors import NotFoundError, UsageError
 from kalshi_lake.log import get_logger
 
@@ -46,6 +49,11 @@ EVENTS_LIMIT = 200
 MARKETS_LIMIT = 1000
 #: Settlement can lag the climate day by up to a week (the ``expiration_time`` backstop).
 SETTLEMENT_LAG = dt.timedelta(days=8)
+#: The ``GET /series`` category the registry is compared with, and a bound on its pages.
+WEATHER_CATEGORY = "Climate and Weather"
+SERIES_PAGES_MAX = 50
+#: Series ticker prefixes of daily temperature series (highs, lows), registered or not.
+TEMPERATURE_PREFIXES = ("KXHIGH", "KXLOW")
 #: Listing path of each tier.
 MARKETS_PATHS = {"live": "/markets", "historical": "/historical/markets"}
 
@@ -64,21 +72,25 @@ class EventPlan:
 StartEvents = Callable[[list[EventPlan]], None]
 
 
-async def fetch_reference(ctx: RunContext) -> Cutoff:
-    """The archive cutoff and the series record (landed as raw pages); returns the cutoff."""
+async def fetch_reference(ctx: RunContext, series: Sequence[str] | None = None) -> Cutoff:
+    """The archive cutoff and the series records (landed as raw pages); returns the cutoff.
+
+    ``series``: the series tickers whose records to fetch (default: every series of the run).
+    """
     today = dt.datetime.now(dt.UTC).date()
-    series = ctx.city.series_ticker
+    tickers = list(series) if series is not None else [s.ticker for s in ctx.all_series]
     cutoff = WalkSpec("cutoff", "historical", "/historical/cutoff", "market_settled_ts", today)
-    series_spec = WalkSpec("series", "live", f"/series/{series}", "series", today, series=series)
+    specs = [WalkSpec("series", "live", f"/series/{t}", "series", today, series=t) for t in tickers]
     results = await asyncio.gather(
-        fetch_one(ctx, cutoff), fetch_one(ctx, series_spec), return_exceptions=True
+        fetch_one(ctx, cutoff), *(fetch_one(ctx, s) for s in specs), return_exceptions=True
     )
     if all(isinstance(r, NotFoundError) for r in results):
-        # Two unrelated paths, both of which every Kalshi API answers: the base URL is wrong
+        # Unrelated paths, all of which every Kalshi API answers: the base URL is wrong
         # (a typo in the path, a missing /trade-api/v2), not the data. Re-running cannot help.
+        paths = ", ".join([cutoff.path, *(s.path for s in specs)])
         raise UsageError(
-            f"every request to {ctx.client.base_url} answered 404 ({cutoff.path}, "
-            f"{series_spec.path}): is the API URL right? (--api-url / KALSHI_API_URL)"
+            f"every request to {ctx.client.base_url} answered 404 ({paths}): "
+            "is the API URL right? (--api-url / KALSHI_API_URL)"
         )
     for r in results:
         if isinstance(r, BaseException):
@@ -88,11 +100,46 @@ async def fetch_reference(ctx: RunContext) -> Cutoff:
     return Cutoff.from_payload(resp.data)
 
 
-class Discovery:
-    """Finds the range's events and their markets; each event starts as soon as they are known."""
+async def unregistered_series(ctx: RunContext) -> list[str]:
+    """Temperature series that ``GET /series`` (category "Climate and Weather", every page)
+    lists and the registry lacks, sorted.
 
-    def __init__(self, ctx: RunContext, cutoff: Cutoff, start_events: StartEvents) -> None:
+    The registry (:mod:`kalshi_lake.cities`) is the source of truth; this only tells when it is
+    stale. Read once per run and not landed in the raw layer (no market data in it).
+    """
+    known = set(family_prefixes())
+    found: set[str] = set()
+    params: dict[str, Any] = {"category": WEATHER_CATEGORY}
+    for _ in range(SERIES_PAGES_MAX):
+        resp = await ctx.client.get("/series", params, expect="series")
+        for s in resp.data.get("series") or []:
+            ticker = s.get("ticker") if isinstance(s, dict) else None
+            if not isinstance(ticker, str):
+                continue
+            if ticker.upper().startswith(TEMPERATURE_PREFIXES) and ticker.upper() not in known:
+                found.add(ticker)
+        cursor = resp.data.get("cursor")
+        if not cursor:
+            break
+        params = {**params, "cursor": cursor}
+    return sorted(found)
+
+
+class Discovery:
+    """Finds one series' events of the range and their markets; each event starts as soon as
+    they are known."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        cutoff: Cutoff,
+        start_events: StartEvents,
+        series: Series | None = None,
+    ) -> None:
         self.ctx = ctx
+        #: The series walked (default: the city's high series).
+        self.info = series or ctx.city.series("high")
+        self.series = self.info.ticker
         self.cutoff = cutoff
         self.cut_date = cutoff.market_settled.date()
         self.start_events = start_events
@@ -110,19 +157,25 @@ class Discovery:
         tally.phase = "listing events and markets"
         await self.list_events_and_live_markets()
         self.todo = self.plan_events()
-        tally.events_total = len(self.todo) + tally.events_skipped
+        self._count()
         self.start_events([p for p in self.todo.values() if p.markets])
         asked_historical = await self.list_archived_markets()
         await self.list_markets_per_event(asked_historical)
         # Events that still have no markets (not listed yet) are counted, and retried next run.
         self.start_events([p for p in self.todo.values() if not p.markets])
-        tally.events_total = len(self.todo) + tally.events_skipped
+        self._count()
+
+    def _count(self) -> None:
+        """Set this series' events to fetch; the total adds every series' and the skipped."""
+        tally = self.ctx.tally
+        tally.events_todo[self.series] = len(self.todo)
+        tally.events_total = sum(tally.events_todo.values()) + tally.events_skipped
 
     # --- phase 2: the events listing and the live markets listing -----------------------------
     async def list_events_and_live_markets(self) -> None:
         """Walk ``/events`` and (when needed) the range's live ``/markets``, concurrently."""
         ctx, start = self.ctx, self.ctx.start
-        series = ctx.city.series_ticker
+        series = self.series
         # All events stay on /events after archiving, but whether a min_close_ts filter sees
         # archived markets is undocumented: filter only when the whole range is live.
         events_params: dict[str, Any] = {"series_ticker": series, "limit": EVENTS_LIMIT}
@@ -132,7 +185,7 @@ class Discovery:
             walk(
                 ctx,
                 CursorPager(events_params),
-                WalkSpec("events", "live", "/events", "events", self.today),
+                WalkSpec("events", "live", "/events", "events", self.today, series=series),
                 on_page=self._on_events,
             )
         ]
@@ -148,7 +201,7 @@ class Discovery:
                 walk(
                     ctx,
                     CursorPager(live_params),
-                    WalkSpec("markets", "live", "/markets", "markets", self.today),
+                    WalkSpec("markets", "live", "/markets", "markets", self.today, series=series),
                     on_page=self._on_markets("live"),
                 )
             )
@@ -164,7 +217,7 @@ class Discovery:
             except ValueError:
                 log.warning("skipping event with an unparseable ticker %r", tk)
                 continue
-            self.listed[tk] = (d, str(ev.get("series_ticker") or self.ctx.city.series_ticker))
+            self.listed[tk] = (d, str(ev.get("series_ticker") or self.series))
 
     def _on_markets(self, tier: str, only: set[str] | None = None) -> OnPage:
         """A page handler that files listed markets of the range (of ``only``'s events) by event
@@ -185,7 +238,7 @@ class Discovery:
                     continue
                 if only is not None and m.event_ticker not in only:
                     continue
-                series = self.listed.get(m.event_ticker, (d, ctx.city.series_ticker))[1]
+                series = self.listed.get(m.event_ticker, (d, self.series))[1]
                 plan = self.plans.setdefault(m.event_ticker, EventPlan(m.event_ticker, d, series))
                 # The live tier wins if a market is (briefly) on both listings.
                 if m.ticker not in plan.markets or tier == "live":
@@ -201,9 +254,13 @@ class Discovery:
         return recent and not self._all_final()
 
     def _all_final(self) -> bool:
-        """True when the state says every date in range has a finished event."""
-        start, end = self.ctx.start, self.ctx.end
-        dates = self.ctx.saved.final_event_dates()
+        """True when the state says every date in range has a finished event of this series
+        (days before the series' first event have none to finish)."""
+        start, end = max(self.ctx.start, self.info.first_event), self.ctx.end
+        if start > end:
+            return True
+        prefixes = {self.series, self.info.legacy_prefix or self.series}
+        dates = self.ctx.saved.final_event_dates(prefixes)
         n_days = (end - start).days + 1
         return all((start + dt.timedelta(days=i)).isoformat() in dates for i in range(n_days))
 
@@ -278,11 +335,13 @@ class Discovery:
             last = closes["last"]
             return bool(closes["ordered"]) and last is not None and last < range_start
 
-        series = self.ctx.city.series_ticker
+        series = self.series
         await walk(
             self.ctx,
             CursorPager({"series_ticker": series, "limit": MARKETS_LIMIT}),
-            WalkSpec("markets", "historical", "/historical/markets", "markets", self.today),
+            WalkSpec(
+                "markets", "historical", "/historical/markets", "markets", self.today, series=series
+            ),
             on_page=on_page,
             stop=past_range,
         )

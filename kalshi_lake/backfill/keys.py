@@ -129,14 +129,20 @@ class SavedState:
         """The saved ``market/<ticker>`` record (see ``MarketInfo.to_state``)."""
         return self.get(market_key(ticker))
 
-    def final_event_dates(self) -> set[str]:
-        """ISO dates that have a finished event (empty under ``--refresh``)."""
+    def final_event_dates(self, prefixes: Collection[str] | None = None) -> set[str]:
+        """ISO dates that have a finished event (empty under ``--refresh``).
+
+        ``prefixes``: only events whose ticker starts with one of these series tickers or legacy
+        prefixes (one family's; a city's highs and lows share dates, never event tickers).
+        """
         if self.refresh:
             return set()
         return {
             rec["date"]
-            for _, rec in self.state.items(EVENT_PREFIX)
-            if rec.get("final") and rec.get("date")
+            for key, rec in self.state.items(EVENT_PREFIX)
+            if rec.get("final")
+            and rec.get("date")
+            and (prefixes is None or key[len(EVENT_PREFIX) :].split("-", 1)[0] in prefixes)
         }
 
 

@@ -35,7 +35,7 @@ from kalshi_lake.backfill.progress import ProgressDisplay, ProgressRow
 # The one-city run is the unit here; it stays private to the backfill package.
 from kalshi_lake.backfill.run import _Run, refuse_demo_lake, resolve_range, run_sync
 from kalshi_lake.backfill.summary import BackfillSummary, CitiesSummary
-from kalshi_lake.cities import City
+from kalshi_lake.cities import City, check_family
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import (
     BadDateError,
@@ -62,15 +62,17 @@ def run_backfills(
     """Backfill every city of ``cities`` (duplicates dropped) for ``start..end`` in one process.
 
     ``start`` defaults to each city's first event; a city with no event in the range is skipped
-    with a note (a :class:`BadDateError` when that leaves none). ``families`` is for each city's
-    run to pick series families; only None (every family the city has) is accepted so far. Raises :class:`FetchIncompleteError` (exit 3)
-    when some city's data could not all be fetched, after every other city ran to its end.
+    with a note (a :class:`BadDateError` when that leaves none). ``families``: the series
+    families to fetch (None: every family each city has); a city with none of them is skipped
+    with a note, and an unknown family name is an :class:`UnknownFamilyError` (exit 2). Raises
+    :class:`FetchIncompleteError` (exit 3) when some city's data could not all be fetched, after
+    every other city ran to its end.
     """
     if candle_window not in CANDLE_WINDOWS:
         raise UsageError(f"--candle-window must be one of {', '.join(CANDLE_WINDOWS)}")
     if families is not None:
-        # The seam for series families: each city's run is to fetch the families asked.
-        raise UsageError("families are not supported by this backfill yet")
+        for f in families:
+            check_family(f)
     unique = list({c.name: c for c in cities}.values())
     if not unique:
         raise UsageError("no city to backfill")
@@ -78,14 +80,19 @@ def run_backfills(
     jobs: list[_Run] = []
     skipped: dict[str, str] = {}
     for city in unique:
+        series = tuple(s for f, s in city.families.items() if families is None or f in families)
+        if not series:
+            skipped[city.name] = f"no {'/'.join(families or ())} series"
+            continue
         try:
-            c_start, c_end, notes = resolve_range(city, start, end)
+            first = min(s.first_event for s in series)
+            c_start, c_end, notes = resolve_range(city, start, end, first_event=first)
         except BadDateError as exc:
             if start is not None and end is not None and start > end:
                 raise
             skipped[city.name] = f"no events in range ({exc})"
             continue
-        job = _Run(settings, city, c_start, c_end, refresh, candle_window, transport)
+        job = _Run(settings, city, c_start, c_end, refresh, candle_window, transport, series)
         job.tally.notes.extend(notes)
         jobs.append(job)
     if not jobs:

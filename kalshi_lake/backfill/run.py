@@ -20,21 +20,26 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import httpx
 
 from kalshi_lake.api.client import ClientStats, KalshiClient
 from kalshi_lake.backfill.context import RunContext, Tally, gather
-from kalshi_lake.backfill.discover import Discovery, EventPlan, fetch_reference
+from kalshi_lake.backfill.discover import (
+    Discovery,
+    EventPlan,
+    fetch_reference,
+    unregistered_series,
+)
 from kalshi_lake.backfill.keys import SavedState
 from kalshi_lake.backfill.plan import CANDLE_WINDOWS
 from kalshi_lake.backfill.progress import ProgressDisplay, ProgressRow
 from kalshi_lake.backfill.sink import PageSink
 from kalshi_lake.backfill.summary import BackfillSummary, summarize
 from kalshi_lake.backfill.units import EventUnits
-from kalshi_lake.cities import City
+from kalshi_lake.cities import City, Series
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import (
     ApiUnreachableError,
@@ -66,28 +71,49 @@ __all__ = ["BackfillSummary", "resolve_range", "run_backfill"]
 
 
 def resolve_range(
-    city: City, start: dt.date | None, end: dt.date | None, today: dt.date | None = None
+    city: City,
+    start: dt.date | None,
+    end: dt.date | None,
+    today: dt.date | None = None,
+    *,
+    first_event: dt.date | None = None,
 ) -> tuple[dt.date, dt.date, list[str]]:
     """Default and check the event-date range; returns ``(start, end, notes)``.
 
-    ``start`` defaults to the city's first event and ``end`` to today (UTC). A range that ends
-    before the first event, or starts after it ends, is a :class:`BadDateError` (exit 2).
+    ``start`` defaults to the first event (``first_event``: of the series fetched; the city's
+    high series by default) and ``end`` to today (UTC). A range that ends before the first
+    event, or starts after it ends, is a :class:`BadDateError` (exit 2).
     """
     today = today or dt.datetime.now(dt.UTC).date()
+    first = first_event or city.first_event
     notes: list[str] = []
     end = end or today
-    start = start or city.first_event
+    start = start or first
     if start > end:
         raise BadDateError(f"--start {start} is after --end {end}")
-    if end < city.first_event:
+    if end < first:
         raise BadDateError(
-            f"{city.name} has no events before {city.first_event} (its first event); "
+            f"{city.name} has no events before {first} (its first event); "
             f"the range {start}..{end} is empty"
         )
-    if start < city.first_event:
-        notes.append(f"start moved from {start} to {city.first_event}, {city.name}'s first event")
-        start = city.first_event
+    if start < first:
+        notes.append(f"start moved from {start} to {first}, {city.name}'s first event")
+        start = first
     return start, end, notes
+
+
+def resolve_series(city: City, families: Sequence[str] | None) -> tuple[Series, ...]:
+    """The city's series of ``families`` (None: every family it has), in family order.
+
+    A family that does not exist, or that the city does not have, is an
+    :class:`~kalshi_lake.errors.UnknownFamilyError` (exit 2) naming the valid ones.
+    """
+    if families is None:
+        return tuple(city.families.values())
+    asked = {f for f in families}
+    for f in asked:
+        city.series(f)  # raises for an unknown family or one the city lacks
+    return tuple(s for f, s in city.families.items() if f in asked)
 
 
 def run_backfill(
@@ -96,11 +122,16 @@ def run_backfill(
     start: dt.date | None = None,
     end: dt.date | None = None,
     *,
+    families: Sequence[str] | None = None,
     refresh: bool = False,
     candle_window: str = "full",
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> BackfillSummary:
     """Backfill ``city`` for event dates ``start..end`` into the raw layer of ``settings.lake``.
+
+    ``families``: which of the city's series to fetch (``high``, ``low``); None: every family
+    the city has. Each family's events are discovered from its own series; the raw layout is
+    the same for all (the ``series_ticker`` column tells them apart).
 
     Returns the :class:`BackfillSummary`. Raises :class:`FetchIncompleteError` (exit 3, carrying
     the summary) when some units could not be fetched after retries, or the API could not be
@@ -110,9 +141,11 @@ def run_backfill(
     """
     if candle_window not in CANDLE_WINDOWS:
         raise UsageError(f"--candle-window must be one of {', '.join(CANDLE_WINDOWS)}")
-    start, end, notes = resolve_range(city, start, end)
+    series = resolve_series(city, families)
+    first = min(s.first_event for s in series)
+    start, end, notes = resolve_range(city, start, end, first_event=first)
     refuse_demo_lake(settings)
-    job = _Run(settings, city, start, end, refresh, candle_window, transport)
+    job = _Run(settings, city, start, end, refresh, candle_window, transport, series)
     job.tally.notes.extend(notes)
     return run_sync(job.run())
 
@@ -156,9 +189,11 @@ class _Run:
         refresh: bool,
         mode: str,
         transport: httpx.AsyncBaseTransport | None,
+        series: tuple[Series, ...] = (),
     ) -> None:
         self.settings = settings
         self.city = city
+        self.series = series or tuple(city.families.values())
         self.start = start
         self.end = end
         self.refresh = refresh
@@ -228,6 +263,7 @@ class _Run:
                     sink=self.sink,
                     saved=SavedState(self.state, self.refresh),
                     tally=self.tally,
+                    series=self.series,
                 )
                 if row is not None:
                     await self._fetch(ctx, row)
@@ -340,14 +376,27 @@ class _Run:
         try:
             try:
                 cutoff = await fetch_reference(ctx)
-                units = EventUnits(ctx, cutoff)
-                # Events start as soon as their markets are known, so the walks of live events
-                # overlap the (slow, sequential) archive listing.
-                await Discovery(ctx, cutoff, lambda plans: self._start(units, plans)).run()
             except (TransientError, PermanentError) as exc:
                 self.tally.fail(f"discovery of {self.city.series_ticker} events and markets", exc)
+            else:
+                units = EventUnits(ctx, cutoff)
+
+                async def discover(series: Series) -> None:
+                    # Events start as soon as their markets are known, so the walks of live
+                    # events overlap the (slow, sequential) archive listing. One family's
+                    # failed discovery does not stop the other's.
+                    found = Discovery(ctx, cutoff, lambda plans: self._start(units, plans), series)
+                    try:
+                        await found.run()
+                    except (TransientError, PermanentError) as exc:
+                        self.tally.fail(f"discovery of {series.ticker} events and markets", exc)
+
+                await gather(*(discover(s) for s in ctx.all_series))
             self.tally.phase = ""
             await gather(*self._event_tasks)
+            # Once per run, after the data: the request neither competes with discovery for
+            # the rate limit nor shifts anything a run fetches.
+            await self._check_registry(ctx)
         finally:
             for task in self._event_tasks:
                 task.cancel()
@@ -356,6 +405,22 @@ class _Run:
                 await ticker
             await ctx.sink.close()
             self._show(ctx, shown)
+
+    async def _check_registry(self, ctx: RunContext) -> None:
+        """Warn (a summary note) about temperature series ``GET /series`` lists that the
+        registry lacks; a failed read is a note too, never a failed run."""
+        try:
+            missing = await unregistered_series(ctx)
+        except (TransientError, PermanentError, ApiUnreachableError) as exc:
+            self.tally.notes.append(
+                f"warning: could not compare the registry with GET /series: {exc}"
+            )
+            return
+        if missing:
+            self.tally.notes.append(
+                "warning: GET /series lists temperature series the city registry lacks: "
+                f"{', '.join(missing)} (kalshi-lake cities shows the registry)"
+            )
 
     def _start(self, units: EventUnits, plans: list[EventPlan]) -> None:
         """Start fetching these events (bounded: a few events in flight per request slot)."""
@@ -386,6 +451,7 @@ class _Run:
             "run_id": self.run_id,
             "command": "backfill",
             "city": self.city.name,
+            "families": [s.family for s in self.series],
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "candle_window": self.mode,

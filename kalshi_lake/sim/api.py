@@ -54,7 +54,7 @@ from kalshi_lake.sim.wire import (
     json_text,
     not_found,
 )
-from kalshi_lake.sim.world import PERIODS, SERIES, World
+from kalshi_lake.sim.world import PERIODS, SERIES, UNREGISTERED, World
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ class SimApp:
         meta = bool(params.flag("include_product_metadata"))
         params.integer("min_updated_ts")
         out = []
-        for c in SERIES:
+        for c in (*SERIES, *UNREGISTERED):
             s = self.world.series_payload(c, include_volume=volume)
             if category is not None and category not in s["categories"]:
                 continue

@@ -26,6 +26,7 @@ from kalshi_lake import schemas
 from kalshi_lake.cities import TWC_FIRST_DATE, City
 from kalshi_lake.lake.storage import Lake, unique_name
 from kalshi_lake.sim.model import ET, MINUTE_US, UTC, ladder
+from kalshi_lake.transform.frames import family_expr
 
 __all__ = ["GENERATOR_VERSION", "build_synthetic_lake", "close_time", "open_time"]
 
@@ -222,6 +223,8 @@ def _write(lake: Lake, table: str, city: str, df: pl.DataFrame) -> int:
     schema = schemas.TABLES[table]
     df = df.sort(list(schemas.SORT_KEYS[table]))
     for month, part in df.group_by(pl.col("date").dt.strftime("%Y-%m"), maintain_order=True):
+        if "family" not in part.columns:
+            part = part.with_columns(family_expr())
         arrow = part.select(schema.names).to_arrow().cast(schema)
         lake.write_table(arrow, f"curated/{table}/city={city}/month={month[0]}/{unique_name()}")
     return df.height

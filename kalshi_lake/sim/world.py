@@ -15,7 +15,7 @@ import uuid
 import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -57,6 +57,18 @@ for _view in SERIES:
     for _prefix in (_view.series_ticker, _view.legacy_prefix):
         if _prefix:
             _BY_PREFIX[_prefix] = (_view, _family)
+
+
+#: Temperature series the simulator lists on ``GET /series`` that the registry lacks (Austin's
+#: lows), so a backfill's registry check has one to report. No events: only the series record.
+UNREGISTERED: tuple[City, ...] = (
+    replace(
+        get_city("austin"),
+        series_ticker="KXLOWTAUS",
+        legacy_prefix=None,
+        first_event=dt.date(2026, 4, 3),
+    ),
+)
 
 
 def view_for_ticker(ticker: str) -> tuple[City, str] | None:
@@ -430,7 +442,7 @@ class World:
     def series_payload(self, city: City, include_volume: bool = False) -> dict[str, Any]:
         """The Series JSON object for a series view's (``KX``) series, as of now."""
         found = view_for_ticker(city.series_ticker)
-        family = found[1] if found else "high"
+        family = found[1] if found else "low" if "LOW" in city.series_ticker else "high"
         twc = self.now.date() >= TWC_FIRST_DATE
         d: dict[str, Any] = {
             "additional_prohibitions": [

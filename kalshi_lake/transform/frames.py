@@ -14,6 +14,7 @@ from decimal import Decimal
 import polars as pl
 import pyarrow as pa
 
+from kalshi_lake.cities import family_prefixes
 from kalshi_lake.schemas import COUNT, PRICE, TABLES
 
 _SOURCES = {"yes_price": "yes_u", "no_price": "no_u", "count": "count_c"}
@@ -64,6 +65,17 @@ def _with_string_views(schema: pa.Schema) -> pa.Schema:
 _VIEW_SCHEMAS = {name: _with_string_views(schema) for name, schema in TABLES.items()}
 
 
+def family_expr() -> pl.Expr:
+    """``family`` (``high``/``low``) of each row, from the series prefix of its event ticker
+    (else its market ticker) through the registry. A prefix the registry lacks counts as
+    ``low`` when it starts ``KXLOW`` and ``high`` otherwise (the legacy ``HIGH*`` prefixes are
+    registered as ``high``)."""
+    prefix = pl.coalesce("event_ticker", "market_ticker").str.split_exact("-", 1).struct[0]
+    guess = pl.when(prefix.str.starts_with("KXLOW")).then(pl.lit("low")).otherwise(pl.lit("high"))
+    known = prefix.replace_strict(family_prefixes(), default=None, return_dtype=pl.String)
+    return pl.coalesce(known, guess).alias("family")
+
+
 def to_arrow(df: pl.DataFrame, table: str, *, string_views: bool = False) -> pa.Table:
     """The rows of ``df`` (fixed-point columns) as an Arrow table in ``TABLES[table]``.
 
@@ -74,7 +86,9 @@ def to_arrow(df: pl.DataFrame, table: str, *, string_views: bool = False) -> pa.
     schema = _VIEW_SCHEMAS[table] if string_views else TABLES[table]
     exprs = []
     for f in schema:
-        if f.type in (PRICE, COUNT):
+        if f.name == "family" and "family" not in df.columns:
+            exprs.append(family_expr())
+        elif f.type in (PRICE, COUNT):
             src = _SOURCES.get(f.name, f.name + _SUFFIX[f.type])
             exprs.append(_unscaled(src, f.type).alias(f.name))
         else:

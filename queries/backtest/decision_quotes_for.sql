@@ -14,6 +14,7 @@ CREATE OR REPLACE MACRO decision_quotes_for(
 SELECT
     q.market_ticker,
     q.event_ticker,
+    q.family,
     q.city,
     q.date,
     q.decision_label,

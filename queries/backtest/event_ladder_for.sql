@@ -11,6 +11,7 @@ CREATE OR REPLACE MACRO event_ladder_for(
 ) AS TABLE
 SELECT
     q.event_ticker,
+    q.family,
     q.city,
     q.date,
     q.decision_label,

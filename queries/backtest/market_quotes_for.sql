@@ -68,6 +68,7 @@ last_trades AS (
 SELECT
     x.market_ticker,
     x.event_ticker,
+    x.family,
     x.city,
     x.date,
     x.decision_label,

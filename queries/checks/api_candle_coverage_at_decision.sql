@@ -21,7 +21,7 @@ WITH horizon AS (
     WHERE k.source = 'api'
     GROUP BY k.market_ticker
 )
-SELECT q.market_ticker, q.city, q.date, q.decision_label, q.decision_at, q.open_time,
+SELECT q.market_ticker, q.family, q.city, q.date, q.decision_label, q.decision_at, q.open_time,
        q.status, h.last_candle_end
 FROM market_quotes_for(getvariable('check_city'), getvariable('check_start'), getvariable('check_end')) AS q
 JOIN horizon AS h ON h.market_ticker = q.market_ticker

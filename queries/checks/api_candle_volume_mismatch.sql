@@ -16,6 +16,7 @@ cv AS (
 )
 SELECT
     m.market_ticker,
+    m.family,
     m.city,
     m.date,
     coalesce(tv.volume, 0) AS trade_volume,

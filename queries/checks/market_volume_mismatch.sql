@@ -14,7 +14,7 @@ walked AS (
     FROM raw_pages_in('trades', getvariable('check_city'), getvariable('check_start'), getvariable('check_end')) AS r
     WHERE r.market_ticker IS NOT NULL
 )
-SELECT m.market_ticker, m.city, m.date, m.volume AS market_volume,
+SELECT m.market_ticker, m.family, m.city, m.date, m.volume AS market_volume,
        coalesce(tv.volume, 0) AS trade_volume
 FROM markets_in(getvariable('check_city'), getvariable('check_start'), getvariable('check_end')) AS m
 JOIN walked ON walked.market_ticker = m.market_ticker

@@ -2,9 +2,11 @@
 -- level: error
 -- Invariant: once an event has a settled market (status finalized, settled, determined or
 -- amended), the settlement values of all its markets add up to exactly 1: one bracket
--- resolves yes at 1 and the others at 0, or scalar values that sum to 1.
+-- resolves yes at 1 and the others at 0, or scalar values that sum to 1. Per event, so per
+-- family too (a city's high and low events of a day are two events, each with its winner).
 SELECT
     m.event_ticker,
+    m.family,
     m.city,
     m.date,
     count(*) AS markets,

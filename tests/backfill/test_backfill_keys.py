@@ -50,3 +50,25 @@ def test_saved_state_reads_records_and_ignores_them_under_refresh() -> None:
     assert saved.final_event_dates() == {"2026-11-01"}
     fresh = keys.SavedState(store, refresh=True)
     assert fresh.trades(T) is None and fresh.final_event_dates() == set()
+
+
+def test_a_familys_finished_days_are_its_own() -> None:
+    # A city's high and low events share climate days, never tickers: the days a family has
+    # finished must not hide the other family's unfinished ones (the live listing is skipped
+    # only when every day of the range is done for the series being discovered).
+    lake = Lake(f"memory://keys-{secrets.token_hex(6)}")
+    store = StateStore(lake, "backfill/city=chicago")
+    low_t = "KXLOWTCHI-26NOV01-B30.5"
+    store.commit(
+        {
+            f"event/{E}": {"date": "2026-11-01", "markets": [T], "final": True},
+            "event/HIGHCHI-24OCT01": {"date": "2024-10-01", "markets": [], "final": True},
+            "event/KXLOWTCHI-26NOV01": {"date": "2026-11-01", "markets": [low_t], "final": False},
+            f"trades/{low_t}": {"lo": 1.0, "hi": 2.0, "final": True},
+        }
+    )
+    saved = keys.SavedState(store, refresh=False)
+    assert saved.final_event_dates({"KXHIGHCHI", "HIGHCHI"}) == {"2026-11-01", "2024-10-01"}
+    assert saved.final_event_dates({"KXLOWTCHI"}) == set()
+    assert saved.trades(low_t) is not None and saved.trades(T) is None
+    assert keys.key_family(f"trades/{low_t}") == ("trades", low_t)

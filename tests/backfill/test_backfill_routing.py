@@ -143,7 +143,7 @@ def test_live_event_candles_follow_adjusted_end_ts(
     monkeypatch.setattr(EventUnits, "live_candles", "event")  # the pre-batch path
     city = get_city("chicago")
     day = dt.date(2026, 11, 10)
-    run_backfill(settings_for(sim), city, day, day)
+    run_high_backfill(settings_for(sim), city, day, day)
     raw = raw_of(lake_dir)
     pages = sorted(raw.pages("event_candlesticks"), key=lambda r: r["page_number"])
     assert len(pages) >= 3  # 6 markets x ~2,340 minutes cannot fit in 5,000 candles
@@ -154,7 +154,7 @@ def test_live_event_candles_follow_adjusted_end_ts(
         assert int(json.loads(b["request_params"])["start_ts"]) == adjusted
     last = json.loads(pages[-1]["body"])
     assert last["adjusted_end_ts"] == int(first["end_ts"])
-    assert raw.candles == truth_of(sim.world, city, day, day).candles
+    assert raw.candles == truth_of(sim.world, city, day, day, families=["high"]).candles
 
 
 def test_live_candles_come_in_batches_under_10000_candles(
@@ -166,7 +166,7 @@ def test_live_candles_come_in_batches_under_10000_candles(
 ) -> None:
     city = get_city("chicago")
     day = dt.date(2026, 11, 10)
-    run_backfill(settings_for(sim), city, day, day)
+    run_high_backfill(settings_for(sim), city, day, day)
     raw = raw_of(lake_dir)
     pages = sorted(raw.pages("batch_candlesticks"), key=lambda r: r["page_number"])
     tickers = sorted(t.ticker for t in sim.world.event(city, day).markets)
@@ -179,7 +179,7 @@ def test_live_candles_come_in_batches_under_10000_candles(
         assert len(tickers) * periods <= 10_000  # both ends of the range count
     assert int(chunks[1]["start_ts"]) == int(chunks[0]["end_ts"]) + 60  # no gap, no overlap
     assert {p["date"] for p in pages} == {day.isoformat()}
-    assert raw.candles == truth_of(sim.world, city, day, day).candles
+    assert raw.candles == truth_of(sim.world, city, day, day, families=["high"]).candles
 
 
 def _m(**kw: Any) -> MarketInfo:
@@ -268,9 +268,9 @@ def test_many_archived_events_use_the_series_listing_and_stop_past_the_range(
 ) -> None:
     city = get_city("chicago")
     start, end = dt.date(2026, 8, 1), dt.date(2026, 8, 20)  # 20 archived events
-    run_backfill(settings_for(sim), city, start, end)
+    run_high_backfill(settings_for(sim), city, start, end)
     raw = raw_of(lake_dir)
-    truth = truth_of(sim.world, city, start, end)
+    truth = truth_of(sim.world, city, start, end, families=["high"])
     assert truth.historical_markets == truth.markets
     assert set(raw.trades) == truth.trades and raw.candles == truth.candles
     listing = [r for r in raw.pages("markets") if r["tier"] == "historical"]
@@ -280,6 +280,11 @@ def test_many_archived_events_use_the_series_listing_and_stop_past_the_range(
     # ... and it stopped once past the range: the archive back to 2021 is ~11 pages.
     assert len(listing) <= 2
     assert listing[-1]["cursor_out"] != ""
+
+
+def run_high_backfill(*args: Any, **kwargs: Any) -> Any:
+    """``run_backfill`` of the high family alone: these tests follow one series' walks."""
+    return run_backfill(*args, families=["high"], **kwargs)
 
 
 @pytest.mark.parametrize(

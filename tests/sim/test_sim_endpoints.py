@@ -436,8 +436,8 @@ def test_series_and_market_payloads(client: httpx.Client, world: World) -> None:
         {"name": "The Weather Company", "url": "https://weather.com/kalshi"}
     ]
     assert "volume_fp" not in s
-    # Every registered series of every family (20 highs and the lows).
-    assert len(_get(client, "/series")["series"]) == sum(len(c.families) for c in CITIES)
+    # Every registered series of every family (20 highs and the lows), and one unregistered.
+    assert len(_get(client, "/series")["series"]) == sum(len(c.families) for c in CITIES) + 1
     t = _event(world, dt.date(2026, 11, 21)).markets[3].ticker
     m = _get(client, f"/markets/{t}")["market"]
     assert m == world.market_payload(t)

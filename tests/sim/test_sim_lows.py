@@ -55,7 +55,10 @@ def test_lows_over_http_in_the_highs_shapes(sim: SimServer, world: World) -> Non
         high_s = _get(client, "/series/KXHIGHCHI")["series"]
         assert s.keys() == high_s.keys()
         listed = {x["ticker"] for x in _get(client, "/series")["series"]}
-        assert {"KXHIGHCHI", "KXLOWTCHI", "KXLOWTNYC"} <= listed
+        assert {"KXHIGHCHI", "KXLOWTCHI", "KXLOWTNYC", "KXLOWTAUS"} <= listed
+        # KXLOWTAUS is the one series the registry lacks: listed, with nothing behind it.
+        assert client.get("/series/KXLOWTAUS").status_code == 404
+        assert _get(client, "/events", series_ticker="KXLOWTAUS")["events"] == []
 
         events = _get(client, "/events", series_ticker="KXLOWTCHI", limit=5)["events"]
         assert len(events) == 5

@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from kalshi_lake import schemas
-from kalshi_lake.cities import get_city
+from kalshi_lake.cities import family_for_ticker, get_city
 from kalshi_lake.lake.raw import RawPage, write_pages
 from kalshi_lake.lake.storage import Lake, unique_name
 from kalshi_lake.sim.curated import close_time, open_time
@@ -147,6 +147,14 @@ class LakeData:
         return lake
 
 
+def _with_family(row: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """The row's schema columns; ``family`` from its ticker's series unless the row has one."""
+    out = {k: row.get(k) for k in names}
+    if "family" in out and "family" not in row:
+        out["family"] = family_for_ticker(row.get("event_ticker") or row["market_ticker"])
+    return out
+
+
 def write_rows(lake: Lake, table: str, rows: Iterable[dict[str, Any]]) -> list[str]:
     """Write rows of a curated table, one new file per (city, month) partition.
 
@@ -163,9 +171,7 @@ def write_rows(lake: Lake, table: str, rows: Iterable[dict[str, Any]]) -> list[s
     for (city, month), part in sorted(parts.items()):
         keys = schemas.SORT_KEYS[table]
         part = sorted(part, key=lambda r: tuple(r[k] for k in keys))
-        tbl = pa.Table.from_pylist(
-            [{k: r.get(k) for k in schema.names} for r in part], schema=schema
-        )
+        tbl = pa.Table.from_pylist([_with_family(r, schema.names) for r in part], schema=schema)
         written.append(
             lake.write_table(tbl, f"curated/{table}/city={city}/month={month}/{unique_name()}")
         )
@@ -509,6 +515,7 @@ def expected_decision_quotes(data: LakeData) -> list[dict[str, Any]]:
                 {
                     "market_ticker": m["market_ticker"],
                     "event_ticker": m["event_ticker"],
+                    "family": family_for_ticker(m["event_ticker"]),
                     "city": m["city"],
                     "date": m["date"],
                     "decision_label": label,

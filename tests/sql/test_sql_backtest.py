@@ -27,6 +27,7 @@ UTC = dt.UTC
 COLUMNS = [
     "market_ticker",
     "event_ticker",
+    "family",
     "city",
     "date",
     "decision_label",
