@@ -50,7 +50,8 @@ def test_settlement_bounds_land_exactly_as_served_and_absence_is_no_problem(
         assert row["settlement_bounds_type"] == served.get("settlement_bounds_type")
         assert row["settlement_floor"] == (None if floor is None else Decimal(floor))
         assert "liquidity_dollars" not in served or row["date"] < END
-    ours = mk.filter(pl.col("date").is_between(START, END))
+    assert set(mk["family"]) == {"high", "low"}  # the loop above checked both families
+    ours = mk.filter(pl.col("date").is_between(START, END) & (pl.col("family") == "high"))
     assert ours.height == 12
     kinds = ours.group_by("date", "settlement_bounds_type").len().sort("date", "len").rows()
     # 09-23: all six without the fields (NULL); 09-24: floor and default markets.

@@ -142,11 +142,13 @@ def test_markets_archived_before_their_batch_get_their_candles_from_the_historic
     assert not any(sim.world.is_historical(m.ticker) for m in sim.world.event(CHICAGO, day).markets)
     moved = dt.datetime(2026, 9, 28, tzinfo=dt.UTC)
     settings = settings_for(SimpleNamespace(base_url=sim.base_url))
-    summary = run_backfill(settings, CHICAGO, day, day, transport=_ArchiveOnFirstBatch(sim, moved))
+    summary = run_backfill(
+        settings, CHICAGO, day, day, families=["high"], transport=_ArchiveOnFirstBatch(sim, moved)
+    )
     assert summary.status == "ok", summary.failures
     raw = raw_of(lake_dir)
     tickers = {m.ticker for m in sim.world.event(CHICAGO, day).markets}
     batches = [json.loads(p["body"]) for p in raw.pages("batch_candlesticks")]
     assert batches and all(b == {"markets": []} for b in batches)
     assert {p["market_ticker"] for p in raw.pages("candlesticks")} == tickers
-    assert raw.candles == truth_of(sim.world, CHICAGO, day, day).candles
+    assert raw.candles == truth_of(sim.world, CHICAGO, day, day, families=["high"]).candles

@@ -158,8 +158,9 @@ def test_one_city_failing_for_good_leaves_the_others_whole_and_a_rerun_completes
     again = run_backfills(settings_for(healed), cities, start, end)
     assert again.status == "ok" and not again.incomplete
     runs = {r.city: r for r in again.runs}
-    assert runs["nyc"].events_skipped == runs["nyc"].events == 2
-    assert runs["chicago"].events_done == 2
+    # 2 days x 2 families (high and low) each.
+    assert runs["nyc"].events_skipped == runs["nyc"].events == 4
+    assert runs["chicago"].events_done == 4
     assert (
         _trades_by_city(raw_of(lake_dir))["chicago"]
         == truth_of(healed.world, "chicago", start, end).trades
@@ -236,7 +237,7 @@ def test_progress_shows_a_row_per_city(
     err = capsys.readouterr().err
     assert "backfill 2 cities: events" in err
     assert "  chicago: events" in err and "  nyc: events" in err
-    assert "  chicago: events 2/2" in err and "  nyc: events 2/2" in err
+    assert "  chicago: events 4/4" in err and "  nyc: events 4/4" in err  # 2 days x 2 families
 
 
 def test_transform_takes_the_same_city_lists(sim: SimServer, lake_dir: Path) -> None:
