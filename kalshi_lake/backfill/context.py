@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -67,10 +67,14 @@ class RunContext:
         """The series this run fetches, in family order."""
         return self.series or (self.city.series("high"),)
 
-    async def guard(self, name: str, coro: Awaitable[T]) -> tuple[bool, T | None]:
-        """Run one unit; a failure after retries is recorded and does not stop the others."""
+    async def guard(self, name: str, unit: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
+        """Run one unit (``unit()``); a failure is recorded and does not stop the others.
+
+        ``unit`` is a callable, not a coroutine: a guard cancelled before it starts (a sibling
+        failed) then leaves no coroutine behind that was never awaited.
+        """
         try:
-            return True, await coro
+            return True, await unit()
         except (TransientError, PermanentError) as exc:
             # Reported in the summary and the error; a log line per failure would tear the
             # progress display.

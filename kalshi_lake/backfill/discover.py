@@ -24,6 +24,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from kalshi_lake.api.client import ApiResponse
@@ -389,7 +390,9 @@ class Discovery:
         dropped from :attr:`todo` (reported as a failed unit). Returns the events that worked."""
         results = await gather(
             *(
-                self.ctx.guard(f"markets of {p.ticker} ({tier})", self._event_markets(p, tier))
+                self.ctx.guard(
+                    f"markets of {p.ticker} ({tier})", partial(self._event_markets, p, tier)
+                )
                 for p, tier in batch
             )
         )

@@ -25,6 +25,7 @@ its watermark. The event is final once all its units worked and all its markets 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
+from functools import partial
 from typing import Any
 
 from kalshi_lake.api.paging import (
@@ -107,7 +108,7 @@ class EventUnits:
             skip.discard(markets[0].ticker)
 
         async def trades(m: MarketInfo) -> None:
-            unit = self.trades(plan, m, skip=m.ticker in skip)
+            unit = partial(self.trades, plan, m, skip=m.ticker in skip)
             ok, span = await ctx.guard(f"trades {m.ticker}", unit)
             oks.append(ok)
             if span is not None:
@@ -149,11 +150,12 @@ class EventUnits:
         if live:
             name = f"candles {plan.ticker} (live event)"
             fetch = self.batch_candles if self.live_candles == "batch" else self.event_candles
-            jobs.append(ctx.guard(name, fetch(plan, live, spans)))
+            jobs.append(ctx.guard(name, partial(fetch, plan, live, spans)))
         for m in todo:
             if tiers[m.ticker] == "historical":
                 name = f"candles {m.ticker} (historical)"
-                jobs.append(ctx.guard(name, self.market_candles(plan, m, spans.get(m.ticker))))
+                unit = partial(self.market_candles, plan, m, spans.get(m.ticker))
+                jobs.append(ctx.guard(name, unit))
         return jobs
 
     # --- trades ------------------------------------------------------------------------------
