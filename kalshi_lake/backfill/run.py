@@ -501,6 +501,7 @@ class _Run:
             refresh=self.refresh,
             lake=self.lake.url,
             status=status,
+            families=[s.family for s in self.series],
         )
         client = self._stats()
         sink = self.sink.stats if self.sink is not None else None

@@ -23,6 +23,7 @@ class BackfillSummary:
     refresh: bool
     lake: str
     status: str = "ok"
+    families: list[str] = field(default_factory=lambda: ["high"])
     events: int = 0
     events_skipped: int = 0
     events_done: int = 0
@@ -148,15 +149,15 @@ class SummaryRow:
 
 
 def summary_rows(s: BackfillSummary) -> list[SummaryRow]:
-    """The table rows of one city's run: one per family it fetched.
+    """The table rows of one city's run: one row naming the families it fetched.
 
-    A run fetches the city's ``high`` series, so that is its one row. When a run fetches several
-    families, this is the one place that splits its counters into a row per family.
+    The run's counters are per city (its families share its walks and sink); splitting them
+    into a row per family is this function's job once the counters are kept per family.
     """
     return [
         SummaryRow(
             city=s.city,
-            family="high",
+            family=",".join(s.families),
             status=s.status,
             start=s.start,
             end=s.end,

@@ -74,7 +74,7 @@ def test_every_city_named_is_backfilled(
     # One summary row per city, then each city's own transform.
     assert "backfill 2 cities (chicago, nyc): ok" in result.output
     for name in ("chicago", "nyc"):
-        assert f"  {name:<14}high" in result.output
+        assert f"  {name:<14}high,low" in result.output  # both families by default
         assert list((lake_dir / "curated").glob(f"*/city={name}")) or not transform
     # Each city has its own run record.
     records = [r for r in read_run_records(Lake.of(lake_dir)) if r.get("command") == "backfill"]
