@@ -28,6 +28,7 @@ from kalshi_lake.config import Settings
 from kalshi_lake.errors import LockedError
 from kalshi_lake.lake import Lake
 from kalshi_lake.lake.lock import Lease
+from kalshi_lake.lake.state import StateStore
 from kalshi_lake.lake.storage import PARTITION_FILE
 from kalshi_lake.schemas import TABLES
 from kalshi_lake.sim import SimServer
@@ -131,16 +132,18 @@ def test_backfill_killed_mid_run_on_s3_resumes(
     args.insert(3, sim.base_url)
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
-    # Kill well before the end (a clean run needs about 60 requests), mid-walk, once some
-    # trades are durable (on a loaded machine the S3 writes lag the requests; a kill before any
-    # unit is saved would leave the re-run nothing to resume).
+    # Kill well before the end (a clean run of both families needs about 140 requests),
+    # mid-walk, once some market's trades unit is saved: on a loaded machine the S3 writes lag
+    # the requests, and the state is committed after the pages it describes, so durable trades
+    # pages alone (the former condition) could still leave the re-run nothing to resume.
     lake = Lake(url)
 
-    def trades_durable() -> bool:
+    def trades_unit_saved() -> bool:
         lake.fs.invalidate_cache()  # s3fs caches listings; we want the bucket as it is now
-        return bool(lake.glob("raw/trades/*/*/*.parquet"))
+        state = StateStore(lake, "backfill/city=chicago").load()
+        return any(True for _ in state.items("trades/"))
 
-    while sim.stats()["requests"] < KILL_AT_REQUESTS or not trades_durable():
+    while sim.stats()["requests"] < KILL_AT_REQUESTS or not trades_unit_saved():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the child never reached the kill point"
         time.sleep(0.02)
