@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from kalshi_lake.cities import CITIES
-from kalshi_lake.transform import candles, markets, parse, trades
+from kalshi_lake.transform import candles, markets, parse, parse_markets, trades
 from kalshi_lake.transform.fastpaths import sort_by_ticker
 from kalshi_lake.transform.listings import Listings
 from kalshi_lake.transform.plan import GROUPS, Batch
@@ -43,7 +43,9 @@ def parse_batch(db: RawDB, batch: Batch) -> Parsed:
     t0 = time.perf_counter()
     by_group = {g: [f for f in batch.files if f.endpoint in eps] for g, eps in GROUPS.items()}
     eps = {g: {f.endpoint for f in files} for g, files in by_group.items()}
-    [mk] = db.query("pages_markets", by_group["markets"], only(parse.parse_markets, eps["markets"]))
+    [mk] = db.query(
+        "pages_markets", by_group["markets"], only(parse_markets.parse_markets, eps["markets"])
+    )
     mk = db.good(mk)
     tr, pages = db.query("pages_trades", by_group["trades"], parse.parse_trades, parse.parse_pages)
     tr = db.good(tr)

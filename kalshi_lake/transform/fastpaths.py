@@ -21,7 +21,7 @@ benchmark (``python -m kalshi_lake.bench --only transform``) on two cores:
 Speed settings that live with the code they tune, each with its measured reason there:
 
 - the dedup's hash pre-filter and sort-order gather (``trades.build_trades``);
-- parsing without ``try()`` first (``parse._frame``; tests/transform/test_transform_corrupt.py);
+- parsing without ``try()`` first (``parse.query_frame``; tests/transform/test_transform_corrupt.py);
 - DuckDB's Arrow string views and insertion order (``rawdb.RawDB``);
 - every thread, priority and DuckDB-thread setting (``pipeline``;
   tests/transform/test_transform_write.py);

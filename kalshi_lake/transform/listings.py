@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from kalshi_lake.transform import markets, parse, trades
+from kalshi_lake.transform import markets, parse_markets, trades
 from kalshi_lake.transform.plan import LISTINGS, Key, RawFile
 from kalshi_lake.transform.rawdb import RawDB, only
 from kalshi_lake.transform.state import CityState
@@ -79,7 +79,10 @@ class Listings:
         self._parsed.update(f.rel for f in files)
         eps = {f.endpoint for f in files}
         mk, ev = self.db.query(
-            "listing_pages", files, only(parse.parse_markets, eps), parse.parse_events
+            "listing_pages",
+            files,
+            only(parse_markets.parse_markets, eps),
+            parse_markets.parse_events,
         )
         mk = self.db.good(mk)
         ev = self.db.good(ev, report=False)  # the same pages: already reported above

@@ -169,9 +169,9 @@ def build_markets(
     """Latest state per (part, market ticker) with derived columns (:data:`MARKET_OUT`), sorted
     by ``part, market_ticker``.
 
-    ``rows``: good rows from :func:`~kalshi_lake.transform.parse.parse_markets` plus ``part``
+    ``rows``: good rows from :func:`~kalshi_lake.transform.parse_markets.parse_markets` plus ``part``
     (and listing rows already re-dated with :func:`listing_dates`); ``events``: good rows from
-    :func:`~kalshi_lake.transform.parse.parse_events` plus ``part``; ``city_series``: city name
+    :func:`~kalshi_lake.transform.parse_markets.parse_events` plus ``part``; ``city_series``: city name
     -> series ticker, the last fallback for ``series_ticker``.
     """
     df = latest_per_key(rows, ["part", "market_ticker"]) if rows.height else rows

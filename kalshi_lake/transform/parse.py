@@ -25,9 +25,11 @@ to fixed-point integers: prices in micro-dollars (``*_u``, 10^-6 $, the precisio
 
 Bad input never stops a parse. Every output row carries ``problem``: NULL for a good row, else
 a short reason (``corrupt body``, ``no 'trades' array``, ``missing trade_id`` ...). A page that
-cannot be parsed yields exactly one problem row; :func:`split_problems` separates them. Market
-and event fields are type-checked: a value of the wrong type (a strike ``"abc"``, a status
-``7``, an object where a string belongs) is a problem row, never a NULL or a string.
+cannot be parsed yields exactly one problem row; :func:`split_problems` separates them.
+
+This module holds the page plumbing every parser shares (:func:`prepare`, :func:`query_frame`,
+:func:`json_pages` ...), trades and candlesticks; markets and events, whose fields are also
+type-checked, are in :mod:`~kalshi_lake.transform.parse_markets`.
 """
 
 from __future__ import annotations
@@ -95,24 +97,6 @@ _CANDLE = (
     '"volume_fp":"VARCHAR","volume":"VARCHAR","open_interest_fp":"VARCHAR","open_interest":"VARCHAR"}'
 )
 
-# Market and event fields are read as JSON, not cast on the way in: a value of the wrong type
-# (a strike "abc", a status 7, an object where a string belongs) must be seen and reported,
-# not turned into NULL or into the text of a number (see :func:`_market_problem`).
-_MARKET_FIELDS = ("ticker", "event_ticker", "strike_type", "floor_strike", "cap_strike",
-                  "yes_sub_title", "status", "result", "settlement_value_dollars",
-                  "settlement_value", "expiration_value", "open_time", "close_time",
-                  "settlement_ts", "volume_fp", "volume", "open_interest_fp", "open_interest",
-                  "rules_primary", "settlement_bounds_type",
-                  "settlement_floor_dollars")  # fmt: skip
-_MARKET = "{" + ",".join(f'"{k}":"JSON"' for k in _MARKET_FIELDS) + "}"
-_EVENT = f'{{"event_ticker":"JSON","series_ticker":"JSON","markets":[{_MARKET}]}}'
-
-#: Market fields that must be JSON strings when present (the numeric ones, strikes, counts,
-#: prices and ``expiration_value``, may be numbers or strings holding one).
-_MARKET_STRINGS = ("ticker", "event_ticker", "strike_type", "yes_sub_title", "status", "result",
-                   "open_time", "close_time", "settlement_ts", "rules_primary",
-                   "settlement_bounds_type", "settlement_floor_dollars")  # fmt: skip
-
 # Macros shared by every query. ``_px`` takes the ``_dollars`` twin and the flat JSON value.
 _MACROS = f"""
 CREATE OR REPLACE TEMP MACRO kl_dollars(s) AS
@@ -142,7 +126,7 @@ CREATE OR REPLACE TEMP MACRO kl_items_kind(j, body, path) AS CASE
 """
 
 #: Largest |micro-dollar| value a DECIMAL(10,6) holds.
-_MAX_MICRO = 9_999_999_999
+MAX_MICRO = 9_999_999_999
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -151,7 +135,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_MACROS)
 
 
-def _page_problem(kind_col: str, key: str) -> str:
+def page_problem(kind_col: str, key: str) -> str:
     """SQL for the page-level problem of a page whose items could not be read.
 
     ``key`` is a SQL expression naming the body key that should hold the items.
@@ -166,13 +150,13 @@ def _page_problem(kind_col: str, key: str) -> str:
     )
 
 
-def _frame(
+def query_frame(
     con: duckdb.DuckDBPyConnection, sql: Callable[[bool], str], small: bool = False
 ) -> pl.DataFrame:
     """Run the query ``sql(safe)`` into a polars frame (``small``: a result of a few thousand
     rows at most, see :func:`_run`).
 
-    The safe query wraps ``from_json`` in ``try()`` (:func:`_from_json`) so a body that is not
+    The safe query wraps ``from_json`` in ``try()`` (:func:`from_json_sql`) so a body that is not
     JSON becomes a NULL (reported as a problem row) instead of failing the query. ``try()``
     costs about 12% of the trade parse even when nothing fails (PERF), so the fast query,
     without it, runs first, and the safe one only if that raises: corrupt bodies are rare, and
@@ -197,28 +181,28 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, small: bool = False) -> pl.Da
     return pl.from_arrow(reader.read_all())  # type: ignore[return-value]
 
 
-def _from_json(shape: str, safe: bool) -> str:
+def from_json_sql(shape: str, safe: bool) -> str:
     """SQL parsing ``body`` as the JSON ``shape``; ``safe``: NULL for a body that is not JSON
-    (see :func:`_frame`)."""
+    (see :func:`query_frame`)."""
     return f"try(from_json(body, '{shape}'))" if safe else f"(from_json(body, '{shape}'))"
 
 
-def _json_pages(cte: str, pages: str, base: str, endpoint: str, shape: str, safe: bool) -> str:
+def json_pages(cte: str, pages: str, base: str, endpoint: str, shape: str, safe: bool) -> str:
     """A CTE ``cte``: the ``endpoint`` pages of ``pages`` that answered 200, with the ``base``
-    columns and the body parsed as the JSON ``shape`` into ``j`` (see :func:`_from_json`)."""
+    columns and the body parsed as the JSON ``shape`` into ``j`` (see :func:`from_json_sql`)."""
     return f"""{cte} AS (
-            SELECT {base}, {_from_json(shape, safe)} AS j
+            SELECT {base}, {from_json_sql(shape, safe)} AS j
             FROM {pages} WHERE endpoint = '{endpoint}' AND http_status = 200
         )"""
 
 
-def _kind(key: str) -> str:
+def items_kind(key: str) -> str:
     """SQL for ``kind``: why the page's ``j.<key>`` items cannot be read (NULL if they can;
-    see :func:`_page_problem`)."""
+    see :func:`page_problem`)."""
     return f"CASE WHEN j.{key} IS NULL THEN kl_items_kind(j, body, '$.{key}') END AS kind"
 
 
-def _items(key: str) -> str:
+def items_or_null(key: str) -> str:
     """SQL for the page's ``j.<key>`` list, or ``[NULL]`` (one row that carries its problem)."""
     return f"CASE WHEN j.{key} IS NULL THEN [NULL] ELSE j.{key} END"
 
@@ -263,15 +247,15 @@ def parse_trades(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
     :func:`parse_pages` (see :func:`with_pages`).
     """
     prepare(con)
-    return _frame(con, partial(_trades_sql, pages))
+    return query_frame(con, partial(_trades_sql, pages))
 
 
 def _trades_sql(pages: str, safe: bool) -> str:
     shape = f'{{"trades":[{_TRADE}]}}'
     return f"""
-    WITH {_json_pages("p", pages, "fid, row, page_number, body", "trades", shape, safe)},
+    WITH {json_pages("p", pages, "fid, row, page_number, body", "trades", shape, safe)},
     q AS (
-        SELECT fid, row, page_number, {_kind("trades")}, {_items("trades")} AS items
+        SELECT fid, row, page_number, {items_kind("trades")}, {items_or_null("trades")} AS items
         FROM p
     ), u AS (
         SELECT fid, row, page_number, kind, unnest(items) AS t, unnest(range(len(items))) AS idx
@@ -291,14 +275,14 @@ def _trades_sql(pages: str, safe: bool) -> str:
     SELECT * EXCLUDE (kind), CASE
         WHEN kind IS NULL AND trade_id IS NOT NULL AND market_ticker IS NOT NULL
             AND traded_at IS NOT NULL AND yes_u IS NOT NULL AND count_c IS NOT NULL
-            AND abs(yes_u) <= {_MAX_MICRO} AND abs(coalesce(no_u, 0)) <= {_MAX_MICRO} THEN NULL
-        WHEN kind IS NOT NULL THEN {_page_problem("kind", "'trades'")}
+            AND abs(yes_u) <= {MAX_MICRO} AND abs(coalesce(no_u, 0)) <= {MAX_MICRO} THEN NULL
+        WHEN kind IS NOT NULL THEN {page_problem("kind", "'trades'")}
         WHEN trade_id IS NULL THEN 'a trade has no trade_id'
         WHEN market_ticker IS NULL THEN 'a trade has no ticker'
         WHEN traded_at IS NULL THEN 'a trade has no valid created_time'
         WHEN yes_u IS NULL THEN 'a trade has no valid yes price'
         WHEN count_c IS NULL THEN 'a trade has no valid count'
-        WHEN abs(yes_u) > {_MAX_MICRO} OR abs(coalesce(no_u, 0)) > {_MAX_MICRO}
+        WHEN abs(yes_u) > {MAX_MICRO} OR abs(coalesce(no_u, 0)) > {MAX_MICRO}
             THEN 'a trade price does not fit DECIMAL(10,6)'
         END AS problem
     FROM v
@@ -390,7 +374,7 @@ def parse_candles(
     request's ``period_interval`` (the candle object does not carry it).
     """
     prepare(con)
-    return _frame(con, partial(_candles_sql, pages, endpoints))
+    return query_frame(con, partial(_candles_sql, pages, endpoints))
 
 
 def _candles_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
@@ -406,7 +390,7 @@ def _candles_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
     sources = {
         "candlesticks": f"""
         {
-            _json_pages(
+            json_pages(
                 "single",
                 pages,
                 base,
@@ -416,14 +400,14 @@ def _candles_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
             )
         },
         single_q AS (
-            SELECT {keep}, {_kind("candlesticks")},
+            SELECT {keep}, {items_kind("candlesticks")},
                    'candlesticks' AS what, coalesce(j.ticker, page_market_ticker) AS market_ticker,
-                   {_items("candlesticks")} AS items
+                   {items_or_null("candlesticks")} AS items
             FROM single
         )""",
         "event_candlesticks": f"""
         {
-            _json_pages(
+            json_pages(
                 "ev",
                 pages,
                 base,
@@ -433,8 +417,8 @@ def _candles_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
             )
         },
         ev_m AS (
-            SELECT {keep}, {_kind("market_candlesticks")},
-                   {_items("market_candlesticks")} AS lists,
+            SELECT {keep}, {items_kind("market_candlesticks")},
+                   {items_or_null("market_candlesticks")} AS lists,
                    CASE WHEN j.market_candlesticks IS NULL THEN [NULL]
                         ELSE j.market_tickers END AS tickers
             FROM ev
@@ -447,7 +431,7 @@ def _candles_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
         )""",
         "batch_candlesticks": f"""
         {
-            _json_pages(
+            json_pages(
                 "batch",
                 pages,
                 base,
@@ -457,7 +441,7 @@ def _candles_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
             )
         },
         batch_m AS (
-            SELECT {keep}, {_kind("markets")}, unnest({_items("markets")}) AS m
+            SELECT {keep}, {items_kind("markets")}, unnest({items_or_null("markets")}) AS m
             FROM batch
         ), batch_q AS (
             SELECT {keep}, kind, 'markets' AS what, m.market_ticker AS market_ticker,
@@ -489,7 +473,7 @@ def _candles_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
         FROM u
     )
     SELECT * EXCLUDE (kind, what, no_candle), CASE
-        WHEN kind IS NOT NULL THEN {_page_problem("kind", "what")}
+        WHEN kind IS NOT NULL THEN {page_problem("kind", "what")}
         WHEN no_candle THEN 'skip'
         WHEN market_ticker IS NULL THEN 'candles without a market ticker'
         WHEN period_minutes IS NULL THEN 'request_params has no period_interval'
@@ -498,292 +482,6 @@ def _candles_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
     FROM v
     """
     return sql
-
-
-# --- markets and events ------------------------------------------------------------------------
-
-MARKET_COLUMNS = (
-    "city",
-    "date",
-    "endpoint",
-    "fid",
-    "row",
-    "page_number",
-    "idx",
-    "tier",
-    "fetched_at",
-    "page_series_ticker",
-    "page_event_ticker",
-    "parent_event_ticker",
-    "parent_series_ticker",
-    "market_ticker",
-    "event_ticker",
-    "strike_type",
-    "floor_strike",
-    "cap_strike",
-    "yes_sub_title",
-    "status",
-    "result",
-    "settlement_value_u",
-    "expiration_value",
-    "open_time",
-    "close_time",
-    "settlement_ts",
-    "volume_c",
-    "open_interest_c",
-    "rules_primary",
-    "settlement_bounds_type",
-    "settlement_floor_u",
-    "problem",
-)
-
-EVENT_COLUMNS = ("city", "date", "endpoint", "fid", "row", "page_number", "idx", "tier", "fetched_at",
-                 "event_ticker", "series_ticker", "problem")  # fmt: skip
-
-
-def _market_values(m: str) -> dict[str, str]:
-    """SQL per output column of one market struct ``m`` (fields as JSON, see ``_MARKET``).
-
-    Numbers may come as JSON numbers or as strings (the ``*_dollars``/``*_fp`` fields are
-    strings); a value of another type, or a string that is not one, gives NULL here and is
-    reported by :func:`_market_problem`.
-    """
-    return {
-        "market_ticker": f"kl_jstr({m}.ticker)",
-        "event_ticker": f"kl_jstr({m}.event_ticker)",
-        "strike_type": f"nullif(kl_jstr({m}.strike_type), '')",
-        "floor_strike": f"TRY_CAST(kl_jtext({m}.floor_strike) AS DECIMAL(10, 4))",
-        "cap_strike": f"TRY_CAST(kl_jtext({m}.cap_strike) AS DECIMAL(10, 4))",
-        "yes_sub_title": f"kl_jstr({m}.yes_sub_title)",
-        "status": f"nullif(kl_jstr({m}.status), '')",
-        "result": f"nullif(kl_jstr({m}.result), '')",
-        "settlement_value_u": (
-            f"kl_px(kl_jtext({m}.settlement_value_dollars), {m}.settlement_value)"
-        ),
-        "expiration_value": f"TRY_CAST(kl_jtext({m}.expiration_value) AS DECIMAL(10, 4))",
-        "open_time": f"kl_ts(nullif(kl_jstr({m}.open_time), ''))",
-        "close_time": f"kl_ts(nullif(kl_jstr({m}.close_time), ''))",
-        "settlement_ts": f"kl_ts(nullif(kl_jstr({m}.settlement_ts), ''))",
-        "volume_c": f"coalesce(kl_count(kl_jtext({m}.volume_fp)), kl_count(kl_jtext({m}.volume)))",
-        "open_interest_c": (
-            f"coalesce(kl_count(kl_jtext({m}.open_interest_fp)), "
-            f"kl_count(kl_jtext({m}.open_interest)))"
-        ),
-        "rules_primary": f"kl_jstr({m}.rules_primary)",
-        # OpenAPI 3.31+ (https://docs.kalshi.com/changelog): absent from older payloads, NULL
-        # then. The type is kept as sent (``default``/``floor`` today; new values may come).
-        "settlement_bounds_type": f"nullif(kl_jstr({m}.settlement_bounds_type), '')",
-        "settlement_floor_u": f"kl_dollars(nullif(kl_jstr({m}.settlement_floor_dollars), ''))",
-    }
-
-
-def _market_select(m: str) -> str:
-    return ",\n               ".join(f"{sql} AS {col}" for col, sql in _market_values(m).items())
-
-
-def _market_problem(m: str) -> str:
-    """SQL for why market ``m`` cannot be used (NULL when it can): no ticker, or a field of
-    the wrong type (the value is quoted in the message)."""
-    whens = [f"WHEN {m}.ticker IS NULL THEN 'a market has no ticker'"]
-    for f in _MARKET_STRINGS:
-        whens.append(
-            f"WHEN kl_jt({m}.{f}) <> 'VARCHAR' "
-            f"THEN 'a market''s {f} is ' || kl_shown({m}.{f}) || ', not a string'"
-        )
-    # A present, non-empty value must parse: no number or time becomes NULL unreported.
-    parsed = {
-        "floor_strike": ("number", "floor_strike"),
-        "cap_strike": ("number", "cap_strike"),
-        "expiration_value": ("number", "expiration_value"),
-        "open_time": ("time", "open_time"),
-        "close_time": ("time", "close_time"),
-        "settlement_ts": ("time", "settlement_ts"),
-    }
-    values = _market_values(m)
-    for f, (what, col) in parsed.items():
-        whens.append(
-            f"WHEN {m}.{f} IS NOT NULL AND CAST({m}.{f} AS VARCHAR) <> '\"\"' "
-            f"AND {values[col]} IS NULL "
-            f"THEN 'a market''s {f} is ' || kl_shown({m}.{f}) || ', not a {what}'"
-        )
-    for f in ("volume_fp", "volume", "open_interest_fp", "open_interest"):
-        whens.append(
-            f"WHEN {m}.{f} IS NOT NULL AND kl_count(kl_jtext({m}.{f})) IS NULL "
-            f"THEN 'a market''s {f} is ' || kl_shown({m}.{f}) || ', not a number'"
-        )
-    for f in ("settlement_value_dollars", "settlement_value"):
-        whens.append(
-            f"WHEN {m}.{f} IS NOT NULL AND kl_px(NULL, {m}.{f}) IS NULL "
-            f"THEN 'a market''s {f} is ' || kl_shown({m}.{f}) || ', not a price'"
-        )
-    # A fixed-point dollar string (already checked to be a string above) that must fit the
-    # curated DECIMAL(10,6): a value that does not is reported, never stored as NULL.
-    floor = values["settlement_floor_u"]
-    whens.append(
-        f"WHEN nullif(kl_jstr({m}.settlement_floor_dollars), '') IS NOT NULL "
-        f"AND ({floor} IS NULL OR abs({floor}) > {_MAX_MICRO}) "
-        f"THEN 'a market''s settlement_floor_dollars is ' "
-        f"|| kl_shown({m}.settlement_floor_dollars) || ', not a price'"
-    )
-    return "CASE " + "\n            ".join(whens) + " END"
-
-
-def _event_problem(e: str) -> str:
-    """SQL for why event ``e`` (fields as JSON) cannot be used (NULL when it can)."""
-    return (
-        f"CASE WHEN {e}.event_ticker IS NULL THEN 'an event has no event_ticker' "
-        f"WHEN kl_jt({e}.event_ticker) <> 'VARCHAR' "
-        f"THEN 'an event''s event_ticker is ' || kl_shown({e}.event_ticker) || ', not a string' "
-        f"WHEN kl_jt({e}.series_ticker) <> 'VARCHAR' "
-        f"THEN 'an event''s series_ticker is ' || kl_shown({e}.series_ticker) || ', not a string' "
-        "END"
-    )
-
-
-MARKET_ENDPOINTS = ("market", "markets", "event", "events")
-
-
-def parse_markets(
-    con: duckdb.DuckDBPyConnection, pages: str, endpoints: Collection[str] = MARKET_ENDPOINTS
-) -> pl.DataFrame:
-    """One row per market object in ``market``, ``markets``, ``event`` and ``events`` pages
-    (only the ``endpoints`` named are read).
-
-    Event pages are read in both places Kalshi has put their markets (``event.markets`` and the
-    top-level ``markets``, see https://docs.kalshi.com/api-reference/events/get-event); events listings read their nested markets.
-    ``parent_*`` are the enclosing event's tickers when the market came nested in an event.
-    """
-    prepare(con)
-    return _frame(con, partial(_markets_sql, pages, endpoints), small=True)
-
-
-def _markets_sql(pages: str, endpoints: Collection[str], safe: bool) -> str:
-    base = (
-        "city, date, endpoint, fid, row, page_number, tier, fetched_at, "
-        "series_ticker AS page_series_ticker, event_ticker AS page_event_ticker, body"
-    )
-    keep = (
-        "city, date, endpoint, fid, row, page_number, tier, fetched_at, page_series_ticker, "
-        "page_event_ticker"
-    )
-    no_parent = (
-        "NULL::VARCHAR AS parent_event_ticker, NULL::VARCHAR AS parent_series_ticker, "
-        "NULL::VARCHAR AS ev_bad"
-    )
-    # Each source yields (keep..., kind, what, parent_event_ticker, parent_series_ticker, ev_bad,
-    # items). An event that cannot be used (``ev_bad``) adds one NULL item in front of its
-    # markets: the row that reports it (its markets stand on their own tickers).
-    sources = {
-        "market": f"""
-        {_json_pages("one", pages, base, "market", f'{{"market":{_MARKET}}}', safe)},
-        one_q AS (
-            SELECT {keep}, {_kind("market")}, 'market' AS what, {no_parent}, [j.market] AS items
-            FROM one
-        )""",
-        "markets": f"""
-        {_json_pages("lst", pages, base, "markets", f'{{"markets":[{_MARKET}]}}', safe)},
-        lst_q AS (
-            SELECT {keep}, {_kind("markets")}, 'markets' AS what, {no_parent},
-                   {_items("markets")} AS items
-            FROM lst
-        )""",
-        "event": f"""
-        {_json_pages("ev", pages, base, "event", f'{{"event":{_EVENT},"markets":[{_MARKET}]}}', safe)},
-        ev_e AS (
-            SELECT {keep}, {_kind("event")}, j.event AS e, j.markets AS top FROM ev
-        ), ev_q AS (
-            SELECT {keep}, kind, 'event' AS what,
-                   kl_jstr(e.event_ticker) AS parent_event_ticker,
-                   kl_jstr(e.series_ticker) AS parent_series_ticker,
-                   {_event_problem("e")} AS ev_bad,
-                   CASE WHEN e IS NULL THEN [NULL]
-                        ELSE list_concat(CASE WHEN ev_bad IS NULL THEN [] ELSE [NULL] END,
-                                         coalesce(e.markets, []), coalesce(top, []))
-                   END AS items
-            FROM ev_e
-        )""",
-        "events": f"""
-        {_json_pages("evs", pages, base, "events", f'{{"events":[{_EVENT}]}}', safe)},
-        evs_e AS (
-            SELECT {keep}, {_kind("events")}, unnest({_items("events")}) AS e
-            FROM evs
-        ), evs_b AS (
-            SELECT {keep}, kind, e,
-                   CASE WHEN kind IS NULL THEN {_event_problem("e")} END AS ev_bad
-            FROM evs_e
-        ), evs_q AS (
-            SELECT {keep}, kind, 'events' AS what, kl_jstr(e.event_ticker) AS parent_event_ticker,
-                   kl_jstr(e.series_ticker) AS parent_series_ticker, ev_bad,
-                   CASE WHEN kind IS NOT NULL THEN [NULL]
-                        WHEN ev_bad IS NOT NULL THEN list_concat([NULL], coalesce(e.markets, []))
-                        ELSE e.markets END AS items
-            FROM evs_b
-        )""",
-    }
-    last = {"market": "one_q", "markets": "lst_q", "event": "ev_q", "events": "evs_q"}
-    chosen = [e for e in MARKET_ENDPOINTS if e in endpoints] or ["market"]
-    cols = f"{keep}, kind, what, parent_event_ticker, parent_series_ticker, ev_bad, items"
-    union = "\n        UNION ALL\n        ".join(f"SELECT {cols} FROM {last[e]}" for e in chosen)
-    sql = f"""
-    WITH {", ".join(sources[e] for e in chosen)},
-    allq AS (
-        {union}
-    ), u AS (
-        -- A NULL or empty list unnests to no rows. No WHERE on ``items`` here: DuckDB pushes
-        -- such a filter below the projection and parses every body twice (PERF: halves it).
-        SELECT * EXCLUDE (items), unnest(items) AS m, unnest(range(len(items))) AS idx
-        FROM allq
-    ), v AS (
-        SELECT {keep}, CAST(idx AS INTEGER) AS idx, kind, what, parent_event_ticker,
-               parent_series_ticker, m IS NULL AS no_market,
-               CASE WHEN m IS NULL THEN ev_bad ELSE {_market_problem("m")} END AS bad,
-               {_market_select("m")}
-        FROM u
-    )
-    SELECT * EXCLUDE (kind, what, no_market, bad), CASE
-        WHEN kind IS NOT NULL THEN {_page_problem("kind", "what")}
-        WHEN bad IS NOT NULL THEN bad
-        WHEN no_market THEN 'skip'
-        END AS problem
-    FROM v
-    """
-    return sql
-
-
-def parse_events(con: duckdb.DuckDBPyConnection, pages: str) -> pl.DataFrame:
-    """One row per event object in ``event`` and ``events`` pages (:data:`EVENT_COLUMNS`).
-
-    Only what the curated tables need from events: which series an event belongs to (the
-    Market object has no ``series_ticker``, see
-    https://docs.kalshi.com/api-reference/market/get-market).
-    """
-    prepare(con)
-    return _frame(con, partial(_events_sql, pages), small=True)
-
-
-def _events_sql(pages: str, safe: bool) -> str:
-    ev = '{"event_ticker":"JSON","series_ticker":"JSON"}'
-    return f"""
-    WITH one AS (
-        SELECT city, date, endpoint, fid, row, page_number, tier, fetched_at,
-               [{_from_json(f'{{"event":{ev}}}', safe)}.event] AS items
-        FROM {pages} WHERE endpoint = 'event' AND http_status = 200
-    ), lst AS (
-        SELECT city, date, endpoint, fid, row, page_number, tier, fetched_at,
-               {_from_json(f'{{"events":[{ev}]}}', safe)}.events AS items
-        FROM {pages} WHERE endpoint = 'events' AND http_status = 200
-    ), allq AS (SELECT * FROM one UNION ALL SELECT * FROM lst
-    ), u AS (
-        SELECT * EXCLUDE (items), unnest(items) AS e, unnest(range(len(items))) AS idx
-        FROM allq WHERE items IS NOT NULL
-    )
-    -- A NULL ``e`` (a page without an event) is no event; a bad one is a problem row (reported
-    -- by :func:`parse_markets`, which reads the same pages).
-    SELECT city, date, endpoint, fid, row, page_number, CAST(idx AS INTEGER) AS idx, tier,
-           fetched_at, kl_jstr(e.event_ticker) AS event_ticker,
-           kl_jstr(e.series_ticker) AS series_ticker, {_event_problem("e")} AS problem
-    FROM u WHERE e IS NOT NULL
-    """
 
 
 # --- helpers -----------------------------------------------------------------------------------

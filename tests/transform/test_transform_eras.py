@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from kalshi_lake.transform import parse
+from kalshi_lake.transform import parse, parse_markets
 
 UTC = dt.UTC
 
@@ -293,7 +293,7 @@ def test_market_current_and_dual_fields() -> None:
         "floor_strike": 80.0, "cap_strike": 81, "result": "", "settlement_value": 100,
         "volume": 35001, "open_interest": 13679, "expiration_value": "",
     }  # fmt: skip
-    df = run(parse.parse_markets, "markets", [{"markets": [current, dual], "cursor": ""}])
+    df = run(parse_markets.parse_markets, "markets", [{"markets": [current, dual], "cursor": ""}])
     cur, old = df.iter_rows(named=True)
     assert (cur["settlement_value_u"], cur["volume_c"], cur["open_interest_c"]) == (
         1_000_000,
@@ -314,7 +314,7 @@ def test_event_pages_nested_and_top_level_markets() -> None:
     m1 = {"ticker": "E-1", "event_ticker": "E"}
     m2 = {"ticker": "E-2", "event_ticker": "E"}
     df = run(
-        parse.parse_markets,
+        parse_markets.parse_markets,
         "event",
         [{"event": {"event_ticker": "E", "series_ticker": "S", "markets": [m1]}, "markets": [m2]},
          {"event": {"event_ticker": "E", "series_ticker": "S"}},

@@ -14,7 +14,7 @@ import pytest
 from transform_helpers import SAMPLES, page, read_curated, sample_body, write
 
 from kalshi_lake.config import Settings
-from kalshi_lake.transform import parse, run_transform
+from kalshi_lake.transform import parse, parse_markets, run_transform
 
 UTC = dt.UTC
 MICRO = Decimal("0.000001")
@@ -74,7 +74,9 @@ def test_trades_list_sample_gives_every_trade_exactly() -> None:
 
 
 def test_market_single_sample() -> None:
-    got = _parse(parse.parse_markets, "market", "obstacle-2026-01__market_single_response.json")
+    got = _parse(
+        parse_markets.parse_markets, "market", "obstacle-2026-01__market_single_response.json"
+    )
     assert got.height == 1
     m = got.row(0, named=True)
     assert m["market_ticker"] == "KXMVENFLSINGLEGAME-S202513E70FA7695-688BECB3826"
@@ -90,12 +92,16 @@ def test_market_single_sample() -> None:
 
 
 def test_markets_list_sample_and_event_samples() -> None:
-    lst = _parse(parse.parse_markets, "markets", "obstacle-2026-01__markets_list_response.json")
+    lst = _parse(
+        parse_markets.parse_markets, "markets", "obstacle-2026-01__markets_list_response.json"
+    )
     src = _response("obstacle-2026-01__markets_list_response.json")["markets"]
     assert lst["market_ticker"].to_list() == [m["ticker"] for m in src]
     assert lst["idx"].to_list() == list(range(5))
 
-    ev = _parse(parse.parse_markets, "event", "obstacle-2026-01__event_single_response.json")
+    ev = _parse(
+        parse_markets.parse_markets, "event", "obstacle-2026-01__event_single_response.json"
+    )
     # the January 2026 event page has its markets at the top level, not nested
     assert ev.height == 1
     m = ev.row(0, named=True)
@@ -107,7 +113,9 @@ def test_markets_list_sample_and_event_samples() -> None:
     assert Decimal(m["volume_c"]) * CENTI == Decimal(35001)  # integer count era
     assert Decimal(m["open_interest_c"]) * CENTI == Decimal(13679)
 
-    events = _parse(parse.parse_events, "events", "obstacle-2026-01__events_list_response.json")
+    events = _parse(
+        parse_markets.parse_events, "events", "obstacle-2026-01__events_list_response.json"
+    )
     src_ev = _response("obstacle-2026-01__events_list_response.json")["events"]
     assert events.select("event_ticker", "series_ticker").rows() == [
         (e["event_ticker"], e["series_ticker"]) for e in src_ev
