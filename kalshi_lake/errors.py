@@ -62,6 +62,11 @@ class ConfigError(UsageError):
     """Configuration that cannot work: lake URL, key file, credentials, bucket."""
 
 
+class AuthRefusedError(ConfigError):
+    """The API refused our key (HTTP 401 or 403 on the WebSocket handshake): retrying will not
+    help; the key id, the key file, the environment or the clock must be fixed."""
+
+
 class TransientError(KalshiLakeError):
     """A failure that may go away if the same request is retried."""
 
