@@ -3,7 +3,7 @@
 ``SimServer(cfg).start()`` runs the server in a background thread with its own event loop
 (tests, benchmarks); :func:`run_sim` serves in the foreground until SIGINT/SIGTERM (the CLI).
 Handlers run in a small thread pool so one slow request (a cold listing) never stalls the loop;
-faults, the rate limit, counters and the reply cache are the shared
+faults, the rate limit, counters, the clock and the reply cache are the shared
 :class:`~kalshi_lake.sim.front.Front`. Responses carry no Date header or any other wall-clock
 field, so equal requests get byte-identical answers.
 """
@@ -20,9 +20,11 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
+from kalshi_lake.sim.clock import SimClock
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.front import Front
 from kalshi_lake.sim.wire import JSON, PREFIX
+from kalshi_lake.sim.world import World
 
 __all__ = ["SimConfig", "SimServer", "run_sim"]
 
@@ -32,14 +34,19 @@ _MAX_HEADER = 64 * 1024
 class SimServer:
     """A running simulator. Use as a context manager or call :meth:`start` / :meth:`stop`."""
 
-    def __init__(self, config: SimConfig | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, config: SimConfig | None = None, *, clock: SimClock | None = None, **overrides: Any
+    ) -> None:
         cfg = config or SimConfig()
         if overrides:
             cfg = cfg.with_(**overrides)
         if cfg.now is None:
-            cfg = cfg.with_(now=cfg.resolved_now())  # freeze the clock for the server's life
+            cfg = cfg.with_(now=cfg.resolved_now())  # the clock starts at the server's start
         self.config = cfg
-        self._front = Front(cfg)
+        self._front = Front(cfg, clock)
+        #: The simulated clock every answer (REST and WebSocket) is computed at.
+        self.clock = self._front.clock
+        #: The world at the clock's start (:meth:`world_now` for the current instant's).
         self.world = self._front.world
         self.app = self._front.app
         self._pool: ThreadPoolExecutor | None = None
@@ -63,6 +70,10 @@ class SimServer:
     def stats(self) -> dict[str, Any]:
         """Counters, the same dict ``GET /_sim/stats`` returns."""
         return self._front.stats.snapshot()
+
+    def world_now(self) -> World:
+        """The world at the clock's now (the same object the REST answers use at that instant)."""
+        return self._front.world_now()
 
     def start(self) -> SimServer:
         """Serve in a background thread; returns once the socket is listening."""

@@ -1,10 +1,12 @@
-"""The simulated exchange at a frozen "now": what exists, in which tier, and its JSON payloads.
+"""The simulated exchange at one instant "now": what exists, in which tier, its JSON payloads.
 
-:class:`World` wraps the pure model (:mod:`kalshi_lake.sim.model`) with the clock: which events
-exist (created at or before ``now``), each market's status, which trades have printed, which
-candle periods are complete, and where the historical cutoff splits live from archived data
-(https://docs.kalshi.com/getting_started/historical_data). Payload builders return exactly the
-JSON objects the server sends, in the current fixed-point shapes (``*_dollars`` / ``*_fp`` strings
+:class:`World` wraps the pure model (:mod:`kalshi_lake.sim.model`), tapes
+(:mod:`kalshi_lake.sim.tape`) and order books (:mod:`kalshi_lake.sim.book`) with an instant: which
+events exist (created at or before ``now``), each market's status, which trades have printed, which
+candle periods are complete, the book at now, and where the historical cutoff splits live from
+archived data (https://docs.kalshi.com/getting_started/historical_data). A moving clock
+(:mod:`kalshi_lake.sim.clock`) gets a World per instant. Payload builders return exactly the JSON
+objects the server sends, in the current fixed-point shapes (``*_dollars`` / ``*_fp`` strings
 only: https://docs.kalshi.com/getting_started/fixed_point_migration).
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 from kalshi_lake.cities import CITIES, TWC_FIRST_DATE, City, family_for_ticker, get_city
 from kalshi_lake.cities import event_date as _parse_event_date
 from kalshi_lake.errors import UnknownCityError
+from kalshi_lake.sim.book import Book, BookChange, book_at, book_changes
 from kalshi_lake.sim.candlejson import historical_candle, live_candle
 from kalshi_lake.sim.model import (
     DAY_US,
@@ -40,7 +43,7 @@ from kalshi_lake.sim.model import (
     short_name,
     to_us,
 )
-from kalshi_lake.sim.tape import CandleRow, Tape, simulate_tapes
+from kalshi_lake.sim.tape import CandleRow, Tape, cached_tapes
 
 __all__ = ["Event", "Market", "World"]
 
@@ -133,11 +136,10 @@ def _cached_event(seed: int, series_ticker: str, day: dt.date) -> Event:
     return make_event(seed, view, day, family)
 
 
-@lru_cache(maxsize=160)
 def _cached_tapes(seed: int, series_ticker: str, day: dt.date) -> list[Tape]:
     # Tapes do not depend on "now", so every World in the process (tests start many servers
     # with the same seed) shares them.
-    return simulate_tapes(seed, _cached_event(seed, series_ticker, day))
+    return cached_tapes(seed, _cached_event(seed, series_ticker, day))
 
 
 class World:
@@ -310,8 +312,8 @@ class World:
         now = self.now_us
         k = tape.n_trades_until(now)
         k24 = tape.n_trades_until(now - DAY_US)
-        active = m.open_us <= now < m.close_us
-        bid, ask, bsz, asz = tape.quote_at(now) if active else (0, 100, 0, 0)
+        # The top of the order book (empty before the first quote and once the close emptied it).
+        bid, ask, bsz, asz = tape.quote_at(now)
         then = now - DAY_US
         if m.open_us <= then < m.close_us:
             pb, pa, _, _ = tape.quote_at(then)
@@ -571,34 +573,22 @@ class World:
     # -----------------------------------------------------------------------------------------
     # order book
 
-    def orderbook(self, market: Market, depth: int = 0) -> dict[str, Any]:
-        """The current book: YES bids and NO bids, ascending, best last (``orderbook_fp``)."""
-        import random
+    def book_changes(self, ticker: str, t0_us: int, t1_us: int) -> list[BookChange]:
+        """:func:`kalshi_lake.sim.book.book_changes` of an existing market, in ``(t0, t1]``
+        (not cut at now: a stream asks for the window its clock has reached). Unknown ticker:
+        KeyError."""
+        found = self.market_and_event(ticker)
+        if found is None:
+            raise KeyError(f"no market {ticker!r} at {fmt_ts(self.now_us)}")
+        return book_changes(self.seed, found[1], ticker, t0_us, t1_us)
 
-        s = self.summary(market)
-        yes: list[list[str]] = []
-        no: list[list[str]] = []
-        if market.status(self.now_us) == "active":
-            rng = random.Random(f"kalshi-sim|{self.seed}|book|{market.ticker}|{self.now_us}")
-            if s.bid > 0:
-                levels = range(max(1, s.bid - rng.randint(2, 9)), s.bid + 1)
-                yes = [
-                    [dollars(p), count_fp(s.bid_size if p == s.bid else rng.randint(1, 900) * 100)]
-                    for p in levels
-                ]
-            if s.ask < 100:
-                best_no = 100 - s.ask
-                levels = range(max(1, best_no - rng.randint(2, 9)), best_no + 1)
-                no = [
-                    [
-                        dollars(p),
-                        count_fp(s.ask_size if p == best_no else rng.randint(1, 900) * 100),
-                    ]
-                    for p in levels
-                ]
-        if depth > 0:
-            yes, no = yes[-depth:], no[-depth:]
-        return {"orderbook_fp": {"no_dollars": no, "yes_dollars": yes}}
+    def book_at(self, ticker: str, ts_us: int | None = None) -> Book:
+        """:func:`kalshi_lake.sim.book.book_at` of an existing market at ``ts_us`` (default:
+        now). Unknown ticker: KeyError."""
+        found = self.market_and_event(ticker)
+        if found is None:
+            raise KeyError(f"no market {ticker!r} at {fmt_ts(self.now_us)}")
+        return book_at(self.seed, found[1], ticker, self.now_us if ts_us is None else ts_us)
 
 
 def city_or_none(name: str) -> City | None:
