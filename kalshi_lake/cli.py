@@ -219,6 +219,17 @@ def _cities(values: tuple[str, ...]) -> list[City]:
     return list(found.values())
 
 
+def _city_scope(values: tuple[str, ...]) -> list[str] | None:
+    """The canonical names of the cities ``--city`` names (parsed as :func:`_cities` does);
+    None when none is given or ``all`` is among them: the whole lake, every city in it."""
+    if not values:
+        return None
+    cities = _cities(values)
+    if any(n.strip().lower() == "all" for v in values for n in v.split(",")):
+        return None
+    return [c.name for c in cities]
+
+
 @cli.command()
 @_lake_option
 @click.option("--city", "city", multiple=True, required=True, help=_CITIES_HELP)
@@ -508,7 +519,7 @@ def views(ctx: click.Context) -> None:
 
 @cli.command()
 @_lake_option
-@click.option("--city", help="Only this city (name or alias).")
+@click.option("--city", "city", multiple=True, help=_CITIES_HELP + " [the whole lake]")
 @click.option("--start", callback=_date, help="First event date, YYYY-MM-DD.")
 @click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD.")
 @click.option("--as-of", callback=_instant, help="Treat this time as now (ISO 8601). [now]")
@@ -524,7 +535,7 @@ def views(ctx: click.Context) -> None:
 @click.pass_context
 def validate(
     ctx: click.Context,
-    city: str | None,
+    city: tuple[str, ...],
     start: dt.date | None,
     end: dt.date | None,
     as_of: dt.datetime | None,
@@ -534,21 +545,26 @@ def validate(
 ) -> None:
     """Run the data-quality checks (all, or --check/--skip); exit 1 if an error-level check
     finds offending rows. Ctrl-C stops it (exit 130)."""
-    from kalshi_lake.cities import get_city
     from kalshi_lake.sql import checks
 
+    names = _city_scope(city)
     _check_range(start, end)
     settings = _settings(ctx)
-    city_name = get_city(city).name if city else None
     try:
         results = checks.validate(
-            settings, city=city_name, start=start, end=end, as_of=as_of, only=only, skip=skip
+            settings, cities=names, start=start, end=end, as_of=as_of, only=only, skip=skip
         )
     except KeyboardInterrupt:
         # validate only reads, so the backfill's "what was fetched is kept" does not apply
         click.echo("interrupted; validation stopped, the lake was not changed", err=True)
         ctx.exit(130)
-    scope = {"city": city_name, "start": start, "end": end, "as_of": as_of}
+    scope = {
+        "city": names[0] if names and len(names) == 1 else None,
+        "cities": names,
+        "start": start,
+        "end": end,
+        "as_of": as_of,
+    }
     if as_json:
         click.echo(checks.results_json(results, settings.lake, scope))
     else:
@@ -561,18 +577,20 @@ def validate(
 
 @cli.command()
 @_lake_option
+@click.option("--city", "city", multiple=True, help=_CITIES_HELP + " [every city in the lake]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one line per city.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one line per city and family.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
-    """Per city: event dates covered, markets, trades, candles, last fetch, gaps."""
+def status(ctx: click.Context, city: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
+    """Per city and family: event dates covered, markets, trades, candles, last fetch, gaps."""
     from kalshi_lake.errors import UsageError
     from kalshi_lake.sql import access
 
     if as_json and as_csv:
         raise UsageError("--json and --csv cannot be combined")
+    names = _city_scope(city)
     settings = _settings(ctx)
-    rows = access.lake_status(settings)
+    rows = access.lake_status(settings, names)
     if as_json:
         click.echo(access.status_json(rows, settings.lake))
     elif as_csv:
