@@ -1,8 +1,9 @@
 """A seeded raw-layer generator (no server, no backfill), for the transform's tests and benchmarks.
 
 It writes exactly what the backfill writes (:data:`~kalshi_lake.lake.raw.RAW_SCHEMA` files under
-``raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/``) for daily-high events, in the current API
-shapes (fixed-point ``_dollars``/``_fp`` strings,
+``raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/``, file names carrying the family) for daily-high
+and daily-low events (``SynthSpec.families``; a day's low settles below its high), in the
+current API shapes (fixed-point ``_dollars``/``_fp`` strings,
 https://docs.kalshi.com/getting_started/fixed_point_migration):
 
 - ``trades``: each market's trades newest first, in pages of ``page_size`` (1,000 like the
@@ -12,8 +13,8 @@ https://docs.kalshi.com/getting_started/fixed_point_migration):
   settled, volumes equal to the sum of the market's trades;
 - ``candlesticks``: one page of 1-minute candles per market, built from its trades (with empty
   book sides now and then), when ``candles`` is on;
-- ``markets``: a listing per city filed under the fetch date after the last event (its markets
-  span every month generated), when ``listing`` is on.
+- ``markets``: a listing per city and series filed under the fetch date after the last event
+  (its markets span every month generated), when ``listing`` is on.
 
 Everything is vectorised (polars string building; bodies are cut from one contiguous Arrow
 buffer without copies) and deterministic in ``seed``: the same spec writes the same pages (file
@@ -44,9 +45,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kalshi_lake.cities import TWC_FIRST_DATE, City, get_city
-from kalshi_lake.lake.raw import RAW_SCHEMA, partition_dir
-from kalshi_lake.lake.storage import PARQUET_KW, Lake, unique_name
+from kalshi_lake.cities import TWC_FIRST_DATE, City, Series, check_family, family_prefixes, get_city
+from kalshi_lake.lake.raw import RAW_SCHEMA, partition_dir, raw_file_name
+from kalshi_lake.lake.storage import PARQUET_KW, Lake
 from kalshi_lake.sim.model import (
     US,
     count_fp,
@@ -63,9 +64,22 @@ _HEX = pl.Series("hex", [f"{i:04x}" for i in range(65536)])
 _WRITE_KW = {"use_dictionary": [f.name for f in RAW_SCHEMA if f.name != "body"]}
 
 
+#: One event to generate: (key index of its city and family, city, climate date, series).
+Event = tuple[int, City, dt.date, Series]
+
+#: Key index offset of a city's lows (its highs use the city's index): keeps the highs' keys,
+#: hence their trades' bytes, what they were before lows were generated.
+_LOW_INDEX = 32
+
+
 @dataclass(frozen=True)
 class SynthSpec:
-    """What to generate. ``trades_per_market`` is a mean (each market gets 25%-175% of it)."""
+    """What to generate. ``trades_per_market`` is a mean (each market gets 25%-175% of it).
+
+    ``families``: the market families (``high``, ``low``) generated for each city that has
+    them (a city without a low series gets its highs only); an unknown name raises
+    :class:`~kalshi_lake.errors.UnknownFamilyError`.
+    """
 
     seed: int = 0
     cities: tuple[str, ...] = ("chicago",)
@@ -80,6 +94,13 @@ class SynthSpec:
     events: bool = True
     chunk_trades: int = 1_000_000
     tier: str = "live"
+    families: tuple[str, ...] = ("high",)
+
+    def __post_init__(self) -> None:
+        for f in self.families:
+            check_family(f)
+        if len(self.cities) > _LOW_INDEX:
+            raise ValueError(f"at most {_LOW_INDEX} cities per spec")
 
     @property
     def dates(self) -> list[dt.date]:
@@ -180,14 +201,25 @@ def _iso(ts: pl.Expr) -> pl.Expr:
 # --- markets -----------------------------------------------------------------------------------
 
 
-def _markets_frame(spec: SynthSpec, events: Sequence[tuple[int, City, dt.date]]) -> pl.DataFrame:
+def _temperatures(spec: SynthSpec, city: City, date: dt.date, family: str) -> tuple[int, int]:
+    """(lowest ladder strike, settled temperature) of an event. The high's draws are what they
+    were before lows existed; a low settles 3-22 °F below the same day's high."""
+    h = hashlib.sha256(f"{spec.seed}/{city.name}/{date}".encode()).digest()
+    base = 30 + h[0] % 60
+    settled = base - 2 + h[1] % 12
+    if family == "low":
+        g = hashlib.sha256(f"{spec.seed}/{city.name}/{date}/low".encode()).digest()
+        settled -= 3 + g[0] % 20
+        base = settled - 2 + g[1] % 8
+    return base, settled
+
+
+def _markets_frame(spec: SynthSpec, events: Sequence[Event]) -> pl.DataFrame:
     rows = []
-    for ci, city, date in events:
+    for ci, city, date, series in events:
         ordinal = date.toordinal()
-        h = hashlib.sha256(f"{spec.seed}/{city.name}/{date}".encode()).digest()
-        base = 30 + h[0] % 60
-        settled = base - 2 + h[1] % 12
-        ev = city.event_ticker(date)
+        base, settled = _temperatures(spec, city, date, series.family)
+        ev = series.event_ticker(date)
         open_us = to_us(dt.datetime.combine(date - dt.timedelta(days=1), dt.time(14), dt.UTC))
         close_us = to_us(dt.datetime.combine(date + dt.timedelta(days=1), dt.time(4, 59), dt.UTC))
         for m, b in enumerate(ladder(base)):
@@ -195,7 +227,8 @@ def _markets_frame(spec: SynthSpec, events: Sequence[tuple[int, City, dt.date]])
                 {
                     "key": (ordinal * 64 + ci) * 8 + m,
                     "city": city.name,
-                    "series": city.series_ticker,
+                    "series": series.ticker,
+                    "family": series.family,
                     "date": date,
                     "event_ticker": ev,
                     "market_ticker": f"{ev}-{b.suffix}",
@@ -217,19 +250,24 @@ def _markets_frame(spec: SynthSpec, events: Sequence[tuple[int, City, dt.date]])
     return pl.DataFrame(rows)
 
 
+#: How the rules and titles name each family's temperature.
+_WORDS = {"high": ("maximum", "highest", "high"), "low": ("minimum", "lowest", "low")}
+
+
 def _market_payload(r: dict[str, object], volume_c: int, fetched: dt.datetime) -> dict[str, object]:
     date = r["date"]
     assert isinstance(date, dt.date)
     floor, cap, cond = r["floor"], r["cap"], r["cond"]
     when = short_date(date)
+    extreme, most, word = _WORDS[str(r["family"])]
     if r["twc"]:
         rules = (
-            f"If the maximum temperature recorded at {r['station']} ({r['cli']}) for {when}, "
+            f"If the {extreme} temperature recorded at {r['station']} ({r['cli']}) for {when}, "
             f"is {cond} fahrenheit according to The Weather Company, then the market resolves to Yes."
         )
     else:
         rules = (
-            f"If the highest temperature recorded at {r['station']} for {when} as reported by the "
+            f"If the {most} temperature recorded at {r['station']} for {when} as reported by the "
             f"National Weather Service's Climatological Report (Daily), is {cond}, then the "
             "market resolves to Yes."
         )
@@ -241,7 +279,7 @@ def _market_payload(r: dict[str, object], volume_c: int, fetched: dt.datetime) -
         "ticker": r["market_ticker"],
         "event_ticker": r["event_ticker"],
         "market_type": "binary",
-        "title": f"Will the high temp be {cond} on {when}?",
+        "title": f"Will the {word} temp be {cond} on {when}?",
         "subtitle": r["sub"],
         "yes_sub_title": r["sub"],
         "no_sub_title": r["sub"],
@@ -499,7 +537,8 @@ def _raw_table(
     cursor_out: pl.Expr,
     page_number: pl.Expr,
 ) -> tuple[pl.DataFrame, pa.Table]:
-    """(group keys city/date per page, the pages in RAW_SCHEMA; body_sha256 filled later)."""
+    """(group keys city/date/family per page, the pages in RAW_SCHEMA; body_sha256 filled
+    later)."""
     meta = pages.select(
         "city",
         "date",
@@ -526,18 +565,33 @@ def _raw_table(
             cols[f.name] = pa.nulls(len(bodies), pa.string())
         else:
             cols[f.name] = arrow_meta.column(f.name).cast(f.type)
-    return meta.select("city", "date"), pa.table(cols, schema=RAW_SCHEMA.remove_metadata())
+    keys = meta.select(
+        "city",
+        "date",
+        family=pl.col("series_ticker").replace_strict(
+            family_prefixes(), default=None, return_dtype=pl.String
+        ),
+    )
+    return keys, pa.table(cols, schema=RAW_SCHEMA.remove_metadata())
 
 
-def _groups(keys: pl.DataFrame) -> Iterator[tuple[str, dt.date, int, int]]:
-    """(city, date, offset, length) of each run of equal (city, date) rows."""
+def _groups(keys: pl.DataFrame) -> Iterator[tuple[str, dt.date, str | None, int, int]]:
+    """(city, date, family, offset, length) of each run of consecutive equal (city, date,
+    family) rows: one file each (rows come grouped, so that is one file per partition)."""
     runs = (
         keys.with_row_index("i")
-        .group_by("city", "date", maintain_order=True)
-        .agg(off=pl.col("i").min(), n=pl.len())
+        .with_columns(run=pl.struct("city", "date", "family").rle_id())
+        .group_by("run", maintain_order=True)
+        .agg(
+            city=pl.col("city").first(),
+            date=pl.col("date").first(),
+            family=pl.col("family").first(),
+            off=pl.col("i").min(),
+            n=pl.len(),
+        )
     )
-    for city, date, off, n in runs.iter_rows():
-        yield city, date, int(off), int(n)
+    for _, city, date, family, off, n in runs.iter_rows():
+        yield city, date, family, int(off), int(n)
 
 
 def _with_sha(table: pa.Table) -> pa.Table:
@@ -562,10 +616,10 @@ def _write_groups(
 ) -> list[Future[str]]:
     futures: list[Future[str]] = []
 
-    def write(city: str, date: dt.date, off: int, n: int) -> str:
+    def write(city: str, date: dt.date, family: str | None, off: int, n: int) -> str:
         piece = _with_sha(table.slice(off, n))
         folder = partition_dir(endpoint, city, date)
-        rel = f"{folder}/{unique_name()}"
+        rel = f"{folder}/{raw_file_name(family)}"
         # Test data needs no fsync (the lake's own writers make every file durable); write
         # beside and rename, so a reader never sees a partial file anyway.
         lake.fs.makedirs(lake.path(folder), exist_ok=True)
@@ -575,8 +629,8 @@ def _write_groups(
         lake.fs.mv(tmp, lake.path(rel))
         return rel
 
-    for city, date, off, n in _groups(keys):
-        futures.append(pool.submit(write, city, date, off, n))
+    for city, date, family, off, n in _groups(keys):
+        futures.append(pool.submit(write, city, date, family, off, n))
         stats.files += 1
         stats.bytes += int(
             pc.sum(pc.binary_length(table.column("body").slice(off, n))).as_py() or 0
@@ -587,13 +641,24 @@ def _write_groups(
 # --- the generator -----------------------------------------------------------------------------
 
 
-def _chunks(spec: SynthSpec) -> Iterator[list[tuple[int, City, dt.date]]]:
-    cities = [get_city(c) for c in spec.cities]
-    per_day = max(1, len(cities) * 6 * spec.trades_per_market)
+def _series(spec: SynthSpec) -> list[tuple[int, City, Series]]:
+    """(key index, city, series) of every city and family generated, city by city."""
+    out = []
+    for ci, name in enumerate(spec.cities):
+        city = get_city(name)
+        for family, series in city.families.items():
+            if family in spec.families:
+                out.append((ci + (_LOW_INDEX if family == "low" else 0), city, series))
+    return out
+
+
+def _chunks(spec: SynthSpec) -> Iterator[list[Event]]:
+    series = _series(spec)
+    per_day = max(1, len(series) * 6 * spec.trades_per_market)
     days_per_chunk = max(1, spec.chunk_trades // per_day)
     dates = spec.dates
     for i in range(0, len(dates), days_per_chunk):
-        yield [(ci, c, d) for d in dates[i : i + days_per_chunk] for ci, c in enumerate(cities)]
+        yield [(ci, c, d, s) for d in dates[i : i + days_per_chunk] for ci, c, s in series]
 
 
 def fetch_time(date: dt.date) -> dt.datetime:
@@ -604,16 +669,11 @@ def fetch_time(date: dt.date) -> dt.datetime:
 def generate_raw(lake: Lake, spec: SynthSpec) -> SynthStats:
     """Write the raw layer described by ``spec`` into ``lake``; returns what was written."""
     stats = SynthStats()
-    listing: dict[str, list[str]] = {}
+    listing: dict[tuple[str, str], list[str]] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures: list[Future[str]] = []
         for events in _chunks(spec):
             mk = _markets_frame(spec, events)
-            mk = mk.with_columns(
-                series=pl.col("city").replace_strict(
-                    {c.name: c.series_ticker for _, c, _ in events}, return_dtype=pl.String
-                )
-            )
             t = _trades_frame(spec, mk)
             stats.trades += t.height
             futures += _write_trades(lake, pool, spec, t, mk, stats)
@@ -625,7 +685,7 @@ def generate_raw(lake: Lake, spec: SynthSpec) -> SynthStats:
                 futures += _write_events(lake, pool, spec, mkv, stats)
             for r in mkv.iter_rows(named=True):
                 fetched = fetch_time(spec.dates[-1])
-                listing.setdefault(r["city"], []).append(
+                listing.setdefault((r["city"], r["series"]), []).append(
                     json.dumps(_market_payload(r, r["v"], fetched))
                 )
             stats.markets += mk.height
@@ -723,11 +783,12 @@ def _write_events(
     pages = []
     for (city, date, ev, series), rows in by_event.items():
         fetched = fetch_time(date)
+        most = _WORDS[str(rows[0]["family"])][1].capitalize()
         body = {
             "event": {
                 "event_ticker": ev,
                 "series_ticker": series,
-                "title": f"Highest temperature on {short_date(date)}",
+                "title": f"{most} temperature on {short_date(date)}",
                 "sub_title": f"On {short_date(date)}",
                 "mutually_exclusive": True,
                 "strike_date": fmt_ts(
@@ -763,14 +824,14 @@ def _write_listing(
     lake: Lake,
     pool: ThreadPoolExecutor,
     spec: SynthSpec,
-    listing: dict[str, list[str]],
+    listing: dict[tuple[str, str], list[str]],
     stats: SynthStats,
 ) -> list[Future[str]]:
-    """``GET /markets?series_ticker=...`` pages per city, filed under the fetch date."""
+    """``GET /markets?series_ticker=...`` pages per city and series, filed under the fetch
+    date."""
     fetched = fetch_time(spec.dates[-1])
     rows = []
-    for city, objs in listing.items():
-        series = get_city(city).series_ticker
+    for (city, series), objs in listing.items():
         for p in range(0, len(objs), 1000):
             more = p + 1000 < len(objs)
             cursor = f"m{p + 1000}" if more else ""
