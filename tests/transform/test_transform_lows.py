@@ -19,7 +19,8 @@ from kalshi_lake.cli import cli
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import UnknownFamilyError
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.sim.rawgen import SynthSpec, _temperatures, generate_raw
+from kalshi_lake.sim.rawgen import SynthSpec, generate_raw
+from kalshi_lake.sim.rawgen_markets import temperatures
 from kalshi_lake.sql.checks import run_checks
 from kalshi_lake.transform import run_transform
 
@@ -136,7 +137,7 @@ def test_a_low_settles_below_the_high_every_day() -> None:
         for name in ("chicago", "miami"):
             city, spec = get_city(name), dataclasses.replace(SPEC, seed=seed)
             for d in days:
-                (_, hi), (lb, lo) = (_temperatures(spec, city, d, f) for f in ("high", "low"))
+                (_, hi), (lb, lo) = (temperatures(spec, city, d, f) for f in ("high", "low"))
                 # the ladder (lb-1 or below .. lb+8 or above) is placed around the low
                 assert lo < hi and lb >= 1 and lb - 5 <= lo <= lb + 2
 
