@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sql_lakefactory import LakeData, build
+from sql_lakefactory import LakeData, build, expected_decision_quotes
 
 from kalshi_lake import connect
 from kalshi_lake.cli import cli
@@ -28,6 +28,11 @@ EVENTS = [
     *(("phoenix", d, "high") for d in DAYS),
 ]
 HOLE = DAYS[1]
+#: The columns of decision_quotes the Python reference computes.
+DQ_COLUMNS = (
+    "market_ticker", "event_ticker", "family", "city", "date", "decision_label", "decision_at",
+    "yes_bid", "yes_ask", "mid", "quote_at", "last_trade_price", "last_trade_at", "result",
+)  # fmt: skip
 
 
 def two_families() -> LakeData:
@@ -229,3 +234,39 @@ def test_unknown_city_exits_2_listing_the_valid_ones(tmp_path: Path, command: st
     code, out = _cli(lake, command, "--city", "chicago,gotham")
     assert code == 2
     assert "gotham" in out and "valid cities: nyc, chicago" in out
+
+
+def test_decision_quotes_of_lows_across_dst_equal_the_reference(
+    write_lake: Callable[[LakeData], Lake],
+) -> None:
+    """Chicago's lows on both 2026 DST change days (and Phoenix's highs, no DST): every as-of
+    quote equals the Python reference at the zone-correct instants, and each settled lows event
+    has exactly one winning bracket."""
+    events = [
+        ("chicago", dt.date(2026, 3, 8), "low"),
+        ("chicago", dt.date(2026, 3, 8), "high"),
+        ("chicago", dt.date(2026, 11, 1), "low"),
+        ("phoenix", dt.date(2026, 11, 1), "high"),
+    ]
+    data = build(events=events, now=NOW)
+    lake = write_lake(data)
+    con = connect(lake)
+    got = con.sql(
+        f"SELECT {', '.join(DQ_COLUMNS)} FROM decision_quotes ORDER BY market_ticker, decision_at"
+    )
+    rows = [dict(zip(DQ_COLUMNS, r, strict=True)) for r in got.fetchall()]
+    assert rows == expected_decision_quotes(data)
+    lows = [r for r in rows if r["family"] == "low"]
+    assert len(lows) == 2 * 2 * 6  # two events, two instants, six brackets
+    utc_hours = {(r["date"], r["decision_label"]): r["decision_at"].hour for r in lows}
+    assert utc_hours == {
+        (dt.date(2026, 3, 8), "D-1 10:00"): 16,  # CST
+        (dt.date(2026, 3, 8), "D 10:00"): 15,  # CDT
+        (dt.date(2026, 11, 1), "D-1 10:00"): 15,  # CDT
+        (dt.date(2026, 11, 1), "D 10:00"): 16,  # CST
+    }
+    winners = con.sql(
+        "SELECT event_ticker, count(*) FILTER (WHERE is_winner) FROM event_ladder"
+        " WHERE family = 'low' AND decision_label = 'D 10:00' GROUP BY ALL"
+    ).fetchall()
+    assert sorted(winners) == [("KXLOWTCHI-26MAR08", 1), ("KXLOWTCHI-26NOV01", 1)]
