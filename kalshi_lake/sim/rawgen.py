@@ -100,6 +100,11 @@ class SynthSpec:
             raise ValueError(f"at most {_LOW_INDEX} cities per spec")
 
     @property
+    def series_count(self) -> int:
+        """How many series (city and family) are generated: the events of one day."""
+        return len(_series(self))
+
+    @property
     def dates(self) -> list[dt.date]:
         """The event dates generated."""
         return [self.start + dt.timedelta(days=i) for i in range(self.days)]
