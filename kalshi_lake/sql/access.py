@@ -249,26 +249,30 @@ def lake_status(
             raise query_error(exc, "status") from None
     finally:
         con.close()
-    runs = _latest_runs(lk, cities)
-    seen = set()
+    runs, any_family = _latest_runs(lk, cities)
+    # A zero row for what was fetched but not transformed yet, and for a named city with
+    # nothing in the lake. A run that named no family fetched highs.
+    keys = {(row["city"], row["family"]) for row in rows}
+    keys.update(runs)
+    for city in [*any_family, *(cities or ())]:
+        if not any(c == city for c, _ in keys):
+            keys.update((city, f) for f in (["high"] if city in any_family else _families_of(city)))
+    known = {(row["city"], row["family"]) for row in rows}
+    rows += [
+        {**_EMPTY_STATUS, "city": c, "family": f, "gaps": []}
+        for c, f in keys
+        if (c, f) not in known
+    ]
     for row in rows:
-        seen.add((row["city"], row["family"]))
-        row["last_run"] = _run_summary(runs.get((row["city"], row["family"])))
-    extra = {key for key in runs if key not in seen}  # fetched but not transformed yet
-    for name in cities or ():
-        extra.update((name, f) for f in _families_of(name) if (name, f) not in seen)
-    for city, family in sorted(extra, key=_status_order):
-        rows.append(
-            {
-                **_EMPTY_STATUS,
-                "city": city,
-                "family": family,
-                "gaps": [],
-                "last_run": _run_summary(runs.get((city, family))),
-            }
-        )
+        found = [runs.get((row["city"], row["family"])), any_family.get(row["city"])]
+        latest = max((r for r in found if r), key=_started, default=None)
+        row["last_run"] = _run_summary(latest)
     rows.sort(key=lambda r: _status_order((r["city"], r["family"])))
     return rows
+
+
+def _started(rec: dict[str, Any]) -> str:
+    return str(rec.get("started_at", ""))
 
 
 def _families_of(city: str) -> list[str]:
@@ -284,22 +288,27 @@ def _status_order(key: tuple[str, str]) -> tuple[str, int, str]:
     return (city, FAMILIES.index(family) if family in FAMILIES else len(FAMILIES), family)
 
 
-def _latest_runs(lake: Lake, cities: Sequence[str] | None) -> dict[tuple[str, str], dict[str, Any]]:
-    """The latest run record per (city, family): a backfill's record names its families; one
-    without (repair, older backfills) counts for every family of its city."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+def _latest_runs(
+    lake: Lake, cities: Sequence[str] | None
+) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The latest run record per (city, family) of the runs that name their families (a
+    backfill's), and per city of those that do not (a repair, an older backfill), which count
+    for every family of the city."""
+    per_family: dict[tuple[str, str], dict[str, Any]] = {}
+    any_family: dict[str, dict[str, Any]] = {}
     for rec in read_run_records(lake):
         city = rec.get("city")
         if not isinstance(city, str) or (cities is not None and city not in cities):
             continue
         families = rec.get("families")
-        if not isinstance(families, list) or not families:
-            families = _families_of(city)
-        for family in families:
-            key = (city, str(family))
-            if str(rec.get("started_at", "")) >= str(latest.get(key, {}).get("started_at", "")):
-                latest[key] = rec
-    return latest
+        if isinstance(families, list) and families:
+            for family in families:
+                key = (city, str(family))
+                if _started(rec) >= _started(per_family.get(key, {})):
+                    per_family[key] = rec
+        elif _started(rec) >= _started(any_family.get(city, {})):
+            any_family[city] = rec
+    return per_family, any_family
 
 
 #: The ``status`` row of a city and family with nothing transformed yet.

@@ -16,6 +16,7 @@ from sql_lakefactory import LakeData, build, expected_decision_quotes
 from kalshi_lake import connect
 from kalshi_lake.cli import cli
 from kalshi_lake.lake.raw import RawPage, write_pages
+from kalshi_lake.lake.state import write_run_record
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql.checks import run_checks
 
@@ -270,3 +271,36 @@ def test_decision_quotes_of_lows_across_dst_equal_the_reference(
         " WHERE family = 'low' AND decision_label = 'D 10:00' GROUP BY ALL"
     ).fetchall()
     assert sorted(winners) == [("KXLOWTCHI-26MAR08", 1), ("KXLOWTCHI-26NOV01", 1)]
+
+
+def test_last_run_is_per_family(write_lake: Callable[[LakeData], Lake]) -> None:
+    """A backfill's run record names its families: each row shows the last run of its own
+    family; a run naming none (a repair) counts for every family of its city; a run fetched
+    but not transformed yet gets a zero row of its families only."""
+    lake = write_lake(two_families())
+
+    def record(run_id: str, city: str, started: str, status: str, **extra: object) -> None:
+        rec = {"run_id": run_id, "command": "backfill", "city": city, "status": status}
+        write_run_record(lake, run_id, {**rec, "started_at": started, **extra})
+
+    record("r1", "chicago", "2026-11-21T10:00:00+00:00", "ok", families=["high", "low"])
+    record("r2", "chicago", "2026-11-21T11:00:00+00:00", "failed", families=["low"])
+    record("r3", "nyc", "2026-11-21T12:00:00+00:00", "running", families=["low"])
+    record("r4", "phoenix", "2026-11-21T09:00:00+00:00", "ok", families=["high"])
+    runs = {k: str(r["last_run"]) for k, r in _status(lake).items()}
+    assert runs == {
+        ("chicago", "high"): "backfill ok 2026-11-21T10:00:00+00:00",
+        ("chicago", "low"): "backfill failed 2026-11-21T11:00:00+00:00",
+        ("nyc", "low"): "backfill running 2026-11-21T12:00:00+00:00",
+        ("phoenix", "high"): "backfill ok 2026-11-21T09:00:00+00:00",
+    }
+    record("r5", "chicago", "2026-11-21T13:00:00+00:00", "ok", command="repair")
+    record("r6", "miami", "2026-11-21T13:00:00+00:00", "ok")  # an older backfill: highs
+    runs = {k: str(r["last_run"]) for k, r in _status(lake).items()}
+    assert (
+        runs[("chicago", "high")]
+        == runs[("chicago", "low")]
+        == "repair ok 2026-11-21T13:00:00+00:00"
+    )
+    assert runs[("miami", "high")] == "backfill ok 2026-11-21T13:00:00+00:00"
+    assert ("miami", "low") not in runs
