@@ -283,7 +283,14 @@ def validate(
     skip: Sequence[str] | None = None,
 ) -> list[CheckResult]:
     """Run the checks on ``settings.lake`` (all, or ``only`` minus ``skip``) over ``city`` or
-    ``cities`` (None: the whole lake); the caller decides how to report (see below)."""
+    ``cities`` (None: the whole lake); the caller decides how to report (see below).
+
+    A named city the lake holds no curated markets of is a :class:`UsageError` (exit 2) naming
+    the cities it does hold: every check would only fail on its missing files.
+    """
+    named = [*([city] if city else []), *(cities or [])]
+    if named:
+        require_cities(Lake.of(settings), [get_city(c).name for c in named])
     return run_checks(
         settings,
         city=city,
@@ -294,6 +301,21 @@ def validate(
         only=only,
         skip=skip,
     )
+
+
+def require_cities(lake: Lake, cities: Sequence[str]) -> None:
+    """Raise :class:`UsageError` (exit 2) unless the lake has curated markets of every city in
+    ``cities`` (canonical names), naming those it lacks and those it has (one folder listing)."""
+    present = sorted(
+        d.split("=", 1)[1] for d in lake.ls_dirs("curated", "markets") if d.startswith("city=")
+    )
+    missing = [c for c in dict.fromkeys(cities) if c not in present]
+    if missing:
+        raise UsageError(
+            f"nothing to validate for {', '.join(missing)}: the lake has no curated markets of "
+            f"{'it' if len(missing) == 1 else 'them'} (cities in the lake: "
+            f"{', '.join(present) or 'none'}); backfill or transform first"
+        )
 
 
 def raise_if_failed(results: Sequence[CheckResult]) -> None:

@@ -211,6 +211,9 @@ def test_validate_takes_several_cities(write_lake: Callable[[LakeData], Lake]) -
     assert offending()[0] == 2
     code, out = _cli(lake, "validate", "--city", "chicago,atlantis")
     assert code == 2 and "atlantis" in out and "valid cities" in out and "phoenix" in out
+    # a registry city the lake has nothing of: one line naming it and the cities there are
+    code, out = _cli(lake, "validate", "--city", "chicago,nyc")
+    assert code == 2 and "nothing to validate for nyc" in out and "chicago, phoenix" in out
     # a clean two-family lake passes every check for both families, one city or several
     clean = write_lake(two_families())
     code, out = _cli(clean, "validate", "--city", "chicago,phoenix", "--as-of", NOW.isoformat())
