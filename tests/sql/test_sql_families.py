@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,12 @@ from click.testing import CliRunner
 from sql_lakefactory import LakeData, build, expected_decision_quotes
 
 from kalshi_lake import connect
+from kalshi_lake.cities import get_city
 from kalshi_lake.cli import cli
 from kalshi_lake.lake.raw import RawPage, write_pages
 from kalshi_lake.lake.state import write_run_record
 from kalshi_lake.lake.storage import Lake
+from kalshi_lake.sim.curated import build_synthetic_lake
 from kalshi_lake.sql.checks import run_checks
 
 NOW = dt.datetime(2026, 11, 21, 16, 30, tzinfo=dt.UTC)
@@ -307,3 +310,54 @@ def test_last_run_is_per_family(write_lake: Callable[[LakeData], Lake]) -> None:
     )
     assert runs[("miami", "high")] == "backfill ok 2026-11-21T13:00:00+00:00"
     assert ("miami", "low") not in runs
+
+
+def test_the_curated_generator_makes_lows_the_backtest_views_read(tmp_path: Path) -> None:
+    """``build_synthetic_lake(families=...)``: Chicago's lows beside its highs (Phoenix has
+    none), each settled lows event with one winner settling below the day's high, and the
+    backtest views answering for both families."""
+    lake = Lake(str(tmp_path / "lake"))
+    cities = [get_city("chicago"), get_city("phoenix")]
+    start = dt.date(2026, 10, 28)
+    counts = build_synthetic_lake(
+        lake, cities=cities, start=start, days=6, trades_per_market=20,
+        api_candles_per_market=20, families=("high", "low"),
+    )  # fmt: skip
+    assert counts["markets"] == 3 * 6 * 6
+    con = connect(lake)
+    per_family = con.sql(
+        "SELECT city, family, count(DISTINCT event_ticker) FROM markets GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert per_family == [("chicago", "high", 6), ("chicago", "low", 6), ("phoenix", "high", 6)]
+    settled = con.sql(
+        "SELECT date, family, count(*) FILTER (WHERE result = 'yes') AS winners,"
+        " max(expiration_value) AS value FROM markets WHERE city = 'chicago'"
+        " AND status = 'finalized' GROUP BY ALL"
+    ).fetchall()
+    by_day: dict[dt.date, dict[str, Decimal]] = {}
+    for date, family, winners, value in settled:
+        assert winners == 1
+        by_day.setdefault(date, {})[family] = value
+    assert len(by_day) >= 4
+    assert all(v["low"] < v["high"] for v in by_day.values())
+    quoted = con.sql(
+        "SELECT family, count(*) FROM decision_quotes WHERE mid IS NOT NULL GROUP BY ALL"
+    ).fetchall()
+    assert {f for f, n in quoted if n > 0} == {"high", "low"}
+    ladder = con.sql(
+        "SELECT event_ticker, count(*) FILTER (WHERE is_winner) FROM event_ladder"
+        " WHERE family = 'low' AND decision_label = 'D 10:00' GROUP BY ALL"
+    ).fetchall()
+    assert len(ladder) == 6 and all(n <= 1 for _, n in ladder)
+    assert sum(n for _, n in ladder) == len(by_day)
+    # the highs are what the generator wrote before it knew lows
+    highs = Lake(str(tmp_path / "highs"))
+    build_synthetic_lake(
+        highs, cities=cities, start=start, days=6, trades_per_market=20, api_candles_per_market=20
+    )
+    same = "SELECT * FROM {} WHERE family = 'high' ORDER BY ALL"
+    for table in ("markets", "trades", "candles_1m"):
+        assert (
+            connect(highs).sql(same.format(table)).fetchall()
+            == con.sql(same.format(table)).fetchall()
+        ), table
