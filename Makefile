@@ -56,10 +56,10 @@ transform: $(STAMP)
 	$(KL) --lake $(LAKE) transform $(if $(CITY),--city "$(CITY)") $(if $(FULL),--full)
 
 validate: $(STAMP)
-	$(KL) --lake $(LAKE) validate
+	$(KL) --lake $(LAKE) validate $(if $(CITY),--city "$(CITY)")
 
 status: $(STAMP)
-	$(KL) --lake $(LAKE) status
+	$(KL) --lake $(LAKE) status $(if $(CITY),--city "$(CITY)")
 
 # Unreadable raw files of CITY (default: every city) to _quarantine/, their data fetched again.
 repair: $(STAMP)

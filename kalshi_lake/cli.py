@@ -219,6 +219,17 @@ def _cities(values: tuple[str, ...]) -> list[City]:
     return list(found.values())
 
 
+def _city_scope(values: tuple[str, ...]) -> list[str] | None:
+    """The canonical names of the cities ``--city`` names (parsed as :func:`_cities` does);
+    None when none is given or ``all`` is among them: the whole lake, every city in it."""
+    if not values:
+        return None
+    cities = _cities(values)
+    if any(n.strip().lower() == "all" for v in values for n in v.split(",")):
+        return None
+    return [c.name for c in cities]
+
+
 @cli.command()
 @_lake_option
 @click.option("--city", "city", multiple=True, required=True, help=_CITIES_HELP)
@@ -514,7 +525,7 @@ def views(ctx: click.Context) -> None:
 
 @cli.command()
 @_lake_option
-@click.option("--city", help="Only this city (name or alias).")
+@click.option("--city", "city", multiple=True, help=_CITIES_HELP + " [the whole lake]")
 @click.option("--start", callback=_date, help="First event date, YYYY-MM-DD.")
 @click.option("--end", callback=_date, help="Last event date, YYYY-MM-DD.")
 @click.option("--as-of", callback=_instant, help="Treat this time as now (ISO 8601). [now]")
@@ -530,7 +541,7 @@ def views(ctx: click.Context) -> None:
 @click.pass_context
 def validate(
     ctx: click.Context,
-    city: str | None,
+    city: tuple[str, ...],
     start: dt.date | None,
     end: dt.date | None,
     as_of: dt.datetime | None,
@@ -540,21 +551,26 @@ def validate(
 ) -> None:
     """Run the data-quality checks (all, or --check/--skip); exit 1 if an error-level check
     finds offending rows. Ctrl-C stops it (exit 130)."""
-    from kalshi_lake.cities import get_city
     from kalshi_lake.sql import checks
 
+    names = _city_scope(city)
     _check_range(start, end)
     settings = _settings(ctx)
-    city_name = get_city(city).name if city else None
     try:
         results = checks.validate(
-            settings, city=city_name, start=start, end=end, as_of=as_of, only=only, skip=skip
+            settings, cities=names, start=start, end=end, as_of=as_of, only=only, skip=skip
         )
     except KeyboardInterrupt:
         # validate only reads, so the backfill's "what was fetched is kept" does not apply
         click.echo("interrupted; validation stopped, the lake was not changed", err=True)
         ctx.exit(130)
-    scope = {"city": city_name, "start": start, "end": end, "as_of": as_of}
+    scope = {
+        "city": names[0] if names and len(names) == 1 else None,
+        "cities": names,
+        "start": start,
+        "end": end,
+        "as_of": as_of,
+    }
     if as_json:
         click.echo(checks.results_json(results, settings.lake, scope))
     else:
@@ -567,18 +583,20 @@ def validate(
 
 @cli.command()
 @_lake_option
+@click.option("--city", "city", multiple=True, help=_CITIES_HELP + " [every city in the lake]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one line per city.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one line per city and family.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
-    """Per city: event dates covered, markets, trades, candles, last fetch, gaps."""
+def status(ctx: click.Context, city: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
+    """Per city and family: event dates covered, markets, trades, candles, last fetch, gaps."""
     from kalshi_lake.errors import UsageError
     from kalshi_lake.sql import access
 
     if as_json and as_csv:
         raise UsageError("--json and --csv cannot be combined")
+    names = _city_scope(city)
     settings = _settings(ctx)
-    rows = access.lake_status(settings)
+    rows = access.lake_status(settings, names)
     if as_json:
         click.echo(access.status_json(rows, settings.lake))
     elif as_csv:
@@ -608,7 +626,7 @@ def demo(ctx: click.Context, cities: str, days: int, seed: int) -> None:
 
 @cli.command()
 @_lake_option
-@click.option("--city", "city", multiple=True, help=_CITIES_HELP + " [all]")
+@click.option("--city", "city", multiple=True, help=_CITIES_HELP + " [every city in the lake]")
 @click.option("--start", callback=_date, help="First event date YYYY-MM-DD (its whole month).")
 @click.option("--end", callback=_date, help="Last event date YYYY-MM-DD (its whole month).")
 @click.option("--full", is_flag=True, help="Rebuild every partition, not just changed ones.")
@@ -625,24 +643,28 @@ def transform(
     Incremental: only city/month partitions whose raw input changed are rebuilt. With --start
     and --end only those months' raw folders are listed (what backfill runs after fetching), so
     the run does not slow down as the lake grows. Several cities are transformed one after the
-    other. Exit 3 if some raw pages could not be used (they are listed; everything else was
-    built).
+    other; 'all' (or no --city) is one run over every city in the lake. Exit 3 if some raw
+    pages could not be used (they are listed; everything else was built).
     """
+    from kalshi_lake.cities import get_city
     from kalshi_lake.errors import RunIncomplete
     from kalshi_lake.transform import run_transform
 
+    names = _city_scope(city)
     _check_range(start, end)
-    the_cities: list[City | None] = list(_cities(city)) if city else [None]
+    the_cities: list[City | None] = [get_city(n) for n in names] if names else [None]
     settings = _writing_settings(ctx)
     failed: RunIncomplete | None = None
     for the_city in the_cities:
+        # with several cities, each summary says whose it is
+        label = f"{the_city.name}: " if the_city is not None and len(the_cities) > 1 else ""
         try:
             summary = run_transform(settings, city=the_city, start=start, end=end, full=full)
         except RunIncomplete as exc:
-            click.echo(exc.summary.render())
+            click.echo(label + exc.summary.render())
             failed = failed or exc
             continue
-        click.echo(summary.render())
+        click.echo(label + summary.render())
     if failed is not None:
         raise failed
 

@@ -47,13 +47,14 @@ def test_lake_after_the_command(sim: SimServer, tmp_path: Path, elsewhere: Path)
     _invoke("transform", "--lake", str(lake), "--city", "chicago")
 
     status = json.loads(_invoke("status", "--lake", str(lake), "--json").output)
-    assert status["lake"] == str(lake) and [c["city"] for c in status["cities"]] == ["chicago"]
+    rows = [(c["city"], c["family"]) for c in status["cities"]]
+    assert status["lake"] == str(lake) and rows == [("chicago", "high"), ("chicago", "low")]
     assert status == json.loads(_invoke("--lake", str(lake), "status", "--json").output)
 
     rows = json.loads(
         _invoke("sql", "--lake", str(lake), "--json", "SELECT count(*) AS n FROM markets").output
     )
-    assert rows[0]["n"] == status["cities"][0]["markets"] > 0
+    assert rows[0]["n"] == sum(c["markets"] for c in status["cities"]) > 0
 
     report = json.loads(_invoke("validate", "--lake", str(lake), "--json").output)
     assert report["lake"] == str(lake)

@@ -1,8 +1,9 @@
 """Transform benchmark: raw pages -> curated trades + 1m/5m candles, at 10M and 50M trades.
 
-For each size a raw layer is generated (:mod:`kalshi_lake.sim.rawgen`, seeded: 20 cities,
-six brackets a day, ~1,000 trades per market in pages of 1,000, 2% of pages fetched twice,
-one event page per day and a markets listing per city) in a temporary folder, then:
+For each size a raw layer is generated (:mod:`kalshi_lake.sim.rawgen`, seeded: 20 cities, their
+highs and lows (31 series), six brackets a day, ~1,000 trades per market in pages of 1,000, 2%
+of pages fetched twice, one event page per day and a markets listing per series) in a temporary
+folder, then:
 
 - ``transform.full``: a full transform in a child process: trades/s (trade objects read,
   duplicates included, over the wall time of the whole run: parse, dedup, candles, writes),
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from kalshi_lake.bench import figure
-from kalshi_lake.cities import names
+from kalshi_lake.cities import FAMILIES, names
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sim.rawgen import SynthSpec, SynthStats, generate_raw
 
@@ -78,25 +79,26 @@ print(json.dumps(out))
 
 
 def spec_for(trades: int, seed: int = 42) -> SynthSpec:
-    """A 20-city lake of about ``trades`` trades: ~1,000 trades per market and more days for
-    bigger lakes (so partitions are alike at every size); small lakes get fewer trades per
-    market instead, since every lake spans at least two full months."""
-    cities = tuple(names())
-    min_days = REFETCH_DAY.toordinal() - START.toordinal() + 15
-    days = max(min_days, round(trades / (len(cities) * 6 * 1000)))
-    per_market = min(1000, max(1, round(trades / (days * len(cities) * 6))))
-    return SynthSpec(
+    """A 20-city lake of highs and lows (31 series) of about ``trades`` trades: ~1,000 trades
+    per market and more days for bigger lakes (so partitions are alike at every size); small
+    lakes get fewer trades per market instead, since every lake spans at least two full
+    months."""
+    spec = SynthSpec(
         seed=seed,
-        cities=cities,
+        cities=tuple(names()),
         start=START,
-        days=days,
-        trades_per_market=per_market,
         page_size=1000,
         dup_page_rate=0.02,
         candles=False,
         listing=True,
         chunk_trades=1_000_000,
+        families=FAMILIES,
     )
+    series = spec.series_count
+    min_days = REFETCH_DAY.toordinal() - START.toordinal() + 15
+    days = max(min_days, round(trades / (series * 6 * 1000)))
+    per_market = min(1000, max(1, round(trades / (days * series * 6))))
+    return dataclasses.replace(spec, days=days, trades_per_market=per_market)
 
 
 def transform_child(
@@ -148,6 +150,7 @@ def bench_size(root: Path, trades: int) -> Iterator[dict[str, object]]:
         "raw_files": stats.files,
         "raw_json_gb": round(stats.bytes / 1e9, 2),
         "cities": len(spec.cities),
+        "series": spec.series_count,
         "days": spec.days,
     }
     yield figure(

@@ -2,12 +2,15 @@
 
 Layout (README "The lake")::
 
-    raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/<unique>.parquet
+    raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/<unique>[.<family>].parquet
 
 ``city`` and ``date`` are Hive keys taken from the path: they are not stored inside the files, so
 engines that add Hive columns (DuckDB, polars, Spark) never see the same column twice.
 ``date`` is the event's climate date for event- or market-scoped requests, and the UTC date of
 the fetch for requests that span many events (series, event and market listings, the cutoff).
+``<family>`` (``high``, ``low``) is the market family of the file's pages, so that what was
+fetched per family can be read from a listing of file names alone (``fetched_days_in``); files
+written before families were recorded have none and hold daily highs only.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from kalshi_lake.cities import family_for_ticker
 from kalshi_lake.lake.storage import Lake, unique_name
 
 #: Logical endpoint names used as the first folder under ``raw/`` (the tier is a column).
@@ -122,22 +126,38 @@ def partition_dir(endpoint: str, city: str, date: dt.date) -> str:
     return f"raw/{endpoint}/city={city}/date={date.isoformat()}"
 
 
+def page_family(page: RawPage) -> str | None:
+    """The market family (``high``/``low``) of a page: its event's, market's or series' in the
+    registry; None for a ticker the registry does not know."""
+    for ticker in (page.event_ticker, page.market_ticker, page.series_ticker):
+        if ticker:
+            return family_for_ticker(ticker)
+    return None
+
+
+def raw_file_name(family: str | None) -> str:
+    """A new raw file's name: ``<unique>.<family>.parquet`` (``<unique>.parquet`` with none)."""
+    return unique_name(f".{family}.parquet" if family else ".parquet")
+
+
 def pages_table(pages: Sequence[RawPage]) -> pa.Table:
     """An Arrow table of pages in :data:`RAW_SCHEMA`."""
     return pa.Table.from_pylist([p.row() for p in pages], schema=RAW_SCHEMA)
 
 
 def write_pages(lake: Lake, pages: Sequence[RawPage]) -> list[str]:
-    """Write pages as one new file per (endpoint, city, date) partition; returns the paths.
+    """Write pages as one new file per (endpoint, city, date) partition and family; returns
+    the paths.
 
     Each file appears atomically under a unique name, so a crash leaves either the whole file
-    or nothing, and concurrent writers never collide.
+    or nothing, and concurrent writers never collide. The name carries the pages' family
+    (:func:`raw_file_name`).
     """
-    groups: dict[tuple[str, str, dt.date], list[RawPage]] = {}
+    groups: dict[tuple[str, str, dt.date, str], list[RawPage]] = {}
     for p in pages:
-        groups.setdefault((p.endpoint, p.city, p.date), []).append(p)
+        groups.setdefault((p.endpoint, p.city, p.date, page_family(p) or ""), []).append(p)
     written = []
-    for (endpoint, city, date), group in sorted(groups.items()):
-        rel = f"{partition_dir(endpoint, city, date)}/{unique_name()}"
+    for (endpoint, city, date, family), group in sorted(groups.items()):
+        rel = f"{partition_dir(endpoint, city, date)}/{raw_file_name(family or None)}"
         written.append(lake.write_table(pages_table(group), rel, use_dictionary=_DICT_COLUMNS))
     return written

@@ -9,7 +9,8 @@ is vectorised with polars (seconds for millions of trades), so the query benchma
 tests can have a lake of any size. The numbers are random draws, not the simulator's market model:
 each event's winning bracket is drawn at random and prices hover around it.
 
-Markets open at 10:00 ET the day before the event and close at 04:59Z the day after
+``families=("high", "low")`` adds each city's daily lows (``KXLOWT*``), a ladder below the
+highs'. Markets open at 10:00 ET the day before the event and close at 04:59Z the day after
 (:func:`open_time`, :func:`close_time`), every era alike.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from kalshi_lake import schemas
-from kalshi_lake.cities import TWC_FIRST_DATE, City
+from kalshi_lake.cities import FAMILIES, TWC_FIRST_DATE, City, check_family
 from kalshi_lake.lake.storage import Lake, unique_name
 from kalshi_lake.sim.model import ET, MINUTE_US, UTC, ladder
 from kalshi_lake.transform.frames import family_expr
@@ -44,14 +45,26 @@ def close_time(date: dt.date) -> dt.datetime:
     return dt.datetime.combine(date + dt.timedelta(days=1), dt.time(4, 59), UTC)
 
 
-def _markets_for_city(city: City, dates: Sequence[dt.date], now: dt.datetime) -> pl.DataFrame:
-    """One :func:`~kalshi_lake.sim.model.ladder` per event; the winning rung is drawn at random."""
+def _draw(key: str) -> int:
+    return int(hashlib.blake2b(key.encode(), digest_size=4).hexdigest(), 16)
+
+
+def _markets_for_city(
+    city: City, dates: Sequence[dt.date], now: dt.datetime, family: str = "high"
+) -> pl.DataFrame:
+    """One :func:`~kalshi_lake.sim.model.ladder` per event of the city's ``family`` series; the
+    winning rung is drawn at random. A low's whole ladder lies 11-25 °F below the same day's
+    high ladder, so it settles below the high whichever rungs win."""
+    series = city.series(family)
     rows: list[dict[str, Any]] = []
     for d in dates:
-        h = int(hashlib.blake2b(f"{city.name}{d}".encode(), digest_size=4).hexdigest(), 16)
+        h = _draw(f"{city.name}{d}")
         base = 30 + h % 60  # lowest bracket's floor, degrees F
         winner = (h >> 8) % 6
-        ev = city.event_ticker(d)
+        if family == "low":
+            g = _draw(f"{city.name}{d}low")
+            base, winner = base - 11 - g % 15, (g >> 8) % 6
+        ev = series.event_ticker(d)
         open_at, close_at = open_time(d), close_time(d)
         settled = close_at + dt.timedelta(hours=8) <= now
         for k, b in enumerate(ladder(base)):
@@ -59,7 +72,7 @@ def _markets_for_city(city: City, dates: Sequence[dt.date], now: dt.datetime) ->
                 {
                     "market_ticker": f"{ev}-{b.suffix}",
                     "event_ticker": ev,
-                    "series_ticker": city.series_ticker,
+                    "series_ticker": series.ticker,
                     "date": d,
                     "strike_type": b.strike_type,
                     "floor_strike": b.floor,
@@ -240,24 +253,38 @@ def build_synthetic_lake(
     api_candles_per_market: int = 300,
     now: dt.datetime | None = None,
     seed: int = 11,
+    families: Sequence[str] = ("high",),
 ) -> dict[str, int]:
     """Write curated markets, trades and candles_1m for ``cities`` x ``days`` event dates.
 
     Returns row counts per table. ``now`` (default: the day after the last event, 15:00 UTC)
     decides which events are settled and cuts trades and candles off at that instant.
+    ``families``: the market families generated for each city that has them (a city without
+    a low series gets its highs only); the highs' rows do not depend on it.
     """
+    for f in families:
+        check_family(f)
     dates = [start + dt.timedelta(days=i) for i in range(days)]
     now = now or dt.datetime.combine(dates[-1] + dt.timedelta(days=2), dt.time(15), UTC)
     counts = {"markets": 0, "trades": 0, "candles_1m": 0}
     for ci, city in enumerate(cities):
-        markets = _markets_for_city(city, dates, now)
-        trades = _trades(markets, trades_per_market, seed + ci * 101, now)
-        candles = pl.concat(
-            [
-                _api_candles(markets, api_candles_per_market, seed + ci * 101, now),
-                _trade_candles(trades),
-            ],
-            how="diagonal_relaxed",
+        parts = []
+        for fi, family in enumerate(f for f in FAMILIES if f in families and f in city.families):
+            fam_seed = seed + ci * 101 + fi * 53
+            markets = _markets_for_city(city, dates, now, family)
+            trades = _trades(markets, trades_per_market, fam_seed, now)
+            candles = pl.concat(
+                [
+                    _api_candles(markets, api_candles_per_market, fam_seed, now),
+                    _trade_candles(trades),
+                ],
+                how="diagonal_relaxed",
+            )
+            parts.append((markets, trades, candles))
+        if not parts:
+            continue
+        markets, trades, candles = (
+            pl.concat([p[i] for p in parts], how="diagonal_relaxed") for i in range(3)
         )
         mk = markets.with_columns(
             floor_strike=pl.col("floor_strike").cast(pl.Decimal(10, 4)),

@@ -1,8 +1,9 @@
 """A seeded raw-layer generator (no server, no backfill), for the transform's tests and benchmarks.
 
 It writes exactly what the backfill writes (:data:`~kalshi_lake.lake.raw.RAW_SCHEMA` files under
-``raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/``) for daily-high events, in the current API
-shapes (fixed-point ``_dollars``/``_fp`` strings,
+``raw/<endpoint>/city=<city>/date=<YYYY-MM-DD>/``, file names carrying the family) for daily-high
+and daily-low events (``SynthSpec.families``; a day's low settles below its high), in the
+current API shapes (fixed-point ``_dollars``/``_fp`` strings,
 https://docs.kalshi.com/getting_started/fixed_point_migration):
 
 - ``trades``: each market's trades newest first, in pages of ``page_size`` (1,000 like the
@@ -12,8 +13,8 @@ https://docs.kalshi.com/getting_started/fixed_point_migration):
   settled, volumes equal to the sum of the market's trades;
 - ``candlesticks``: one page of 1-minute candles per market, built from its trades (with empty
   book sides now and then), when ``candles`` is on;
-- ``markets``: a listing per city filed under the fetch date after the last event (its markets
-  span every month generated), when ``listing`` is on.
+- ``markets``: a listing per city and series filed under the fetch date after the last event
+  (its markets span every month generated), when ``listing`` is on.
 
 Everything is vectorised (polars string building; bodies are cut from one contiguous Arrow
 buffer without copies) and deterministic in ``seed``: the same spec writes the same pages (file
@@ -27,45 +28,55 @@ against, those formatters. The data itself is this module's own (hashes, not the
 market model: a million trades a second rather than thousands), and so are a few payload details
 (key order, titles, rules wording, a 14:00Z open), which stay as they are so that a spec keeps
 generating the same bytes (the transform benchmark compares runs on them).
+
+The events' draws, market payloads, event pages and listings are in
+:mod:`kalshi_lake.sim.rawgen_markets`; building and writing the raw files in
+:mod:`kalshi_lake.sim.rawgen_write`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from kalshi_lake.cities import TWC_FIRST_DATE, City, get_city
-from kalshi_lake.lake.raw import RAW_SCHEMA, partition_dir
-from kalshi_lake.lake.storage import PARQUET_KW, Lake, unique_name
-from kalshi_lake.sim.model import (
-    US,
-    count_fp,
-    dollars4,
-    fmt_ts,
-    from_us,
-    ladder,
-    short_date,
-    to_us,
+from kalshi_lake.cities import City, Series, check_family, get_city
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.sim.model import US, count_fp, dollars4
+from kalshi_lake.sim.rawgen_markets import (
+    Event,
+    fetch_time,
+    market_payload,
+    markets_frame,
+    write_events,
+    write_listing,
 )
+from kalshi_lake.sim.rawgen_write import raw_table, write_groups
+
+__all__ = ["SynthSpec", "SynthStats", "fetch_time", "generate_raw"]
 
 _HEX = pl.Series("hex", [f"{i:04x}" for i in range(65536)])
-# Raw bodies are large unique strings: dictionary-encoding them only costs time.
-_WRITE_KW = {"use_dictionary": [f.name for f in RAW_SCHEMA if f.name != "body"]}
+
+
+#: Key index offset of a city's lows (its highs use the city's index): keeps the highs' keys,
+#: hence their trades' bytes, what they were before lows were generated.
+_LOW_INDEX = 32
 
 
 @dataclass(frozen=True)
 class SynthSpec:
-    """What to generate. ``trades_per_market`` is a mean (each market gets 25%-175% of it)."""
+    """What to generate. ``trades_per_market`` is a mean (each market gets 25%-175% of it).
+
+    ``families``: the market families (``high``, ``low``) generated for each city that has
+    them (a city without a low series gets its highs only); an unknown name raises
+    :class:`~kalshi_lake.errors.UnknownFamilyError`.
+    """
 
     seed: int = 0
     cities: tuple[str, ...] = ("chicago",)
@@ -80,6 +91,18 @@ class SynthSpec:
     events: bool = True
     chunk_trades: int = 1_000_000
     tier: str = "live"
+    families: tuple[str, ...] = ("high",)
+
+    def __post_init__(self) -> None:
+        for f in self.families:
+            check_family(f)
+        if len(self.cities) > _LOW_INDEX:
+            raise ValueError(f"at most {_LOW_INDEX} cities per spec")
+
+    @property
+    def series_count(self) -> int:
+        """How many series (city and family) are generated: the events of one day."""
+        return len(_series(self))
 
     @property
     def dates(self) -> list[dt.date]:
@@ -175,110 +198,6 @@ def _iso(ts: pl.Expr) -> pl.Expr:
             pl.lit("Z"),
         ]
     )
-
-
-# --- markets -----------------------------------------------------------------------------------
-
-
-def _markets_frame(spec: SynthSpec, events: Sequence[tuple[int, City, dt.date]]) -> pl.DataFrame:
-    rows = []
-    for ci, city, date in events:
-        ordinal = date.toordinal()
-        h = hashlib.sha256(f"{spec.seed}/{city.name}/{date}".encode()).digest()
-        base = 30 + h[0] % 60
-        settled = base - 2 + h[1] % 12
-        ev = city.event_ticker(date)
-        open_us = to_us(dt.datetime.combine(date - dt.timedelta(days=1), dt.time(14), dt.UTC))
-        close_us = to_us(dt.datetime.combine(date + dt.timedelta(days=1), dt.time(4, 59), dt.UTC))
-        for m, b in enumerate(ladder(base)):
-            rows.append(
-                {
-                    "key": (ordinal * 64 + ci) * 8 + m,
-                    "city": city.name,
-                    "series": city.series_ticker,
-                    "date": date,
-                    "event_ticker": ev,
-                    "market_ticker": f"{ev}-{b.suffix}",
-                    "m": m,
-                    "strike_type": b.strike_type,
-                    "floor": b.floor,
-                    "cap": b.cap,
-                    "sub": b.subtitle,
-                    "cond": b.cond,
-                    "result": "yes" if b.resolves_yes(settled) else "no",
-                    "settled": settled,
-                    "open_us": open_us,
-                    "window_us": close_us - open_us,
-                    "twc": date >= TWC_FIRST_DATE,
-                    "station": city.station_label,
-                    "cli": city.cli_code,
-                }
-            )
-    return pl.DataFrame(rows)
-
-
-def _market_payload(r: dict[str, object], volume_c: int, fetched: dt.datetime) -> dict[str, object]:
-    date = r["date"]
-    assert isinstance(date, dt.date)
-    floor, cap, cond = r["floor"], r["cap"], r["cond"]
-    when = short_date(date)
-    if r["twc"]:
-        rules = (
-            f"If the maximum temperature recorded at {r['station']} ({r['cli']}) for {when}, "
-            f"is {cond} fahrenheit according to The Weather Company, then the market resolves to Yes."
-        )
-    else:
-        rules = (
-            f"If the highest temperature recorded at {r['station']} for {when} as reported by the "
-            f"National Weather Service's Climatological Report (Daily), is {cond}, then the "
-            "market resolves to Yes."
-        )
-    open_us = int(r["open_us"])  # type: ignore[call-overload]
-    close_us = open_us + int(r["window_us"])  # type: ignore[call-overload]
-    settle_us = close_us + (7 * 3600 + 5 * 60 + int(r["m"])) * US  # type: ignore[call-overload]
-    final = settle_us < to_us(fetched)
-    payload: dict[str, object] = {
-        "ticker": r["market_ticker"],
-        "event_ticker": r["event_ticker"],
-        "market_type": "binary",
-        "title": f"Will the high temp be {cond} on {when}?",
-        "subtitle": r["sub"],
-        "yes_sub_title": r["sub"],
-        "no_sub_title": r["sub"],
-        "open_time": fmt_ts(open_us),
-        "close_time": fmt_ts(close_us),
-        "expected_expiration_time": fmt_ts(close_us + (9 * 3600 + 60) * US),
-        "settlement_timer_seconds": 3600,
-        "status": "finalized" if final else "closed",
-        "result": r["result"] if final else "",
-        "settlement_value_dollars": ("1.0000" if r["result"] == "yes" else "0.0000")
-        if final
-        else None,
-        # Six fractional digits even when zero (the API trims them; kept for stable bytes).
-        "settlement_ts": from_us(settle_us).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if final else None,
-        "expiration_value": f"{r['settled']}.00" if final else "",
-        "yes_bid_dollars": "0.0000",
-        "yes_ask_dollars": "1.0000",
-        "no_bid_dollars": "0.0000",
-        "no_ask_dollars": "1.0000",
-        "last_price_dollars": "0.0100",
-        "volume_fp": count_fp(volume_c),
-        "volume_24h_fp": "0.00",
-        "open_interest_fp": count_fp(volume_c // 200 * 100),
-        "notional_value_dollars": "1.0000",
-        "liquidity_dollars": "0.0000",
-        "strike_type": r["strike_type"],
-        "rules_primary": rules,
-        "rules_secondary": "",
-        "price_level_structure": "linear_cent",
-        "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
-        "can_close_early": True,
-    }
-    if floor is not None:
-        payload["floor_strike"] = floor
-    if cap is not None:
-        payload["cap_strike"] = cap
-    return payload
 
 
 # --- trades ------------------------------------------------------------------------------------
@@ -483,137 +402,37 @@ def _candle_bodies(spec: SynthSpec, t: pl.DataFrame) -> tuple[pl.DataFrame, pa.A
     return pages, bodies, c.height
 
 
-# --- writing -----------------------------------------------------------------------------------
-
-
-def _raw_table(
-    spec: SynthSpec,
-    endpoint: str,
-    pages: pl.DataFrame,
-    bodies: pa.Array,
-    fetched: pl.Expr,
-    run_id: str,
-    path: pl.Expr,
-    params: pl.Expr,
-    cursor_in: pl.Expr,
-    cursor_out: pl.Expr,
-    page_number: pl.Expr,
-) -> tuple[pl.DataFrame, pa.Table]:
-    """(group keys city/date per page, the pages in RAW_SCHEMA; body_sha256 filled later)."""
-    meta = pages.select(
-        "city",
-        "date",
-        endpoint=pl.lit(endpoint),
-        tier=pl.lit(spec.tier),
-        series_ticker=pl.col("series"),
-        event_ticker=pl.col("event_ticker"),
-        market_ticker=pl.col("market_ticker"),
-        request_path=path,
-        request_params=params,
-        cursor_in=cursor_in,
-        cursor_out=cursor_out,
-        page_number=page_number.cast(pl.Int32),
-        http_status=pl.lit(200, pl.Int16),
-        fetched_at=fetched,
-        run_id=pl.lit(run_id),
-    )
-    cols = {}
-    arrow_meta = meta.drop("city", "date").to_arrow(compat_level=pl.CompatLevel.oldest())
-    for f in RAW_SCHEMA:
-        if f.name == "body":
-            cols[f.name] = bodies
-        elif f.name == "body_sha256":
-            cols[f.name] = pa.nulls(len(bodies), pa.string())
-        else:
-            cols[f.name] = arrow_meta.column(f.name).cast(f.type)
-    return meta.select("city", "date"), pa.table(cols, schema=RAW_SCHEMA.remove_metadata())
-
-
-def _groups(keys: pl.DataFrame) -> Iterator[tuple[str, dt.date, int, int]]:
-    """(city, date, offset, length) of each run of equal (city, date) rows."""
-    runs = (
-        keys.with_row_index("i")
-        .group_by("city", "date", maintain_order=True)
-        .agg(off=pl.col("i").min(), n=pl.len())
-    )
-    for city, date, off, n in runs.iter_rows():
-        yield city, date, int(off), int(n)
-
-
-def _with_sha(table: pa.Table) -> pa.Table:
-    body = table.column("body").combine_chunks()
-    offs = pa.Array.from_buffers(
-        pa.int64(), len(body) + 1, [None, body.buffers()[1]], offset=body.offset
-    )
-    data = body.buffers()[2]
-    o = offs.to_pylist()
-    sha = [hashlib.sha256(memoryview(data)[o[i] : o[i + 1]]).hexdigest() for i in range(len(body))]
-    i = table.schema.get_field_index("body_sha256")
-    return table.set_column(i, RAW_SCHEMA.field("body_sha256"), pa.array(sha, pa.string()))
-
-
-def _write_groups(
-    lake: Lake,
-    pool: ThreadPoolExecutor,
-    endpoint: str,
-    keys: pl.DataFrame,
-    table: pa.Table,
-    stats: SynthStats,
-) -> list[Future[str]]:
-    futures: list[Future[str]] = []
-
-    def write(city: str, date: dt.date, off: int, n: int) -> str:
-        piece = _with_sha(table.slice(off, n))
-        folder = partition_dir(endpoint, city, date)
-        rel = f"{folder}/{unique_name()}"
-        # Test data needs no fsync (the lake's own writers make every file durable); write
-        # beside and rename, so a reader never sees a partial file anyway.
-        lake.fs.makedirs(lake.path(folder), exist_ok=True)
-        tmp = lake.path(folder, f".{secrets.token_hex(6)}.tmp")
-        with lake.fs.open(tmp, "wb") as f:
-            pq.write_table(piece, f, **{**PARQUET_KW, **_WRITE_KW})
-        lake.fs.mv(tmp, lake.path(rel))
-        return rel
-
-    for city, date, off, n in _groups(keys):
-        futures.append(pool.submit(write, city, date, off, n))
-        stats.files += 1
-        stats.bytes += int(
-            pc.sum(pc.binary_length(table.column("body").slice(off, n))).as_py() or 0
-        )
-    return futures
-
-
 # --- the generator -----------------------------------------------------------------------------
 
 
-def _chunks(spec: SynthSpec) -> Iterator[list[tuple[int, City, dt.date]]]:
-    cities = [get_city(c) for c in spec.cities]
-    per_day = max(1, len(cities) * 6 * spec.trades_per_market)
+def _series(spec: SynthSpec) -> list[tuple[int, City, Series]]:
+    """(key index, city, series) of every city and family generated, city by city."""
+    out = []
+    for ci, name in enumerate(spec.cities):
+        city = get_city(name)
+        for family, series in city.families.items():
+            if family in spec.families:
+                out.append((ci + (_LOW_INDEX if family == "low" else 0), city, series))
+    return out
+
+
+def _chunks(spec: SynthSpec) -> Iterator[list[Event]]:
+    series = _series(spec)
+    per_day = max(1, len(series) * 6 * spec.trades_per_market)
     days_per_chunk = max(1, spec.chunk_trades // per_day)
     dates = spec.dates
     for i in range(0, len(dates), days_per_chunk):
-        yield [(ci, c, d) for d in dates[i : i + days_per_chunk] for ci, c in enumerate(cities)]
-
-
-def fetch_time(date: dt.date) -> dt.datetime:
-    """When the synthetic backfill fetched an event's pages: two days after it, at noon UTC."""
-    return dt.datetime.combine(date + dt.timedelta(days=2), dt.time(12), dt.UTC)
+        yield [(ci, c, d, s) for d in dates[i : i + days_per_chunk] for ci, c, s in series]
 
 
 def generate_raw(lake: Lake, spec: SynthSpec) -> SynthStats:
     """Write the raw layer described by ``spec`` into ``lake``; returns what was written."""
     stats = SynthStats()
-    listing: dict[str, list[str]] = {}
+    listing: dict[tuple[str, str], list[str]] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures: list[Future[str]] = []
         for events in _chunks(spec):
-            mk = _markets_frame(spec, events)
-            mk = mk.with_columns(
-                series=pl.col("city").replace_strict(
-                    {c.name: c.series_ticker for _, c, _ in events}, return_dtype=pl.String
-                )
-            )
+            mk = markets_frame(spec, events)
             t = _trades_frame(spec, mk)
             stats.trades += t.height
             futures += _write_trades(lake, pool, spec, t, mk, stats)
@@ -622,16 +441,16 @@ def generate_raw(lake: Lake, spec: SynthSpec) -> SynthStats:
             vol = t.group_by("key").agg(v=pl.col("count_c").sum())
             mkv = mk.join(vol, on="key", how="left").with_columns(pl.col("v").fill_null(0))
             if spec.events:
-                futures += _write_events(lake, pool, spec, mkv, stats)
+                futures += write_events(lake, pool, spec, mkv, stats)
             for r in mkv.iter_rows(named=True):
                 fetched = fetch_time(spec.dates[-1])
-                listing.setdefault(r["city"], []).append(
-                    json.dumps(_market_payload(r, r["v"], fetched))
+                listing.setdefault((r["city"], r["series"]), []).append(
+                    json.dumps(market_payload(r, r["v"], fetched))
                 )
             stats.markets += mk.height
             del t
         if spec.listing:
-            futures += _write_listing(lake, pool, spec, listing, stats)
+            futures += write_listing(lake, pool, spec, listing, stats)
         for f in futures:
             stats.paths.append(f.result())
     return stats
@@ -661,11 +480,11 @@ def _write_trades(
         ]
     )  # fmt: skip
     path = pl.lit("/historical/trades" if spec.tier == "historical" else "/markets/trades")
-    keys, table = _raw_table(
+    keys, table = raw_table(
         spec, "trades", pages, bodies, fetched, f"synth-{spec.seed}-1", path, params,
         cursor_in, pl.col("cursor_out"), pl.col("page"),
     )  # fmt: skip
-    futures = _write_groups(lake, pool, "trades", keys, table, stats)
+    futures = write_groups(lake, pool, "trades", keys, table, stats)
     if spec.dup_page_rate > 0:
         # A later run fetched some pages again: identical trades, a later fetched_at.
         pick = pages.select(
@@ -675,12 +494,12 @@ def _write_trades(
             idx = pick.arg_true()
             again = pages.filter(pick)
             stats.dup_trades += int(again["n"].sum())
-            keys2, table2 = _raw_table(
+            keys2, table2 = raw_table(
                 spec, "trades", again, bodies.take(pa.array(idx.to_list(), pa.int64())),
                 fetched + pl.duration(days=1), f"synth-{spec.seed}-2", path, params,
                 cursor_in, pl.col("cursor_out"), pl.col("page"),
             )  # fmt: skip
-            futures += _write_groups(lake, pool, "trades", keys2, table2, stats)
+            futures += write_groups(lake, pool, "trades", keys2, table2, stats)
     return futures
 
 
@@ -707,101 +526,8 @@ def _write_candles(
     path = pl.concat_str(
         [pl.lit("/series/"), pl.col("series"), pl.lit("/markets/"), pl.col("market_ticker"), pl.lit("/candlesticks")]
     )  # fmt: skip
-    keys, table = _raw_table(
+    keys, table = raw_table(
         spec, "candlesticks", pages, bodies, fetched, f"synth-{spec.seed}-1", path, params,
         pl.lit(None, pl.String), pl.lit(None, pl.String), pl.lit(0),
     )  # fmt: skip
-    return _write_groups(lake, pool, "candlesticks", keys, table, stats)
-
-
-def _write_events(
-    lake: Lake, pool: ThreadPoolExecutor, spec: SynthSpec, mkv: pl.DataFrame, stats: SynthStats
-) -> list[Future[str]]:
-    by_event: dict[tuple[str, dt.date, str, str], list[dict[str, object]]] = {}
-    for r in mkv.iter_rows(named=True):
-        by_event.setdefault((r["city"], r["date"], r["event_ticker"], r["series"]), []).append(r)
-    pages = []
-    for (city, date, ev, series), rows in by_event.items():
-        fetched = fetch_time(date)
-        body = {
-            "event": {
-                "event_ticker": ev,
-                "series_ticker": series,
-                "title": f"Highest temperature on {short_date(date)}",
-                "sub_title": f"On {short_date(date)}",
-                "mutually_exclusive": True,
-                "strike_date": fmt_ts(
-                    to_us(dt.datetime.combine(date + dt.timedelta(days=1), dt.time(5), dt.UTC))
-                ),
-                "markets": [_market_payload(r, int(str(r["v"])), fetched) for r in rows],
-            },
-            "markets": [],
-        }
-        pages.append(
-            {
-                "city": city,
-                "date": date,
-                "series": series,
-                "event_ticker": ev,
-                "market_ticker": None,
-                "body": json.dumps(body, separators=(",", ":")),
-                "fetched": fetched,
-                "path": f"/events/{ev}",
-            }
-        )
-    df = pl.DataFrame(pages, schema_overrides={"market_ticker": pl.String})
-    keys, table = _raw_table(
-        spec, "event", df, pa.array(df["body"].to_list(), pa.large_string()),
-        pl.col("fetched"), f"synth-{spec.seed}-1", pl.col("path"),
-        pl.lit('{"with_nested_markets":true}'), pl.lit(None, pl.String), pl.lit(None, pl.String),
-        pl.lit(0),
-    )  # fmt: skip
-    return _write_groups(lake, pool, "event", keys, table, stats)
-
-
-def _write_listing(
-    lake: Lake,
-    pool: ThreadPoolExecutor,
-    spec: SynthSpec,
-    listing: dict[str, list[str]],
-    stats: SynthStats,
-) -> list[Future[str]]:
-    """``GET /markets?series_ticker=...`` pages per city, filed under the fetch date."""
-    fetched = fetch_time(spec.dates[-1])
-    rows = []
-    for city, objs in listing.items():
-        series = get_city(city).series_ticker
-        for p in range(0, len(objs), 1000):
-            more = p + 1000 < len(objs)
-            cursor = f"m{p + 1000}" if more else ""
-            body = '{"cursor":"' + cursor + '","markets":[' + ",".join(objs[p : p + 1000]) + "]}"
-            rows.append(
-                {
-                    "city": city,
-                    "date": fetched.date(),
-                    "series": series,
-                    "event_ticker": None,
-                    "market_ticker": None,
-                    "body": body,
-                    "page": p // 1000,
-                    "cursor_in": f"m{p}" if p else None,
-                    "cursor_out": cursor,
-                }
-            )
-    if not rows:
-        return []
-    df = pl.DataFrame(
-        rows,
-        schema_overrides={
-            "event_ticker": pl.String,
-            "market_ticker": pl.String,
-            "cursor_in": pl.String,
-        },
-    )
-    keys, table = _raw_table(
-        spec, "markets", df, pa.array(df["body"].to_list(), pa.large_string()),
-        pl.lit(fetched), f"synth-{spec.seed}-1", pl.lit("/markets"),
-        pl.concat_str([pl.lit('{"limit":1000,"series_ticker":"'), pl.col("series"), pl.lit('"}')]),
-        pl.col("cursor_in"), pl.col("cursor_out"), pl.col("page"),
-    )  # fmt: skip
-    return _write_groups(lake, pool, "markets", keys, table, stats)
+    return write_groups(lake, pool, "candlesticks", keys, table, stats)

@@ -20,11 +20,13 @@ from typing import Any
 
 import duckdb
 
+from kalshi_lake.cities import FAMILIES, get_city
 from kalshi_lake.config import Settings
-from kalshi_lake.errors import QueryError
+from kalshi_lake.errors import QueryError, UnknownCityError
 from kalshi_lake.lake.state import read_run_records
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql.connection import connect, new_connection, register_views
+from kalshi_lake.sql.sqlfiles import sql_literal
 
 #: Name of the DuckDB file ``kalshi-lake views`` writes at the lake root.
 VIEWS_DB = "kalshi.duckdb"
@@ -221,41 +223,98 @@ def _build_views_db(path: str, lake: Lake) -> list[str]:
 # --- status ------------------------------------------------------------------------------------
 
 
-def lake_status(lake: str | Lake | Settings) -> list[dict[str, Any]]:
-    """Per city: event dates covered, markets, trades, candles, last fetch, last run, gaps.
+def lake_status(
+    lake: str | Lake | Settings, cities: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Per city and market family: event dates covered, markets, trades, candles, last fetch,
+    last run, gaps.
 
     Coverage is what was fetched (the ``lake_status`` view): a day is covered when the raw layer
-    holds its trades and candle pages, never because a listing mentioned its markets; the days
-    between the first and last covered day that are not are the gaps.
+    holds its trades and candle pages of that family, never because a listing mentioned its
+    markets; the days between the first and last covered day that are not are the gaps.
+    ``cities`` (canonical names) keeps only those cities, and gives a city with nothing in the
+    lake a row per family it has, all zero, so that every city asked about is answered; None:
+    every city in the lake.
     """
     lk = Lake.of(lake)
     con = connect(lk)
     try:
         try:
             rel = con.sql("SELECT * FROM lake_status")
+            if cities is not None:
+                rel = rel.filter(f"city IN ({', '.join(sql_literal(c) for c in cities)})")
             cols = rel.columns
             rows = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
         except duckdb.Error as exc:
             raise query_error(exc, "status") from None
     finally:
         con.close()
-    runs: dict[str, dict[str, Any]] = {}
-    for rec in read_run_records(lk):
-        city = rec.get("city")
-        if isinstance(city, str) and str(rec.get("started_at", "")) >= str(
-            runs.get(city, {}).get("started_at", "")
-        ):
-            runs[city] = rec
+    runs, any_family = _latest_runs(lk, cities)
+    # A zero row for what was fetched but not transformed yet, and for a named city with
+    # nothing in the lake. A run that named no family fetched highs.
+    keys = {(row["city"], row["family"]) for row in rows}
+    keys.update(runs)
+    for city in [*any_family, *(cities or ())]:
+        if not any(c == city for c, _ in keys):
+            keys.update((city, f) for f in (["high"] if city in any_family else _families_of(city)))
+    known = {(row["city"], row["family"]) for row in rows}
+    rows += [
+        {**_EMPTY_STATUS, "city": c, "family": f, "gaps": []}
+        for c, f in keys
+        if (c, f) not in known
+    ]
     for row in rows:
-        row["last_run"] = _run_summary(runs.pop(row["city"], {}))
-    for city, rec in sorted(runs.items()):  # cities fetched but not transformed yet
-        rows.append({**_EMPTY_STATUS, "city": city, "gaps": [], "last_run": _run_summary(rec)})
+        found = [runs.get((row["city"], row["family"])), any_family.get(row["city"])]
+        latest = max((r for r in found if r), key=_started, default=None)
+        row["last_run"] = _run_summary(latest)
+    rows.sort(key=lambda r: _status_order((r["city"], r["family"])))
     return rows
 
 
-#: The ``status`` row of a city with nothing transformed yet.
+def _started(rec: dict[str, Any]) -> str:
+    return str(rec.get("started_at", ""))
+
+
+def _families_of(city: str) -> list[str]:
+    """The families the registry lists for ``city`` (``['high']`` for a city it lacks)."""
+    try:
+        return list(get_city(city).families)
+    except UnknownCityError:
+        return ["high"]
+
+
+def _status_order(key: tuple[str, str]) -> tuple[str, int, str]:
+    city, family = key
+    return (city, FAMILIES.index(family) if family in FAMILIES else len(FAMILIES), family)
+
+
+def _latest_runs(
+    lake: Lake, cities: Sequence[str] | None
+) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The latest run record per (city, family) of the runs that name their families (a
+    backfill's), and per city of those that do not (a repair, an older backfill), which count
+    for every family of the city."""
+    per_family: dict[tuple[str, str], dict[str, Any]] = {}
+    any_family: dict[str, dict[str, Any]] = {}
+    for rec in read_run_records(lake):
+        city = rec.get("city")
+        if not isinstance(city, str) or (cities is not None and city not in cities):
+            continue
+        families = rec.get("families")
+        if isinstance(families, list) and families:
+            for family in families:
+                key = (city, str(family))
+                if _started(rec) >= _started(per_family.get(key, {})):
+                    per_family[key] = rec
+        elif _started(rec) >= _started(any_family.get(city, {})):
+            any_family[city] = rec
+    return per_family, any_family
+
+
+#: The ``status`` row of a city and family with nothing transformed yet.
 _EMPTY_STATUS: dict[str, Any] = {
     "city": None,
+    "family": None,
     "first_date": None,
     "last_date": None,
     "event_dates": 0,
@@ -288,7 +347,8 @@ def status_json(rows: Sequence[dict[str, Any]], lake: str) -> str:
 
 
 def status_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """``kalshi-lake status --csv``: the JSON's fields, one line per city (gaps as JSON)."""
+    """``kalshi-lake status --csv``: the JSON's fields, one line per city and family (gaps as
+    JSON)."""
     columns = list(rows[0]) if rows else list(_EMPTY_STATUS)
     return to_csv(QueryResult(columns, [], [tuple(r[c] for c in columns) for r in rows]))
 
@@ -328,6 +388,7 @@ def status_table(rows: Sequence[dict[str, Any]], lake: str, *, width: int = 80) 
     # on a narrow terminal the run, the fetch time, the candle counts and the gap list go first
     columns = [
         Column("city", wrap=False),
+        Column("family", wrap=False, priority=11),
         Column("event dates", wrap=False, priority=10),
         Column("dates", "right", priority=9),
         Column("missing", "right", priority=8),
@@ -344,6 +405,7 @@ def status_table(rows: Sequence[dict[str, Any]], lake: str, *, width: int = 80) 
         table_rows.append(
             [
                 r["city"],
+                r["family"] or "-",
                 _date_range(r["first_date"], r["last_date"]) if r["first_date"] else "-",
                 str(r["event_dates"]),
                 str(r["missing_days"]),

@@ -206,6 +206,7 @@ def run_checks(
     lake: str | Lake | Settings | duckdb.DuckDBPyConnection,
     *,
     city: str | None = None,
+    cities: Sequence[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
     as_of: dt.datetime | None = None,
@@ -217,11 +218,15 @@ def run_checks(
 
     ``lake`` is a lake URL/:class:`Lake`/:class:`Settings`, or an open connection from
     :func:`kalshi_lake.connect`.
-    ``city``/``start``/``end`` narrow the lake to one city and an event-date range; ``as_of``
-    is "now" for checks about instants that have already passed. Ctrl-C stops the running
-    check promptly and raises ``KeyboardInterrupt``.
+    ``city`` (or several, ``cities``)/``start``/``end`` narrow the lake to those cities and an
+    event-date range; ``as_of`` is "now" for checks about instants that have already passed.
+    Several cities run each check once per city (each run reads only its city's folders) and
+    report one result per check: the offending rows added up, samples from the first cities
+    that have some, the first error. Ctrl-C stops the running check promptly and raises
+    ``KeyboardInterrupt``.
     """
-    scope = Scope(city, start, end, as_of)
+    names: list[str | None] = list(dict.fromkeys(cities)) if cities else [city]
+    scopes = [Scope(c, start, end, as_of) for c in names]
     checks = select_checks(sqlfiles.load("checks"), only, skip)
     if isinstance(lake, duckdb.DuckDBPyConnection):
         con, uri, own = lake, "", False
@@ -229,8 +234,18 @@ def run_checks(
         lk = Lake.of(lake)
         con, uri, own = connect(lk), lk.uri(), True
     try:
-        _set_scope(con, scope)
-        return [_interruptible(con, functools.partial(run_check, con, c, uri)) for c in checks]
+        per_scope: list[list[CheckResult]] = []
+        for scope in scopes:
+            _set_scope(con, scope)
+            per_scope.append(
+                [_interruptible(con, functools.partial(run_check, con, c, uri)) for c in checks]
+            )
+        if len(scopes) == 1:
+            return per_scope[0]
+        return [
+            merge_results([r[i] for r in per_scope], [str(s.city) for s in scopes])
+            for i in range(len(checks))
+        ]
     finally:
         if own:
             # after a Ctrl-C the interrupted query may still hold the connection for a moment;
@@ -239,19 +254,68 @@ def run_checks(
                 con.close()
 
 
+def merge_results(results: Sequence[CheckResult], cities: Sequence[str]) -> CheckResult:
+    """One check's results over several cities (``results[i]`` is ``cities[i]``'s) as one: the
+    offending rows added up, up to :data:`SAMPLE_ROWS` sample rows in city order, and the first
+    error naming its city (a check that could not run for one city did not run)."""
+    first = results[0]
+    errors = [f"{c}: {r.error}" for r, c in zip(results, cities, strict=True) if r.error]
+    sample = [row for r in results for row in r.sample][:SAMPLE_ROWS]
+    return CheckResult(
+        first.name,
+        first.level,
+        first.description,
+        sum(r.offending for r in results),
+        sample,
+        errors[0] if errors else None,
+    )
+
+
 def validate(
     settings: Settings,
     *,
     city: str | None = None,
+    cities: Sequence[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
     as_of: dt.datetime | None = None,
     only: Sequence[str] | None = None,
     skip: Sequence[str] | None = None,
 ) -> list[CheckResult]:
-    """Run the checks on ``settings.lake`` (all, or ``only`` minus ``skip``); the caller
-    decides how to report (see below)."""
-    return run_checks(settings, city=city, start=start, end=end, as_of=as_of, only=only, skip=skip)
+    """Run the checks on ``settings.lake`` (all, or ``only`` minus ``skip``) over ``city`` or
+    ``cities`` (None: the whole lake); the caller decides how to report (see below).
+
+    A named city the lake holds no curated markets of is a :class:`UsageError` (exit 2) naming
+    the cities it does hold: every check would only fail on its missing files.
+    """
+    named = [*([city] if city else []), *(cities or [])]
+    if named:
+        require_cities(Lake.of(settings), [get_city(c).name for c in named])
+    return run_checks(
+        settings,
+        city=city,
+        cities=cities,
+        start=start,
+        end=end,
+        as_of=as_of,
+        only=only,
+        skip=skip,
+    )
+
+
+def require_cities(lake: Lake, cities: Sequence[str]) -> None:
+    """Raise :class:`UsageError` (exit 2) unless the lake has curated markets of every city in
+    ``cities`` (canonical names), naming those it lacks and those it has (one folder listing)."""
+    present = sorted(
+        d.split("=", 1)[1] for d in lake.ls_dirs("curated", "markets") if d.startswith("city=")
+    )
+    missing = [c for c in dict.fromkeys(cities) if c not in present]
+    if missing:
+        raise UsageError(
+            f"nothing to validate for {', '.join(missing)}: the lake has no curated markets of "
+            f"{'it' if len(missing) == 1 else 'them'} (cities in the lake: "
+            f"{', '.join(present) or 'none'}); backfill or transform first"
+        )
 
 
 def raise_if_failed(results: Sequence[CheckResult]) -> None:
@@ -266,7 +330,10 @@ def results_json(results: Sequence[CheckResult], lake: str, scope: dict[str, Any
     return json.dumps(
         {
             "lake": lake,
-            "scope": {k: _jsonable(v) for k, v in scope.items()},
+            "scope": {
+                k: [_jsonable(x) for x in v] if isinstance(v, list | tuple) else _jsonable(v)
+                for k, v in scope.items()
+            },
             "passed": not any(r.blocking for r in results),
             "errors": sum(1 for r in results if r.blocking),
             "warnings": sum(1 for r in results if r.level == "warn" and not r.passed),

@@ -29,7 +29,8 @@ KILL_CHILD = Path(__file__).resolve().parents[1] / "e2e" / "kill_child.py"
 def _status_last_run(lake: Path) -> str:
     result = CliRunner().invoke(cli, ["--lake", str(lake), "status", "--json"])
     assert result.exit_code == 0, result.output
-    (row,) = [c for c in json.loads(result.stdout)["cities"] if c["city"] == "chicago"]
+    rows = json.loads(result.stdout)["cities"]
+    (row,) = [c for c in rows if c["city"] == "chicago" and c["family"] == "high"]
     return str(row["last_run"])
 
 

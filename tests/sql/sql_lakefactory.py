@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from kalshi_lake import schemas
 from kalshi_lake.cities import family_for_ticker, get_city
-from kalshi_lake.lake.raw import RawPage, write_pages
+from kalshi_lake.lake.raw import RawPage, page_family, write_pages
 from kalshi_lake.lake.storage import Lake, unique_name
 from kalshi_lake.sim.curated import close_time, open_time
 from kalshi_lake.sim.model import ladder
@@ -99,8 +99,9 @@ class LakeData:
     #: Write each event's candle pages (and a trades page for days without trades), as a
     #: backfill leaves them: the days ``lake_status`` counts as fetched.
     fetched_pages: bool = True
-    #: (city, date) days whose candle and empty trades pages are not written (listed only).
-    unfetched: set[tuple[str, dt.date]] = field(default_factory=set)
+    #: (city, date) days, or (city, date, family) days of one family, whose candle and empty
+    #: trades pages are not written (listed only).
+    unfetched: set[tuple[str, dt.date] | tuple[str, dt.date, str]] = field(default_factory=set)
 
     # --- lookups used by tests --------------------------------------------------------------
     def market(self, ticker: str) -> dict[str, Any]:
@@ -140,8 +141,16 @@ class LakeData:
             write_rows(lake, name, rows)
         pages = raw_pages(self.raw_trades) + list(self.raw_extra_pages)
         if self.fetched_pages:
-            listed = [m for m in self.markets if (m["city"], m["date"]) not in self.unfetched]
-            pages += fetched_day_pages(listed, {(p.city, p.date) for p in pages})
+            listed = [
+                m
+                for m in self.markets
+                if (m["city"], m["date"]) not in self.unfetched
+                and (m["city"], m["date"], family_for_ticker(m["event_ticker"]))
+                not in self.unfetched
+            ]
+            pages += fetched_day_pages(
+                listed, {(p.city, p.date, page_family(p) or "high") for p in pages}
+            )
         if pages:
             write_pages(lake, pages)
         return lake
@@ -199,21 +208,23 @@ def raw_pages(raw_trades: list[dict[str, Any]]) -> list[RawPage]:
                 fetched_at=NOW,
                 run_id="fixture",
                 market_ticker=ticker,
-                series_ticker=get_city(city).series_ticker,
+                series_ticker=get_city(city).series(family_for_ticker(ticker) or "high").ticker,
             )
         )
     return pages
 
 
 def fetched_day_pages(
-    markets: list[dict[str, Any]], with_trades: set[tuple[str, dt.date]]
+    markets: list[dict[str, Any]], with_trades: set[tuple[str, dt.date, str]]
 ) -> list[RawPage]:
     """An (empty) live event-candlesticks page per event of ``markets``, and an empty trades
-    page per day not in ``with_trades``: the raw pages that mark a day as fetched."""
+    page per (city, date, family) not in ``with_trades``: the raw pages that mark a day of a
+    family as fetched."""
     events = sorted({(m["city"], m["date"], m["event_ticker"]) for m in markets})
     pages = []
     for city, date, event in events:
-        series = get_city(city).series_ticker
+        family = family_for_ticker(event) or "high"
+        series = get_city(city).series(family).ticker
         pages.append(
             RawPage(
                 endpoint="event_candlesticks",
@@ -229,8 +240,8 @@ def fetched_day_pages(
                 series_ticker=series,
             )
         )
-        if (city, date) not in with_trades:
-            with_trades.add((city, date))
+        if (city, date, family) not in with_trades:
+            with_trades.add((city, date, family))
             pages.append(
                 RawPage(
                     endpoint="trades",
@@ -242,6 +253,7 @@ def fetched_day_pages(
                     body=json.dumps({"trades": [], "cursor": ""}),
                     fetched_at=NOW,
                     run_id="fixture",
+                    event_ticker=event,
                     series_ticker=series,
                 )
             )
@@ -360,15 +372,18 @@ def rollup_5m(c1: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def build(
-    seed: int = 7, events: Iterable[tuple[str, dt.date]] = EVENTS, now: dt.datetime = NOW
+    seed: int = 7,
+    events: Iterable[tuple[str, dt.date] | tuple[str, dt.date, str]] = EVENTS,
+    now: dt.datetime = NOW,
 ) -> LakeData:
-    """A clean, self-consistent lake: every check passes on it (as of ``now``)."""
+    """A clean, self-consistent lake: every check passes on it (as of ``now``). An event is
+    ``(city, date)`` (daily highs) or ``(city, date, family)``."""
     rng = random.Random(seed)
     data = LakeData(now=now)
     trade_seq = 0
-    for city_name, date in events:
+    for city_name, date, *family in events:
         city = get_city(city_name)
-        ev = city.event_ticker(date)
+        ev = city.series(family[0] if family else "high").event_ticker(date)
         base = 30 + rng.randrange(50)
         op, cl = open_time(date), close_time(date)
         settled = now >= cl + dt.timedelta(hours=8)

@@ -412,7 +412,7 @@ def test_status_json_counts_and_gaps(clean_lake: Lake, clean_data: LakeData) -> 
     csv_lines = CliRunner().invoke(cli, ["--lake", clean_lake.root, "status", "--csv"]).output
     header, *lines = csv_lines.splitlines()
     assert header.split(",") == list(cities["phoenix"]) and len(lines) == 2
-    assert lines[1].startswith("phoenix,2026-03-08,2026-11-22,3,18,12,")
+    assert lines[1].startswith("phoenix,high,2026-03-08,2026-11-22,3,18,12,")
 
 
 def test_status_of_an_empty_lake(tmp_path: Path) -> None:
