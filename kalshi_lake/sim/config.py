@@ -69,7 +69,7 @@ class SimConfig:
     public key) the signature must verify against it, and with ``ws_key_id`` the key id must
     match. ``ws_reject_auth`` answers every handshake 401 (a revoked key). ``ws_ping_interval_s``
     is the heartbeat ping period (Kalshi: 10 s). Faults, shares of data frames, each seeded per
-    connection: ``ws_drop_rate`` (not sent, its seq still taken: a gap), ``ws_overflow_rate``
+    connection: ``ws_drop_rate`` (a frame with a seq not sent, its seq still taken: a gap), ``ws_overflow_rate``
     (error 25 on the sid, which ends), ``ws_disconnect_rate`` (the connection is cut after the
     frame), ``ws_oddity_rate`` (an unknown field in the frame, or an unknown frame type after
     it). ``ws_maintenance`` closes connections and refuses handshakes (503) on Thursdays

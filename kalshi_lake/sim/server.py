@@ -23,13 +23,15 @@ from typing import Any
 from kalshi_lake.sim.clock import SimClock
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.front import Front
-from kalshi_lake.sim.wire import JSON, PREFIX
+from kalshi_lake.sim.wire import JSON, PREFIX, dumps
 from kalshi_lake.sim.world import World
 from kalshi_lake.sim.ws import WS_PATH, WsEndpoint
 
 __all__ = ["SimConfig", "SimServer", "run_sim"]
 
 _MAX_HEADER = 64 * 1024
+#: The WebSocket endpoint's counters (not counted, never limited, like ``/_sim/stats``).
+WS_STATS_PATHS = ("/_sim/ws", PREFIX + "/_sim/ws")
 
 
 class SimServer:
@@ -207,6 +209,12 @@ class SimServer:
                     await reader.readexactly(int(length))
                 conn = headers.get("connection", "").lower()
                 keep = conn != "close" if version == "HTTP/1.1" else conn == "keep-alive"
+                if target.partition("?")[0] in WS_STATS_PATHS:
+                    body = dumps(self.ws.stats_payload())
+                    await self._send(writer, 200, body, JSON, keep)
+                    if not keep:
+                        return
+                    continue
                 language = headers.get("accept-language")
                 if not await self._respond(method, target, writer, keep, language) or not keep:
                     return

@@ -25,7 +25,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
@@ -102,6 +102,19 @@ class WsEndpoint:
             for k, v in s.counts.items():
                 total[k] = total.get(k, 0) + v
         return total
+
+    def stats_payload(self) -> dict[str, Any]:
+        """What ``GET /_sim/ws`` returns: handshake counters, frame counters summed over every
+        connection, and per connection the (sid, seq) of every frame a fault dropped."""
+        with self._lock:
+            sessions = list(self.sessions)
+        return {
+            **self.stats.as_dict(),
+            "frames": self.session_counts(),
+            "connections": [
+                {"conn": s.conn, "dropped": [list(d) for d in s.dropped]} for s in sessions
+            ],
+        }
 
     def close(self) -> None:
         """Release the worker threads (the server's shutdown)."""

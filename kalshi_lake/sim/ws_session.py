@@ -20,7 +20,8 @@ what clients measured on the wire:
   deltas before it built and the deltas after it continue from.
 
 Faults (the ``ws_*`` fields of :class:`~kalshi_lake.sim.config.SimConfig`), each from its own
-seeded generator and drawn per data frame: a dropped frame still takes its ``seq`` (a gap); an
+seeded generator and drawn per data frame: a dropped frame (only those with a ``seq``) still
+takes its ``seq`` (a gap); an
 overflow sends error 25 on the sid, which then ends (the client must subscribe again: what
 Kalshi does after it is undocumented, and a forced resync is the safe reading); a disconnect
 sets :attr:`Session.abort`; an oddity is a frame of an unknown ``type`` or an unknown field.
@@ -114,6 +115,8 @@ class Session:
     last_us: int | None = None
     counts: dict[str, int] = field(default_factory=dict)
     pong_payloads: set[bytes] = field(default_factory=set)
+    #: (sid, seq) of every data frame a ``ws_drop_rate`` fault kept from the client.
+    dropped: list[tuple[int, int]] = field(default_factory=list)
     _next_sid: int = 1
 
     def __post_init__(self) -> None:
@@ -185,8 +188,10 @@ class Session:
             del self.subs[sub.sid]
             return
         seq = None if sub.channel == TICKER else sub.next_seq()
-        if f.drop():
+        if seq is not None and f.drop():
+            # Only frames with a seq are dropped: the loss must be one a client can see.
             self._count("dropped")
+            self.dropped.append((sub.sid, seq))
             return
         msg = item.msg
         odd = f.oddity()

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from ws_support import START, Reader, open_ws, run, step_clock, ws_sim
@@ -58,13 +59,19 @@ def test_dropped_frames_leave_seq_gaps_that_count_the_drops() -> None:
     with ws_sim(ws_drop_rate=0.2) as sim:
         frames = stream(sim, params)
         dropped = sim.ws.session_counts()["dropped"]
+        stats = httpx.get(f"http://{sim.host}:{sim.port}/_sim/ws").json()
     seqs = [f["seq"] for f in frames if f["type"] == "trade"]
     assert seqs == sorted(seqs)
     missing = set(range(1, seqs[-1] + 1)) - set(seqs)
     total = expected_trades(tickers)
     assert dropped > 10 and len(seqs) + dropped == total
-    # The last trades of the window may be the dropped ones: every gap is a drop, and only those.
-    assert len(missing) == dropped - (total - seqs[-1])
+    # Every gap is a drop, and the endpoint's stats name each one (the window's last trades
+    # may be among them, past the last seq received).
+    (conn,) = stats["connections"]
+    listed = {seq for sid, seq in conn["dropped"] if sid == 1}
+    assert len(listed) == dropped == stats["frames"]["dropped"]
+    assert missing == {s for s in listed if s < seqs[-1]}
+    assert stats["accepted"] == 1
     # Seeded: the same run drops the same frames.
     with ws_sim(ws_drop_rate=0.2) as sim:
         again = stream(sim, params)
