@@ -13,7 +13,6 @@ from websockets.exceptions import ConnectionClosed
 from ws_support import START, Reader, open_ws, run, step_clock, ws_sim
 
 from kalshi_lake.sim import SimConfig, SimServer, World
-from kalshi_lake.sim.clock import SimClock
 from kalshi_lake.sim.config import FIXTURE_SEED
 from kalshi_lake.sim.model import to_us
 from kalshi_lake.sim.ws_session import Session
@@ -139,7 +138,6 @@ def test_a_moving_clock_streams_settlements_while_the_test_watches() -> None:
     # 12:50Z on the 21st: the 20th's ladders settle a few minutes after 13:00Z. At 1800x the
     # clock passes that in well under a second of real time.
     start = dt.datetime(2026, 11, 21, 12, 50, tzinfo=UTC)
-    clock = SimClock(start, speed=1800)
 
     async def body(sim: SimServer) -> list[dict[str, Any]]:
         async with open_ws(sim) as ws:
@@ -147,7 +145,8 @@ def test_a_moving_clock_streams_settlements_while_the_test_watches() -> None:
             await r.command("subscribe", {"channels": ["market_lifecycle_v2"]})
             return await r.until(lambda f: f.get("msg", {}).get("event_type") == "settled")
 
-    server = SimServer(SimConfig(seed=FIXTURE_SEED, now=start), clock=clock).start()
+    server = SimServer(SimConfig(seed=FIXTURE_SEED, now=start, speed=1800)).start()
+    clock = server.clock
     try:
         frames = run(body(server))
     finally:

@@ -20,7 +20,7 @@ from ws_support import (
 )
 
 from kalshi_lake.errors import ConfigError
-from kalshi_lake.sim import SimConfig
+from kalshi_lake.sim import SimConfig, SimServer
 from kalshi_lake.sim.model import to_us
 from kalshi_lake.sim.ws import in_maintenance
 
@@ -89,9 +89,13 @@ def test_plain_get_on_the_ws_path_is_not_an_upgrade_and_rest_still_works() -> No
 
 
 def test_server_pings_heartbeat_and_the_client_pongs() -> None:
-    async def body(sim: object) -> None:
-        async with open_ws(sim):  # type: ignore[arg-type]
-            await asyncio.sleep(1.2)
+    async def body(sim: SimServer) -> None:
+        async with open_ws(sim):
+            # Wait for two round trips (the client pongs on its own); generous for a busy host.
+            for _ in range(300):
+                if sim.ws.session_counts().get("pongs", 0) >= 2:
+                    return
+                await asyncio.sleep(0.1)
 
     with ws_sim(ws_ping_interval_s=0.2) as sim:
         run(body(sim))
