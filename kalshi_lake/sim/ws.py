@@ -215,9 +215,12 @@ class _Connection:
                     self.proto.send_close(1001, "scheduled maintenance")
                     await _flush(self.proto, self.writer)
                     break
-                step = self.session.handle if text else self.session.advance
-                args = (text, now) if text else (now,)
-                await loop.run_in_executor(self.endpoint._pool, step, *args)  # type: ignore[arg-type]
+                if text:
+                    await loop.run_in_executor(self.endpoint._pool, self.session.handle, text, now)
+                elif self.session.subs:
+                    await loop.run_in_executor(self.endpoint._pool, self.session.advance, now)
+                else:
+                    self.session.advance(now)  # nothing subscribed: no work to hand off
                 outbox, self.session.outbox = self.session.outbox, []
                 if self.proto.state is not State.OPEN:
                     break  # the client closed while the step ran
