@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from typing import Any
 
+import httpx
 import pytest
 from ws_support import START, Reader, open_ws, run, step_clock, ws_sim
 
@@ -381,3 +382,30 @@ def test_resync_ways(way: str) -> None:
                     del book[p]
         final = world.book_at(t, to_us(end))
         assert (yes, no) == (final.yes, final.no)
+
+
+def test_snapshots_equal_the_rest_order_books_at_the_same_instant() -> None:
+    tickers = ladder()
+    later = START + dt.timedelta(minutes=37, seconds=11)
+
+    async def body(sim: SimServer) -> list[dict[str, Any]]:
+        async with open_ws(sim) as ws:
+            r = Reader(ws)
+            sim.clock.set(later)
+            return await r.command(
+                "subscribe", {"channels": ["orderbook_delta"], "market_tickers": tickers}
+            )
+
+    with ws_sim() as sim:
+        frames = run(body(sim))
+        rest = httpx.get(
+            sim.base_url + "/markets/orderbooks", params=[("tickers", t) for t in tickers]
+        ).json()
+    books = {b["ticker"]: b["orderbook_fp"] for b in rest["orderbooks"]}
+    snaps = [f["msg"] for f in frames if f["type"] == "orderbook_snapshot"]
+    assert len(snaps) == len(tickers)
+    for snap in snaps:
+        book = books[snap["market_ticker"]]
+        assert snap.get("yes_dollars_fp", []) == book["yes_dollars"]
+        assert snap.get("no_dollars_fp", []) == book["no_dollars"]
+        assert book["yes_dollars"] or book["no_dollars"]
