@@ -99,7 +99,8 @@ class WsEndpoint:
         with self._lock:
             sessions = list(self.sessions)
         for s in sessions:
-            for k, v in s.counts.items():
+            # A copy first: a worker thread may be adding a key (dict() copies in one step).
+            for k, v in dict(s.counts).items():
                 total[k] = total.get(k, 0) + v
         return total
 
@@ -112,7 +113,7 @@ class WsEndpoint:
             **self.stats.as_dict(),
             "frames": self.session_counts(),
             "connections": [
-                {"conn": s.conn, "dropped": [list(d) for d in s.dropped]} for s in sessions
+                {"conn": s.conn, "dropped": [list(d) for d in list(s.dropped)]} for s in sessions
             ],
         }
 
