@@ -20,6 +20,7 @@ contract (``cc``); times integer UTC microseconds.
 from __future__ import annotations
 
 import random
+from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ _CHURN = 2
 _BURST_STEP_US = 1000
 #: A full copy of the book is kept every this many changes, so :func:`book_at` replays at most
 #: this many.
-_CHECKPOINT_EVERY = 512
+_CHECKPOINT_EVERY = 256
 
 _SIDES = ("yes", "no")
 _CAUSES = ("quote", "trade", "close")
@@ -85,14 +86,15 @@ class Book:
 
 @dataclass(slots=True)
 class _Changes:
-    """Every change of one market's book, as parallel arrays (compact: a market has thousands)."""
+    """Every change of one market's book, as parallel typed arrays (about 19 bytes a change; a
+    market has hundreds to thousands, and a follower polls hundreds of markets)."""
 
     ticker: str
-    ts: list[int]
-    side: list[int]  # index into _SIDES
-    price: list[int]
-    delta: list[int]
-    cause: list[int]  # index into _CAUSES
+    ts: array[int]  # int64
+    side: bytearray  # index into _SIDES
+    price: bytearray
+    delta: array[int]  # int64
+    cause: bytearray  # index into _CAUSES
     # (number of changes applied, yes ladder, no ladder) every _CHECKPOINT_EVERY changes
     checkpoints: list[tuple[int, dict[int, int], dict[int, int]]]
 
@@ -107,7 +109,7 @@ class _Changes:
         )
 
 
-_BOOKS: SharedCache[tuple[int, str], _Changes] = SharedCache(96)
+_BOOKS: SharedCache[tuple[int, str], _Changes] = SharedCache(1024)
 
 
 def book_changes(
@@ -166,7 +168,9 @@ class _Builder:
     def __init__(self, seed: int, ticker: str, fractional: bool) -> None:
         self.rng = random.Random(f"kalshi-sim|{seed}|{ticker}|book")
         self.fractional = fractional
-        self.out = _Changes(ticker, [], [], [], [], [], [(0, {}, {})])
+        self.out = _Changes(
+            ticker, array("q"), bytearray(), bytearray(), array("q"), bytearray(), [(0, {}, {})]
+        )
         self.ladders: tuple[dict[int, int], dict[int, int]] = ({}, {})
         # The deeper bids resting at each price of each ladder (0: none), whether or not they are
         # within DEPTH_WINDOW of the top right now.
@@ -198,7 +202,7 @@ class _Builder:
         ladder[top] = size
         return ladder
 
-    def _emit(self, ts: int, side: int, price: int, delta: int, cause: int) -> None:
+    def emit(self, ts: int, side: int, price: int, delta: int, cause: int) -> None:
         out = self.out
         ladder = self.ladders[side]
         size = ladder.get(price, 0) + delta
@@ -222,11 +226,11 @@ class _Builder:
             for price in sorted(now.keys() | target.keys()):
                 delta = target.get(price, 0) - now.get(price, 0)
                 if delta < 0:
-                    self._emit(ts, side, price, delta, cause)
+                    self.emit(ts, side, price, delta, cause)
                 elif delta > 0:
                     adds.append((side, price, delta))
         for side, price, delta in adds:
-            self._emit(ts, side, price, delta, cause)
+            self.emit(ts, side, price, delta, cause)
 
     def close(self, ts: int) -> None:
         """Cancel every resting bid: the deepest levels first, 1 ms apart, the tops at ``ts``."""
@@ -241,9 +245,9 @@ class _Builder:
         deeper.sort()  # lowest price (farthest from its top) first, YES before NO at a price
         first = ts - len(deeper) * _BURST_STEP_US
         for k, (price, side, size) in enumerate(deeper):
-            self._emit(first + k * _BURST_STEP_US, side, price, -size, _CLOSE)
+            self.emit(first + k * _BURST_STEP_US, side, price, -size, _CLOSE)
         for side, price in tops:
-            self._emit(ts, side, price, -self.ladders[side][price], _CLOSE)
+            self.emit(ts, side, price, -self.ladders[side][price], _CLOSE)
 
 
 def _build(seed: int, ticker: str, tape: Tape, fractional: bool) -> _Changes:
@@ -254,9 +258,16 @@ def _build(seed: int, ticker: str, tape: Tape, fractional: bool) -> _Changes:
             b.close(ts)
             continue
         bid, no_bid = tape.q_bid[k], 100 - tape.q_ask[k]
-        if kind == Q_QUOTE:
-            b.churn(0, bid)
-            b.churn(1, no_bid)
+        if kind != Q_QUOTE:
+            # A refill or a fill: the tops keep their prices and only one top's size changes
+            # (the general path below would find the same single delta, slower).
+            cause = _TRADE if kind == Q_FILL else _QUOTE
+            for side, top, size in ((0, bid, tape.q_bsz[k]), (1, no_bid, tape.q_asz[k])):
+                if top > 0 and size != b.ladders[side][top]:
+                    b.emit(ts, side, top, size - b.ladders[side][top], cause)
+            continue
+        b.churn(0, bid)
+        b.churn(1, no_bid)
         targets = (b.target(0, bid, tape.q_bsz[k]), b.target(1, no_bid, tape.q_asz[k]))
-        b.move_to(ts, targets, _TRADE if kind == Q_FILL else _QUOTE)
+        b.move_to(ts, targets, _QUOTE)
     return b.out

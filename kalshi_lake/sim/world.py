@@ -1,10 +1,12 @@
-"""The simulated exchange at a frozen "now": what exists, in which tier, and its JSON payloads.
+"""The simulated exchange at one instant "now": what exists, in which tier, its JSON payloads.
 
-:class:`World` wraps the pure model (:mod:`kalshi_lake.sim.model`) with the clock: which events
-exist (created at or before ``now``), each market's status, which trades have printed, which
-candle periods are complete, and where the historical cutoff splits live from archived data
-(https://docs.kalshi.com/getting_started/historical_data). Payload builders return exactly the
-JSON objects the server sends, in the current fixed-point shapes (``*_dollars`` / ``*_fp`` strings
+:class:`World` wraps the pure model (:mod:`kalshi_lake.sim.model`), tapes
+(:mod:`kalshi_lake.sim.tape`) and order books (:mod:`kalshi_lake.sim.book`) with an instant: which
+events exist (created at or before ``now``), each market's status, which trades have printed, which
+candle periods are complete, the book at now, and where the historical cutoff splits live from
+archived data (https://docs.kalshi.com/getting_started/historical_data). A moving clock
+(:mod:`kalshi_lake.sim.clock`) gets a World per instant. Payload builders return exactly the JSON
+objects the server sends, in the current fixed-point shapes (``*_dollars`` / ``*_fp`` strings
 only: https://docs.kalshi.com/getting_started/fixed_point_migration).
 """
 

@@ -64,6 +64,7 @@ def test_clock_endpoint_reports_each_mode(manual: tuple[SimServer, httpx.Client]
     sim.clock.advance(90.5)
     got = httpx.get(f"http://{sim.host}:{sim.port}/_sim/clock").json()
     assert got["now_us"] == start + 90_500_000 and got["now"] == "2026-11-21T15:01:30.5Z"
+    assert _json(client, "/_sim/clock") == got  # also under the API prefix
     assert sim.stats()["requests"] == 0, "the clock endpoint is not counted"
     with SimServer(SimConfig(seed=SEED, now=FIXTURE_NOW)) as frozen:
         assert frozen.clock.is_frozen
