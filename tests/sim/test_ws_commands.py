@@ -210,3 +210,23 @@ def test_sids_belong_to_the_connection() -> None:
         == second
         == [{"type": "subscribed", "id": 1, "msg": {"channel": "market_lifecycle_v2", "sid": 1}}]
     )
+
+
+def test_a_market_exists_from_its_creation_on_the_clock() -> None:
+    # The 22nd's chicago ladder is created around 10:00-11:00Z on the 21st.
+    start = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)
+    later = World(FIXTURE_SEED, START).event("chicago", DAY + dt.timedelta(days=1))
+    assert later is not None
+    ticker = later.markets[0].ticker
+
+    with ws_sim(start) as sim:
+
+        async def script(r: Reader) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            before = await r.command("subscribe", {"channels": ["trade"], "market_ticker": ticker})
+            sim.clock.set(START)  # the same connection, hours later on the simulated clock
+            after = await r.command("subscribe", {"channels": ["trade"], "market_ticker": ticker})
+            return before, after
+
+        before, after = session(sim, script)
+    assert before[-1]["msg"] == {"code": 16, "msg": "Market not found", "market_ticker": ticker}
+    assert after == [{"type": "subscribed", "id": 3, "msg": {"channel": "trade", "sid": 1}}]

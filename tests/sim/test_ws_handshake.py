@@ -133,3 +133,22 @@ def test_maintenance_closes_connections_and_refuses_handshakes() -> None:
     # Off by default: the same instant is served.
     with ws_sim(WINDOW) as sim:
         assert run(_status(sim, ANY_HEADERS))[0] == 101
+
+
+def test_maintenance_window_follows_eastern_daylight_time() -> None:
+    # Thursday 2026-07-16, 03:00 EDT = 07:00Z
+    summer = dt.datetime(2026, 7, 16, 7, 0, tzinfo=UTC)
+    assert in_maintenance(to_us(summer))
+    assert not in_maintenance(to_us(summer - dt.timedelta(minutes=1)))
+
+
+def test_permessage_deflate_is_offered_and_can_be_turned_off() -> None:
+    async def extensions(sim: SimServer) -> str | None:
+        async with open_ws(sim) as ws:
+            assert ws.response is not None
+            return ws.response.headers.get("Sec-WebSocket-Extensions")
+
+    with ws_sim() as sim:
+        assert "permessage-deflate" in (run(extensions(sim)) or "")
+    with ws_sim(ws_deflate=False) as sim:
+        assert run(extensions(sim)) is None
