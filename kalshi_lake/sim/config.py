@@ -69,11 +69,13 @@ class SimConfig:
     public key) the signature must verify against it, and with ``ws_key_id`` the key id must
     match. ``ws_reject_auth`` answers every handshake 401 (a revoked key). ``ws_ping_interval_s``
     is the heartbeat ping period (Kalshi: 10 s). Faults, shares of data frames, each seeded per
-    connection: ``ws_drop_rate`` (a frame with a seq not sent, its seq still taken: a gap), ``ws_overflow_rate``
-    (error 25 on the sid, which ends), ``ws_disconnect_rate`` (the connection is cut after the
-    frame), ``ws_oddity_rate`` (an unknown field in the frame, or an unknown frame type after
-    it). ``ws_maintenance`` closes connections and refuses handshakes (503) on Thursdays
-    03:00-05:00 ET of the simulated clock. ``ws_deflate`` offers permessage-deflate.
+    connection: ``ws_drop_rate`` (a frame with a seq not sent, its seq still taken: a gap),
+    ``ws_overflow_rate`` (error 25 on the sid, which ends), ``ws_disconnect_rate`` (the
+    connection is cut after the frame), ``ws_oddity_rate`` (an unknown field in the frame, or an
+    unknown frame type after it). ``ws_disconnect_at``: simulated instants at which every open
+    connection is cut, after the data up to them (an exact number of disconnects).
+    ``ws_maintenance`` closes connections and refuses handshakes (503) on Thursdays 03:00-05:00
+    ET of the simulated clock. ``ws_deflate`` offers permessage-deflate.
     """
 
     seed: int = 0
@@ -103,6 +105,7 @@ class SimConfig:
     ws_disconnect_rate: float = 0.0
     ws_oddity_rate: float = 0.0
     ws_maintenance: bool = False
+    ws_disconnect_at: tuple[dt.datetime, ...] = ()
     ws_deflate: bool = True
 
     def __post_init__(self) -> None:
@@ -159,6 +162,12 @@ class SimConfig:
             raise ConfigError(f"cutoff_lag_days must not be negative, got {self.cutoff_lag_days}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be 0..65535, got {self.port}")
+        cuts = []
+        for t in self.ws_disconnect_at:
+            if not isinstance(t, dt.datetime):
+                raise ConfigError(f"ws_disconnect_at must hold datetimes, got {t!r}")
+            cuts.append((t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC))
+        object.__setattr__(self, "ws_disconnect_at", tuple(sorted(cuts)))
         if not self.ws_ping_interval_s > 0:
             raise ConfigError(f"ws_ping_interval_s must be positive, got {self.ws_ping_interval_s}")
         if self.ws_public_key is not None:

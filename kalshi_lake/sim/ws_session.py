@@ -24,7 +24,9 @@ seeded generator and drawn per data frame: a dropped frame (only those with a ``
 takes its ``seq`` (a gap); an
 overflow sends error 25 on the sid, which then ends (the client must subscribe again: what
 Kalshi does after it is undocumented, and a forced resync is the safe reading); a disconnect
-sets :attr:`Session.abort`; an oddity is a frame of an unknown ``type`` or an unknown field.
+sets :attr:`Session.abort`, and so does the clock passing an instant of ``ws_disconnect_at`` (a
+scheduled cut, for tests that want an exact number of disconnects); an oddity is a frame of an
+unknown ``type`` or an unknown field.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 from kalshi_lake.sim import ws_frames as wf
 from kalshi_lake.sim.config import SimConfig
-from kalshi_lake.sim.model import HOUR_US, Market
+from kalshi_lake.sim.model import HOUR_US, Market, to_us
 from kalshi_lake.sim.ws_feed import Feed, Item
 
 __all__ = ["CHANNELS", "Session", "Subscription"]
@@ -128,6 +130,7 @@ class Session:
             oddity=_draw(c.seed, self.conn, "oddity", c.ws_oddity_rate),
             rng=random.Random(f"kalshi-sim|{c.seed}|ws|{self.conn}|odd-kind"),
         )
+        self._cuts = sorted(to_us(t) for t in c.ws_disconnect_at)
 
     def pong(self, payload: bytes) -> None:
         """Note a pong from the client (the answer to a heartbeat ping)."""
@@ -141,10 +144,25 @@ class Session:
     # data
 
     def advance(self, now_us: int) -> None:
-        """Stream every change up to ``now_us`` of every subscription, in time order."""
-        if self.last_us is not None and now_us < self.last_us:
-            now_us = self.last_us  # the clock never runs backwards for a connection
+        """Stream every change up to ``now_us`` of every subscription, in time order.
+
+        A scheduled disconnect (``ws_disconnect_at``) passed on the way stops the stream at its
+        instant and sets :attr:`abort`: everything up to it was sent, nothing after.
+        """
+        cut = None
+        if self.last_us is not None:
+            now_us = max(now_us, self.last_us)  # the clock never runs backwards for a connection
+            cut = next((c for c in self._cuts if self.last_us < c <= now_us), None)
+            if cut is not None:
+                now_us = cut
         self.last_us = now_us
+        self._stream(now_us)
+        if cut is not None and not self.abort:
+            self._count("disconnect")
+            self._count("scheduled_disconnect")
+            self.abort = True
+
+    def _stream(self, now_us: int) -> None:
         while not self.abort:
             start = min((s.cursor_us for s in self.subs.values()), default=now_us)
             if start >= now_us:
@@ -218,6 +236,8 @@ class Session:
     def handle(self, text: str, now_us: int) -> None:
         """Answer one client text frame at ``now_us`` (data up to that instant goes first)."""
         self.advance(now_us)
+        if self.abort:
+            return  # the connection is being cut: no answer
         now_us = self.last_us if self.last_us is not None else now_us
         self._count("commands")
         try:

@@ -174,3 +174,35 @@ def test_a_simulator_bug_closes_with_1011_not_like_a_network_drop(
     with ws_sim() as sim:
         exc = run(body(sim))
     assert exc.rcvd is not None and exc.rcvd.code == 1011
+
+
+def test_scheduled_disconnects_cut_every_connection_at_their_instants() -> None:
+    """Two cuts at set instants; a client that reconnects and subscribes again (the clock
+    standing still meanwhile) misses no trade."""
+    tickers = ladder()
+    cuts = (START + dt.timedelta(minutes=30), START + dt.timedelta(minutes=70))
+
+    async def body(sim: SimServer) -> list[list[dict[str, Any]]]:
+        per_connection: list[list[dict[str, Any]]] = []
+        while sim.clock.now() < END:
+            async with open_ws(sim) as ws:
+                r = Reader(ws)
+                await r.command("subscribe", {"channels": ["trade"], "market_tickers": tickers})
+                try:
+                    await step_clock(sim, r, END, dt.timedelta(minutes=10))
+                except ConnectionClosed:
+                    pass
+                per_connection.append([f for f in r.frames if f["type"] == "trade"])
+        return per_connection
+
+    with ws_sim(ws_disconnect_at=cuts) as sim:
+        per_connection = run(body(sim))
+        counts = sim.ws.session_counts()
+    assert len(per_connection) == 3 and counts["scheduled_disconnect"] == 2
+    ids = [t["msg"]["trade_id"] for conn in per_connection for t in conn]
+    assert len(ids) == len(set(ids)) == expected_trades(tickers)
+    # Each connection saw exactly the trades between its start and its cut.
+    bounds = [START, *cuts, END]
+    for conn, lo, hi in zip(per_connection, bounds[:-1], bounds[1:], strict=True):
+        ms = [t["msg"]["ts_ms"] for t in conn]
+        assert ms and lo.timestamp() * 1000 < min(ms) and max(ms) <= hi.timestamp() * 1000
