@@ -83,10 +83,14 @@ def public_pem(key: rsa.RSAPrivateKey) -> str:
 
 
 def open_ws(sim: SimServer, headers: dict[str, str] | None = None) -> Any:
-    """``async with open_ws(sim) as ws``: a client connection with passing headers."""
-    return connect(
-        ws_url(sim), additional_headers=ANY_HEADERS if headers is None else headers, open_timeout=30
-    )
+    """``async with open_ws(sim) as ws``: a client connection with passing headers.
+
+    Its queue of unread frames is unbounded: with the default bound the client stops reading
+    the socket once 16 frames wait, so leaving while a moving clock still streams would not see
+    the server's close frame and wait out the 10 s close timeout.
+    """
+    headers = ANY_HEADERS if headers is None else headers
+    return connect(ws_url(sim), additional_headers=headers, open_timeout=30, max_queue=None)
 
 
 class Reader:
