@@ -21,12 +21,11 @@ what clients measured on the wire:
 
 Faults (the ``ws_*`` fields of :class:`~kalshi_lake.sim.config.SimConfig`), each from its own
 seeded generator and drawn per data frame: a dropped frame (only those with a ``seq``) still
-takes its ``seq`` (a gap); an
-overflow sends error 25 on the sid, which then ends (the client must subscribe again: what
-Kalshi does after it is undocumented, and a forced resync is the safe reading); a disconnect
-sets :attr:`Session.abort`, and so does the clock passing an instant of ``ws_disconnect_at`` (a
-scheduled cut, for tests that want an exact number of disconnects); an oddity is a frame of an
-unknown ``type`` or an unknown field.
+takes its ``seq`` (a gap); an overflow sends error 25 on the sid, which then ends (the client
+must subscribe again: what Kalshi does after it is undocumented, and a forced resync is the safe
+reading); a disconnect sets :attr:`Session.abort`, and so does the clock passing an instant of
+``ws_disconnect_at`` (a scheduled cut, for tests that want an exact number of disconnects); an
+oddity is a frame of an unknown ``type`` or an unknown field.
 """
 
 from __future__ import annotations
