@@ -23,16 +23,24 @@ from typing import Any
 from kalshi_lake.sim.clock import SimClock
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.front import Front
-from kalshi_lake.sim.wire import JSON, PREFIX
+from kalshi_lake.sim.wire import JSON, PREFIX, dumps
 from kalshi_lake.sim.world import World
+from kalshi_lake.sim.ws import WS_PATH, WsEndpoint
 
 __all__ = ["SimConfig", "SimServer", "run_sim"]
 
 _MAX_HEADER = 64 * 1024
+#: The WebSocket endpoint's counters (not counted, never limited, like ``/_sim/stats``).
+WS_STATS_PATHS = ("/_sim/ws", PREFIX + "/_sim/ws")
 
 
 class SimServer:
-    """A running simulator. Use as a context manager or call :meth:`start` / :meth:`stop`."""
+    """A running simulator. Use as a context manager or call :meth:`start` / :meth:`stop`.
+
+    ``clock``: the simulated clock (default: from the config's ``now`` and ``speed``; tests pass
+    ``SimClock.manual(start)`` and move it). REST answers and the WebSocket endpoint
+    (``/trade-api/ws/v2``) both read it.
+    """
 
     def __init__(
         self, config: SimConfig | None = None, *, clock: SimClock | None = None, **overrides: Any
@@ -49,6 +57,8 @@ class SimServer:
         #: The world at the clock's start (:meth:`world_now` for the current instant's).
         self.world = self._front.world
         self.app = self._front.app
+        #: The WebSocket endpoint (``/trade-api/ws/v2``), sharing the world and the clock.
+        self.ws = WsEndpoint(cfg, self.world, self.clock)
         self._pool: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -166,6 +176,7 @@ class SimServer:
                     t.cancel()
             await server.wait_closed()
             self._pool.shutdown(wait=False, cancel_futures=True)
+            self.ws.close()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -184,6 +195,10 @@ class SimServer:
                 except ValueError:
                     await self._send(writer, 400, b"", JSON, keep=False)
                     return
+                if target.partition("?")[0] == WS_PATH:
+                    # The WebSocket endpoint takes the connection over, handshake included.
+                    await self.ws.serve(reader, writer, head)
+                    return
                 headers: dict[str, str] = {}
                 for line in lines[1:]:
                     name, sep, value = line.partition(":")
@@ -194,6 +209,12 @@ class SimServer:
                     await reader.readexactly(int(length))
                 conn = headers.get("connection", "").lower()
                 keep = conn != "close" if version == "HTTP/1.1" else conn == "keep-alive"
+                if target.partition("?")[0] in WS_STATS_PATHS:
+                    body = dumps(self.ws.stats_payload())
+                    await self._send(writer, 200, body, JSON, keep)
+                    if not keep:
+                        return
+                    continue
                 language = headers.get("accept-language")
                 if not await self._respond(method, target, writer, keep, language) or not keep:
                     return
