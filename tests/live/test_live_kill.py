@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from kalshi_lake.lake import Lake
 from kalshi_lake.live import FrameRecord, Journal
@@ -87,6 +88,7 @@ def _check_replay(
         )
 
 
+@pytest.mark.slow
 def test_kill_9_loses_at_most_the_last_half_second_and_a_restart_never_duplicates(
     tmp_path: Path, lake_dir: Path
 ) -> None:

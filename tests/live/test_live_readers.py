@@ -101,6 +101,7 @@ def test_raw_pages_views_never_read_frames(pages_lake: Path, tmp_path: Path, fra
     assert connect(ws_only).execute("SELECT count(*) FROM raw_pages").fetchone() == (0,)
 
 
+@pytest.mark.slow
 def test_transform_and_checks_run_the_same_beside_frames(
     pages_lake: Path, tmp_path: Path, frame: Frame
 ) -> None:

@@ -145,24 +145,23 @@ def test_a_roll_repeated_after_a_crash_before_retiring_writes_nothing_twice(
 
 
 def test_a_day_of_one_city_is_tens_of_files(tmp_path: Path, lake_dir: Path, frame: Frame) -> None:
-    # A frame every simulated 30 s for 24 h in 3 cities, a roll every simulated minute (as
+    # A frame every simulated 20 s for 24 h in 3 cities, a roll every simulated 5 minutes (as
     # follow would): hourly segments give 24 files per city and day, not one per roll.
     lake = Lake(str(lake_dir))
     day0 = dt.datetime(2026, 12, 6, tzinfo=dt.UTC).timestamp()
     now = [day0]
     cities = ("chicago", "nyc", "miami")
     with Journal(tmp_path / "j", clock=lambda: now[0]) as j:
-        for step in range(24 * 120):
+        for step in range(24 * 180):
             us = int(now[0] * 1e6)
             j.append(frame(step, city=cities[step % 3], recv_us=us))
-            if step % 2 == 1:
-                j.sync()
-                j.roll(lake)
-            now[0] += 30
+            if step % 15 == 14:
+                j.roll(lake)  # makes the appended frames durable first
+            now[0] += 20
         j.roll(lake, older_than_s=0)
     files = Counter(lake.rel(p).split("/")[2] for p in lake.glob("raw/ws/*/*/*.parquet"))
     assert files == {"city=chicago": 24, "city=nyc": 24, "city=miami": 24}
-    assert _frames_in(lake).num_rows == 24 * 120
+    assert _frames_in(lake).num_rows == 24 * 180
 
 
 @pytest.mark.s3
