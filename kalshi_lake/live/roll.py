@@ -7,9 +7,10 @@ names are what makes a roll idempotent: a file already present was written by an
 of the same segment that crashed before deleting it (a segment never changes once closed), so
 it is skipped, and only the missing ones are written. No state record is needed.
 
-The segment is streamed: records are decoded in order and buffered per partition, and a
-partition's buffer goes out as one Parquet row group when it reaches :data:`ROW_GROUP_ROWS`
-rows or :data:`ROW_GROUP_BYTES` of bodies, so memory is bounded by the partitions of one
+The segment is streamed a chunk at a time (:func:`~kalshi_lake.live.segments.chunks`), decoded
+into columns (:func:`~kalshi_lake.live.records.decode_chunk`) and split by partition; a
+partition's rows go out as one Parquet row group when they reach :data:`ROW_GROUP_ROWS` rows or
+:data:`ROW_GROUP_BYTES` of bodies, so memory is bounded by a chunk plus the partitions of one
 segment times one row group, not by the segment's size.
 """
 
@@ -22,17 +23,13 @@ from dataclasses import dataclass, field
 from typing import IO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kalshi_lake.lake.raw import (
-    CONNECTION_CITY,
-    FRAME_DICT_COLUMNS,
-    FRAME_SCHEMA,
-    frame_partition_dir,
-)
+from kalshi_lake.lake.raw import FRAME_DICT_COLUMNS, FRAME_SCHEMA, frame_partition_dir
 from kalshi_lake.lake.storage import PARQUET_KW, Lake
-from kalshi_lake.live.records import EPOCH, US_PER_DAY, Fields, decode_fields
-from kalshi_lake.live.segments import ScanEnd, Segment, raw_name, scan
+from kalshi_lake.live.records import decode_chunk
+from kalshi_lake.live.segments import ScanEnd, Segment, chunks, raw_name
 
 #: A partition's buffered rows go out as a row group at this many rows...
 ROW_GROUP_ROWS = 65_536
@@ -55,22 +52,26 @@ class RollResult:
 
 
 class _Partition:
-    """One (city, date) of a segment: its buffered columns and its open file (if any)."""
+    """One (city, date) of a segment: its buffered rows and its open file (if any)."""
 
     def __init__(self, rel: str, present: bool) -> None:
         self.rel = rel
         self.present = present
-        self.buffered: list[Fields] = []
+        self.buffered: list[pa.Table] = []
+        self.buffered_rows = 0
         self.body_bytes = 0
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
-    def add(self, f: Fields) -> bool:
-        """Buffer one record; True when the buffer should go out as a row group."""
-        self.buffered.append(f)
-        self.rows += 1
-        self.body_bytes += len(f[11])
-        return len(self.buffered) >= ROW_GROUP_ROWS or self.body_bytes >= ROW_GROUP_BYTES
+    def add(self, rows: pa.Table) -> bool:
+        """Buffer some rows; True when the buffer should go out as a row group."""
+        self.rows += rows.num_rows
+        if self.present:
+            return False
+        self.buffered.append(rows)
+        self.buffered_rows += rows.num_rows
+        self.body_bytes += rows.column("body").nbytes
+        return self.buffered_rows >= ROW_GROUP_ROWS or self.body_bytes >= ROW_GROUP_BYTES
 
     def flush(self, lake: Lake, stack: contextlib.ExitStack) -> None:
         """Write the buffered rows as a row group (opening the file on first use)."""
@@ -82,49 +83,35 @@ class _Partition:
             self.writer = pq.ParquetWriter(sink, FRAME_SCHEMA, **opts)
             # Closed before the atomic file is published (callbacks run last-in, first-out).
             stack.callback(self.writer.close)
-        # Records are buffered as decoded (a tuple each) and turned into columns here, in C.
-        # Times are integer microseconds and bodies UTF-8 bytes: one cast per row group (which
-        # also checks the UTF-8), not a Python object per row.
-        cols = list(zip(*self.buffered, strict=True))
-        types = [f.type for f in FRAME_SCHEMA]
-        arrays = [pa.array(cols[0], type=pa.int64()).cast(types[0])]
-        arrays += [pa.array(c, type=t) for c, t in zip(cols[1:9], types[1:9], strict=True)]
-        arrays.append(pa.array(cols[11], type=pa.large_binary()).cast(types[9]))
-        self.writer.write_table(pa.Table.from_arrays(arrays, schema=FRAME_SCHEMA))
-        self.buffered = []
-        self.body_bytes = 0
+        table = pa.concat_tables(self.buffered).combine_chunks()
+        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self.buffered, self.buffered_rows, self.body_bytes = [], 0, 0
 
 
 def roll_segment(lake: Lake, seg: Segment, result: RollResult) -> None:
     """Write ``seg``'s records to ``lake`` (see module doc); adds to ``result``."""
     t0 = time.monotonic()
     name = raw_name(seg)
-    parts: dict[tuple[str, str | int], _Partition] = {}
+    parts: dict[str, _Partition] = {}
     end = ScanEnd()
-    dates: dict[str | int, dt.date] = {}
     with contextlib.ExitStack() as stack:
-        for payload in scan(seg.path, end):
-            f = decode_fields(payload)
-            # date: the climate date's text, else the UTC receive day (days since the epoch)
-            key = (f[9] or CONNECTION_CITY, f[10] if f[10] is not None else f[0] // US_PER_DAY)
-            part = parts.get(key)
-            if part is None:
-                day = key[1]
-                if day not in dates:
-                    dates[day] = (
-                        dt.date.fromisoformat(day)
-                        if isinstance(day, str)
-                        else EPOCH + dt.timedelta(days=day)
-                    )
-                rel = f"{frame_partition_dir(key[0], dates[day])}/{name}"
-                part = parts[key] = _Partition(rel, present=lake.exists(rel))
-            if part.present:
-                part.rows += 1
-            elif part.add(f):
-                part.flush(lake, stack)
+        for chunk in chunks(seg.path, end):
+            decoded = decode_chunk(chunk.buf, chunk.starts, chunk.lengths)
+            keys = pc.binary_join_element_wise(decoded.city, decoded.date, "/")
+            uniq = pc.unique(keys).to_pylist()
+            for key in uniq:
+                part = parts.get(key)
+                if part is None:
+                    city, date = key.split("/")
+                    rel = f"{frame_partition_dir(city, dt.date.fromisoformat(date))}/{name}"
+                    part = parts[key] = _Partition(rel, present=lake.exists(rel))
+                rows = (
+                    decoded.table if len(uniq) == 1 else decoded.table.filter(pc.equal(keys, key))
+                )
+                if part.add(rows):
+                    part.flush(lake, stack)
         for part in parts.values():
-            if not part.present:
-                part.flush(lake, stack)
+            part.flush(lake, stack)
         # Leaving the stack closes every Parquet writer, then publishes every file.
     for part in parts.values():
         result.frames += part.rows

@@ -93,34 +93,84 @@ class ScanEnd:
         return self.size - self.good
 
 
-def scan(path: Path, end: ScanEnd | None = None, *, limit: int | None = None) -> Iterator[bytes]:
-    """The payloads of the whole records of a segment, in order, up to ``limit`` bytes.
+@dataclass
+class Chunk:
+    """Whole records read from a segment: ``buf`` and where each payload sits in it."""
+
+    buf: bytes
+    starts: list[int]
+    lengths: list[int]
+
+
+#: How much of a segment is read at a time (a record larger than this is read whole).
+CHUNK_BYTES = 8 * 1024 * 1024
+
+
+def chunks(
+    path: Path, end: ScanEnd | None = None, *, limit: int | None = None, size: int = CHUNK_BYTES
+) -> Iterator[Chunk]:
+    """The whole records of a segment, a chunk of about ``size`` bytes at a time, in order, up
+    to ``limit`` bytes of the file.
 
     Stops without error at the first torn or corrupt record; ``end`` (if given) then says how
     many bytes were good. A file shorter than the magic holds nothing.
     """
     end = end if end is not None else ScanEnd()
+    hsize = HEADER.size
+    unpack = HEADER.unpack_from
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size if limit is None else limit
-        end.size = size
-        if size < len(MAGIC) or f.read(len(MAGIC)) != MAGIC:
+        total = os.fstat(f.fileno()).st_size if limit is None else limit
+        end.size = total
+        if total < len(MAGIC) or f.read(len(MAGIC)) != MAGIC:
             end.good = 0
             return
-        pos = len(MAGIC)
-        end.good = pos
-        hsize = HEADER.size
-        while pos + hsize <= size:
-            length, crc = HEADER.unpack(f.read(hsize))
-            # A zero length is no record (its CRC would be 0: zeros left by a power cut).
-            if length == 0 or length > MAX_PAYLOAD or pos + hsize + length > size:
-                break
-            payload = f.read(length)
-            if len(payload) != length or zlib.crc32(payload) != crc:
-                break
-            pos += hsize + length
-            end.good = pos
-            end.records += 1
-            yield payload
+        pos = end.good = len(MAGIC)
+        want = size
+        while pos < total:
+            buf = f.read(min(want, total - pos))
+            view = memoryview(buf)
+            n = len(buf)
+            starts: list[int] = []
+            lengths: list[int] = []
+            off = 0
+            torn = False
+            while off + hsize <= n:
+                length, crc = unpack(buf, off)
+                # A zero length is no record (its CRC would be 0: zeros left by a power cut).
+                if length == 0 or length > MAX_PAYLOAD or pos + off + hsize + length > total:
+                    torn = True
+                    break
+                if off + hsize + length > n:
+                    break  # continues in the next chunk
+                if zlib.crc32(view[off + hsize : off + hsize + length]) != crc:
+                    torn = True
+                    break
+                starts.append(off + hsize)
+                lengths.append(length)
+                off += hsize + length
+            if not torn and pos + off < total < pos + off + hsize:
+                torn = True  # a few bytes after the last record: a header cut short
+            view.release()
+            if starts:
+                end.records += len(starts)
+                end.good = pos + off
+                yield Chunk(buf, starts, lengths)
+                want = size
+            elif not torn:
+                # One record larger than a chunk: read it whole next time.
+                length, _ = unpack(buf, 0)
+                want = hsize + length
+            if torn:
+                return
+            pos += off
+            f.seek(pos)
+
+
+def scan(path: Path, end: ScanEnd | None = None, *, limit: int | None = None) -> Iterator[bytes]:
+    """The payloads of the whole records of a segment, in order (see :func:`chunks`)."""
+    for c in chunks(path, end, limit=limit):
+        for s, n in zip(c.starts, c.lengths, strict=True):
+            yield c.buf[s : s + n]
 
 
 def read_records(path: Path, *, limit: int | None = None) -> Iterator[FrameRecord]:
