@@ -210,6 +210,12 @@ class Journal:
                     self._done.notify_all()
                 log.error("%s", err)
                 return
+            except Exception as exc:  # a bug: fail appends loudly, never die silently
+                with self._done:
+                    self._error = StorageError(f"the journal's writer failed: {exc!r}")
+                    self._done.notify_all()
+                log.exception("the journal's writer failed")
+                return
             with self._done:
                 self.stats.durable += len(batch)
                 self.stats.bytes += written

@@ -39,6 +39,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kalshi_lake.lake.raw import CONNECTION_CITY, FRAME_SCHEMA
+from kalshi_lake.log import get_logger
+
+log = get_logger(__name__)
 
 #: "in": a server frame; "out": a command we sent; "event": our own JSON about the connection.
 DIRECTIONS = ("in", "out", "event")
@@ -133,10 +136,20 @@ def encode(rec: FrameRecord) -> bytes:
             rec.date.isoformat() if rec.date is not None else "",
         )
     ).encode("utf-8")
+    try:
+        body = rec.body.encode("utf-8")
+    except UnicodeEncodeError:
+        # A str with lone surrogates has no UTF-8 bytes (a WebSocket text frame never holds
+        # one: only a bug upstream makes it). Keep the frame, marked by U+FFFD, rather than stop
+        # recording.
+        log.warning(
+            "frame %s/%s: body is not valid Unicode; kept with U+FFFD", rec.conn_id, rec.frame_no
+        )
+        body = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in rec.body).encode()
     payload = (
         FIXED.pack(rec.recv_us, rec.frame_no, rec.sid or 0, rec.seq or 0, mask, len(ids))
         + ids
-        + rec.body.encode("utf-8")
+        + body
     )
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 

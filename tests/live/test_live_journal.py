@@ -213,3 +213,34 @@ def test_appends_and_rolls_at_once_keep_every_frame_once(
         assert j.stats.segments_opened > 5
     rows = pa.concat_tables(lake.read_table(p) for p in lake.glob("raw/ws/*/*/*.parquet"))
     assert sorted(rows["frame_no"].to_pylist()) == list(range(3000))
+
+
+def test_a_body_without_utf8_bytes_is_kept_marked_not_fatal(
+    tmp_path: Path, frame: Frame, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Journal(tmp_path / "j") as j:
+        j.append(frame(1, body='{"x":"\ud800"}'))  # a lone surrogate: a bug upstream
+        j.append(frame(2))
+        got = list(j.replay())
+    assert [r.frame_no for r in got] == [1, 2]
+    assert got[0].body == '{"x":"\ufffd"}' and got[1] == frame(2)
+    assert "not valid Unicode" in caplog.text
+
+
+def test_a_writer_that_fails_fails_appends_loudly(
+    tmp_path: Path, frame: Frame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kalshi_lake.live.journal as journal_mod
+
+    def boom(rec: FrameRecord) -> bytes:
+        raise RuntimeError("encoder bug")
+
+    monkeypatch.setattr(journal_mod, "encode", boom)
+    j = Journal(tmp_path / "j")
+    j.append(frame(1))
+    with pytest.raises(StorageError, match="writer failed"):
+        j.sync(timeout=30)
+    with pytest.raises(StorageError, match="writer failed"):
+        j.append(frame(2))
+    with pytest.raises(StorageError):
+        j.close()
