@@ -8,15 +8,6 @@ Layout (README "The lake")::
 engines that add Hive columns (DuckDB, polars, Spark) never see the same column twice.
 ``date`` is the event's climate date for event- or market-scoped requests, and the UTC date of
 the fetch for requests that span many events (series, event and market listings, the cutoff).
-
-WebSocket frames (the live recorder's journal, rolled) live beside the pages in their own folder
-with their own schema, :data:`FRAME_SCHEMA`::
-
-    raw/ws/city=<city>/date=<YYYY-MM-DD>/<segment>.parquet
-
-``city=_connection`` holds the frames about no one market (commands, acks, connection events),
-dated by their UTC receive date. Readers of pages list only :func:`page_endpoints` (never
-``raw/ws``): the two schemas must not meet in one scan.
 """
 
 from __future__ import annotations
@@ -48,6 +39,15 @@ ENDPOINTS: dict[str, str] = {
 }
 
 TIERS = ("live", "historical")
+
+# WebSocket frames (the live recorder's journal, rolled) live beside the pages in their own
+# folder with their own schema, FRAME_SCHEMA:
+#
+#     raw/ws/city=<city>/date=<YYYY-MM-DD>/<segment>.parquet
+#
+# city=_connection holds the frames about no one market (commands, acks, connection events),
+# dated by their UTC receive date. Readers of pages list only page_endpoints() (never raw/ws):
+# the two schemas must not meet in one scan.
 
 #: The folder under ``raw/`` of WebSocket frames (not an endpoint: another schema).
 WS_FOLDER = "ws"
