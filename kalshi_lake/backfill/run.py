@@ -53,6 +53,7 @@ from kalshi_lake.errors import (
     UsageError,
 )
 from kalshi_lake.lake.lock import Lease
+from kalshi_lake.lake.raw import page_endpoints
 from kalshi_lake.lake.state import (
     DEMO_MARKER,
     StateStore,
@@ -357,7 +358,7 @@ class _Run:
                 self.lake.remove_stale_temp_files(
                     f"raw/{endpoint}/city={self.city.name}", before=held_since
                 )
-                for endpoint in self.lake.ls_dirs("raw")
+                for endpoint in page_endpoints(self.lake)
             )
         except OSError as exc:
             log.warning("could not clear what earlier runs left behind: %s", exc)

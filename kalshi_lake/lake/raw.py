@@ -8,6 +8,15 @@ Layout (README "The lake")::
 engines that add Hive columns (DuckDB, polars, Spark) never see the same column twice.
 ``date`` is the event's climate date for event- or market-scoped requests, and the UTC date of
 the fetch for requests that span many events (series, event and market listings, the cutoff).
+
+WebSocket frames (the live recorder's journal, rolled) live beside the pages in their own folder
+with their own schema, :data:`FRAME_SCHEMA`::
+
+    raw/ws/city=<city>/date=<YYYY-MM-DD>/<segment>.parquet
+
+``city=_connection`` holds the frames about no one market (commands, acks, connection events),
+dated by their UTC receive date. Readers of pages list only :func:`page_endpoints` (never
+``raw/ws``): the two schemas must not meet in one scan.
 """
 
 from __future__ import annotations
@@ -39,6 +48,12 @@ ENDPOINTS: dict[str, str] = {
 }
 
 TIERS = ("live", "historical")
+
+#: The folder under ``raw/`` of WebSocket frames (not an endpoint: another schema).
+WS_FOLDER = "ws"
+
+#: The ``city=`` partition of frames about no one market.
+CONNECTION_CITY = "_connection"
 
 RAW_SCHEMA = pa.schema(
     [
@@ -110,6 +125,49 @@ class RawPage:
             "body": self.body,
             "body_sha256": hashlib.sha256(self.body.encode("utf-8")).hexdigest(),
         }
+
+
+#: One row per WebSocket frame, both directions, kept byte for byte (``raw/ws``). ``direction`` is
+#: "in" (a server frame), "out" (a command we sent) or "event" (our own JSON about the
+#: connection: connect, handshake status, close, gap, resync). ``conn_id`` + ``frame_no`` is
+#: the frame's identity: a reader may dedup on it.
+FRAME_SCHEMA = pa.schema(
+    [
+        pa.field("recv_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("conn_id", pa.string(), nullable=False),
+        pa.field("frame_no", pa.int64(), nullable=False),
+        pa.field("direction", pa.string(), nullable=False),
+        pa.field("channel", pa.string()),
+        pa.field("msg_type", pa.string()),
+        pa.field("sid", pa.int64()),
+        pa.field("seq", pa.int64()),
+        pa.field("market_ticker", pa.string()),
+        pa.field("body", pa.large_string(), nullable=False),
+    ]
+)
+
+#: Frame columns worth a dictionary (few distinct values); never the bodies.
+FRAME_DICT_COLUMNS = ["conn_id", "direction", "channel", "msg_type", "market_ticker"]
+
+
+def is_page_endpoint(folder: str) -> bool:
+    """True for a ``raw/<folder>`` that holds REST pages (:data:`RAW_SCHEMA`)."""
+    return folder in ENDPOINTS
+
+
+def page_endpoints(lake: Lake) -> list[str]:
+    """The ``raw/`` folders of REST pages in ``lake`` (never ``raw/ws``), sorted."""
+    return [d for d in lake.ls_dirs("raw") if is_page_endpoint(d)]
+
+
+def has_pages(lake: Lake) -> bool:
+    """True if ``lake`` holds at least one raw page file."""
+    return any(lake.has_files("raw", e) for e in page_endpoints(lake))
+
+
+def frame_partition_dir(city: str, date: dt.date) -> str:
+    """``raw/ws/city=<city>/date=<YYYY-MM-DD>`` relative to the lake root."""
+    return f"raw/{WS_FOLDER}/city={city}/date={date.isoformat()}"
 
 
 #: Dictionary-encode the repetitive provenance columns only: trying a dictionary on large,

@@ -14,6 +14,7 @@ from kalshi_lake.cities import City, get_city
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import FetchIncompleteError, LockedError, UnknownCityError
 from kalshi_lake.lake.lock import Lease
+from kalshi_lake.lake.raw import page_endpoints
 from kalshi_lake.lake.state import StateStore, new_run_id, read_run_records
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.log import get_logger
@@ -73,7 +74,7 @@ def run_repair(
 def _cities(lake: Lake) -> list[str]:
     """Cities with raw files, or with an unfinished repair."""
     found: set[str] = set()
-    for endpoint in lake.ls_dirs("raw"):
+    for endpoint in page_endpoints(lake):
         found |= {d[5:] for d in lake.ls_dirs("raw", endpoint) if d.startswith("city=")}
     found |= {d[5:] for d in lake.ls_dirs("_state", "repair") if d.startswith("city=")}
     return sorted(found)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from kalshi_lake.lake.raw import RAW_SCHEMA
+from kalshi_lake.lake.raw import RAW_SCHEMA, page_endpoints
 from kalshi_lake.lake.storage import Lake
 
 #: The columns the transform reads from every raw file (the rest is provenance).
@@ -67,9 +67,10 @@ def find_unreadable(
 
 
 def raw_files(lake: Lake, city: str) -> list[RawFileRef]:
-    """Every raw Parquet file of ``city`` (any endpoint), sorted by path."""
+    """Every raw page file of ``city`` (any endpoint; never WebSocket frames: a frame cannot be
+    fetched again), sorted by path."""
     out: list[RawFileRef] = []
-    for endpoint in lake.ls_dirs("raw"):
+    for endpoint in page_endpoints(lake):
         prefix = f"raw/{endpoint}/city={city}/"
         for path, size in lake.walk_files(prefix).items():
             rel = lake.rel(path)

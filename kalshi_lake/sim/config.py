@@ -60,6 +60,17 @@ class SimConfig:
     ``"floor_number"`` (every ``settlement_floor_dollars`` a JSON number, not a string) and
     ``"trade_conflict"`` (every trades page after a walk's first starts with the previous page's
     last trade again, its price one cent off).
+
+    The WebSocket endpoint (``/trade-api/ws/v2``, see :mod:`kalshi_lake.sim.ws`): a handshake
+    needs the three ``KALSHI-ACCESS-*`` headers; with ``ws_public_key`` (PEM text of an RSA
+    public key) the signature must verify against it, and with ``ws_key_id`` the key id must
+    match. ``ws_reject_auth`` answers every handshake 401 (a revoked key). ``ws_ping_interval_s``
+    is the heartbeat ping period (Kalshi: 10 s). Faults, shares of data frames, each seeded per
+    connection: ``ws_drop_rate`` (not sent, its seq still taken: a gap), ``ws_overflow_rate``
+    (error 25 on the sid, which ends), ``ws_disconnect_rate`` (the connection is cut after the
+    frame), ``ws_oddity_rate`` (an unknown field in the frame, or an unknown frame type after
+    it). ``ws_maintenance`` closes connections and refuses handshakes (503) on Thursdays
+    03:00-05:00 ET of the simulated clock. ``ws_deflate`` offers permessage-deflate.
     """
 
     seed: int = 0
@@ -79,6 +90,16 @@ class SimConfig:
     fail_on_status: int = 404
     host: str = "127.0.0.1"
     port: int = 0
+    ws_public_key: str | None = None
+    ws_key_id: str | None = None
+    ws_reject_auth: bool = False
+    ws_ping_interval_s: float = 10.0
+    ws_drop_rate: float = 0.0
+    ws_overflow_rate: float = 0.0
+    ws_disconnect_rate: float = 0.0
+    ws_oddity_rate: float = 0.0
+    ws_maintenance: bool = False
+    ws_deflate: bool = True
 
     def __post_init__(self) -> None:
         if self.now is not None:
@@ -90,7 +111,15 @@ class SimConfig:
             raise ConfigError(f"sim rate must be positive (or None for unlimited), got {self.rate}")
         if self.burst is not None and self.burst < 1:
             raise ConfigError(f"sim burst must be at least 1, got {self.burst}")
-        for name in ("fail_rate", "drop_rate", "malformed_rate"):
+        for name in (
+            "fail_rate",
+            "drop_rate",
+            "malformed_rate",
+            "ws_drop_rate",
+            "ws_overflow_rate",
+            "ws_disconnect_rate",
+            "ws_oddity_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1, got {value}")
@@ -122,6 +151,12 @@ class SimConfig:
             raise ConfigError(f"cutoff_lag_days must not be negative, got {self.cutoff_lag_days}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be 0..65535, got {self.port}")
+        if not self.ws_ping_interval_s > 0:
+            raise ConfigError(f"ws_ping_interval_s must be positive, got {self.ws_ping_interval_s}")
+        if self.ws_public_key is not None:
+            from kalshi_lake.sim.ws_auth import load_public_key
+
+            load_public_key(self.ws_public_key)  # a ConfigError now, not at the first handshake
 
     @property
     def effective_burst(self) -> float:

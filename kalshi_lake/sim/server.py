@@ -20,9 +20,11 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
+from kalshi_lake.sim.clock import SimClock
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.front import Front
 from kalshi_lake.sim.wire import JSON, PREFIX
+from kalshi_lake.sim.ws import WS_PATH, WsEndpoint
 
 __all__ = ["SimConfig", "SimServer", "run_sim"]
 
@@ -30,9 +32,15 @@ _MAX_HEADER = 64 * 1024
 
 
 class SimServer:
-    """A running simulator. Use as a context manager or call :meth:`start` / :meth:`stop`."""
+    """A running simulator. Use as a context manager or call :meth:`start` / :meth:`stop`.
 
-    def __init__(self, config: SimConfig | None = None, **overrides: Any) -> None:
+    ``clock`` is the simulated clock the WebSocket endpoint streams by (default: frozen at the
+    config's ``now``; tests pass ``SimClock.manual(start)`` and move it).
+    """
+
+    def __init__(
+        self, config: SimConfig | None = None, *, clock: SimClock | None = None, **overrides: Any
+    ) -> None:
         cfg = config or SimConfig()
         if overrides:
             cfg = cfg.with_(**overrides)
@@ -42,6 +50,10 @@ class SimServer:
         self._front = Front(cfg)
         self.world = self._front.world
         self.app = self._front.app
+        assert cfg.now is not None
+        self.clock: SimClock = clock if clock is not None else SimClock(cfg.now)
+        #: The WebSocket endpoint (``/trade-api/ws/v2``), sharing the world and the clock.
+        self.ws = WsEndpoint(cfg, self.world, self.clock)
         self._pool: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -155,6 +167,7 @@ class SimServer:
                     t.cancel()
             await server.wait_closed()
             self._pool.shutdown(wait=False, cancel_futures=True)
+            self.ws.close()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -172,6 +185,10 @@ class SimServer:
                     method, target, version = lines[0].split(" ", 2)
                 except ValueError:
                     await self._send(writer, 400, b"", JSON, keep=False)
+                    return
+                if target.partition("?")[0] == WS_PATH:
+                    # The WebSocket endpoint takes the connection over, handshake included.
+                    await self.ws.serve(reader, writer, head)
                     return
                 headers: dict[str, str] = {}
                 for line in lines[1:]:

@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import threading
 from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from statistics import NormalDist
+from typing import Generic, TypeVar
 
 from kalshi_lake.sim.model import (
     BLOCK_TRADES_FROM,
@@ -31,6 +35,9 @@ from kalshi_lake.sim.model import (
     to_us,
 )
 
+#: Why the top of the book changed (:attr:`Tape.q_kind`).
+Q_QUOTE, Q_REFILL, Q_FILL, Q_CLOSE = 0, 1, 2, 3
+
 
 def _phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x * 0.7071067811865476))
@@ -44,11 +51,15 @@ def _phi(x: float) -> float:
 class Tape:
     """Quote changes and trades of one market, oldest first.
 
-    ``q_*``: each entry is a change of the best bid/ask (cents; bid 0 / ask 100 = empty side) and
-    the sizes shown there (cc). The last entry, just after close, empties the book. ``t_*``: one
-    entry per trade; ``t_px`` is the YES price in cents, ``t_yes`` the taker's outcome side,
-    ``t_oi`` open interest after the trade, ``t_cum`` cumulative count (``t_cum[k]`` = sum of the
-    first ``k`` counts).
+    ``q_*``: each entry is the top of the book from its instant on: best YES bid and ask (cents;
+    bid 0 / ask 100 = empty side) and the sizes resting there (cc). ``q_kind`` says why it
+    changed (:data:`Q_QUOTE` market makers re-quoting, :data:`Q_REFILL` a level topped up just
+    before a trade larger than it, :data:`Q_FILL` a trade taking its count off the top,
+    :data:`Q_CLOSE` the book emptied just after close, the last entry). Several entries may share
+    an instant (a refill, then its fill); the last one is in effect. ``t_*``: one entry per trade;
+    ``t_px`` is the YES price in cents, ``t_yes`` the taker's outcome side, ``t_oi`` open
+    interest after the trade, ``t_cum`` cumulative count (``t_cum[k]`` = sum of the first ``k``
+    counts). A YES taker buys at the ask (off the NO bids), a NO taker sells at the bid.
     """
 
     q_us: list[int] = field(default_factory=list)
@@ -56,6 +67,7 @@ class Tape:
     q_ask: list[int] = field(default_factory=list)
     q_bsz: list[int] = field(default_factory=list)
     q_asz: list[int] = field(default_factory=list)
+    q_kind: list[int] = field(default_factory=list)
     t_us: list[int] = field(default_factory=list)
     t_px: list[int] = field(default_factory=list)
     t_cc: list[int] = field(default_factory=list)
@@ -157,14 +169,61 @@ def simulate_tapes(seed: int, event: Event) -> list[Tape]:
     blocks = event.date >= BLOCK_TRADES_FROM
     close_us = event.close_us
     bucket_us = 900 * US
+    # Refill sizes draw from their own stream, so the prices, trades and ids above stay what they
+    # were before the tape tracked the sizes trades take.
+    refill_rng = random.Random(
+        f"kalshi-sim|{seed}|{event.series_ticker}|{event.date.isoformat()}|refill"
+    )
     tapes = []
     for market, share in zip(event.markets, shares, strict=True):
         n_trades = int(event.expected_trades * share / total_share * rng.uniform(0.6, 1.4))
         tape = Tape()
         _simulate_quotes(rng, fair, market, tape, n_trades, close_us)
         _simulate_trades(rng, tape, n_trades, starts, cum, bucket_us, close_us, fractional, blocks)
+        _take_fills(refill_rng, tape)
         tapes.append(tape)
     return tapes
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class SharedCache(Generic[K, V]):
+    """A thread-safe LRU of values that never depend on "now", shared by every World.
+
+    Unlike ``functools.lru_cache`` the key is given apart from the arguments (an :class:`Event`
+    holds a list, so it cannot be hashed). Two threads missing the same key both compute it; the
+    values are equal, so either may stay.
+    """
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        """The value under ``key``, made by ``make()`` on a miss."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return value
+
+
+_TAPES: SharedCache[tuple[int, str], list[Tape]] = SharedCache(160)
+
+
+def cached_tapes(seed: int, event: Event) -> list[Tape]:
+    """:func:`simulate_tapes`, remembered for the last 160 events (tapes never depend on "now",
+    so every World and order book in the process shares them)."""
+    return _TAPES.get((seed, event.event_ticker), lambda: simulate_tapes(seed, event))
 
 
 def _simulate_quotes(
@@ -181,6 +240,7 @@ def _simulate_quotes(
     half_bid, half_ask = 1, 1
     prev_bid, prev_ask = 0, 100
     q_us, q_bid, q_ask, q_bsz, q_asz = tape.q_us, tape.q_bid, tape.q_ask, tape.q_bsz, tape.q_asz
+    q_kind = tape.q_kind
     at = fair.at
     while t < close_us:
         mean, sd = at(t)
@@ -208,6 +268,7 @@ def _simulate_quotes(
             q_ask.append(ask)
             q_bsz.append(0 if bid == 0 else (int(rand() * 800) + 1) * 100)
             q_asz.append(0 if ask == 100 else (int(rand() * 800) + 1) * 100)
+            q_kind.append(Q_QUOTE)
             prev_bid, prev_ask = bid, ask
         t += int(-log(1.0 - rand()) * mean_gap_us) + 1
     # Resting orders are cancelled at the close: the book empties just after it.
@@ -216,6 +277,7 @@ def _simulate_quotes(
     q_ask.append(100)
     q_bsz.append(0)
     q_asz.append(0)
+    q_kind.append(Q_CLOSE)
 
 
 def _size_table(n: int = 4096) -> tuple[float, ...]:
@@ -297,6 +359,66 @@ def _simulate_trades(
         t_id.append(bits(128))
         t_oi.append(oi)
         t_cum.append(running)
+
+
+def _take_fills(rng: random.Random, tape: Tape) -> None:
+    """Make every trade take its count off the top of the book, in the quote path.
+
+    The quote path drawn by :func:`_simulate_quotes` only has market makers' re-quotes; this adds,
+    at each trade's instant, a :data:`Q_FILL` entry with the size left at the level it hit (the
+    ask for a YES taker, the bid for a NO taker). A trade larger than the level first gets a
+    :data:`Q_REFILL` entry (a maker tops the level up), so a trade never takes more than rests
+    there and never empties it: the best prices stay the re-quoted ones, which the trades and
+    candles were cut from.
+    """
+    q_us, q_bid, q_ask, q_bsz, q_asz = tape.q_us, tape.q_bid, tape.q_ask, tape.q_bsz, tape.q_asz
+    q_kind = tape.q_kind
+    t_us, t_cc, t_yes = tape.t_us, tape.t_cc, tape.t_yes
+    if not t_us:
+        return
+    n_q = len(q_us)
+    out_us: list[int] = []
+    out_bid: list[int] = []
+    out_ask: list[int] = []
+    out_bsz: list[int] = []
+    out_asz: list[int] = []
+    out_kind: list[int] = []
+
+    def emit(t: int, bid: int, ask: int, bsz: int, asz: int, kind: int) -> None:
+        out_us.append(t)
+        out_bid.append(bid)
+        out_ask.append(ask)
+        out_bsz.append(bsz)
+        out_asz.append(asz)
+        out_kind.append(kind)
+
+    rand = rng.random
+    i = 0
+    bid, ask, bsz, asz = 0, 100, 0, 0
+    for t, cc, yes in zip(t_us, t_cc, t_yes, strict=True):
+        # A quote change at the trade's instant comes first (as in candle_rows).
+        while i < n_q and q_us[i] <= t:
+            bid, ask, bsz, asz = q_bid[i], q_ask[i], q_bsz[i], q_asz[i]
+            emit(q_us[i], bid, ask, bsz, asz, q_kind[i])
+            i += 1
+        size = asz if yes else bsz
+        if size <= cc:
+            size = cc + (int(rand() * 800) + 1) * 100
+            if yes:
+                asz = size
+            else:
+                bsz = size
+            emit(t, bid, ask, bsz, asz, Q_REFILL)
+        if yes:
+            asz -= cc
+        else:
+            bsz -= cc
+        emit(t, bid, ask, bsz, asz, Q_FILL)
+    while i < n_q:
+        emit(q_us[i], q_bid[i], q_ask[i], q_bsz[i], q_asz[i], q_kind[i])
+        i += 1
+    tape.q_us, tape.q_bid, tape.q_ask = out_us, out_bid, out_ask
+    tape.q_bsz, tape.q_asz, tape.q_kind = out_bsz, out_asz, out_kind
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 from kalshi_lake.cities import CITIES, TWC_FIRST_DATE, City, family_for_ticker, get_city
 from kalshi_lake.cities import event_date as _parse_event_date
 from kalshi_lake.errors import UnknownCityError
+from kalshi_lake.sim.book import Book, BookChange, book_at, book_changes
 from kalshi_lake.sim.candlejson import historical_candle, live_candle
 from kalshi_lake.sim.model import (
     DAY_US,
@@ -40,7 +41,7 @@ from kalshi_lake.sim.model import (
     short_name,
     to_us,
 )
-from kalshi_lake.sim.tape import CandleRow, Tape, simulate_tapes
+from kalshi_lake.sim.tape import CandleRow, Tape, cached_tapes
 
 __all__ = ["Event", "Market", "World"]
 
@@ -133,11 +134,10 @@ def _cached_event(seed: int, series_ticker: str, day: dt.date) -> Event:
     return make_event(seed, view, day, family)
 
 
-@lru_cache(maxsize=160)
 def _cached_tapes(seed: int, series_ticker: str, day: dt.date) -> list[Tape]:
     # Tapes do not depend on "now", so every World in the process (tests start many servers
     # with the same seed) shares them.
-    return simulate_tapes(seed, _cached_event(seed, series_ticker, day))
+    return cached_tapes(seed, _cached_event(seed, series_ticker, day))
 
 
 class World:
@@ -310,8 +310,8 @@ class World:
         now = self.now_us
         k = tape.n_trades_until(now)
         k24 = tape.n_trades_until(now - DAY_US)
-        active = m.open_us <= now < m.close_us
-        bid, ask, bsz, asz = tape.quote_at(now) if active else (0, 100, 0, 0)
+        # The top of the order book (empty before the first quote and once the close emptied it).
+        bid, ask, bsz, asz = tape.quote_at(now)
         then = now - DAY_US
         if m.open_us <= then < m.close_us:
             pb, pa, _, _ = tape.quote_at(then)
@@ -570,6 +570,23 @@ class World:
 
     # -----------------------------------------------------------------------------------------
     # order book
+
+    def book_changes(self, ticker: str, t0_us: int, t1_us: int) -> list[BookChange]:
+        """:func:`kalshi_lake.sim.book.book_changes` of an existing market, in ``(t0, t1]``
+        (not cut at now: a stream asks for the window its clock has reached). Unknown ticker:
+        KeyError."""
+        found = self.market_and_event(ticker)
+        if found is None:
+            raise KeyError(f"no market {ticker!r} at {fmt_ts(self.now_us)}")
+        return book_changes(self.seed, found[1], ticker, t0_us, t1_us)
+
+    def book_at(self, ticker: str, ts_us: int | None = None) -> Book:
+        """:func:`kalshi_lake.sim.book.book_at` of an existing market at ``ts_us`` (default:
+        now). Unknown ticker: KeyError."""
+        found = self.market_and_event(ticker)
+        if found is None:
+            raise KeyError(f"no market {ticker!r} at {fmt_ts(self.now_us)}")
+        return book_at(self.seed, found[1], ticker, self.now_us if ts_us is None else ts_us)
 
     def orderbook(self, market: Market, depth: int = 0) -> dict[str, Any]:
         """The current book: YES bids and NO bids, ascending, best last (``orderbook_fp``)."""

@@ -25,7 +25,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from kalshi_lake import schemas
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import ConfigError
 from kalshi_lake.lake.engines import duckdb_connect
-from kalshi_lake.lake.raw import RAW_SCHEMA
+from kalshi_lake.lake.raw import RAW_SCHEMA, has_pages
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.log import get_logger
 from kalshi_lake.sql import sqlfiles
@@ -60,6 +60,13 @@ class Source:
     probe: str  # folder (relative to the lake root) that holds the files it reads
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) of its output
     hint: str  # what to run when it has no files
+    #: Whether the lake holds files for it, when "any Parquet under probe" is too wide (the raw
+    #: pages: raw/ws holds WebSocket frames, which their glob skips).
+    has_files: Callable[[Lake], bool] | None = None
+
+    def present(self, lake: Lake) -> bool:
+        """True if ``lake`` holds files this source reads."""
+        return self.has_files(lake) if self.has_files is not None else lake.has_files(self.probe)
 
 
 def _duck_type(t: pa.DataType) -> str:
@@ -103,6 +110,7 @@ SOURCES: dict[str, Source] = {
         "raw",
         _columns(RAW_SCHEMA, (("city", "VARCHAR"), ("date", "DATE"))),
         _BACKFILL_HINT,
+        has_pages,
     ),
     "raw_trades_in": Source(
         "raw_trades_in",
@@ -232,7 +240,7 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
     # 3. the real sources, where there are files to read
     empty: dict[str, list[str]] = {}  # hint -> folders without files
     for name, source in SOURCES.items():
-        if lake.has_files(source.probe):
+        if source.present(lake):
             con.execute(by_name[name].render(uri))
         else:
             empty.setdefault(source.hint, []).append(f"{source.probe}/")

@@ -10,7 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 
-from kalshi_lake.lake.raw import ENDPOINTS
+from kalshi_lake.lake.raw import ENDPOINTS, page_endpoints
 from kalshi_lake.lake.storage import FileStat, Lake
 from kalshi_lake.log import get_logger
 from kalshi_lake.schemas import TABLES
@@ -24,8 +24,8 @@ def cities_in(lake: Lake, only: str | None) -> list[str]:
     if only:
         return [only]
     found: set[str] = set()
-    for top in ("raw", "curated"):
-        for sub in lake.ls_dirs(top):
+    for top, subs in (("raw", page_endpoints(lake)), ("curated", lake.ls_dirs("curated"))):
+        for sub in subs:
             found.update(
                 d.split("=", 1)[1] for d in lake.ls_dirs(top, sub) if d.startswith("city=")
             )
