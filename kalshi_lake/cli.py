@@ -427,6 +427,12 @@ def repair(
     "--now", callback=_instant, help="Simulated now, ISO 8601 (UTC if no offset). [clock]"
 )
 @click.option(
+    "--speed",
+    type=float,
+    help="Simulated seconds per real second: the clock advances from --now, so markets open, "
+    "trade, close and settle while you watch. [frozen]",
+)
+@click.option(
     "--cutoff-lag-days", type=int, default=60, show_default=True, help="Historical cutoff lag."
 )
 def sim(now: dt.datetime | None, **options: Any) -> None:

@@ -18,6 +18,7 @@ MODULES = (
     "queries",
     "validate",
     "s3",
+    "journal",
 )
 
 

@@ -66,6 +66,10 @@ class Journal:
     """An append-only, crash-safe local log of :class:`FrameRecord` records (see module doc).
 
     ``clock`` (epoch seconds) decides the segment periods; tests pass a fake one.
+    ``max_pending``: records waiting for a disk that does not keep up (a stalled or dying
+    disk; at 20,000 frames/s the writer is far ahead) past which :meth:`append` fails with
+    :class:`StorageError` instead of growing memory without bound (a million frames is about
+    half a gigabyte).
     """
 
     def __init__(
@@ -75,12 +79,14 @@ class Journal:
         durable_s: float = 0.5,
         segment_s: float = 3600.0,
         segment_bytes: int = 256 * 1024 * 1024,
+        max_pending: int = 1_000_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.folder = Path(folder)
         self.durable_s = max(0.0, durable_s)
         self.segment_s = max(1.0, segment_s)
         self.segment_bytes = max(len(MAGIC) + 1, segment_bytes)
+        self.max_pending = max(1, max_pending)
         self.clock = clock
         self.stats = JournalStats()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -117,13 +123,19 @@ class Journal:
     def append(self, rec: FrameRecord) -> None:
         """Queue ``rec``; it is durable within ``durable_s``. Never waits for the disk.
 
-        Raises :class:`StorageError` once a write has failed (nothing later can be durable).
+        Raises :class:`StorageError` once a write has failed (nothing later can be durable) or
+        when ``max_pending`` records wait for the disk.
         """
         with self._cond:
             if self._error is not None:
                 raise self._error
             if self._closing:
                 raise RuntimeError("journal is closed")
+            if len(self._queue) >= self.max_pending:
+                raise StorageError(
+                    f"the journal's disk is not keeping up: {len(self._queue)} frames wait for "
+                    f"{self.folder}"
+                )
             self._queue.append(rec)
             self.stats.appended += 1
             n = len(self._queue)
@@ -260,10 +272,12 @@ class Journal:
     def roll(self, lake: Lake, *, older_than_s: float | None = None) -> RollResult:
         """Write every closed segment into ``lake``'s raw layer, then delete it from the journal.
 
-        First what was appended is made durable (a wait of at most ``durable_s``), then the active segment is closed if its period is over (``older_than_s`` None, the
-        default) or if it was opened at least ``older_than_s`` seconds ago (``0``: always; for
-        a shutdown). A crash between a segment's raw files and its deletion is harmless: the
-        next roll finds those files present (same names) and writes only the missing ones.
+        What was appended before the call is made durable first (at most ``durable_s``). Then
+        the active segment is closed if its period is over (``older_than_s`` None, the default)
+        or if it was opened at least ``older_than_s`` seconds ago (``0``: always, for a
+        shutdown). A crash between a segment's raw files and its deletion is harmless: the next
+        roll finds those files present (same names) and writes only the missing ones. A lake
+        that cannot be written raises :class:`StorageError`; the segments stay in the journal.
         """
         self.sync()  # what was appended before the roll is in a segment (at most durable_s)
         with self._roll_lock:
@@ -279,7 +293,13 @@ class Journal:
                 todo = list(self._closed)
             result = RollResult()
             for seg in todo:
-                roll_segment(lake, seg, result)
+                try:
+                    roll_segment(lake, seg, result)
+                except OSError as exc:
+                    where = f" ({exc.filename})" if exc.filename else ""
+                    raise StorageError(
+                        f"could not roll the journal into the lake: {exc.strerror or exc}{where}"
+                    ) from exc
                 os.unlink(seg.path)
                 _fsync_dir(self.folder)
                 with self._io:

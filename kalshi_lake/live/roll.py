@@ -19,7 +19,7 @@ import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,15 +31,13 @@ from kalshi_lake.lake.raw import (
     frame_partition_dir,
 )
 from kalshi_lake.lake.storage import PARQUET_KW, Lake
-from kalshi_lake.live.records import decode_payload
+from kalshi_lake.live.records import EPOCH, US_PER_DAY, Fields, decode_fields
 from kalshi_lake.live.segments import ScanEnd, Segment, raw_name, scan
 
 #: A partition's buffered rows go out as a row group at this many rows...
 ROW_GROUP_ROWS = 65_536
 #: ... or at this many bytes of frame bodies.
 ROW_GROUP_BYTES = 16 * 1024 * 1024
-
-_COLUMNS = [f.name for f in FRAME_SCHEMA]
 
 
 @dataclass
@@ -62,22 +60,21 @@ class _Partition:
     def __init__(self, rel: str, present: bool) -> None:
         self.rel = rel
         self.present = present
-        self.cols: list[list[Any]] = [[] for _ in _COLUMNS]
+        self.buffered: list[Fields] = []
         self.body_bytes = 0
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
-    def add(self, row: tuple[Any, ...]) -> bool:
-        """Buffer one row; True when the buffer should go out as a row group."""
-        for col, v in zip(self.cols, row, strict=True):
-            col.append(v)
+    def add(self, f: Fields) -> bool:
+        """Buffer one record; True when the buffer should go out as a row group."""
+        self.buffered.append(f)
         self.rows += 1
-        self.body_bytes += len(row[-1])
-        return len(self.cols[0]) >= ROW_GROUP_ROWS or self.body_bytes >= ROW_GROUP_BYTES
+        self.body_bytes += len(f[11])
+        return len(self.buffered) >= ROW_GROUP_ROWS or self.body_bytes >= ROW_GROUP_BYTES
 
     def flush(self, lake: Lake, stack: contextlib.ExitStack) -> None:
         """Write the buffered rows as a row group (opening the file on first use)."""
-        if not self.cols[0]:
+        if not self.buffered:
             return
         if self.writer is None:
             sink: IO[bytes] = stack.enter_context(lake.open_atomic(self.rel))
@@ -85,15 +82,16 @@ class _Partition:
             self.writer = pq.ParquetWriter(sink, FRAME_SCHEMA, **opts)
             # Closed before the atomic file is published (callbacks run last-in, first-out).
             stack.callback(self.writer.close)
-        # recv_at is buffered as integer microseconds: one cast per row group, not a datetime
-        # object per row.
-        arrays = [pa.array(self.cols[0], type=pa.int64()).cast(FRAME_SCHEMA.field(0).type)]
-        arrays += [
-            pa.array(c, type=f.type)
-            for c, f in zip(self.cols[1:], list(FRAME_SCHEMA)[1:], strict=True)
-        ]
+        # Records are buffered as decoded (a tuple each) and turned into columns here, in C.
+        # Times are integer microseconds and bodies UTF-8 bytes: one cast per row group (which
+        # also checks the UTF-8), not a Python object per row.
+        cols = list(zip(*self.buffered, strict=True))
+        types = [f.type for f in FRAME_SCHEMA]
+        arrays = [pa.array(cols[0], type=pa.int64()).cast(types[0])]
+        arrays += [pa.array(c, type=t) for c, t in zip(cols[1:9], types[1:9], strict=True)]
+        arrays.append(pa.array(cols[11], type=pa.large_binary()).cast(types[9]))
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=FRAME_SCHEMA))
-        self.cols = [[] for _ in _COLUMNS]
+        self.buffered = []
         self.body_bytes = 0
 
 
@@ -101,32 +99,28 @@ def roll_segment(lake: Lake, seg: Segment, result: RollResult) -> None:
     """Write ``seg``'s records to ``lake`` (see module doc); adds to ``result``."""
     t0 = time.monotonic()
     name = raw_name(seg)
-    parts: dict[tuple[str, dt.date], _Partition] = {}
+    parts: dict[tuple[str, str | int], _Partition] = {}
     end = ScanEnd()
+    dates: dict[str | int, dt.date] = {}
     with contextlib.ExitStack() as stack:
         for payload in scan(seg.path, end):
-            rec = decode_payload(payload)
-            key = (rec.city or CONNECTION_CITY, rec.partition_date())
+            f = decode_fields(payload)
+            # date: the climate date's text, else the UTC receive day (days since the epoch)
+            key = (f[9] or CONNECTION_CITY, f[10] if f[10] is not None else f[0] // US_PER_DAY)
             part = parts.get(key)
             if part is None:
-                rel = f"{frame_partition_dir(*key)}/{name}"
+                day = key[1]
+                if day not in dates:
+                    dates[day] = (
+                        dt.date.fromisoformat(day)
+                        if isinstance(day, str)
+                        else EPOCH + dt.timedelta(days=day)
+                    )
+                rel = f"{frame_partition_dir(key[0], dates[day])}/{name}"
                 part = parts[key] = _Partition(rel, present=lake.exists(rel))
             if part.present:
                 part.rows += 1
-                continue
-            row = (
-                rec.recv_us,
-                rec.conn_id,
-                rec.frame_no,
-                rec.direction,
-                rec.channel,
-                rec.msg_type,
-                rec.sid,
-                rec.seq,
-                rec.market_ticker,
-                rec.body,
-            )
-            if part.add(row):
+            elif part.add(f):
                 part.flush(lake, stack)
         for part in parts.values():
             if not part.present:

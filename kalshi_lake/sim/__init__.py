@@ -2,9 +2,10 @@
 
 Interface::
 
-    from kalshi_lake.sim import SimConfig, SimServer, SimTransport, World
+    from kalshi_lake.sim import SimClock, SimConfig, SimServer, SimTransport, World
 
     cfg = SimConfig(seed=7, now=datetime(2026, 11, 21, 15, 0, tzinfo=UTC),
+                    speed=None,                       # simulated s per real s; None = frozen
                     rate=None, burst=None,            # token bucket (req/s, bucket size); None = off
                     latency_ms=0, jitter_ms=0,        # added per request (uniform +-jitter)
                     fail_rate=0.0,                    # share of requests answered 5xx
@@ -17,12 +18,18 @@ Interface::
                     host="127.0.0.1", port=0)
     with SimServer(cfg) as sim:                       # asyncio server in a thread
         sim.base_url                                  # "http://127.0.0.1:PORT/trade-api/v2"
-        sim.world                                     # World: the deterministic data
+        sim.clock                                     # SimClock: now_us(), now()
+        sim.world                                     # World: the deterministic data (at start)
+        sim.world_now()                               # the World at the clock's now
         sim.stats()                                   # same dict as GET /_sim/stats
         sim.app.handle("GET", "/trade-api/v2/...")    # the exact reply, without a socket
 
     transport = SimTransport(cfg)                     # the same simulator in-process, as an
     httpx.AsyncClient(transport=transport)            # httpx transport: same answers, same faults
+
+    clock = SimClock.manual(start)                    # tests: a clock moved by hand
+    SimServer(cfg, clock=clock)                       # (SimTransport too); clock.advance(s),
+                                                      # clock.set(instant); never backwards
 
     World (pure python; data deterministic from (seed, series, date); "now" only decides what
     exists, statuses and tiers; faults never touch it):
@@ -44,6 +51,12 @@ Interface::
         world.candles(ticker, period=1) -> list[dict]             live shape, completed periods
         world.historical_candles(ticker, period=1) -> list[dict]  flat historical shape
         world.is_historical(ticker) -> bool       settled before market_settled_ts
+        world.book_at(ticker, ts_us=None) -> Book the market's order book (default: at now;
+                                                  .yes/.no: cents -> size in cc, best_bid(),
+                                                  best_ask() on the YES scale)
+        world.book_changes(ticker, t0_us, t1_us)  its level changes in (t0, t1]: BookChange(ts_us,
+                                                  market_ticker, side, price_c, delta_cc, cause)
+                                                  (pure: kalshi_lake.sim.book, from (seed, event))
 
 Fake data at other levels, on the same :mod:`~kalshi_lake.sim.model` (ladders, tickers,
 fixed-point and time formats), for tests and benchmarks that need volume rather than a server:
@@ -59,13 +72,17 @@ a dropped connection counts under status ``"dropped"``.
 pytest fixtures (tests/conftest.py): ``sim`` (running SimServer, seed ``FIXTURE_SEED`` = 7, now
 ``FIXTURE_NOW`` = 2026-11-21T15:00Z, so the cutoff is 2026-09-22T00:00Z) and
 ``sim_factory(**SimConfig kwargs)`` (same defaults; every server stopped at teardown).
-CLI: ``kalshi-lake sim [--port 0] [--seed N] [--now ISO] [--rate R] ...`` prints the base URL as
-its first line and serves until SIGINT/SIGTERM.
+CLI: ``kalshi-lake sim [--port 0] [--seed N] [--now ISO] [--speed X] [--rate R] ...`` prints the
+base URL as its first line and serves until SIGINT/SIGTERM.
 
 Choices where the reference is silent or ambiguous (see ``api.py`` for the details):
 
 - ``now`` is frozen for a server's lifetime (``None``: the clock at start), so equal requests get
-  byte-identical answers; restart to move time.
+  byte-identical answers, unless ``speed`` moves it or a test moves a manual clock; every answer
+  is computed at the instant its request arrives (``GET /_sim/clock``: the simulated now).
+- Order books: unknown, closed and archived markets answer an empty book (HTTP 200); the batch
+  ``/markets/orderbooks`` answers one entry per distinct ticker in request order, an unknown one
+  with an empty book.
 - ``limit`` above the maximum is a 400 (the spec's validators say ``lte``), ``0`` = default.
 - Listings (events, markets, historical markets, trades) are newest first.
 - Candle caps are computed on the requested range: > 5,000 periods is a 400 on per-market paths,
@@ -84,16 +101,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kalshi_lake.sim.clock import SimClock
     from kalshi_lake.sim.config import SimConfig
     from kalshi_lake.sim.server import SimServer, run_sim
     from kalshi_lake.sim.transport import SimTransport
     from kalshi_lake.sim.world import Event, Market, World
 
-__all__ = ["Event", "Market", "SimConfig", "SimServer", "SimTransport", "World", "run_sim"]
+__all__ = [
+    "Event",
+    "Market",
+    "SimClock",
+    "SimConfig",
+    "SimServer",
+    "SimTransport",
+    "World",
+    "run_sim",
+]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy so that importing the package (for the docstring, or World alone) stays cheap.
+    if name == "SimClock":
+        from kalshi_lake.sim import clock
+
+        return clock.SimClock
     if name == "SimConfig":
         from kalshi_lake.sim import config
 

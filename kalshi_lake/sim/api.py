@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
+from kalshi_lake.sim import orderbooks
 from kalshi_lake.sim.candlejson import (
     historical_candle_json,
     live_candle_json,
@@ -178,6 +179,8 @@ class SimApp:
                 return "/markets/trades", self.get_trades_live, ()
             if n == 2 and p[1] == "candlesticks":
                 return "/markets/candlesticks", self.get_batch_candles, ()
+            if n == 2 and p[1] == "orderbooks":
+                return "/markets/orderbooks", self.get_orderbooks, ()
             if n == 2:
                 return "/markets/{ticker}", self.get_market, (p[1],)
             if n == 3 and p[2] == "orderbook":
@@ -496,11 +499,12 @@ class SimApp:
         return {"market": self.world.market_payload(self._live_market(ticker))}
 
     def get_orderbook(self, params: Params, ticker: str) -> dict[str, Any]:
-        """GET /markets/{ticker}/orderbook (``orderbook_fp``; live markets only)."""
-        depth = params.integer("depth") or 0
-        if depth > 100:
-            raise invalid("Depth", "max")
-        return self.world.orderbook(self._live_market(ticker), max(0, depth))
+        """GET /markets/{ticker}/orderbook (:mod:`kalshi_lake.sim.orderbooks`)."""
+        return orderbooks.get_orderbook(self.world, params, ticker)
+
+    def get_orderbooks(self, params: Params) -> dict[str, Any]:
+        """GET /markets/orderbooks (:mod:`kalshi_lake.sim.orderbooks`)."""
+        return orderbooks.get_orderbooks(self.world, params)
 
     # -----------------------------------------------------------------------------------------
     # trades

@@ -30,8 +30,11 @@ PAYLOAD_FAULTS = ("event_no_ticker", *MARKET_FAULTS, "floor_number", "trade_conf
 class SimConfig:
     """Everything that decides what the simulator serves and how it misbehaves.
 
-    ``now`` is the simulated clock, frozen for the server's lifetime (``None``: the real clock at
-    start, truncated to the second). ``rate`` / ``burst`` configure the token bucket in
+    ``now`` is the simulated clock at start (``None``: the real clock at start, truncated to the
+    second). ``speed`` makes it advance: simulated seconds per real second (``None``: frozen for
+    the server's lifetime, so equal requests get byte-identical answers); see
+    :class:`~kalshi_lake.sim.clock.SimClock`, which tests can also hand the server in manual
+    mode. ``rate`` / ``burst`` configure the token bucket in
     requests/s and bucket size (``rate=None``: no limit; ``burst=None``: two seconds of ``rate``,
     like Kalshi's Basic read bucket). ``latency_ms`` is added to every response, plus a uniform
     draw in ``[-jitter_ms, +jitter_ms]`` (never below zero). ``fail_rate`` / ``drop_rate`` /
@@ -75,6 +78,7 @@ class SimConfig:
 
     seed: int = 0
     now: dt.datetime | None = None
+    speed: float | None = None
     rate: float | None = None
     burst: float | None = None
     latency_ms: float = 0.0
@@ -107,6 +111,10 @@ class SimConfig:
                 raise ConfigError(f"now must be a datetime, got {self.now!r}")
             now = self.now if self.now.tzinfo else self.now.replace(tzinfo=UTC)
             object.__setattr__(self, "now", now.astimezone(UTC))
+        if self.speed is not None and not self.speed > 0:
+            raise ConfigError(
+                f"sim speed must be positive (or None for a frozen clock), got {self.speed}"
+            )
         if self.rate is not None and self.rate <= 0:
             raise ConfigError(f"sim rate must be positive (or None for unlimited), got {self.rate}")
         if self.burst is not None and self.burst < 1:

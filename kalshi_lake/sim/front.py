@@ -2,7 +2,10 @@
 
 :class:`Front` answers the stats endpoint, draws the request's seeded faults, applies latency and
 the token bucket, counts, and caches :class:`~kalshi_lake.sim.wire.Reply` objects by request
-target (safe because the world is frozen at ``now``). The loopback server
+target and simulated instant. Every answer is computed at the :class:`~kalshi_lake.sim.clock.
+SimClock`'s now when the request arrives (a :class:`World` per instant: statuses, trades up to
+now, the book at now, the cutoff), so a cached reply is only ever served at the instant it was
+made; a clock moving at a speed caches nothing. The loopback server
 (:mod:`kalshi_lake.sim.server`) and the in-process transport (:mod:`kalshi_lake.sim.transport`)
 both go through it, so they answer and misbehave alike; each only turns an :class:`Answer` into
 bytes on a socket or an ``httpx.Response``.
@@ -11,11 +14,13 @@ bytes on a socket or an ``httpx.Response``.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import OrderedDict
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from kalshi_lake.sim.api import SimApp
+from kalshi_lake.sim.clock import SimClock
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.faults import (
     RATE_LIMITED_BODY,
@@ -27,12 +32,14 @@ from kalshi_lake.sim.faults import (
     cut_body,
 )
 from kalshi_lake.sim.language import requested_language, translated_reply
+from kalshi_lake.sim.model import fmt_ts, from_us
 from kalshi_lake.sim.wire import JSON, PREFIX, Reply, dumps
 from kalshi_lake.sim.world import World
 
-__all__ = ["STATS_PATHS", "Answer", "Front"]
+__all__ = ["CLOCK_PATHS", "STATS_PATHS", "Answer", "Front"]
 
 STATS_PATHS = ("/_sim/stats", PREFIX + "/_sim/stats")
+CLOCK_PATHS = ("/_sim/clock", PREFIX + "/_sim/clock")
 _CACHE_BYTES = 192 * 1024 * 1024
 
 
@@ -76,21 +83,53 @@ class _ReplyCache:
 
 
 class Front:
-    """One simulator's world, app, faults, token bucket, counters and reply cache.
+    """One simulator's clock, worlds, app, faults, token bucket, counters and reply cache.
 
-    ``config.now`` must be set (callers freeze the clock first, see :meth:`SimConfig.resolved_now`).
+    ``config.now`` must be set (callers fix the start first, see :meth:`SimConfig.resolved_now`).
+    ``clock``: the simulated clock (default: ``SimClock(config.now, config.speed)``; tests pass
+    ``SimClock.manual(...)``). ``world`` and ``app`` are those of the clock's instant at start;
+    :meth:`at` gives those of any instant.
     """
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, clock: SimClock | None = None) -> None:
         self.config = config
-        self.world = World.from_config(config)
-        self.app = SimApp(
-            self.world, CursorFault.from_config(config), PayloadFaults.from_config(config)
-        )
+        self.clock = clock if clock is not None else SimClock(config.resolved_now(), config.speed)
+        self._cursor_fault = CursorFault.from_config(config)
+        self._payload_faults = PayloadFaults.from_config(config)
+        self._lock = threading.Lock()
+        start = self.clock.now_us()
+        self.world, self.app = self._make(start)
+        self._current = (start, self.world, self.app)
         self.stats = Stats()
         self.faults = Faults(config)
         self.bucket = TokenBucket(config.rate, config.effective_burst) if config.rate else None
         self.cache = _ReplyCache(_CACHE_BYTES)
+
+    def _make(self, now_us: int) -> tuple[World, SimApp]:
+        world = World(self.config.seed, from_us(now_us), self.config.cutoff_lag_days)
+        return world, SimApp(world, self._cursor_fault, self._payload_faults)
+
+    def at(self, now_us: int) -> tuple[World, SimApp]:
+        """The world and routes at simulated instant ``now_us`` (the last instant's are kept, so
+        a frozen or manual clock builds one per instant it visits)."""
+        current = self._current
+        if current[0] == now_us:
+            return current[1], current[2]
+        with self._lock:
+            if self._current[0] != now_us:
+                world, app = self._make(now_us)
+                self._current = (now_us, world, app)
+            return self._current[1], self._current[2]
+
+    def world_now(self) -> World:
+        """The world at the clock's now."""
+        return self.at(self.clock.now_us())[0]
+
+    def clock_snapshot(self) -> dict[str, object]:
+        """What ``GET /_sim/clock`` answers: the simulated now and how the clock moves."""
+        now = self.clock.now_us()
+        mode = "manual" if self.clock.is_manual else "frozen" if self.clock.is_frozen else "moving"
+        return {"mode": mode, "now": fmt_ts(now), "now_us": now, "speed": self.clock.speed}
 
     async def answer(
         self,
@@ -108,8 +147,13 @@ class Front:
         path = target.partition("?")[0]
         if path in STATS_PATHS:
             return Answer(200, dumps(self.stats.snapshot()))
+        if path in CLOCK_PATHS:
+            return Answer(200, dumps(self.clock_snapshot()))
+        # The instant the request arrived: the whole answer is computed there.
+        now_us = self.clock.now_us()
+        _, app = self.at(now_us)
         self.stats.language(accept_language)
-        endpoint = self.app.endpoint(target)
+        endpoint = app.endpoint(target)
         plan = self.faults.draw()
         if plan.delay_s > 0:
             self.stats.fault("delayed")
@@ -132,12 +176,16 @@ class Front:
             status, ctype, body = plan.fail
             self.stats.record(endpoint, str(status), "failed")
             return Answer(status, body, ctype)
-        key = f"{method} {target}"
-        reply = self.cache.get(key)
+        # Never an answer from another instant: the key holds the instant, and a clock moving
+        # at a speed (a new instant every request) skips the cache.
+        caching = self.clock.speed is None
+        key = f"{now_us} {method} {target}"
+        reply = self.cache.get(key) if caching else None
         if reply is None:
             loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(executor, self.app.handle, method, target)
-            self.cache.put(key, reply)
+            reply = await loop.run_in_executor(executor, app.handle, method, target)
+            if caching:
+                self.cache.put(key, reply)
         lang = requested_language(accept_language)
         if lang is not None:
             reply = translated_reply(reply, lang)

@@ -3,7 +3,7 @@
 ``SimServer(cfg).start()`` runs the server in a background thread with its own event loop
 (tests, benchmarks); :func:`run_sim` serves in the foreground until SIGINT/SIGTERM (the CLI).
 Handlers run in a small thread pool so one slow request (a cold listing) never stalls the loop;
-faults, the rate limit, counters and the reply cache are the shared
+faults, the rate limit, counters, the clock and the reply cache are the shared
 :class:`~kalshi_lake.sim.front.Front`. Responses carry no Date header or any other wall-clock
 field, so equal requests get byte-identical answers.
 """
@@ -24,6 +24,7 @@ from kalshi_lake.sim.clock import SimClock
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.front import Front
 from kalshi_lake.sim.wire import JSON, PREFIX
+from kalshi_lake.sim.world import World
 from kalshi_lake.sim.ws import WS_PATH, WsEndpoint
 
 __all__ = ["SimConfig", "SimServer", "run_sim"]
@@ -34,8 +35,9 @@ _MAX_HEADER = 64 * 1024
 class SimServer:
     """A running simulator. Use as a context manager or call :meth:`start` / :meth:`stop`.
 
-    ``clock`` is the simulated clock the WebSocket endpoint streams by (default: frozen at the
-    config's ``now``; tests pass ``SimClock.manual(start)`` and move it).
+    ``clock``: the simulated clock (default: from the config's ``now`` and ``speed``; tests pass
+    ``SimClock.manual(start)`` and move it). REST answers and the WebSocket endpoint
+    (``/trade-api/ws/v2``) both read it.
     """
 
     def __init__(
@@ -45,13 +47,14 @@ class SimServer:
         if overrides:
             cfg = cfg.with_(**overrides)
         if cfg.now is None:
-            cfg = cfg.with_(now=cfg.resolved_now())  # freeze the clock for the server's life
+            cfg = cfg.with_(now=cfg.resolved_now())  # the clock starts at the server's start
         self.config = cfg
-        self._front = Front(cfg)
+        self._front = Front(cfg, clock)
+        #: The simulated clock every answer (REST and WebSocket) is computed at.
+        self.clock = self._front.clock
+        #: The world at the clock's start (:meth:`world_now` for the current instant's).
         self.world = self._front.world
         self.app = self._front.app
-        assert cfg.now is not None
-        self.clock: SimClock = clock if clock is not None else SimClock(cfg.now)
         #: The WebSocket endpoint (``/trade-api/ws/v2``), sharing the world and the clock.
         self.ws = WsEndpoint(cfg, self.world, self.clock)
         self._pool: ThreadPoolExecutor | None = None
@@ -75,6 +78,10 @@ class SimServer:
     def stats(self) -> dict[str, Any]:
         """Counters, the same dict ``GET /_sim/stats`` returns."""
         return self._front.stats.snapshot()
+
+    def world_now(self) -> World:
+        """The world at the clock's now (the same object the REST answers use at that instant)."""
+        return self._front.world_now()
 
     def start(self) -> SimServer:
         """Serve in a background thread; returns once the socket is listening."""

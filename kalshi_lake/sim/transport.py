@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from kalshi_lake.sim.clock import SimClock
 from kalshi_lake.sim.config import SimConfig
 from kalshi_lake.sim.front import Front
 from kalshi_lake.sim.wire import PREFIX
@@ -55,14 +56,17 @@ class SimTransport(httpx.AsyncBaseTransport):
     #: A base URL for clients of this transport (the host is never resolved).
     base_url = f"http://kalshi-sim.invalid{PREFIX}"
 
-    def __init__(self, config: SimConfig | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, config: SimConfig | None = None, *, clock: SimClock | None = None, **overrides: Any
+    ) -> None:
         cfg = config or SimConfig()
         if overrides:
             cfg = cfg.with_(**overrides)
         if cfg.now is None:
-            cfg = cfg.with_(now=cfg.resolved_now())  # frozen for the transport's life
+            cfg = cfg.with_(now=cfg.resolved_now())  # the clock starts at the transport's start
         self.config = cfg
-        self._front = Front(cfg)
+        self._front = Front(cfg, clock)
+        self.clock = self._front.clock
         self.world = self._front.world
         self.app = self._front.app
 

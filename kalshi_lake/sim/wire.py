@@ -94,7 +94,8 @@ class Params:
 
     def __init__(self, query: str) -> None:
         self.raw: dict[str, str] = {}
-        for k, v in parse_qsl(query, keep_blank_values=True):
+        self._pairs = parse_qsl(query, keep_blank_values=True)
+        for k, v in self._pairs:
             if v != "":
                 self.raw[k] = v
             else:
@@ -134,6 +135,10 @@ class Params:
         if v is None:
             return None
         return [s.strip() for s in v.split(",") if s.strip()]
+
+    def repeated(self, name: str) -> list[str]:
+        """Every non-empty value of a repeated parameter (``?a=x&a=y``), in order; commas kept."""
+        return [v for k, v in self._pairs if k == name and v != ""]
 
     def fingerprint(self, endpoint: str) -> int:
         """A 32-bit digest of the endpoint and every filter except ``cursor`` and ``limit``."""

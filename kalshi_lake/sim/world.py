@@ -588,35 +588,6 @@ class World:
             raise KeyError(f"no market {ticker!r} at {fmt_ts(self.now_us)}")
         return book_at(self.seed, found[1], ticker, self.now_us if ts_us is None else ts_us)
 
-    def orderbook(self, market: Market, depth: int = 0) -> dict[str, Any]:
-        """The current book: YES bids and NO bids, ascending, best last (``orderbook_fp``)."""
-        import random
-
-        s = self.summary(market)
-        yes: list[list[str]] = []
-        no: list[list[str]] = []
-        if market.status(self.now_us) == "active":
-            rng = random.Random(f"kalshi-sim|{self.seed}|book|{market.ticker}|{self.now_us}")
-            if s.bid > 0:
-                levels = range(max(1, s.bid - rng.randint(2, 9)), s.bid + 1)
-                yes = [
-                    [dollars(p), count_fp(s.bid_size if p == s.bid else rng.randint(1, 900) * 100)]
-                    for p in levels
-                ]
-            if s.ask < 100:
-                best_no = 100 - s.ask
-                levels = range(max(1, best_no - rng.randint(2, 9)), best_no + 1)
-                no = [
-                    [
-                        dollars(p),
-                        count_fp(s.ask_size if p == best_no else rng.randint(1, 900) * 100),
-                    ]
-                    for p in levels
-                ]
-        if depth > 0:
-            yes, no = yes[-depth:], no[-depth:]
-        return {"orderbook_fp": {"no_dollars": no, "yes_dollars": yes}}
-
 
 def city_or_none(name: str) -> City | None:
     """``get_city`` that returns None instead of raising."""

@@ -206,6 +206,8 @@ class _Connection:
                 args = (text, now) if text else (now,)
                 await loop.run_in_executor(self.endpoint._pool, step, *args)  # type: ignore[arg-type]
                 outbox, self.session.outbox = self.session.outbox, []
+                if self.proto.state is not State.OPEN:
+                    break  # the client closed while the step ran
                 for frame in outbox:
                     self.proto.send_text(frame.encode())
                 if loop.time() >= next_ping:
@@ -219,6 +221,13 @@ class _Connection:
                     break
         except ConnectionError:
             pass
+        except Exception:
+            # A simulator bug must not pass for a network fault: close with 1011 (internal
+            # error) and leave the traceback in the log.
+            _log.exception("WebSocket session %d failed", self.session.conn)
+            with contextlib.suppress(Exception):
+                self.proto.fail(1011, "internal error")
+                await _flush(self.proto, self.writer)
         finally:
             reading.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):

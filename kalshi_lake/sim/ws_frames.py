@@ -19,6 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from kalshi_lake.sim.model import US, Event, Market, count_fp, dollars
@@ -141,6 +142,7 @@ def error(
 # data messages (the ``msg`` objects; the session wraps them with sid and seq)
 
 
+@lru_cache(maxsize=1 << 14)
 def market_id(ticker: str) -> str:
     """A market's stable UUID (the REST payloads carry none, so any fixed value per ticker)."""
     return str(uuid.UUID(bytes=hashlib.md5(ticker.encode()).digest(), version=4))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kalshi_lake.errors import LockedError
+from kalshi_lake.errors import LockedError, StorageError
 from kalshi_lake.live import FrameRecord, Journal
 from kalshi_lake.live.records import HEADER, decode_payload, encode
 from kalshi_lake.live.segments import MAGIC, list_segments, scan
@@ -157,3 +157,59 @@ def test_append_after_close_is_an_error(tmp_path: Path, frame: Frame) -> None:
     j.close()
     with pytest.raises(RuntimeError, match="closed"):
         j.append(frame(1))
+
+
+def test_a_disk_that_does_not_keep_up_fails_appends_instead_of_growing_memory(
+    tmp_path: Path, frame: Frame
+) -> None:
+    j = Journal(tmp_path / "j", max_pending=100, durable_s=0.05)
+    j._io.acquire()  # the disk "stalls": the writer cannot write its batch
+    try:
+        for i in range(100):
+            j.append(frame(i))
+        deadline = time.monotonic() + 30
+        while j._queue and time.monotonic() < deadline:  # the writer took them, waits on disk
+            time.sleep(0.01)
+        for i in range(100, 200):
+            j.append(frame(i))
+        with pytest.raises(StorageError, match="not keeping up"):
+            j.append(frame(200))
+    finally:
+        j._io.release()
+    j.close()
+    with Journal(tmp_path / "j") as j2:
+        assert [r.frame_no for r in j2.replay()] == list(range(200))
+
+
+def test_appends_and_rolls_at_once_keep_every_frame_once(
+    tmp_path: Path, lake_dir: Path, frame: Frame
+) -> None:
+    import threading
+
+    import pyarrow as pa
+
+    from kalshi_lake.lake import Lake
+
+    lake = Lake(str(lake_dir))
+    now = [3600.0 * 1000]
+    stop = threading.Event()
+    with Journal(tmp_path / "j", segment_s=60, clock=lambda: now[0], durable_s=0.02) as j:
+
+        def roller() -> None:
+            while not stop.is_set():
+                j.roll(lake)
+                time.sleep(0.01)
+
+        t = threading.Thread(target=roller)
+        t.start()
+        for i in range(3000):
+            j.append(frame(i, city=("chicago", "nyc", None)[i % 3]))
+            if i % 100 == 99:
+                now[0] += 30  # a new segment every 2 batches
+                time.sleep(0.005)
+        stop.set()
+        t.join()
+        j.roll(lake, older_than_s=0)
+        assert j.stats.segments_opened > 5
+    rows = pa.concat_tables(lake.read_table(p) for p in lake.glob("raw/ws/*/*/*.parquet"))
+    assert sorted(rows["frame_no"].to_pylist()) == list(range(3000))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from kalshi_lake.errors import StorageError
 from kalshi_lake.lake import Lake
 from kalshi_lake.lake.raw import CONNECTION_CITY, FRAME_SCHEMA
 from kalshi_lake.live import FrameRecord, Journal
@@ -182,3 +183,17 @@ def test_roll_to_an_s3_lake(tmp_path: Path, s3_lake: Callable[[], Lake], frame: 
     assert sorted(got["frame_no"].to_pylist()) == list(range(120))
     assert sorted(got["body"].to_pylist()) == sorted(r.body for r in recs)
     assert list_segments(tmp_path / "j") == []
+
+
+def test_a_lake_that_cannot_be_written_keeps_the_segments(
+    tmp_path: Path, lake_dir: Path, frame: Frame
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    bad = Lake(str(tmp_path / "a-file" / "lake"))
+    with Journal(tmp_path / "j") as j:
+        for i in range(30):
+            j.append(frame(i))
+        with pytest.raises(StorageError, match="could not roll the journal"):
+            j.roll(bad, older_than_s=0)
+        assert len(j.segments()) == 1 and [r.frame_no for r in j.replay()] == list(range(30))
+        assert j.roll(Lake(str(lake_dir))).frames == 30

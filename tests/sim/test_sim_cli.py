@@ -14,7 +14,7 @@ from kalshi_lake.cli import cli
 def test_sim_subprocess_prints_its_url_first_and_serves() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "kalshi_lake.cli", "sim", "--seed", "3", "--now",
-         "2026-11-21T15:00:00Z", "--cutoff-lag-days", "30", "--rate", "1000"],
+         "2026-11-21T15:00:00Z", "--cutoff-lag-days", "30", "--rate", "1000", "--speed", "60"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -29,6 +29,9 @@ def test_sim_subprocess_prints_its_url_first_and_serves() -> None:
         assert httpx.get(f"{url}/series/KXHIGHNY", timeout=30).json()["series"]["ticker"] == (
             "KXHIGHNY"
         )
+        clock = httpx.get(f"{url}/_sim/clock", timeout=30).json()
+        assert clock["mode"] == "moving" and clock["speed"] == 60
+        assert clock["now"] > "2026-11-21T15:00:00Z"
     finally:
         proc.terminate()
         code = proc.wait(30)
@@ -41,3 +44,5 @@ def test_sim_rejects_bad_options() -> None:
     assert bad_time.exit_code == 2 and "ISO 8601" in bad_time.output
     bad_rate = runner.invoke(cli, ["sim", "--fail-rate", "1.5"])
     assert bad_rate.exit_code == 2 and "fail_rate" in bad_rate.output
+    bad_speed = runner.invoke(cli, ["sim", "--speed", "0"])
+    assert bad_speed.exit_code == 2 and "speed" in bad_speed.output

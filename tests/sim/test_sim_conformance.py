@@ -134,6 +134,10 @@ def test_markets(http: httpx.Client, server: SimServer, validate: Any) -> None:
     )
     validate("GetMarketResponse", _get(http, f"/historical/markets/{hist['markets'][7]['ticker']}"))
     validate("GetMarketOrderbookResponse", _get(http, f"/markets/{ev.markets[2].ticker}/orderbook"))
+    validate(
+        "GetMarketOrderbooksResponse",
+        _get(http, "/markets/orderbooks", tickers=[m.ticker for m in ev.markets] + ["NOPE"]),
+    )
     validate("GetHistoricalCutoffResponse", _get(http, "/historical/cutoff"))
 
 

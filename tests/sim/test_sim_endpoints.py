@@ -52,7 +52,6 @@ def test_unknown_paths_and_tickers_are_404_with_the_error_body(client: httpx.Cli
         "/events/KXHIGHNY-30JAN01",
         "/series/HIGHNY",
         "/historical/markets/KXHIGHNY-26NOV20-T999",
-        "/markets/KXHIGHNY-26NOV20-T999/orderbook",
     ):
         r = client.get(path)
         assert r.status_code == 404, path
@@ -404,29 +403,6 @@ def test_batch_candles_serve_only_the_live_tier(client: httpx.Client, world: Wor
     hist = _get(client, f"/historical/markets/{old.markets[0].ticker}/candlesticks",
                 start_ts=start, end_ts=end, period_interval=1)  # fmt: skip
     assert hist["candlesticks"], "the archived market does have candles there"
-
-
-def test_orderbook_matches_the_market_quote(client: httpx.Client, world: World) -> None:
-    ev = _event(world, dt.date(2026, 11, 21))
-    for m in ev.markets:
-        market = _get(client, f"/markets/{m.ticker}")["market"]
-        book = _get(client, f"/markets/{m.ticker}/orderbook")["orderbook_fp"]
-        yes, no = book["yes_dollars"], book["no_dollars"]
-        assert [p for p, _ in yes] == sorted(p for p, _ in yes), "ascending, best last"
-        if market["yes_bid_dollars"] != "0.0000":
-            assert yes[-1] == [market["yes_bid_dollars"], market["yes_bid_size_fp"]]
-        else:
-            assert yes == []
-        if market["yes_ask_dollars"] != "1.0000":
-            assert Decimal(no[-1][0]) == 1 - Decimal(market["yes_ask_dollars"])
-        top = _get(client, f"/markets/{m.ticker}/orderbook", depth=1)["orderbook_fp"]
-        assert top["yes_dollars"] == yes[-1:]
-    assert client.get(f"/markets/{ev.markets[0].ticker}/orderbook",
-                      params={"depth": 101}).status_code == 400  # fmt: skip
-    done = _event(world, dt.date(2026, 11, 20)).markets[0].ticker
-    assert _get(client, f"/markets/{done}/orderbook") == {
-        "orderbook_fp": {"no_dollars": [], "yes_dollars": []}
-    }
 
 
 def test_series_and_market_payloads(client: httpx.Client, world: World) -> None:

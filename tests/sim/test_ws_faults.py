@@ -3,9 +3,11 @@ and fields) and its clock moving on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
+import pytest
 from websockets.exceptions import ConnectionClosed
 from ws_support import START, Reader, open_ws, run, step_clock, ws_sim
 
@@ -13,6 +15,7 @@ from kalshi_lake.sim import SimConfig, SimServer, World
 from kalshi_lake.sim.clock import SimClock
 from kalshi_lake.sim.config import FIXTURE_SEED
 from kalshi_lake.sim.model import to_us
+from kalshi_lake.sim.ws_session import Session
 
 UTC = dt.UTC
 DAY = dt.date(2026, 11, 21)
@@ -145,3 +148,23 @@ def test_a_moving_clock_streams_settlements_while_the_test_watches() -> None:
     kinds = [f["msg"]["event_type"] for f in frames if f["type"] == "market_lifecycle_v2"]
     assert "determined" in kinds and kinds[-1] == "settled"
     assert clock.now() > start + dt.timedelta(minutes=10)
+
+
+def test_a_simulator_bug_closes_with_1011_not_like_a_network_drop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: Session, now_us: int) -> None:
+        raise RuntimeError("bug")
+
+    async def body(sim: SimServer) -> ConnectionClosed:
+        async with open_ws(sim) as ws:
+            try:
+                await asyncio.wait_for(ws.recv(), 30)
+            except ConnectionClosed as exc:
+                return exc
+        raise AssertionError("the connection stayed open")
+
+    monkeypatch.setattr(Session, "advance", broken)
+    with ws_sim() as sim:
+        exc = run(body(sim))
+    assert exc.rcvd is not None and exc.rcvd.code == 1011
