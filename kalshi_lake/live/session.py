@@ -32,7 +32,7 @@ import datetime as dt
 import itertools
 import json
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kalshi_lake.api.auth import Signer
@@ -97,6 +97,7 @@ class WsSession:
         follows: Callable[[str], bool],
         on_gap: Callable[[Gap], Awaitable[None]] | None = None,
         use_yes_price: bool = False,
+        market_channels: Sequence[str] = MARKET_CHANNELS,
         clock_us: Callable[[], int] = now_us,
         seed: int | None = None,
     ) -> None:
@@ -107,6 +108,7 @@ class WsSession:
         self._follows = follows
         self._on_gap = on_gap
         self._use_yes_price = use_yes_price
+        self.market_channels = tuple(market_channels)
         self._clock_us = clock_us
         self._rng = random.Random(seed)
         self._wanted: set[str] = set()
@@ -295,10 +297,11 @@ class _Conn:
             return  # a subscribe is in flight; the ack handler syncs again
         if not self.sids:
             if wanted:
+                channels = self.s.market_channels
                 cmd = self.cmds.subscribe(
-                    MARKET_CHANNELS, sorted(wanted), use_yes_price=self.s._use_yes_price
+                    channels, sorted(wanted), use_yes_price=self.s._use_yes_price
                 )
-                self.pending[cmd["id"]] = set(MARKET_CHANNELS)
+                self.pending[cmd["id"]] = set(channels)
                 self.markets = wanted
                 await ws.send(cmd)
             return
@@ -316,7 +319,7 @@ class _Conn:
             channels = self.pending.get(head.id or 0)
             if channels is not None:
                 channels.discard(head.channel)
-                if head.channel in MARKET_CHANNELS:
+                if head.channel in self.s.market_channels:
                     self.sids[head.channel] = head.sid
                 if not channels:
                     del self.pending[head.id or 0]
@@ -363,7 +366,7 @@ class _Conn:
             await ws.send(self.cmds.subscribe([LIFECYCLE]))
             await self._gap(Gap("overflow", channel, (), 0, self.s._clock_us()))
             return
-        if channel in MARKET_CHANNELS and self.sids.get(channel) == sid:
+        if channel in self.s.market_channels and self.sids.get(channel) == sid:
             del self.sids[channel]
             cmd = self.cmds.subscribe(
                 [channel], sorted(self.markets), use_yes_price=self.s._use_yes_price
