@@ -403,7 +403,7 @@ def follow(
 
     With an API key (KALSHI_API_KEY_ID, KALSHI_PRIVATE_KEY_PATH) one WebSocket connection records
     order books, trades, ticker and lifecycle frames byte for byte (durable within a second,
-    rolled into raw/ws every minute); without one, order books and trades are polled over REST.
+    rolled into raw/ws hourly); without one, order books and trades are polled over REST.
     Every few minutes a REST catch-up (an incremental backfill of the current days) fills any gap.
     Ctrl-C or SIGTERM stop it cleanly (exit 0 with a summary).
     """

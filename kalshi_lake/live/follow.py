@@ -14,7 +14,8 @@
 - **REST order books** (no key, or ``--orderbook rest``): ``GET /markets/orderbooks`` for every
   followed market of a city (up to 100 tickers a request) every ``book_every_s``, kept raw;
 - **the journal** (:mod:`~kalshi_lake.live.journal`): frames durable within half a second on local
-  disk, rolled into ``raw/ws`` every ``roll_every_s``; whatever the last run left is rolled first;
+  disk, each hour's segment rolled into ``raw/ws`` once the hour is over (and everything at a
+  clean stop); whatever an earlier run left is rolled first;
 - **a heartbeat** per city under ``_state/live/`` for ``kalshi-lake status``.
 
 The run summary counts frames, gaps, resyncs, reconnects and REST requests.
@@ -69,6 +70,7 @@ class FollowOptions:
     #: A gap asks for a catch-up this soon (several gaps in a burst share one pass).
     catch_up_after_gap_s: float = 20.0
     book_every_s: float = 10.0
+    #: How often closed journal segments are rolled into raw/ws (a segment closes each hour).
     roll_every_s: float = 60.0
     heartbeat_every_s: float = 5.0
     #: Subscribe to markets opening within this much time.
@@ -394,7 +396,7 @@ class _Follower:
                 )
             tasks.append(
                 asyncio.create_task(
-                    self._every(self.opt.roll_every_s, lambda: self.roll(self.opt.roll_every_s))
+                    self._every(self.opt.roll_every_s, lambda: self.roll(None))
                 )
             )
             tasks.append(
