@@ -395,9 +395,7 @@ class _Follower:
                     )
                 )
             tasks.append(
-                asyncio.create_task(
-                    self._every(self.opt.roll_every_s, lambda: self.roll(None))
-                )
+                asyncio.create_task(self._every(self.opt.roll_every_s, lambda: self.roll(None)))
             )
             tasks.append(
                 asyncio.create_task(self._every(self.opt.heartbeat_every_s, self.heartbeat))
