@@ -13,10 +13,10 @@ CITY   ?=
 START  ?=
 END    ?=
 
-.PHONY: help install test test-spark lint typecheck backfill transform validate demo bench status repair clean
+.PHONY: help install test test-spark lint typecheck backfill follow transform validate demo bench status repair clean
 
 help:
-	@echo "make test | test-fast | test-spark | demo | backfill CITY=chicago|chicago,nyc|all [START=YYYY-MM-DD END=YYYY-MM-DD] | transform | validate | repair [CITY=chicago] | bench | lint"
+	@echo "make test | test-fast | test-spark | demo | backfill CITY=chicago|chicago,nyc|all [START=YYYY-MM-DD END=YYYY-MM-DD] | follow CITY=... [FOR=10m] | transform | validate | repair [CITY=chicago] | bench | lint"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test-spark: $(STAMP)
 backfill: $(STAMP)
 	@test -n "$(CITY)" || { echo "usage: make backfill CITY=chicago|chicago,nyc|all [START=YYYY-MM-DD] [END=YYYY-MM-DD]" >&2; exit 2; }
 	$(KL) --lake $(LAKE) backfill --city "$(CITY)" $(if $(START),--start $(START)) $(if $(END),--end $(END))
+
+# The live recorder: runs until Ctrl-C (FOR=10m to stop by itself). FAMILY=high|low|high,low.
+follow: $(STAMP)
+	@test -n "$(CITY)" || { echo "usage: make follow CITY=chicago|chicago,nyc|all [FAMILY=high,low] [FOR=10m]" >&2; exit 2; }
+	$(KL) --lake $(LAKE) follow --city "$(CITY)" $(if $(FAMILY),--family $(FAMILY)) $(if $(FOR),--for $(FOR))
 
 transform: $(STAMP)
 	$(KL) --lake $(LAKE) transform $(if $(CITY),--city "$(CITY)") $(if $(FULL),--full)

@@ -352,6 +352,87 @@ def _backfill_cities(
         )
 
 
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    """``--for``: ``90s``, ``10m``, ``2h``, ``1d`` or plain seconds."""
+    if value is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    scale = units.get(text[-1:])
+    number = text[:-1] if scale is not None else text
+    try:
+        seconds = float(number) * (scale or 1)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a duration such as 90s, 10m, 2h or 1d"
+        ) from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise click.BadParameter(f"{value!r} is not a positive duration")
+    return seconds
+
+
+@cli.command()
+@_lake_option
+@click.option("--city", "city", multiple=True, required=True, help=_CITIES_HELP)
+@click.option(
+    "--family",
+    "family",
+    metavar="high,low",
+    default=None,
+    help="Comma-separated market families to follow (high, low). [every family of each city]",
+)
+@click.option(
+    "--orderbook",
+    type=click.Choice(["auto", "ws", "rest", "off"]),
+    default="auto",
+    show_default=True,
+    help="Order books from the WebSocket, REST polling, or not at all; auto: ws with an API "
+    "key, rest without.",
+)
+@click.option("--for", "duration", metavar="DURATION", callback=_duration, help="Stop after "
+              "this long (90s, 10m, 2h, 1d). [until Ctrl-C or SIGTERM]")  # fmt: skip
+@click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
+@click.option("--rate", type=float, help="REST requests per second. [env KALSHI_RATE]")
+@click.option(
+    "--journal",
+    metavar="DIR",
+    help="Local folder of the frame journal. [<lake>/_state/journal; for an S3 lake "
+    "~/.cache/kalshi-lake/journal/<lake>]",
+)
+@click.pass_context
+def follow(
+    ctx: click.Context,
+    city: tuple[str, ...],
+    family: str | None,
+    orderbook: str,
+    duration: float | None,
+    api_url: str | None,
+    rate: float | None,
+    journal: str | None,
+) -> None:
+    """Record live data of the cities' open markets until stopped: the lake kept current.
+
+    With an API key (KALSHI_API_KEY_ID, KALSHI_PRIVATE_KEY_PATH) one WebSocket connection records
+    order books, trades, ticker and lifecycle frames byte for byte (durable within a second,
+    rolled into raw/ws hourly); without one, order books and trades are polled over REST.
+    Every few minutes a REST catch-up (an incremental backfill of the current days) fills any gap.
+    Ctrl-C or SIGTERM stop it cleanly (exit 0 with a summary).
+    """
+    from kalshi_lake.cities import parse_families
+    from kalshi_lake.live.follow import FollowOptions, run_follow
+
+    the_cities = _cities(city)
+    families = parse_families(family)
+    settings = _writing_settings(ctx, api_url=api_url, rate=rate)
+    options = FollowOptions(orderbook=orderbook, duration_s=duration, journal_dir=journal)
+
+    def started(mode: Any) -> None:
+        click.echo(f"follow: {mode.why}", err=True)
+
+    summary = run_follow(settings, the_cities, families=families, options=options, on_start=started)
+    click.echo(summary.render())
+
+
 def _transform_after_fetch(settings: Settings, cities: list[City]) -> None:
     """The transform a backfill runs for each city it fetched; a city another worker is
     transforming is left to it. Exit 3 at the end if some city's raw pages could not be used."""

@@ -163,12 +163,21 @@ class ClientStats:
 ALSO_COUNT: ContextVar[ClientStats | None] = ContextVar("kalshi_also_count", default=None)
 
 
-def _encode_params(params: dict[str, Any] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
+#: Query parameters as sent: text, or a list of texts for a repeated parameter.
+Query = dict[str, str | list[str]]
+
+
+def _encode_params(params: dict[str, Any] | None) -> Query:
+    """Query values as text; a list or tuple becomes a repeated parameter (``?tickers=A&tickers=B``,
+    the form ``GET /markets/orderbooks`` needs)."""
+    out: Query = {}
     for k, v in (params or {}).items():
         if v is None:
             continue
-        out[k] = ("true" if v else "false") if isinstance(v, bool) else str(v)
+        if isinstance(v, (list, tuple)):
+            out[k] = [str(x) for x in v]
+        else:
+            out[k] = ("true" if v else "false") if isinstance(v, bool) else str(v)
     return out
 
 
@@ -307,7 +316,7 @@ class KalshiClient:
         return False
 
     async def _send_once(
-        self, path: str, query: dict[str, str], tier: str
+        self, path: str, query: Query, tier: str
     ) -> tuple[httpx.Response, dt.datetime, int]:
         assert self._http is not None
         async with self._slots:
@@ -366,7 +375,7 @@ class KalshiClient:
         self,
         resp: httpx.Response,
         path: str,
-        query: dict[str, str],
+        query: Query,
         expect: str | None,
         fetched_at: dt.datetime,
         attempts: int,
@@ -444,5 +453,6 @@ def _snippet(body: bytes, n: int = 160) -> str:
     return text + ("..." if len(body) > n else "")
 
 
-def _query_text(query: dict[str, str]) -> str:
-    return "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
+def _query_text(query: Query) -> str:
+    pairs = [(k, x) for k, v in query.items() for x in ([v] if isinstance(v, str) else v)]
+    return "?" + "&".join(f"{k}={v}" for k, v in pairs) if pairs else ""

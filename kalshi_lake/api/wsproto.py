@@ -79,6 +79,8 @@ class FrameHead:
     #: The frame's channel: from its type, or for ``subscribed`` from its ``msg``.
     channel: str | None = None
     market_ticker: str | None = None
+    #: ``msg.event_ticker`` (lifecycle frames about an event)
+    event_ticker: str | None = None
     #: ``msg.code`` of an ``error`` frame.
     code: int | None = None
 
@@ -99,10 +101,12 @@ def parse_head(text: str | bytes) -> FrameHead:
     kind = kind if isinstance(kind, str) else "unknown"
     msg = obj.get("msg")
     channel = CHANNEL_OF_TYPE.get(kind)
-    ticker = code = None
+    ticker = event = code = None
     if isinstance(msg, dict):
         t = msg.get("market_ticker")
         ticker = t if isinstance(t, str) else None
+        e = msg.get("event_ticker")
+        event = e if isinstance(e, str) else None
         if kind == "subscribed" and isinstance(msg.get("channel"), str):
             channel = msg["channel"]
         if kind == "error":
@@ -117,6 +121,7 @@ def parse_head(text: str | bytes) -> FrameHead:
         id=_int(obj.get("id")),
         channel=channel,
         market_ticker=ticker,
+        event_ticker=event,
         code=code,
     )
 

@@ -40,6 +40,7 @@ ENDPOINTS: dict[str, str] = {
     "batch_candlesticks": "GET /markets/candlesticks",
     "cutoff": "GET /historical/cutoff",
     "orderbook": "GET /markets/{ticker}/orderbook",
+    "orderbooks": "GET /markets/orderbooks (batch; the live recorder's polls)",
 }
 
 TIERS = ("live", "historical")

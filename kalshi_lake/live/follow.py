@@ -1,0 +1,467 @@
+"""``kalshi-lake follow``: record what only exists live, and keep the lake current.
+
+:func:`run_follow` runs until stopped (Ctrl-C, SIGTERM, or ``--for``):
+
+- **discovery** (:mod:`~kalshi_lake.live.markets`), every ``discover_every_s``: the followed
+  series' current markets from REST, kept raw; the WebSocket subscriptions follow the result;
+- **the WebSocket session** (:mod:`~kalshi_lake.live.session`) when a key is configured (the
+  WebSocket refuses unsigned connections, https://docs.kalshi.com/websockets/websocket-connection):
+  order books, trades, ticker and lifecycle, every frame into the journal;
+- **REST catch-up**, every ``catch_up_every_s`` and soon after any gap the session reports (a hole
+  in a sequence, a buffer overflow, a reconnect): a backfill of the followed cities' current event
+  days (:func:`~kalshi_lake.backfill.run_backfills`: incremental from each market's saved
+  watermark, so a pass costs a few requests per market). Without a key this is how trades arrive;
+- **REST order books** (no key, or ``--orderbook rest``): ``GET /markets/orderbooks`` for every
+  followed market of a city (up to 100 tickers a request) every ``book_every_s``, kept raw;
+- **the journal** (:mod:`~kalshi_lake.live.journal`): frames durable within half a second on local
+  disk, each hour's segment rolled into ``raw/ws`` once the hour is over (and everything at a
+  clean stop); whatever an earlier run left is rolled first;
+- **a heartbeat** per city under ``_state/live/`` for ``kalshi-lake status``.
+
+The run summary counts frames, gaps, resyncs, reconnects and REST requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kalshi_lake.api.auth import signer_from_settings
+from kalshi_lake.api.client import KalshiClient
+from kalshi_lake.api.wsproto import ws_url_for
+from kalshi_lake.cities import City, family_for_ticker
+from kalshi_lake.config import Settings
+from kalshi_lake.errors import ConfigError, KalshiLakeError, UsageError
+from kalshi_lake.lake.raw import RawPage, write_pages
+from kalshi_lake.lake.state import STATE_DIR, new_run_id
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.live.journal import Journal
+from kalshi_lake.live.markets import Discovered, discover
+from kalshi_lake.live.records import FrameRecord
+from kalshi_lake.live.session import Gap, WsSession
+from kalshi_lake.log import get_logger
+
+log = get_logger(__name__)
+
+ORDERBOOK_MODES = ("auto", "ws", "rest", "off")
+#: Tickers per ``GET /markets/orderbooks`` request (Kalshi's maximum).
+BOOKS_PER_REQUEST = 100
+
+
+@dataclass(frozen=True)
+class FollowOptions:
+    """How ``follow`` runs; the defaults are the command's."""
+
+    orderbook: str = "auto"
+    duration_s: float | None = None
+    discover_every_s: float = 300.0
+    catch_up_every_s: float = 300.0
+    #: A gap asks for a catch-up this soon (several gaps in a burst share one pass).
+    catch_up_after_gap_s: float = 20.0
+    book_every_s: float = 10.0
+    #: How often closed journal segments are rolled into raw/ws (a segment closes each hour).
+    roll_every_s: float = 60.0
+    heartbeat_every_s: float = 5.0
+    #: Subscribe to markets opening within this much time.
+    ahead_s: float = 600.0
+    journal_dir: str | None = None
+    use_yes_price: bool = False
+
+    def __post_init__(self) -> None:
+        if self.orderbook not in ORDERBOOK_MODES:
+            raise UsageError(f"--orderbook must be one of {', '.join(ORDERBOOK_MODES)}")
+        if self.duration_s is not None and self.duration_s <= 0:
+            raise UsageError("--for must be a positive duration")
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What runs: the stream (``ws`` or ``rest``) and the order books (``ws``, ``rest``, ``off``)."""
+
+    stream: str
+    books: str
+    why: str
+
+
+def choose_mode(settings: Settings, orderbook: str) -> Mode:
+    """The mode for these settings; ``--orderbook ws`` without a key is a :class:`ConfigError`."""
+    if orderbook == "ws" and not settings.signed:
+        raise ConfigError(
+            "--orderbook ws needs an API key (Kalshi's WebSocket refuses unsigned connections): "
+            "set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or use --orderbook rest"
+        )
+    if settings.signed:
+        books = "ws" if orderbook == "auto" else orderbook
+        why = "an API key is configured: WebSocket (trades, ticker, lifecycle"
+        why += ", order books)" if books == "ws" else f"), order books {books}"
+        return Mode("ws", books, why)
+    books = "rest" if orderbook == "auto" else orderbook
+    why = (
+        "no API key (KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH): the WebSocket needs one, so "
+        f"trades come from REST polling and order books are {books}"
+    )
+    return Mode("rest", books, why)
+
+
+def journal_folder(settings: Settings, chosen: str | None) -> Path:
+    """Where the journal lives: ``chosen``, else ``<lake>/_state/journal`` for a local lake, else
+    a folder per lake under ``~/.cache/kalshi-lake/journal`` (the journal is always local)."""
+    if chosen:
+        return Path(chosen).expanduser()
+    lake = Lake.of(settings)
+    if lake.is_local:
+        return Path(lake.path(STATE_DIR, "journal"))
+    digest = hashlib.sha256(settings.lake.encode()).hexdigest()[:16]
+    return Path.home() / ".cache" / "kalshi-lake" / "journal" / digest
+
+
+@dataclass
+class FollowSummary:
+    """What one ``follow`` run did."""
+
+    run_id: str
+    mode: Mode
+    cities: list[str]
+    seconds: float = 0.0
+    frames_in: int = 0
+    frames_out: int = 0
+    frames_kept: int = 0
+    firehose_skipped: int = 0
+    gaps: int = 0
+    resyncs: int = 0
+    connects: int = 0
+    disconnects: int = 0
+    rest_requests: int = 0
+    catch_up_passes: int = 0
+    book_polls: int = 0
+    raw_files: int = 0
+    followed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        out = dict(self.__dict__)
+        out["mode"] = {"stream": self.mode.stream, "books": self.mode.books}
+        return out
+
+    def render(self) -> str:
+        """The lines printed at the end."""
+        lines = [
+            f"follow {','.join(self.cities)}: {self.seconds:.0f} s, stream {self.mode.stream}, "
+            f"order books {self.mode.books}, {self.followed} markets followed",
+            f"  frames: {self.frames_in} in, {self.frames_out} out, {self.frames_kept} kept "
+            f"({self.firehose_skipped} lifecycle frames of other markets skipped)",
+            f"  gaps {self.gaps}, resyncs {self.resyncs}, connects {self.connects}, "
+            f"disconnects {self.disconnects}",
+            f"  REST: {self.rest_requests} requests, {self.catch_up_passes} catch-up passes, "
+            f"{self.book_polls} order book polls; {self.raw_files} raw files written",
+        ]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+class _Follower:
+    """The loops of one run (see the module doc)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        cities: Sequence[City],
+        families: Sequence[str] | None,
+        options: FollowOptions,
+        mode: Mode,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> None:
+        self.settings = settings
+        self.cities = list(cities)
+        self.families = families
+        self.opt = options
+        self.mode = mode
+        self.transport = transport
+        self.lake = Lake.of(settings)
+        self.run_id = new_run_id()
+        self.summary = FollowSummary(self.run_id, mode, [c.name for c in self.cities])
+        self.journal = Journal(journal_folder(settings, options.journal_dir))
+        self.stop = asyncio.Event()
+        self.catch_up_due = asyncio.Event()
+        self.followed: list[str] = []
+        self.discovered: Discovered | None = None
+        self.last_frame: dict[tuple[str, str], dict[str, int]] = {}
+        self.last_market: dict[str, int] = {}
+        self.session: WsSession | None = None
+        names = {c.name for c in self.cities}
+        self._names = names
+
+    # --- frames --------------------------------------------------------------------------------
+    def follows(self, ticker: str) -> bool:
+        """A ticker (market or event) of a followed city and family."""
+        from kalshi_lake.cities import city_for_ticker
+
+        city = city_for_ticker(ticker)
+        if city is None or city.name not in self._names:
+            return False
+        return self.families is None or family_for_ticker(ticker) in self.families
+
+    def record(self, rec: FrameRecord) -> None:
+        """Journal one frame; remember when each city, family and market last heard anything."""
+        self.journal.append(rec)
+        if rec.direction == "in" and rec.market_ticker and rec.city:
+            family = family_for_ticker(rec.market_ticker) or "?"
+            per = self.last_frame.setdefault((rec.city, family), {})
+            per[rec.channel or "?"] = rec.recv_us
+            self.last_market[rec.market_ticker] = rec.recv_us
+
+    async def on_gap(self, gap: Gap) -> None:
+        log.info("gap (%s on %s): a REST catch-up follows", gap.reason, gap.channel or "all")
+        self.catch_up_due.set()
+
+    # --- loops ---------------------------------------------------------------------------------
+    async def _every(self, seconds: float, step: Callable[[], Awaitable[None]]) -> None:
+        while not self.stop.is_set():
+            try:
+                await step()
+            except KalshiLakeError as exc:
+                if exc.exit_code == 2 and not exc.transient:
+                    raise
+                log.warning("%s", exc)
+                self.summary.notes.append(str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), seconds)
+
+    async def discover_once(self, client: KalshiClient) -> None:
+        now = dt.datetime.now(dt.UTC)
+        found = await discover(
+            client, self.lake, self.cities, self.families, run_id=self.run_id, now=now
+        )
+        self.summary.rest_requests += found.requests
+        self.discovered = found
+        self.followed = found.tickers(now, dt.timedelta(seconds=self.opt.ahead_s))
+        self.summary.followed = max(self.summary.followed, len(self.followed))
+        if self.session is not None:
+            self.session.want(self.followed)
+
+    async def catch_up_loop(self) -> None:
+        from kalshi_lake.backfill.multi import run_backfills
+        from kalshi_lake.errors import FetchIncompleteError, LockedError
+
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.catch_up_due.wait(), self.opt.catch_up_every_s)
+            if self.stop.is_set():
+                return
+            if self.catch_up_due.is_set() and self.summary.catch_up_passes:
+                # let a burst of gaps settle into one pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), self.opt.catch_up_after_gap_s)
+            self.catch_up_due.clear()
+            today = dt.datetime.now(dt.UTC).date()
+            settings = self.settings.with_(progress=False)
+            try:
+                summary = await asyncio.to_thread(
+                    run_backfills,
+                    settings,
+                    self.cities,
+                    today - dt.timedelta(days=2),
+                    today + dt.timedelta(days=1),
+                    families=self.families,
+                    transport=self.transport,
+                )
+                self.summary.rest_requests += summary.requests
+            except (FetchIncompleteError, LockedError) as exc:
+                log.warning("catch-up: %s", exc)
+                self.summary.notes.append(f"catch-up: {exc}")
+            self.summary.catch_up_passes += 1
+
+    async def poll_books(self, client: KalshiClient) -> None:
+        if not self.followed:
+            return
+        by_city: dict[str, list[str]] = {}
+        from kalshi_lake.cities import city_for_ticker
+
+        for t in self.followed:
+            found = city_for_ticker(t)
+            if found is not None:
+                by_city.setdefault(found.name, []).append(t)
+        pages = []
+        for city, tickers in sorted(by_city.items()):
+            for i in range(0, len(tickers), BOOKS_PER_REQUEST):
+                chunk = tickers[i : i + BOOKS_PER_REQUEST]
+                resp = await client.get(
+                    "/markets/orderbooks", {"tickers": chunk}, expect="orderbooks"
+                )
+                self.summary.rest_requests += 1
+                pages.append(
+                    RawPage(
+                        endpoint="orderbooks",
+                        tier="live",
+                        city=city,
+                        date=resp.fetched_at.astimezone(dt.UTC).date(),
+                        request_path=resp.path,
+                        request_params=resp.params,
+                        body=resp.text,
+                        fetched_at=resp.fetched_at,
+                        run_id=self.run_id,
+                        http_status=resp.status,
+                    )
+                )
+        if pages:
+            await asyncio.to_thread(write_pages, self.lake, pages)
+            self.summary.book_polls += 1
+
+    async def roll(self, older_than_s: float | None) -> None:
+        result = await asyncio.to_thread(self.journal.roll, self.lake, older_than_s=older_than_s)
+        self.summary.raw_files += result.files_written
+
+    async def heartbeat(self) -> None:
+        now_us = time.time_ns() // 1000
+        stats = self.session.stats if self.session is not None else None
+        for city in self.cities:
+            for family in city.families:
+                if self.families is not None and family not in self.families:
+                    continue
+                markets = [
+                    m
+                    for m in (self.discovered.markets if self.discovered else ())
+                    if m.city == city.name and m.family == family and m.ticker in self.followed
+                ]
+                body = {
+                    "city": city.name,
+                    "family": family,
+                    "run_id": self.run_id,
+                    "pid": os.getpid(),
+                    "host": os.uname().nodename,
+                    "stream": self.mode.stream,
+                    "books": self.mode.books,
+                    "updated_us": now_us,
+                    "connected_since_us": stats.connected_since_us if stats else None,
+                    "last_frame_us": self.last_frame.get((city.name, family), {}),
+                    "markets": {m.ticker: self.last_market.get(m.ticker) for m in markets},
+                    "gaps": stats.gaps if stats else 0,
+                    "resyncs": stats.resyncs if stats else 0,
+                    "disconnects": stats.disconnects if stats else 0,
+                    "stopped": self.stop.is_set(),
+                }
+                data = json.dumps(body, sort_keys=True).encode()
+                path = f"{STATE_DIR}/live/{city.name}.{family}.json"
+                await asyncio.to_thread(self.lake.write_bytes, data, path)
+
+    # --- the run -------------------------------------------------------------------------------
+    async def run(self) -> FollowSummary:
+        started = time.monotonic()
+        client = KalshiClient(self.settings, transport=self.transport)
+        await client.__aenter__()
+        tasks: list[asyncio.Task[None]] = []
+        self.catch_up_due.set()  # the first pass at once: what traded before we started
+        try:
+            await self.roll(older_than_s=0)  # what an earlier run left in the journal
+            await self.discover_once(client)
+            if self.mode.stream == "ws":
+                channels = ("trade", "ticker") + (
+                    ("orderbook_delta",) if self.mode.books == "ws" else ()
+                )
+                self.session = WsSession(
+                    ws_url_for(self.settings.api_url),
+                    client.signer,
+                    run_id=self.run_id,
+                    journal=self.record,
+                    follows=self.follows,
+                    on_gap=self.on_gap,
+                    use_yes_price=self.opt.use_yes_price,
+                    market_channels=channels,
+                )
+                self.session.want(self.followed)
+                tasks.append(asyncio.create_task(self.session.run(self.stop)))
+            tasks.append(
+                asyncio.create_task(
+                    self._every(self.opt.discover_every_s, lambda: self.discover_once(client))
+                )
+            )
+            tasks.append(asyncio.create_task(self.catch_up_loop()))
+            if self.mode.books == "rest":
+                tasks.append(
+                    asyncio.create_task(
+                        self._every(self.opt.book_every_s, lambda: self.poll_books(client))
+                    )
+                )
+            tasks.append(
+                asyncio.create_task(self._every(self.opt.roll_every_s, lambda: self.roll(None)))
+            )
+            tasks.append(
+                asyncio.create_task(self._every(self.opt.heartbeat_every_s, self.heartbeat))
+            )
+            waiter = asyncio.create_task(self.stop.wait())
+            timer = self.opt.duration_s
+            done, _ = await asyncio.wait(
+                {waiter, *tasks}, timeout=timer, return_when=asyncio.FIRST_COMPLETED
+            )
+            for t in done:
+                if t is not waiter and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+        finally:
+            self.stop.set()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await client.aclose()
+            try:
+                await self.roll(older_than_s=0)  # everything recorded, into raw/ws
+            finally:
+                self.journal.close()
+            with contextlib.suppress(Exception):
+                await self.heartbeat()
+            self._tally(started)
+        return self.summary
+
+    def _tally(self, started: float) -> None:
+        s = self.summary
+        s.seconds = time.monotonic() - started
+        if self.session is not None:
+            st = self.session.stats
+            s.frames_in, s.frames_out, s.frames_kept = st.frames_in, st.frames_out, st.kept
+            s.firehose_skipped, s.gaps, s.resyncs = st.firehose_skipped, st.gaps, st.resyncs
+            s.connects, s.disconnects = st.connects, st.disconnects
+
+
+def run_follow(
+    settings: Settings,
+    cities: Sequence[City],
+    *,
+    families: Sequence[str] | None = None,
+    options: FollowOptions | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_start: Callable[[Mode], None] | None = None,
+) -> FollowSummary:
+    """Follow ``cities`` until stopped or ``options.duration_s`` has passed; the run's summary.
+
+    Raises :class:`ConfigError` (exit 2) for ``--orderbook ws`` without a key, an unreadable key
+    or a refused one (:class:`~kalshi_lake.errors.AuthRefusedError`), and
+    :class:`~kalshi_lake.errors.LockedError` when another ``follow`` holds the journal.
+    """
+    options = options or FollowOptions()
+    if not cities:
+        raise UsageError("no city to follow")
+    mode = choose_mode(settings, options.orderbook)
+    # A key file that cannot be used fails now, before anything is announced or started.
+    signer_from_settings(settings.api_key_id, settings.private_key_path)
+    if on_start is not None:
+        on_start(mode)
+    follower = _Follower(settings, cities, families, options, mode, transport)
+    try:
+        return asyncio.run(follower.run())
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM is how a recorder is stopped: the run has closed its journal and
+        # rolled every frame (its ``finally``); report it like any other end.
+        follower.summary.notes.append("stopped by a signal")
+        return follower.summary
