@@ -204,6 +204,10 @@ def pages_table(pages: Sequence[RawPage]) -> pa.Table:
     return pa.Table.from_pylist([p.row() for p in pages], schema=RAW_SCHEMA)
 
 
+#: Tries of one raw file whose temp file vanished under it (see :func:`write_pages`).
+WRITE_ATTEMPTS = 3
+
+
 def write_pages(lake: Lake, pages: Sequence[RawPage]) -> list[str]:
     """Write pages as one new file per (endpoint, city, date) partition and family; returns
     the paths.
@@ -217,6 +221,17 @@ def write_pages(lake: Lake, pages: Sequence[RawPage]) -> list[str]:
         groups.setdefault((p.endpoint, p.city, p.date, page_family(p) or ""), []).append(p)
     written = []
     for (endpoint, city, date, family), group in sorted(groups.items()):
-        rel = f"{partition_dir(endpoint, city, date)}/{raw_file_name(family or None)}"
-        written.append(lake.write_table(pages_table(group), rel, use_dictionary=_DICT_COLUMNS))
+        table = pages_table(group)
+        for attempt in range(WRITE_ATTEMPTS):
+            rel = f"{partition_dir(endpoint, city, date)}/{raw_file_name(family or None)}"
+            try:
+                written.append(lake.write_table(table, rel, use_dictionary=_DICT_COLUMNS))
+                break
+            except FileNotFoundError:
+                # A backfill taking a city's lease sweeps the temp files older than its lease
+                # from that city's raw folders; a writer without the lease (the live recorder's
+                # REST pages) can lose its temp file to that sweep mid-write. Writing again under
+                # a new name is safe: a file appears whole or not at all.
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
     return written

@@ -236,6 +236,11 @@ class _Follower:
                     raise
                 log.warning("%s", exc)
                 self.summary.notes.append(str(exc))
+            except OSError as exc:
+                # A REST page not written is fetched again by the next catch-up pass; the
+                # recorder itself (the journal) fails loudly on its own.
+                log.warning("could not write to the lake: %s", exc)
+                self.summary.notes.append(f"could not write to the lake: {exc}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), seconds)
 
