@@ -405,7 +405,7 @@ class _Follower:
                     books=self.mode.books,
                     every_s=self.opt.heartbeat_every_s,
                     now_us=now_us,
-                    connected_since_us=stats.connected_since_us if stats else None,
+                    connected_since_us=None if stopped or not stats else stats.connected_since_us,
                     last_frame_us=self.last_frame.get((city.name, family), {}),
                     markets=markets,
                     subscribed=subscribed,
