@@ -96,3 +96,25 @@ def test_gaps_resyncs_and_disconnects_are_records_that_status_and_checks_read(
     assert result.offending == len(result.sample)
     assert all(r["recv_at"] > last_pass for r in result.sample), result.sample
     assert all(r["channel"] != "orderbook_delta" for r in result.sample), result.sample
+
+
+@pytest.mark.slow
+def test_rest_mode_markets_polled_are_current_and_a_stop_makes_them_stale(tmp_path: Path) -> None:
+    # the simulated clock at real speed: the followed markets do not change during the run
+    lake = tmp_path / "lake"
+    opts = FollowOptions(
+        duration_s=8, discover_every_s=60, catch_up_every_s=60, book_every_s=1, roll_every_s=60
+    )
+    with SimServer(SimConfig(seed=FIXTURE_SEED, speed=1)).start() as sim:
+        settings = Settings.load(env={}, lake=str(lake), api_url=sim.base_url, progress=False)
+        summary = run_follow(settings, [get_city("nyc")], families=["high"], options=opts)
+    assert summary.book_polls >= 3
+    now = dt.datetime.now(dt.UTC)
+    (row,) = live_status(Lake(str(lake)), now=now)
+    assert row["mode"] == "rest/rest" and row["stopped"] and row["subscribed"] == 0
+    # every followed market was in an order book poll a moment ago: none is stale at a minute
+    assert row["markets"] and all(lag is not None and lag < 30 for lag in row["markets"].values())
+    assert stale_markets([row], 60) == []
+    # the stopped follower's markets fall behind from the moment it stopped
+    later = live_status(Lake(str(lake)), now=now + dt.timedelta(minutes=5))
+    assert len(stale_markets(later, 60)) == len(row["markets"])
