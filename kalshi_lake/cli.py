@@ -667,19 +667,35 @@ def validate(
 @click.option("--city", "city", multiple=True, help=_CITIES_HELP + " [every city in the lake]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one line per city and family.")
+@click.option(
+    "--max-lag",
+    "max_lag",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Exit 1 naming every followed market whose lag is over SECONDS (for cron).",
+)
 @click.pass_context
-def status(ctx: click.Context, city: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
-    """Per city and family: event dates covered, markets, trades, candles, last fetch, gaps."""
-    from kalshi_lake.errors import UsageError
-    from kalshi_lake.sql import access
+def status(
+    ctx: click.Context, city: tuple[str, ...], as_json: bool, as_csv: bool, max_lag: float | None
+) -> None:
+    """Per city and family: event dates covered, markets, trades, candles, last fetch, gaps; and
+    what `follow` is doing (mode, lag, gaps, resyncs, disconnects)."""
+    import datetime as dt
+
+    from kalshi_lake.errors import UsageError, ValidationFailed
+    from kalshi_lake.sql import access, live_status
 
     if as_json and as_csv:
         raise UsageError("--json and --csv cannot be combined")
     names = _city_scope(city)
     settings = _settings(ctx)
     rows = access.lake_status(settings, names)
+    now = dt.datetime.now(dt.UTC)
+    live = live_status.live_status(settings.lake, names, now=now)
+    stale = live_status.stale_markets(live, max_lag, names) if max_lag is not None else []
     if as_json:
-        click.echo(access.status_json(rows, settings.lake))
+        click.echo(access.status_json(rows, settings.lake, live=live, stale=stale))
     elif as_csv:
         click.echo(access.status_csv(rows), nl=False)
     else:
@@ -687,6 +703,11 @@ def status(ctx: click.Context, city: tuple[str, ...], as_json: bool, as_csv: boo
 
         out = console()
         out.print(access.status_table(rows, settings.lake, width=out.width))
+        if live:
+            out.print(live_status.live_table(live, now=now, width=out.width))
+    if stale:
+        shown = ", ".join(stale[:20]) + (f" and {len(stale) - 20} more" if len(stale) > 20 else "")
+        raise ValidationFailed(f"{len(stale)} stale (lag over {max_lag:g} s): {shown}")
 
 
 @cli.command()

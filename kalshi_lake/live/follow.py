@@ -16,7 +16,9 @@
 - **the journal** (:mod:`~kalshi_lake.live.journal`): frames durable within half a second on local
   disk, each hour's segment rolled into ``raw/ws`` once the hour is over (and everything at a
   clean stop); whatever an earlier run left is rolled first;
-- **a heartbeat** per city under ``_state/live/`` for ``kalshi-lake status``.
+- **a heartbeat** per city and family under ``_state/live/`` for ``kalshi-lake status``, and the
+  follower's own events (start, each catch-up pass) in the journal beside the session's
+  (:mod:`~kalshi_lake.live.heartbeat`).
 
 The run summary counts frames, gaps, resyncs, reconnects and REST requests.
 """
@@ -27,8 +29,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +48,13 @@ from kalshi_lake.errors import ConfigError, KalshiLakeError, UsageError
 from kalshi_lake.lake.raw import RawPage, write_pages
 from kalshi_lake.lake.state import STATE_DIR, new_run_id
 from kalshi_lake.lake.storage import Lake
+from kalshi_lake.live.heartbeat import (
+    FOLLOWER_CONN,
+    Freshness,
+    beat_body,
+    tag_event,
+    write_heartbeat,
+)
 from kalshi_lake.live.journal import Journal
 from kalshi_lake.live.markets import Discovered, discover
 from kalshi_lake.live.records import FrameRecord
@@ -198,7 +207,8 @@ class _Follower:
         self.followed: list[str] = []
         self.discovered: Discovered | None = None
         self.last_frame: dict[tuple[str, str], dict[str, int]] = {}
-        self.last_market: dict[str, int] = {}
+        self.fresh = Freshness()
+        self._event_numbers = itertools.count(1)
         self.session: WsSession | None = None
         names = {c.name for c in self.cities}
         self._names = names
@@ -213,14 +223,41 @@ class _Follower:
             return False
         return self.families is None or family_for_ticker(ticker) in self.families
 
+    def _families(self) -> list[str]:
+        have = sorted({f for c in self.cities for f in c.families})
+        return [f for f in have if self.families is None or f in self.families]
+
     def record(self, rec: FrameRecord) -> None:
         """Journal one frame; remember when each city, family and market last heard anything."""
+        if rec.direction == "event":
+            rec = tag_event(rec, sorted(self._names), self._families())
         self.journal.append(rec)
         if rec.direction == "in" and rec.market_ticker and rec.city:
             family = family_for_ticker(rec.market_ticker) or "?"
             per = self.last_frame.setdefault((rec.city, family), {})
             per[rec.channel or "?"] = rec.recv_us
-            self.last_market[rec.market_ticker] = rec.recv_us
+            self.fresh.seen(rec.market_ticker, rec.recv_us)
+
+    def event(self, what: str, **fields: object) -> None:
+        """The follower's own event record (``conn_id`` ``<run id>.follow``)."""
+        at = time.time_ns() // 1000
+        body = json.dumps({"event": what, "at_us": at, **fields}, separators=(",", ":"))
+        self.record(
+            FrameRecord(
+                recv_us=at,
+                conn_id=f"{self.run_id}.{FOLLOWER_CONN}",
+                frame_no=next(self._event_numbers),
+                direction="event",
+                channel=None,
+                msg_type=what,
+                sid=None,
+                seq=None,
+                market_ticker=None,
+                city=None,
+                date=None,
+                body=body,
+            )
+        )
 
     async def on_gap(self, gap: Gap) -> None:
         log.info("gap (%s on %s): a REST catch-up follows", gap.reason, gap.channel or "all")
@@ -270,6 +307,9 @@ class _Follower:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), self.opt.catch_up_after_gap_s)
             self.catch_up_due.clear()
+            started_us = time.time_ns() // 1000
+            tickers = list(self.followed)
+            ok = False
             today = dt.datetime.now(dt.UTC).date()
             settings = self.settings.with_(progress=False)
             try:
@@ -283,10 +323,15 @@ class _Follower:
                     transport=self.transport,
                 )
                 self.summary.rest_requests += summary.requests
+                ok = True
             except (FetchIncompleteError, LockedError) as exc:
                 log.warning("catch-up: %s", exc)
                 self.summary.notes.append(f"catch-up: {exc}")
             self.summary.catch_up_passes += 1
+            # a finished pass repairs every gap before it (the live_gap_unrepaired check)
+            self.event("catch_up", started_us=started_us, ok=ok, markets=len(tickers))
+            if ok and self.mode.stream == "rest":
+                self.fresh.confirm(tickers, started_us)
 
     async def poll_books(self, client: KalshiClient) -> None:
         if not self.followed:
@@ -299,12 +344,15 @@ class _Follower:
             if found is not None:
                 by_city.setdefault(found.name, []).append(t)
         pages = []
+        polled: list[tuple[list[str], int]] = []
         for city, tickers in sorted(by_city.items()):
             for i in range(0, len(tickers), BOOKS_PER_REQUEST):
                 chunk = tickers[i : i + BOOKS_PER_REQUEST]
+                asked_us = time.time_ns() // 1000
                 resp = await client.get(
                     "/markets/orderbooks", {"tickers": chunk}, expect="orderbooks"
                 )
+                polled.append((chunk, asked_us))
                 self.summary.rest_requests += 1
                 pages.append(
                     RawPage(
@@ -323,43 +371,54 @@ class _Follower:
         if pages:
             await asyncio.to_thread(write_pages, self.lake, pages)
             self.summary.book_polls += 1
+            for chunk, asked_us in polled:
+                self.fresh.confirm(chunk, asked_us)
 
     async def roll(self, older_than_s: float | None) -> None:
         result = await asyncio.to_thread(self.journal.roll, self.lake, older_than_s=older_than_s)
         self.summary.raw_files += result.files_written
 
     async def heartbeat(self) -> None:
+        """Write the heartbeat of every followed city and family (:mod:`.heartbeat`)."""
         now_us = time.time_ns() // 1000
         stats = self.session.stats if self.session is not None else None
+        stopped = self.stop.is_set()
+        subscribed: frozenset[str] = frozenset()
+        if stats is not None and stats.connected_since_us is not None:
+            subscribed = stats.subscribed
+            if not stopped:
+                self.fresh.confirm(subscribed, now_us)
+        counters = {
+            "gaps": stats.gaps if stats else 0,
+            "resyncs": stats.resyncs if stats else 0,
+            "disconnects": stats.disconnects if stats else 0,
+        }
         for city in self.cities:
             for family in city.families:
                 if self.families is not None and family not in self.families:
                     continue
                 markets = [
-                    m
+                    m.ticker
                     for m in (self.discovered.markets if self.discovered else ())
                     if m.city == city.name and m.family == family and m.ticker in self.followed
                 ]
-                body = {
-                    "city": city.name,
-                    "family": family,
-                    "run_id": self.run_id,
-                    "pid": os.getpid(),
-                    "host": os.uname().nodename,
-                    "stream": self.mode.stream,
-                    "books": self.mode.books,
-                    "updated_us": now_us,
-                    "connected_since_us": stats.connected_since_us if stats else None,
-                    "last_frame_us": self.last_frame.get((city.name, family), {}),
-                    "markets": {m.ticker: self.last_market.get(m.ticker) for m in markets},
-                    "gaps": stats.gaps if stats else 0,
-                    "resyncs": stats.resyncs if stats else 0,
-                    "disconnects": stats.disconnects if stats else 0,
-                    "stopped": self.stop.is_set(),
-                }
-                data = json.dumps(body, sort_keys=True).encode()
-                path = f"{STATE_DIR}/live/{city.name}.{family}.json"
-                await asyncio.to_thread(self.lake.write_bytes, data, path)
+                body = beat_body(
+                    city=city.name,
+                    family=family,
+                    run_id=self.run_id,
+                    stream=self.mode.stream,
+                    books=self.mode.books,
+                    every_s=self.opt.heartbeat_every_s,
+                    now_us=now_us,
+                    connected_since_us=None if stopped or not stats else stats.connected_since_us,
+                    last_frame_us=self.last_frame.get((city.name, family), {}),
+                    markets=markets,
+                    subscribed=subscribed,
+                    freshness=self.fresh,
+                    counters=counters,
+                    stopped=stopped,
+                )
+                await asyncio.to_thread(write_heartbeat, self.lake, body)
 
     # --- the run -------------------------------------------------------------------------------
     async def run(self) -> FollowSummary:
@@ -370,6 +429,9 @@ class _Follower:
         self.catch_up_due.set()  # the first pass at once: what traded before we started
         try:
             await self.roll(older_than_s=0)  # what an earlier run left in the journal
+            self.event(
+                "follow_started", stream=self.mode.stream, books=self.mode.books, why=self.mode.why
+            )
             await self.discover_once(client)
             if self.mode.stream == "ws":
                 channels = ("trade", "ticker") + (

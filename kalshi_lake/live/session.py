@@ -82,6 +82,9 @@ class SessionStats:
     resyncs: int = 0
     disconnects: int = 0
     last_frame_us: dict[str, int] = field(default_factory=dict)
+    #: Markets on the acknowledged market subscriptions of the open connection (empty while
+    #: disconnected): a quiet market in here is current, one missing is not (``status``).
+    subscribed: frozenset[str] = frozenset()
 
 
 class WsSession:
@@ -143,6 +146,7 @@ class WsSession:
             except ConnectionDroppedError as exc:
                 self.stats.disconnects += 1
                 self.stats.connected_since_us = None
+                self.stats.subscribed = frozenset()
                 down_since = conn.last_in_us or started
                 conn.event("disconnected", reason=str(exc))
                 log.warning("%s; reconnecting", exc)
@@ -312,6 +316,7 @@ class _Conn:
             if drop:
                 await ws.send(self.cmds.update(sid, "delete_markets", drop))
         self.markets = wanted
+        self.s.stats.subscribed = frozenset(wanted)
 
     async def _handle(self, ws: WsConnection, frame: WireFrame) -> None:
         head = frame.head

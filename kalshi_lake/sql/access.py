@@ -338,10 +338,22 @@ def _run_summary(rec: dict[str, Any] | None) -> str | None:
     return f"{rec.get('command', 'run')} {rec.get('status', '?')} {when}"
 
 
-def status_json(rows: Sequence[dict[str, Any]], lake: str) -> str:
-    """``kalshi-lake status --json``."""
+def status_json(
+    rows: Sequence[dict[str, Any]],
+    lake: str,
+    *,
+    live: Sequence[dict[str, Any]] = (),
+    stale: Sequence[str] = (),
+) -> str:
+    """``kalshi-lake status --json``: the rows, the follower rows (``live``, see
+    :mod:`~kalshi_lake.sql.live_status`) and, with ``--max-lag``, what is ``stale``."""
     return json.dumps(
-        {"lake": lake, "cities": [{k: _json_value(v) for k, v in r.items()} for r in rows]},
+        {
+            "lake": lake,
+            "cities": [{k: _json_value(v) for k, v in r.items()} for r in rows],
+            "live": [{k: _json_value(v) for k, v in r.items()} for r in live],
+            "stale": list(stale),
+        },
         indent=2,
     )
 

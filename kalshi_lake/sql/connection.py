@@ -37,7 +37,7 @@ from kalshi_lake import schemas
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import ConfigError
 from kalshi_lake.lake.engines import duckdb_connect
-from kalshi_lake.lake.raw import RAW_SCHEMA, has_pages
+from kalshi_lake.lake.raw import FRAME_SCHEMA, RAW_SCHEMA, WS_FOLDER, has_pages
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.log import get_logger
 from kalshi_lake.sql import sqlfiles
@@ -93,6 +93,12 @@ def _columns(schema: pa.Schema, hive: Sequence[tuple[str, str]]) -> tuple[tuple[
 _CURATED_HIVE = (("city", "VARCHAR"), ("month", "VARCHAR"))
 _TRANSFORM_HINT = "run `kalshi-lake transform` (or `kalshi-lake backfill`)"
 _BACKFILL_HINT = "run `kalshi-lake backfill --city NAME`"
+_FOLLOW_HINT = "run `kalshi-lake follow --city NAME`"
+
+
+def _has_heartbeats(lake: Lake) -> bool:
+    return lake.has_files("_state", "live", suffix=".json")
+
 
 #: Every macro that reads files, keyed by name. Their .sql files live in queries/views.
 SOURCES: dict[str, Source] = {
@@ -127,6 +133,34 @@ SOURCES: dict[str, Source] = {
             ("created_time", "VARCHAR"),
         ),
         _BACKFILL_HINT,
+    ),
+    "ws_frames_in": Source(
+        "ws_frames_in",
+        f"raw/{WS_FOLDER}",
+        _columns(FRAME_SCHEMA, (("city", "VARCHAR"), ("date", "DATE"))),
+        _FOLLOW_HINT,
+    ),
+    "live_heartbeats_in": Source(
+        "live_heartbeats_in",
+        "_state/live",
+        (
+            ("city", "VARCHAR"),
+            ("family", "VARCHAR"),
+            ("run_id", "VARCHAR"),
+            ("host", "VARCHAR"),
+            ("pid", "BIGINT"),
+            ("stream", "VARCHAR"),
+            ("books", "VARCHAR"),
+            ("every_s", "DOUBLE"),
+            ("updated_at", "TIMESTAMPTZ"),
+            ("connected_since", "TIMESTAMPTZ"),
+            ("stopped", "BOOLEAN"),
+            ("gaps", "BIGINT"),
+            ("resyncs", "BIGINT"),
+            ("disconnects", "BIGINT"),
+        ),
+        _FOLLOW_HINT,
+        _has_heartbeats,
     ),
 }
 

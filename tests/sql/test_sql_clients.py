@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-from sql_lakefactory import LakeData
+from sql_lakefactory import NOW, LakeData
+from sql_livefactory import clean_live
 
 import kalshi_lake
 from kalshi_lake.lake.storage import Lake
@@ -39,6 +41,8 @@ TABLE_MACROS = {
     "raw_pages_in": "raw_pages_in('trades', 'chicago')",
     "raw_trades_in": "raw_trades_in('chicago', DATE '2026-03-01', DATE '2026-03-31')",
     "fetched_days_in": "fetched_days_in('phoenix', DATE '2026-03-01', DATE '2026-11-30')",
+    "ws_frames_in": "ws_frames_in('_connection', DATE '2026-11-21', DATE '2026-11-21')",
+    "live_heartbeats_in": "live_heartbeats_in()",
 }
 #: A query of every scalar macro.
 SCALAR_MACROS = {
@@ -75,8 +79,12 @@ def test_every_object_has_a_query() -> None:
 
 
 @pytest.fixture(scope="module")
-def con(clean_lake: Lake) -> duckdb.DuckDBPyConnection:
-    return kalshi_lake.connect(clean_lake.root)
+def con(clean_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    # the clean lake and a follower's records (raw/ws, heartbeats) for the live views
+    root = tmp_path_factory.mktemp("clients") / "lake"
+    shutil.copytree(clean_lake.root, root)
+    clean_live(NOW).write(Lake(str(root)))
+    return kalshi_lake.connect(str(root))
 
 
 def _free(con: duckdb.DuckDBPyConnection) -> None:
