@@ -163,28 +163,27 @@ def test_every_gap_is_recorded_and_repaired(recording: Recording) -> None:
     assert sum(e["event"] == "disconnected" for _, e in events) == 2
     last_conn = max(r.conn_no for r in rows)
     # an order book gap: a resync on the same sid with a snapshot of each of its markets after
-    # it, or (the connection cut first) the next connection's fresh snapshots
+    # it, unless the connection ended first (a scheduled cut or the end of the run): then the
+    # next connection's fresh snapshots, or nothing left to repair
     for r, e in gaps:
         if e["channel"] != "orderbook_delta":
             continue
-        later = [x for x in rows if (x.conn_no, x.frame_no) > (r.conn_no, r.frame_no)]
+        later = [x for x in rows if x.conn_no == r.conn_no and x.frame_no > r.frame_no]
         resync = next(
-            (
-                _msg(x)
-                for x in later
-                if x.conn_no == r.conn_no and x.msg_type == "resync" and x.sid == e["sid"]
-            ),
-            None,
+            (_msg(x) for x in later if x.msg_type == "resync" and x.sid == e["sid"]), None
         )
-        if resync is None:
-            assert r.conn_no < last_conn, f"order book gap never resynced: {e}"
-            continue
         snapped = {
             x.market_ticker
             for x in later
-            if x.conn_no == r.conn_no and x.msg_type == "orderbook_snapshot" and x.sid == e["sid"]
+            if x.msg_type == "orderbook_snapshot" and x.sid == e["sid"]
         }
-        assert set(resync["markets"]) <= snapped
+        if resync is not None and set(resync["markets"]) <= snapped:
+            continue
+        ended = {x.msg_type for x in later if x.direction == "event"} & {"disconnected", "closed"}
+        assert ended and resync is not None, f"order book gap never resynced: {e}"
+        # the connection ended before the answer: the later frames of the sid are few
+        tail = [x for x in later if x.sid == e["sid"] and x.direction == "in"]
+        assert len(tail) < 100 and (r.conn_no < last_conn or "closed" in ended), e
     # a trade gap or a disconnect: a REST catch-up pass of trades fetched after it
     fetched = _rest_trade_fetches(recording.lake)
     for r, e in events:
@@ -238,8 +237,9 @@ def test_websocket_and_rest_trades_together_are_exactly_the_simulators(
     assert union == set(truth)
     world_ids = {t["trade_id"] for m in followed for t in world.trades(m)}
     assert set(ws_ids) <= world_ids and set(rest) <= world_ids
-    # both sources mattered: the stream saw trades after the last REST pass, and REST filled
-    # trades the stream lost while the recording ran
-    during = {i for i, at in truth.items() if at >= recording.start_us}
-    assert during - set(rest), "every trade came from REST: the stream was not needed"
+    # both sources mattered: the stream carried most of the trades made while it ran (from its
+    # first trade on: all but those of its holes and outages), and REST filled what it lost
+    lo_us = min(int(t["ts_ms"]) for t in ws) * 1000
+    during = {i for i, at in truth.items() if at >= lo_us}
+    assert len(during & set(ws_ids)) >= 0.6 * len(during)
     assert during - set(ws_ids), "the stream lost nothing: the faults did not bite"
