@@ -302,6 +302,9 @@ def measure(seconds: float) -> Iterator[dict[str, object]]:
         "MB",
         rss_mb_every_10s=rss,
         rss_growth_mb=round(r["rss_end"] - base, 1),
+        # the band after the first minute (its segment's first roll): flat means a narrow band
+        rss_mb_min_after_1m=min(rss[6:], default=None),
+        rss_mb_max_after_1m=max(rss[6:], default=None),
         seconds=round(r["seconds"], 1),
         core=core,
     )
