@@ -204,6 +204,10 @@ class _Follower:
         self.journal = Journal(journal_folder(settings, options.journal_dir))
         self.stop = asyncio.Event()
         self.catch_up_due = asyncio.Event()
+        # A catch-up pass (a backfill) deletes the temp files under raw/ of its cities that
+        # predate its lease, taking them for a killed run's: our own page writes (discovery,
+        # book polls) must not be in flight then, or their rename fails.
+        self.raw_writes = asyncio.Lock()
         self.followed: list[str] = []
         self.discovered: Discovered | None = None
         self.last_frame: dict[tuple[str, str], dict[str, int]] = {}
@@ -282,10 +286,11 @@ class _Follower:
                 await asyncio.wait_for(self.stop.wait(), seconds)
 
     async def discover_once(self, client: KalshiClient) -> None:
-        now = dt.datetime.now(dt.UTC)
-        found = await discover(
-            client, self.lake, self.cities, self.families, run_id=self.run_id, now=now
-        )
+        async with self.raw_writes:
+            now = dt.datetime.now(dt.UTC)
+            found = await discover(
+                client, self.lake, self.cities, self.families, run_id=self.run_id, now=now
+            )
         self.summary.rest_requests += found.requests
         self.discovered = found
         self.followed = found.tickers(now, dt.timedelta(seconds=self.opt.ahead_s))
@@ -313,15 +318,16 @@ class _Follower:
             today = dt.datetime.now(dt.UTC).date()
             settings = self.settings.with_(progress=False)
             try:
-                summary = await asyncio.to_thread(
-                    run_backfills,
-                    settings,
-                    self.cities,
-                    today - dt.timedelta(days=2),
-                    today + dt.timedelta(days=1),
-                    families=self.families,
-                    transport=self.transport,
-                )
+                async with self.raw_writes:
+                    summary = await asyncio.to_thread(
+                        run_backfills,
+                        settings,
+                        self.cities,
+                        today - dt.timedelta(days=2),
+                        today + dt.timedelta(days=1),
+                        families=self.families,
+                        transport=self.transport,
+                    )
                 self.summary.rest_requests += summary.requests
                 ok = True
             except (FetchIncompleteError, LockedError) as exc:
@@ -369,7 +375,8 @@ class _Follower:
                     )
                 )
         if pages:
-            await asyncio.to_thread(write_pages, self.lake, pages)
+            async with self.raw_writes:
+                await asyncio.to_thread(write_pages, self.lake, pages)
             self.summary.book_polls += 1
             for chunk, asked_us in polled:
                 self.fresh.confirm(chunk, asked_us)
