@@ -49,6 +49,13 @@ class Row:
     body: str
 
 
+def _conn_no(conn_id: str) -> int:
+    """A connection's number (``<run id>.<n>``); the follower's own records (``<run id>.follow``)
+    come first."""
+    suffix = conn_id.rsplit(".", 1)[1]
+    return int(suffix) if suffix.isdigit() else 0
+
+
 def read_ws(lake: Path) -> list[Row]:
     """Every frame under raw/ws, in recording order (connection, then frame number)."""
     files = sorted(lake.glob("raw/ws/city=*/date=*/*.parquet"))
@@ -60,7 +67,7 @@ def read_ws(lake: Path) -> list[Row]:
         [[str(f) for f in files]],
     ).fetchall()
     out = [
-        Row(int(r[1].rsplit(".", 1)[1]), r[2], r[0], r[1], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+        Row(_conn_no(r[1]), r[2], r[0], r[1], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
         for r in rows
     ]
     out.sort(key=lambda r: (r.conn_no, r.frame_no))
