@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from kalshi_lake.api.client import ApiResponse
+from kalshi_lake.api.client import ApiResponse, KalshiClient
 from kalshi_lake.api.paging import CursorPager
 from kalshi_lake.backfill.context import RunContext, gather
 from kalshi_lake.backfill.keys import market_key
@@ -41,7 +41,7 @@ from kalshi_lake.backfill.plan import (
 )
 from kalshi_lake.backfill.walk import OnPage, WalkSpec, fetch_one, walk
 from kalshi_lake.cities import Series, event_date, family_prefixes
-from kalshi_lake.errors import NotFoundError, UsageError
+from kalshi_lake.errors import NotFoundError, PermanentError, TransientError, UsageError
 from kalshi_lake.log import get_logger
 
 log = get_logger(__name__)
@@ -73,10 +73,15 @@ class EventPlan:
 StartEvents = Callable[[list[EventPlan]], None]
 
 
-async def fetch_reference(ctx: RunContext, series: Sequence[str] | None = None) -> Cutoff:
-    """The archive cutoff and the series records (landed as raw pages); returns the cutoff.
+async def fetch_reference(
+    ctx: RunContext, series: Sequence[str] | None = None
+) -> tuple[Cutoff, dict[str, TransientError | PermanentError]]:
+    """The archive cutoff and the series records (landed as raw pages).
 
     ``series``: the series tickers whose records to fetch (default: every series of the run).
+    Returns the cutoff and the series whose record could not be fetched, with the error: only
+    that family's discovery fails then. A cutoff that could not be fetched raises (no family
+    can be routed without it).
     """
     today = dt.datetime.now(dt.UTC).date()
     tickers = list(series) if series is not None else [s.ticker for s in ctx.all_series]
@@ -93,15 +98,20 @@ async def fetch_reference(ctx: RunContext, series: Sequence[str] | None = None) 
             f"every request to {ctx.client.base_url} answered 404 ({paths}): "
             "is the API URL right? (--api-url / KALSHI_API_URL)"
         )
-    for r in results:
-        if isinstance(r, BaseException):
-            raise r
     resp = results[0]
+    if isinstance(resp, BaseException):
+        raise resp
     assert isinstance(resp, ApiResponse)
-    return Cutoff.from_payload(resp.data)
+    failed: dict[str, TransientError | PermanentError] = {}
+    for t, r in zip(tickers, results[1:], strict=True):
+        if isinstance(r, (TransientError, PermanentError)):
+            failed[t] = r
+        elif isinstance(r, BaseException):
+            raise r
+    return Cutoff.from_payload(resp.data), failed
 
 
-async def unregistered_series(ctx: RunContext) -> list[str]:
+async def unregistered_series(client: KalshiClient) -> list[str]:
     """Temperature series that ``GET /series`` (category "Climate and Weather", every page)
     lists and the registry lacks, sorted.
 
@@ -112,7 +122,7 @@ async def unregistered_series(ctx: RunContext) -> list[str]:
     found: set[str] = set()
     params: dict[str, Any] = {"category": WEATHER_CATEGORY}
     for _ in range(SERIES_PAGES_MAX):
-        resp = await ctx.client.get("/series", params, expect="series")
+        resp = await client.get("/series", params, expect="series")
         for s in resp.data.get("series") or []:
             ticker = s.get("ticker") if isinstance(s, dict) else None
             if not isinstance(ticker, str):
@@ -287,6 +297,7 @@ class Discovery:
             rec = ctx.saved.event(tk)
             if rec and rec.get("final"):
                 ctx.tally.events_skipped += 1
+                ctx.tally.count(tk, "events_skipped")
                 continue
             if not plan.markets and rec and rec.get("markets"):
                 saved = [ctx.saved.market(t) for t in rec["markets"]]

@@ -150,6 +150,21 @@ def run_backfill(
     return run_sync(job.run())
 
 
+async def registry_note(client: KalshiClient) -> str | None:
+    """The summary warning naming temperature series ``GET /series`` lists that the registry
+    lacks (None: it lacks none); a failed read is a warning too, never a failed run."""
+    try:
+        missing = await unregistered_series(client)
+    except (TransientError, PermanentError, ApiUnreachableError) as exc:
+        return f"warning: could not compare the registry with GET /series: {exc}"
+    if not missing:
+        return None
+    return (
+        "warning: GET /series lists temperature series the city registry lacks: "
+        f"{', '.join(missing)} (kalshi-lake cities shows the registry)"
+    )
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to its end, also when called from inside an event loop (a notebook)."""
     try:
@@ -215,6 +230,9 @@ class _Run:
         self.own_stats: ClientStats | None = None
         self.sink: PageSink | None = None
         self._event_tasks: list[asyncio.Future[None]] = []
+        #: Compare the registry with ``GET /series`` at the end (a run of several cities does
+        #: it once for all of them instead).
+        self.check_registry = True
         self._in_flight: asyncio.Semaphore | None = None
 
     async def run(
@@ -375,28 +393,36 @@ class _Run:
         ticker = asyncio.create_task(self._tick(ctx, shown))
         try:
             try:
-                cutoff = await fetch_reference(ctx)
+                cutoff, failed = await fetch_reference(ctx)
             except (TransientError, PermanentError) as exc:
-                self.tally.fail(f"discovery of {self.city.series_ticker} events and markets", exc)
+                # Without the archive cutoff no family can be routed: the run's own failure.
+                self.tally.fail(f"discovery of {self.city.name}'s archive cutoff", exc)
             else:
                 units = EventUnits(ctx, cutoff)
 
                 async def discover(series: Series) -> None:
                     # Events start as soon as their markets are known, so the walks of live
                     # events overlap the (slow, sequential) archive listing. One family's
-                    # failed discovery does not stop the other's.
+                    # failed discovery (its series record included) does not stop the other's.
+                    name = f"discovery of {series.ticker} events and markets"
+                    if series.ticker in failed:
+                        self.tally.fail(name, failed[series.ticker])
+                        return
                     found = Discovery(ctx, cutoff, lambda plans: self._start(units, plans), series)
                     try:
                         await found.run()
                     except (TransientError, PermanentError) as exc:
-                        self.tally.fail(f"discovery of {series.ticker} events and markets", exc)
+                        self.tally.fail(name, exc)
 
                 await gather(*(discover(s) for s in ctx.all_series))
             self.tally.phase = ""
             await gather(*self._event_tasks)
             # Once per run, after the data: the request neither competes with discovery for
             # the rate limit nor shifts anything a run fetches.
-            await self._check_registry(ctx)
+            if self.check_registry:
+                note = await registry_note(ctx.client)
+                if note is not None:
+                    self.tally.notes.append(note)
         finally:
             for task in self._event_tasks:
                 task.cancel()
@@ -405,22 +431,6 @@ class _Run:
                 await ticker
             await ctx.sink.close()
             self._show(ctx, shown)
-
-    async def _check_registry(self, ctx: RunContext) -> None:
-        """Warn (a summary note) about temperature series ``GET /series`` lists that the
-        registry lacks; a failed read is a note too, never a failed run."""
-        try:
-            missing = await unregistered_series(ctx)
-        except (TransientError, PermanentError, ApiUnreachableError) as exc:
-            self.tally.notes.append(
-                f"warning: could not compare the registry with GET /series: {exc}"
-            )
-            return
-        if missing:
-            self.tally.notes.append(
-                "warning: GET /series lists temperature series the city registry lacks: "
-                f"{', '.join(missing)} (kalshi-lake cities shows the registry)"
-            )
 
     def _start(self, units: EventUnits, plans: list[EventPlan]) -> None:
         """Start fetching these events (bounded: a few events in flight per request slot)."""
@@ -433,6 +443,7 @@ class _Run:
             async with sem:
                 await units.event(plan)
                 self.tally.events_done += 1
+                self.tally.count(plan.ticker, "events_done")
 
         for plan in sorted(plans, key=lambda p: (p.date, p.ticker)):
             self._event_tasks.append(asyncio.ensure_future(one(plan)))

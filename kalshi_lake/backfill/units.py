@@ -94,6 +94,7 @@ class EventUnits:
         ctx = self.ctx
         markets = sorted(plan.markets.values(), key=lambda m: m.ticker)
         ctx.tally.markets_seen += len(markets)
+        ctx.tally.count(plan.ticker, "markets", len(markets))
         if not markets:
             log.info("event %s has no markets yet", plan.ticker)
             return
@@ -191,6 +192,7 @@ class EventUnits:
                 agg["lo"], agg["hi"] = merge_span((agg.get("lo"), agg.get("hi")), (lo, hi))
                 agg["n"] = agg.get("n", 0) + n
                 ctx.tally.tier_counts[tier]["trades"] += n
+                ctx.tally.count(m.ticker, "trades", n)
 
             path = "/historical/trades" if tier == "historical" else "/markets/trades"
             spec = WalkSpec(
@@ -211,6 +213,7 @@ class EventUnits:
         span: Span = (rec.get("lo"), rec.get("hi")) if rec else (None, None)
         done: TradesRecord = {"lo": span[0], "hi": span[1], "final": True, "skipped": NEVER_TRADED}
         self.ctx.tally.tier_counts[market_tier(m, self.cutoff)]["trades_skipped"] += 1
+        self.ctx.tally.count(m.ticker, "trades_skipped")
         await self.ctx.sink.note({trades_key(m.ticker): done})
         return span
 
@@ -223,8 +226,11 @@ class EventUnits:
             lo, hi = (rec.get("lo"), rec.get("hi")) if rec else (None, None)
         return candle_window(m, self.ctx.mode, lo, hi)
 
-    def _tally_candles(self, agg: dict[str, Any], candles: list[Any], tier: str) -> None:
-        """Count a page's candles and raise the walk's watermark to its newest period end."""
+    def _tally_candles(
+        self, agg: dict[str, Any], candles: list[Any], tier: str, ticker: str
+    ) -> None:
+        """Count a page's candles (for ``ticker``'s family: one event's or market's page) and
+        raise the walk's watermark to its newest period end."""
         ends: list[int] = [
             e
             for c in candles
@@ -235,6 +241,7 @@ class EventUnits:
         agg["hi"] = max(ends, default=None)
         agg["n"] = agg.get("n", 0) + len(candles)
         self.ctx.tally.tier_counts[tier]["candles"] += len(candles)
+        self.ctx.tally.count(ticker, "candles", len(candles))
 
     async def event_candles(
         self, plan: EventPlan, markets: list[MarketInfo], spans: dict[str, Span]
@@ -249,7 +256,8 @@ class EventUnits:
 
             def on_page(data: dict[str, Any]) -> None:
                 per_market = data.get("market_candlesticks") or []
-                self._tally_candles(agg, [c for cs in per_market for c in cs or []], "live")
+                candles = [c for cs in per_market for c in cs or []]
+                self._tally_candles(agg, candles, "live", plan.ticker)
 
             path = f"/series/{plan.series}/events/{plan.ticker}/candlesticks"
             spec = WalkSpec(
@@ -332,9 +340,8 @@ class EventUnits:
             entries = [e for e in data.get("markets") or [] if isinstance(e, dict)]
             got = {e["market_ticker"] for e in entries if isinstance(e.get("market_ticker"), str)}
             agg["seen"] = sorted(got.union(agg.get("seen") or ()))
-            self._tally_candles(
-                agg, [c for e in entries for c in e.get("candlesticks") or []], "live"
-            )
+            candles = [c for e in entries for c in e.get("candlesticks") or []]
+            self._tally_candles(agg, candles, "live", plan.ticker)
 
         spec = WalkSpec(
             "batch_candlesticks", "live", "/markets/candlesticks", "markets", plan.date, key,
@@ -375,7 +382,8 @@ class EventUnits:
             agg: dict[str, Any] = {}
 
             def on_page(data: dict[str, Any]) -> None:
-                self._tally_candles(agg, data.get("candlesticks") or [], "historical")
+                candles = data.get("candlesticks") or []
+                self._tally_candles(agg, candles, "historical", m.ticker)
 
             path = f"/historical/markets/{m.ticker}/candlesticks"
             spec = WalkSpec(
