@@ -5,8 +5,9 @@
    :class:`UsageError` (exit 2).
 
 One :class:`Discovery` per series (family) of the city walks phases 2 to 5 for that series.
-2. :meth:`Discovery.list_events_and_live_markets`: ``/events?series_ticker=`` and, unless the
-   range is all archived or all done, ``/markets?series_ticker=&min_close_ts=&max_close_ts=``.
+2. :meth:`Discovery.list_events_and_live_markets`: ``/events?series_ticker=`` (stopped once
+   past the range while its pages come newest first) and, unless the range is all archived or
+   all done, ``/markets?series_ticker=&min_close_ts=&max_close_ts=``.
 3. :meth:`Discovery.plan_events`: skip finished events; restore the markets of unfinished ones
    from state when every one of them is final. Events whose markets are known start at once.
 4. :meth:`Discovery.list_archived_markets`: archived events via ``/historical/markets``, one
@@ -161,6 +162,8 @@ class Discovery:
         self.plans: dict[str, EventPlan] = {}
         #: Events in range still to fetch (not final; dropped when their market listing failed).
         self.todo: dict[str, EventPlan] = {}
+        #: The events listing's dates in page order: the last one, and whether they never rose.
+        self._events_order: dict[str, Any] = {"last": None, "ordered": True}
 
     async def run(self) -> None:
         """All phases, in order (see the module docstring)."""
@@ -198,6 +201,7 @@ class Discovery:
                 CursorPager(events_params),
                 WalkSpec("events", "live", "/events", "events", self.today, series=series),
                 on_page=self._on_events,
+                stop=self._events_past_range,
             )
         ]
         if self._need_live_listing():
@@ -229,6 +233,23 @@ class Discovery:
                 log.warning("skipping event with an unparseable ticker %r", tk)
                 continue
             self.listed[tk] = (d, str(ev.get("series_ticker") or self.series))
+            order = self._events_order
+            if order["last"] is not None and d > order["last"]:
+                order["ordered"] = False
+            order["last"] = d
+
+    def _events_past_range(self) -> bool:
+        """True once the events listing has gone past the range (stop walking it).
+
+        Without a ``min_close_ts`` filter (a range reaching into the archive) the listing holds
+        the series' every event since its first: years of pages for a few days. Its pages come
+        newest first (observed, not documented), so once an event dated before the range has
+        gone by, no later page holds one of ours; if the order is ever broken, the walk goes to
+        the end. An event missed all the same would still be found by its markets (the archive
+        and live market listings file every market of the range under its event).
+        """
+        last = self._events_order["last"]
+        return bool(self._events_order["ordered"]) and last is not None and last < self.ctx.start
 
     def _on_markets(self, tier: str, only: set[str] | None = None) -> OnPage:
         """A page handler that files listed markets of the range (of ``only``'s events) by event

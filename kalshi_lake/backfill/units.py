@@ -12,9 +12,12 @@ Per event, once its markets are known (live events overlap the archive listing):
 
 The batch endpoint (https://docs.kalshi.com/api-reference/market/batch-get-market-candlesticks)
 allows 10,000 candles a request against the event endpoint's 5,000: a six-market event open for
-about 38 hours takes 2 requests instead of 3. It packs one event's markets, not several events':
-their windows are a day apart, so a request spanning two events pays for about 62 hours of every
-ticker and fits fewer candles, not more. (``EventUnits.live_candles = "event"`` still uses the
+about 38 hours takes 2 requests instead of 3 (6 x 2,280 minutes = 13,680 > 10,000: 2 is the
+least). It packs one event's markets, not several events': consecutive events' windows are a day
+apart, so a request spanning two pays for about 62 hours of every ticker and fits fewer candles,
+not more (their common 14 hours with 12 tickers is 10,080, just over the cap); and the same day's
+highs and lows (the same window) would share requests (3 for 12 markets instead of 4) only on
+pages mixing two events and two families, which the raw layer files under one of them. (``EventUnits.live_candles = "event"`` still uses the
 event endpoint; the curated candles are the same either way.)
 
 Each market's trades and candles are units with a state record (see

@@ -54,8 +54,13 @@ def split(by_endpoint: Mapping[str, int], events: int) -> dict[str, float]:
     }
 
 
+#: The fewest discovery requests of a one-series run: the cutoff, ``GET /series``, the series
+#: record, one events page and one market listing page.
+DISCOVERY_MIN = 5
+
+
 def floor(
-    tier: str, markets_per_event: float, window_min: int, parts: Mapping[str, float]
+    tier: str, markets_per_event: float, window_min: int, parts: Mapping[str, float], events: int
 ) -> float:
     """The fewest requests per event the API allows for what this run fetched.
 
@@ -65,13 +70,13 @@ def floor(
     - candles: a historical market takes one request of its own (no batch on that tier); live
       markets share batch requests of ``tickers x minutes <= 10,000``, a page kept to one
       event (one family, one raw date): ``ceil(markets x window / 10,000)`` a event;
-    - discovery: the measured share (a few listing pages spread over the range's events).
+    - discovery: :data:`DISCOVERY_MIN` requests spread over the range's events.
     """
     if tier == "historical":
         candles = markets_per_event
     else:
         candles = math.ceil(markets_per_event * window_min / BATCH_CANDLES)
-    return parts["trades"] + candles + parts["discovery"]
+    return parts["trades"] + candles + DISCOVERY_MIN / max(1, events)
 
 
 def measure(city_name: str, family: str, tier: str, days: int) -> dict[str, object]:
@@ -112,7 +117,7 @@ def measure(city_name: str, family: str, tier: str, days: int) -> dict[str, obje
         "trades_walks_skipped": skipped,
         "per_event": parts,
         "market_window_min": window,
-        "floor": round(floor(tier, per_event, window, parts), 3),
+        "floor": round(floor(tier, per_event, window, parts, summary.events), 3),
         "by_endpoint": by_endpoint,
     }
 
