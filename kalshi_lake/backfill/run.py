@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -399,6 +400,7 @@ class _Run:
                 self.tally.fail(f"discovery of {self.city.name}'s archive cutoff", exc)
             else:
                 units = EventUnits(ctx, cutoff)
+                start = _FirstWave(ctx.all_series, lambda plans: self._start(units, plans))
 
                 async def discover(series: Series) -> None:
                     # Events start as soon as their markets are known, so the walks of live
@@ -407,12 +409,15 @@ class _Run:
                     name = f"discovery of {series.ticker} events and markets"
                     if series.ticker in failed:
                         self.tally.fail(name, failed[series.ticker])
+                        start.gone(series)
                         return
-                    found = Discovery(ctx, cutoff, lambda plans: self._start(units, plans), series)
+                    found = Discovery(ctx, cutoff, partial(start, series), series)
                     try:
                         await found.run()
                     except (TransientError, PermanentError) as exc:
                         self.tally.fail(name, exc)
+                    finally:
+                        start.gone(series)
 
                 await gather(*(discover(s) for s in ctx.all_series))
             self.tally.phase = ""
@@ -433,20 +438,28 @@ class _Run:
             self._show(ctx, shown)
 
     def _start(self, units: EventUnits, plans: list[EventPlan]) -> None:
-        """Start fetching these events (bounded: a few events in flight per request slot)."""
+        """Start fetching these events (bounded: a few events in flight per request slot).
+
+        The events of one day (a city's high and low) go together, so their live candles can
+        share batch requests (:meth:`EventUnits.events`).
+        """
         if self._in_flight is None:
             assert self.client is not None
             self._in_flight = asyncio.Semaphore(max(2, self.client.concurrency))
         sem = self._in_flight
 
-        async def one(plan: EventPlan) -> None:
+        async def day(group: list[EventPlan]) -> None:
             async with sem:
-                await units.event(plan)
-                self.tally.events_done += 1
-                self.tally.count(plan.ticker, "events_done")
+                await units.events(group)
+                for plan in group:
+                    self.tally.events_done += 1
+                    self.tally.count(plan.ticker, "events_done")
 
+        by_day: dict[dt.date, list[EventPlan]] = {}
         for plan in sorted(plans, key=lambda p: (p.date, p.ticker)):
-            self._event_tasks.append(asyncio.ensure_future(one(plan)))
+            by_day.setdefault(plan.date, []).append(plan)
+        for group in by_day.values():
+            self._event_tasks.append(asyncio.ensure_future(day(group)))
 
     async def _durably(self, write: Callable[..., Any], *args: Any) -> None:
         """Run a durable write in a thread, once the lease is known to be still ours."""
@@ -517,3 +530,29 @@ class _Run:
         client = self._stats()
         sink = self.sink.stats if self.sink is not None else None
         return summarize(base, self.tally, client, sink, time.monotonic() - t0)
+
+
+class _FirstWave:
+    """Starts events as each family's discovery finds them, except the first wave: the events
+    every family's discovery can start at once (their markets on the live listing) are held
+    until each family has found its own (or failed), then started together, so a day's high
+    and low events go together (:meth:`_Run._start`)."""
+
+    def __init__(self, series: Sequence[Series], start: Callable[[list[EventPlan]], None]) -> None:
+        self.start = start
+        self.waiting = {s.ticker for s in series}
+        self.held: list[EventPlan] = []
+
+    def __call__(self, series: Series, plans: list[EventPlan]) -> None:
+        if series.ticker in self.waiting:
+            self.held.extend(plans)
+            self.gone(series)
+        else:
+            self.start(plans)
+
+    def gone(self, series: Series) -> None:
+        """``series`` has nothing more for the first wave (found it, failed or ended)."""
+        self.waiting.discard(series.ticker)
+        if not self.waiting and self.held:
+            held, self.held = self.held, []
+            self.start(held)
