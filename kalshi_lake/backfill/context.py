@@ -40,8 +40,8 @@ class Tally:
     phase: str = "discovering"
     #: The same counters per family (``high``, ``low``): ``events_skipped``, ``events_done``,
     #: ``markets``, ``trades``, ``candles``, ``trades_skipped``, ``pages`` (the family's answered
-    #: requests). Requests that serve every family (the cutoff, ``GET /series``), retries and
-    #: 429s are counted for the run only.
+    #: requests). Requests that serve several families (the cutoff, ``GET /series``, a candle
+    #: page shared by a day's high and low), retries and 429s are counted for the run only.
     family_counts: dict[str, Counter[str]] = field(default_factory=dict)
 
     def count(self, ticker: str | None, name: str, n: int = 1) -> None:

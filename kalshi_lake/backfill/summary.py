@@ -53,8 +53,8 @@ class BackfillSummary:
     candles: int = 0
     by_tier: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Per family (``high``, ``low``): :data:`FAMILY_COUNTERS`. ``requests`` counts the
-    #: family's answered requests; the run's shared ones (the cutoff, ``GET /series``), its
-    #: retries and 429s are in the run's totals only. ``failed``: failed units naming one of
+    #: family's answered requests; the run's shared ones (the cutoff, ``GET /series``, a candle
+    #: page shared by a day's high and low), its retries and 429s are in its totals only. ``failed``: failed units naming one of
     #: the family's tickers.
     by_family: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)

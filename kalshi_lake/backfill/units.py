@@ -13,11 +13,11 @@ Per event, once its markets are known (live events overlap the archive listing):
 The batch endpoint (https://docs.kalshi.com/api-reference/market/batch-get-market-candlesticks)
 allows 10,000 candles a request against the event endpoint's 5,000: a six-market event open for
 about 38 hours takes 2 requests instead of 3 (6 x 2,280 minutes = 13,680 > 10,000: 2 is the
-least). It packs one event's markets, not several events': consecutive events' windows are a day
-apart, so a request spanning two pays for about 62 hours of every ticker and fits fewer candles,
-not more (their common 14 hours with 12 tickers is 10,080, just over the cap); and the same day's
-highs and lows (the same window) would share requests (3 for 12 markets instead of 4) only on
-pages mixing two events and two families, which the raw layer files under one of them. (``EventUnits.live_candles = "event"`` still uses the
+least). The events of one day (a city's high and low, the same window) share requests
+(:class:`_DayBatch`, :mod:`~kalshi_lake.backfill.packing`): 3 for their 12 markets instead of 4.
+Consecutive days do not: their windows are a day apart, so a request spanning two pays for about
+62 hours of every ticker and fits fewer candles, not more (their common 14 hours with 12 tickers
+is 10,080, just over the cap), and a page holds one climate date (its raw partition). (``EventUnits.live_candles = "event"`` still uses the
 event endpoint; the curated candles are the same either way.)
 
 Each market's trades and candles are units with a state record (see
@@ -447,15 +447,20 @@ class _DayBatch:
     markets still need them; each event then records its own markets' candles.
 
     All the events run in one task (:meth:`EventUnits.events`), so none waits on an event that
-    has not started. A failed walk fails the candles unit of every event waiting on it.
+    has not started. The last event to ask runs the walks itself (no task of their own outlives
+    a stopped run); a failed walk fails the candles unit of every event waiting on it.
     """
 
     def __init__(self, units: EventUnits, expected: int) -> None:
         self.units = units
         self.expected = expected
         self.asked: dict[str, tuple[EventPlan, dict[str, tuple[int, int] | None]]] = {}
-        self.ready = asyncio.Event()
-        self.fetched: asyncio.Future[dict[str, int | None]] | None = None
+        self.fetched: asyncio.Future[dict[str, int | None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        # Retrieved here: an error no event waits for any more (the run stopping) is not
+        # reported a second time when the future is collected.
+        self.fetched.add_done_callback(lambda f: f.cancelled() or f.exception())
         #: Each event's chunk walk keys (cleared with its candle records).
         self.keys_of: dict[str, list[str]] = {}
 
@@ -466,12 +471,16 @@ class _DayBatch:
         units, ctx = self.units, self.units.ctx
         windows, done_now = units._live_windows(markets, spans)
         self.asked[plan.ticker] = (plan, windows)
-        if len(self.asked) >= self.expected and self.fetched is None:
-            self.fetched = asyncio.ensure_future(self._fetch())
-            self.ready.set()
-        await self.ready.wait()
-        assert self.fetched is not None
-        # Shielded: one event's unit cancelled must not cancel the walks the others wait on.
+        if len(self.asked) == self.expected:
+            try:
+                self.fetched.set_result(await self._fetch())
+            except asyncio.CancelledError:
+                self.fetched.cancel()
+                raise
+            except BaseException as exc:
+                self.fetched.set_exception(exc)
+                raise
+        # Shielded: one waiting event's unit cancelled must not cancel the others' result.
         his = await asyncio.shield(self.fetched)
         window = union_window(windows.values())
         if window is not None:

@@ -68,8 +68,9 @@ def floor(
       one market ticker, never by event or series), and 1,000 trades a page: the measured
       trades pages, none of them wasted, are the floor;
     - candles: a historical market takes one request of its own (no batch on that tier); live
-      markets share batch requests of ``tickers x minutes <= 10,000``, a page kept to one
-      event (one family, one raw date): ``ceil(markets x window / 10,000)`` a event;
+      markets share batch requests of ``tickers x minutes <= 10,000``, here one series' so one
+      event's a page (a page keeps to one climate date): ``ceil(markets x window / 10,000)``
+      an event (a day's high and low events share pages: :mod:`kalshi_lake.bench.backfill`);
     - discovery: :data:`DISCOVERY_MIN` requests spread over the range's events.
     """
     if tier == "historical":
