@@ -55,7 +55,7 @@ from kalshi_lake.backfill.keys import (
     trades_key,
     trades_walk_key,
 )
-from kalshi_lake.backfill.packing import pack
+from kalshi_lake.backfill.packing import Chunk, pack
 from kalshi_lake.backfill.plan import (
     Cutoff,
     MarketInfo,
@@ -514,7 +514,8 @@ class _DayBatch:
         ]
         plans = {event: plan for event, (plan, _) in self.asked.items()}
         his: dict[str, int | None] = {}
-        for chunk in pack(entries):
+
+        async def one(chunk: Chunk) -> None:
             key = packed_candles_walk_key(chunk.events[0], chunk.tickers, chunk.window)
             plan = plans[chunk.events[0]]
             agg = await self.units._batch_walk(
@@ -524,4 +525,7 @@ class _DayBatch:
                 his[t] = agg.get("hi")
             for event in chunk.events:
                 self.keys_of.setdefault(event, []).append(key)
+
+        # The chunks' walks at once, like the events' own walks they replace.
+        await gather(*(one(c) for c in pack(entries)))
         return his
