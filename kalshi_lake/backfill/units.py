@@ -12,7 +12,7 @@ Per event, once its markets are known (live events overlap the archive listing):
 
 The batch endpoint (https://docs.kalshi.com/api-reference/market/batch-get-market-candlesticks)
 allows 10,000 candles a request against the event endpoint's 5,000: a six-market event open for
-about 38 hours takes 2 requests instead of 3 (6 x 2,280 minutes = 13,680 > 10,000: 2 is the
+about 38 hours takes 2 requests instead of 3 (6 x 2,281 periods = 13,686 > 10,000: 2 is the
 least). The events of one day (a city's high and low, the same window) share requests
 (:class:`_DayBatch`, :mod:`~kalshi_lake.backfill.packing`): 3 for their 12 markets instead of 4.
 Consecutive days do not: their windows are a day apart, so a request spanning two pays for about
