@@ -17,8 +17,9 @@ least). The events of one day (a city's high and low, the same window) share req
 (:class:`_DayBatch`, :mod:`~kalshi_lake.backfill.packing`): 3 for their 12 markets instead of 4.
 Consecutive days do not: their windows are a day apart, so a request spanning two pays for about
 62 hours of every ticker and fits fewer candles, not more (their common 14 hours with 12 tickers
-is 10,080, just over the cap), and a page holds one climate date (its raw partition). (``EventUnits.live_candles = "event"`` still uses the
-event endpoint; the curated candles are the same either way.)
+is 10,080, just over the cap), and a page holds one climate date (its raw partition).
+(``EventUnits.live_candles = "event"`` still uses the event endpoint; the curated candles are
+the same either way.)
 
 Each market's trades and candles are units with a state record (see
 :mod:`~kalshi_lake.backfill.keys`); a final unit is not fetched again, an open one resumes from
