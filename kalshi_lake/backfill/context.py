@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from kalshi_lake.api.client import KalshiClient
 from kalshi_lake.backfill.keys import SavedState
 from kalshi_lake.backfill.sink import PageSink
-from kalshi_lake.cities import City, Series
+from kalshi_lake.cities import City, Series, family_for_ticker
 from kalshi_lake.errors import PermanentError, TransientError
 from kalshi_lake.log import get_logger
 
@@ -38,6 +38,18 @@ class Tally:
     events_todo: dict[str, int] = field(default_factory=dict)
     markets_seen: int = 0
     phase: str = "discovering"
+    #: The same counters per family (``high``, ``low``): ``events_skipped``, ``events_done``,
+    #: ``markets``, ``trades``, ``candles``, ``trades_skipped``, ``pages`` (the family's answered
+    #: requests). Requests that serve several families (the cutoff, ``GET /series``, a candle
+    #: page shared by a day's high and low), retries and 429s are counted for the run only.
+    family_counts: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def count(self, ticker: str | None, name: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``name`` of the family of ``ticker`` (a series, event or market
+        ticker; one the registry does not know is counted for the run only)."""
+        family = family_for_ticker(ticker) if ticker else None
+        if family is not None:
+            self.family_counts.setdefault(family, Counter())[name] += n
 
     def fail(self, name: str, exc: BaseException) -> None:
         """Record a unit (or the run) that could not be done."""

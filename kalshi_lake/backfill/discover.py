@@ -5,8 +5,9 @@
    :class:`UsageError` (exit 2).
 
 One :class:`Discovery` per series (family) of the city walks phases 2 to 5 for that series.
-2. :meth:`Discovery.list_events_and_live_markets`: ``/events?series_ticker=`` and, unless the
-   range is all archived or all done, ``/markets?series_ticker=&min_close_ts=&max_close_ts=``.
+2. :meth:`Discovery.list_events_and_live_markets`: ``/events?series_ticker=`` (stopped once
+   past the range while its pages come newest first) and, unless the range is all archived or
+   all done, ``/markets?series_ticker=&min_close_ts=&max_close_ts=``.
 3. :meth:`Discovery.plan_events`: skip finished events; restore the markets of unfinished ones
    from state when every one of them is final. Events whose markets are known start at once.
 4. :meth:`Discovery.list_archived_markets`: archived events via ``/historical/markets``, one
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from kalshi_lake.api.client import ApiResponse
+from kalshi_lake.api.client import ApiResponse, KalshiClient
 from kalshi_lake.api.paging import CursorPager
 from kalshi_lake.backfill.context import RunContext, gather
 from kalshi_lake.backfill.keys import market_key
@@ -41,7 +42,7 @@ from kalshi_lake.backfill.plan import (
 )
 from kalshi_lake.backfill.walk import OnPage, WalkSpec, fetch_one, walk
 from kalshi_lake.cities import Series, event_date, family_prefixes
-from kalshi_lake.errors import NotFoundError, UsageError
+from kalshi_lake.errors import NotFoundError, PermanentError, TransientError, UsageError
 from kalshi_lake.log import get_logger
 
 log = get_logger(__name__)
@@ -73,10 +74,15 @@ class EventPlan:
 StartEvents = Callable[[list[EventPlan]], None]
 
 
-async def fetch_reference(ctx: RunContext, series: Sequence[str] | None = None) -> Cutoff:
-    """The archive cutoff and the series records (landed as raw pages); returns the cutoff.
+async def fetch_reference(
+    ctx: RunContext, series: Sequence[str] | None = None
+) -> tuple[Cutoff, dict[str, TransientError | PermanentError]]:
+    """The archive cutoff and the series records (landed as raw pages).
 
     ``series``: the series tickers whose records to fetch (default: every series of the run).
+    Returns the cutoff and the series whose record could not be fetched, with the error: only
+    that family's discovery fails then. A cutoff that could not be fetched raises (no family
+    can be routed without it).
     """
     today = dt.datetime.now(dt.UTC).date()
     tickers = list(series) if series is not None else [s.ticker for s in ctx.all_series]
@@ -93,15 +99,20 @@ async def fetch_reference(ctx: RunContext, series: Sequence[str] | None = None) 
             f"every request to {ctx.client.base_url} answered 404 ({paths}): "
             "is the API URL right? (--api-url / KALSHI_API_URL)"
         )
-    for r in results:
-        if isinstance(r, BaseException):
-            raise r
     resp = results[0]
+    if isinstance(resp, BaseException):
+        raise resp
     assert isinstance(resp, ApiResponse)
-    return Cutoff.from_payload(resp.data)
+    failed: dict[str, TransientError | PermanentError] = {}
+    for t, r in zip(tickers, results[1:], strict=True):
+        if isinstance(r, (TransientError, PermanentError)):
+            failed[t] = r
+        elif isinstance(r, BaseException):
+            raise r
+    return Cutoff.from_payload(resp.data), failed
 
 
-async def unregistered_series(ctx: RunContext) -> list[str]:
+async def unregistered_series(client: KalshiClient) -> list[str]:
     """Temperature series that ``GET /series`` (category "Climate and Weather", every page)
     lists and the registry lacks, sorted.
 
@@ -112,7 +123,7 @@ async def unregistered_series(ctx: RunContext) -> list[str]:
     found: set[str] = set()
     params: dict[str, Any] = {"category": WEATHER_CATEGORY}
     for _ in range(SERIES_PAGES_MAX):
-        resp = await ctx.client.get("/series", params, expect="series")
+        resp = await client.get("/series", params, expect="series")
         for s in resp.data.get("series") or []:
             ticker = s.get("ticker") if isinstance(s, dict) else None
             if not isinstance(ticker, str):
@@ -151,6 +162,8 @@ class Discovery:
         self.plans: dict[str, EventPlan] = {}
         #: Events in range still to fetch (not final; dropped when their market listing failed).
         self.todo: dict[str, EventPlan] = {}
+        #: The events listing's dates in page order: the last one, and whether they never rose.
+        self._events_order: dict[str, Any] = {"last": None, "ordered": True}
 
     async def run(self) -> None:
         """All phases, in order (see the module docstring)."""
@@ -188,6 +201,7 @@ class Discovery:
                 CursorPager(events_params),
                 WalkSpec("events", "live", "/events", "events", self.today, series=series),
                 on_page=self._on_events,
+                stop=self._events_past_range,
             )
         ]
         if self._need_live_listing():
@@ -219,6 +233,23 @@ class Discovery:
                 log.warning("skipping event with an unparseable ticker %r", tk)
                 continue
             self.listed[tk] = (d, str(ev.get("series_ticker") or self.series))
+            order = self._events_order
+            if order["last"] is not None and d > order["last"]:
+                order["ordered"] = False
+            order["last"] = d
+
+    def _events_past_range(self) -> bool:
+        """True once the events listing has gone past the range (stop walking it).
+
+        Without a ``min_close_ts`` filter (a range reaching into the archive) the listing holds
+        the series' every event since its first: years of pages for a few days. Its pages come
+        newest first (observed, not documented), so once an event dated before the range has
+        gone by, no later page holds one of ours; if the order is ever broken, the walk goes to
+        the end. An event missed all the same would still be found by its markets (the archive
+        and live market listings file every market of the range under its event).
+        """
+        last = self._events_order["last"]
+        return bool(self._events_order["ordered"]) and last is not None and last < self.ctx.start
 
     def _on_markets(self, tier: str, only: set[str] | None = None) -> OnPage:
         """A page handler that files listed markets of the range (of ``only``'s events) by event
@@ -287,6 +318,7 @@ class Discovery:
             rec = ctx.saved.event(tk)
             if rec and rec.get("final"):
                 ctx.tally.events_skipped += 1
+                ctx.tally.count(tk, "events_skipped")
                 continue
             if not plan.markets and rec and rec.get("markets"):
                 saved = [ctx.saved.market(t) for t in rec["markets"]]

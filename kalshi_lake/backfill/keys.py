@@ -15,6 +15,9 @@ only if the formats below never change::
     walk/hcandles/<ticker>/<start>-<end>     walk is done and its unit record is saved)
     walk/bcandles/<event>/<start>-<end>[:i]  live batch candlesticks of an event's markets (``:i``
                                              for its i-th batch of 100 tickers, i >= 1)
+    walk/bcandles/<event>/<start>-<end>~<h>  one packed chunk of a day's events' markets
+                                             (``<event>``: its first event; ``<h>``: a hash of its
+                                             tickers)
 
 Lakes written before the batch endpoint hold ``walk/ecandles/`` keys: a live event is now fetched
 with the batch endpoint, resuming from each market's ``candles/`` record, and a leftover event
@@ -27,7 +30,8 @@ the progress those pages proved, which a repair deletes so the next run fetches 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+import zlib
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NotRequired, TypedDict, cast
 
 from kalshi_lake.cities import event_date
@@ -95,6 +99,13 @@ def batch_candles_walk_key(event: str, window: tuple[int, int], batch: int = 0) 
     """Key of one live batch-candlestick walk of an event's markets (``batch``: which 100)."""
     suffix = f":{batch}" if batch else ""
     return f"walk/bcandles/{event}/{window[0]}-{window[1]}{suffix}"
+
+
+def packed_candles_walk_key(event: str, tickers: Sequence[str], window: tuple[int, int]) -> str:
+    """Key of one packed live batch walk (:mod:`~kalshi_lake.backfill.packing`): named by its
+    first event (so a lost page of that day drops it) and a hash of all its tickers."""
+    digest = zlib.crc32(",".join(tickers).encode()) & 0xFFFFFFFF
+    return f"walk/bcandles/{event}/{window[0]}-{window[1]}~{digest:08x}"
 
 
 def market_candles_walk_key(ticker: str, window: tuple[int, int]) -> str:

@@ -33,11 +33,18 @@ from kalshi_lake.backfill.plan import CANDLE_WINDOWS
 from kalshi_lake.backfill.progress import ProgressDisplay, ProgressRow
 
 # The one-city run is the unit here; it stays private to the backfill package.
-from kalshi_lake.backfill.run import _Run, refuse_demo_lake, resolve_range, run_sync
+from kalshi_lake.backfill.run import (
+    _Run,
+    refuse_demo_lake,
+    registry_note,
+    resolve_range,
+    run_sync,
+)
 from kalshi_lake.backfill.summary import BackfillSummary, CitiesSummary
 from kalshi_lake.cities import City, check_family
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import (
+    ApiUnreachableError,
     BadDateError,
     FetchIncompleteError,
     KalshiLakeError,
@@ -94,6 +101,7 @@ def run_backfills(
             continue
         job = _Run(settings, city, c_start, c_end, refresh, candle_window, transport, series)
         job.tally.notes.extend(notes)
+        job.check_registry = False  # once for every city, by the fleet
         jobs.append(job)
     if not jobs:
         raise BadDateError(
@@ -142,6 +150,12 @@ class _Fleet:
                         ),
                         return_exceptions=True,
                     )
+                    # Once for the run, after every city's data (one request, one warning);
+                    # not when the API could not be reached (each city said so already).
+                    if not any(_unreachable(o) for o in outcomes):
+                        note = await registry_note(client)
+                        if note is not None:
+                            summary.notes.append(note)
                 finally:
                     ticker.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -203,3 +217,10 @@ class _Fleet:
             retries=s.retries,
             failures=sum(len(t.failures) for t in tallies),
         )
+
+
+def _unreachable(outcome: object) -> bool:
+    """A city's outcome that says the API could not be reached at all."""
+    return isinstance(outcome, ApiUnreachableError) or (
+        isinstance(outcome, BaseException) and isinstance(outcome.__cause__, ApiUnreachableError)
+    )

@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -151,6 +152,21 @@ def run_backfill(
     return run_sync(job.run())
 
 
+async def registry_note(client: KalshiClient) -> str | None:
+    """The summary warning naming temperature series ``GET /series`` lists that the registry
+    lacks (None: it lacks none); a failed read is a warning too, never a failed run."""
+    try:
+        missing = await unregistered_series(client)
+    except (TransientError, PermanentError, ApiUnreachableError) as exc:
+        return f"warning: could not compare the registry with GET /series: {exc}"
+    if not missing:
+        return None
+    return (
+        "warning: GET /series lists temperature series the city registry lacks: "
+        f"{', '.join(missing)} (kalshi-lake cities shows the registry)"
+    )
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to its end, also when called from inside an event loop (a notebook)."""
     try:
@@ -216,6 +232,9 @@ class _Run:
         self.own_stats: ClientStats | None = None
         self.sink: PageSink | None = None
         self._event_tasks: list[asyncio.Future[None]] = []
+        #: Compare the registry with ``GET /series`` at the end (a run of several cities does
+        #: it once for all of them instead).
+        self.check_registry = True
         self._in_flight: asyncio.Semaphore | None = None
 
     async def run(
@@ -376,28 +395,40 @@ class _Run:
         ticker = asyncio.create_task(self._tick(ctx, shown))
         try:
             try:
-                cutoff = await fetch_reference(ctx)
+                cutoff, failed = await fetch_reference(ctx)
             except (TransientError, PermanentError) as exc:
-                self.tally.fail(f"discovery of {self.city.series_ticker} events and markets", exc)
+                # Without the archive cutoff no family can be routed: the run's own failure.
+                self.tally.fail(f"discovery of {self.city.name}'s archive cutoff", exc)
             else:
                 units = EventUnits(ctx, cutoff)
+                start = _FirstWave(ctx.all_series, lambda plans: self._start(units, plans))
 
                 async def discover(series: Series) -> None:
                     # Events start as soon as their markets are known, so the walks of live
                     # events overlap the (slow, sequential) archive listing. One family's
-                    # failed discovery does not stop the other's.
-                    found = Discovery(ctx, cutoff, lambda plans: self._start(units, plans), series)
+                    # failed discovery (its series record included) does not stop the other's.
+                    name = f"discovery of {series.ticker} events and markets"
+                    if series.ticker in failed:
+                        self.tally.fail(name, failed[series.ticker])
+                        start.gone(series)
+                        return
+                    found = Discovery(ctx, cutoff, partial(start, series), series)
                     try:
                         await found.run()
                     except (TransientError, PermanentError) as exc:
-                        self.tally.fail(f"discovery of {series.ticker} events and markets", exc)
+                        self.tally.fail(name, exc)
+                    finally:
+                        start.gone(series)
 
                 await gather(*(discover(s) for s in ctx.all_series))
             self.tally.phase = ""
             await gather(*self._event_tasks)
             # Once per run, after the data: the request neither competes with discovery for
             # the rate limit nor shifts anything a run fetches.
-            await self._check_registry(ctx)
+            if self.check_registry:
+                note = await registry_note(ctx.client)
+                if note is not None:
+                    self.tally.notes.append(note)
         finally:
             for task in self._event_tasks:
                 task.cancel()
@@ -407,36 +438,29 @@ class _Run:
             await ctx.sink.close()
             self._show(ctx, shown)
 
-    async def _check_registry(self, ctx: RunContext) -> None:
-        """Warn (a summary note) about temperature series ``GET /series`` lists that the
-        registry lacks; a failed read is a note too, never a failed run."""
-        try:
-            missing = await unregistered_series(ctx)
-        except (TransientError, PermanentError, ApiUnreachableError) as exc:
-            self.tally.notes.append(
-                f"warning: could not compare the registry with GET /series: {exc}"
-            )
-            return
-        if missing:
-            self.tally.notes.append(
-                "warning: GET /series lists temperature series the city registry lacks: "
-                f"{', '.join(missing)} (kalshi-lake cities shows the registry)"
-            )
-
     def _start(self, units: EventUnits, plans: list[EventPlan]) -> None:
-        """Start fetching these events (bounded: a few events in flight per request slot)."""
+        """Start fetching these events (bounded: a few events in flight per request slot).
+
+        The events of one day (a city's high and low) go together, so their live candles can
+        share batch requests (:meth:`EventUnits.events`).
+        """
         if self._in_flight is None:
             assert self.client is not None
             self._in_flight = asyncio.Semaphore(max(2, self.client.concurrency))
         sem = self._in_flight
 
-        async def one(plan: EventPlan) -> None:
+        async def day(group: list[EventPlan]) -> None:
             async with sem:
-                await units.event(plan)
-                self.tally.events_done += 1
+                await units.events(group)
+                for plan in group:
+                    self.tally.events_done += 1
+                    self.tally.count(plan.ticker, "events_done")
 
+        by_day: dict[dt.date, list[EventPlan]] = {}
         for plan in sorted(plans, key=lambda p: (p.date, p.ticker)):
-            self._event_tasks.append(asyncio.ensure_future(one(plan)))
+            by_day.setdefault(plan.date, []).append(plan)
+        for group in by_day.values():
+            self._event_tasks.append(asyncio.ensure_future(day(group)))
 
     async def _durably(self, write: Callable[..., Any], *args: Any) -> None:
         """Run a durable write in a thread, once the lease is known to be still ours."""
@@ -507,3 +531,29 @@ class _Run:
         client = self._stats()
         sink = self.sink.stats if self.sink is not None else None
         return summarize(base, self.tally, client, sink, time.monotonic() - t0)
+
+
+class _FirstWave:
+    """Starts events as each family's discovery finds them, except the first wave: the events
+    every family's discovery can start at once (their markets on the live listing) are held
+    until each family has found its own (or failed), then started together, so a day's high
+    and low events go together (:meth:`_Run._start`)."""
+
+    def __init__(self, series: Sequence[Series], start: Callable[[list[EventPlan]], None]) -> None:
+        self.start = start
+        self.waiting = {s.ticker for s in series}
+        self.held: list[EventPlan] = []
+
+    def __call__(self, series: Series, plans: list[EventPlan]) -> None:
+        if series.ticker in self.waiting:
+            self.held.extend(plans)
+            self.gone(series)
+        else:
+            self.start(plans)
+
+    def gone(self, series: Series) -> None:
+        """``series`` has nothing more for the first wave (found it, failed or ended)."""
+        self.waiting.discard(series.ticker)
+        if not self.waiting and self.held:
+            held, self.held = self.held, []
+            self.start(held)

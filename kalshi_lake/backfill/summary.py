@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kalshi_lake.api.client import ClientStats
 from kalshi_lake.backfill.context import Tally
 from kalshi_lake.backfill.sink import SinkStats
+from kalshi_lake.cities import family_for_ticker
+
+#: The per-family counters of :attr:`BackfillSummary.by_family`, in display order.
+FAMILY_COUNTERS = (
+    "events",
+    "events_done",
+    "events_skipped",
+    "markets",
+    "requests",
+    "trades",
+    "candles",
+    "trades_skipped",
+    "failed",
+)
 
 
 @dataclass
@@ -37,6 +52,11 @@ class BackfillSummary:
     trades: int = 0
     candles: int = 0
     by_tier: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Per family (``high``, ``low``): :data:`FAMILY_COUNTERS`. ``requests`` counts the
+    #: family's answered requests; the run's shared ones (the cutoff, ``GET /series``, a candle
+    #: page shared by a day's high and low), its retries and 429s are in its totals only. ``failed``: failed units naming one of
+    #: the family's tickers.
+    by_family: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     requests_per_s: float = 0.0
@@ -72,6 +92,13 @@ class BackfillSummary:
                         f"  {'':<10}{skipped:>7,} trades walk(s) skipped: market closed with "
                         "volume 0"
                     )
+        if len(self.by_family) > 1:
+            for r in summary_rows(self):
+                lines.append(
+                    f"  {r.family:<10}{r.events:>7,} events ({r.events_done:,} fetched) "
+                    f"{r.markets:>6,} markets {r.requests:>7,} requests {r.trades:>9,} trades "
+                    f"{r.candles:>10,} candles" + (f", {r.failed:,} failed" if r.failed else "")
+                )
         lines.extend(f"  note      {n}" for n in self.notes)
         if self.failures:
             lines.append(f"  FAILED    {len(self.failures)} unit(s) could not be fetched:")
@@ -122,11 +149,37 @@ def summarize(
     base.trades = sum(c["trades"] for c in tally.tier_counts.values())
     base.candles = sum(c["candles"] for c in tally.tier_counts.values())
     base.by_tier = by_tier
+    base.by_family = family_counts(base.families, tally)
     base.failures = list(tally.failures)
     base.elapsed_s = round(elapsed_s, 3)
     base.requests_per_s = round(client.rate(), 3) if client else 0.0
     base.notes = list(tally.notes)
     return base
+
+
+def family_counts(families: list[str], tally: Tally) -> dict[str, dict[str, int]]:
+    """:data:`FAMILY_COUNTERS` per family of ``families`` from the run's counters."""
+    out: dict[str, dict[str, int]] = {}
+    for family in families:
+        c: Mapping[str, int] = tally.family_counts.get(family) or {}
+        todo = sum(n for s, n in tally.events_todo.items() if family_for_ticker(s) == family)
+        row = {k: int(c.get(k, 0)) for k in FAMILY_COUNTERS}
+        row["events"] = todo + row["events_skipped"]
+        row["requests"] = int(c.get("pages", 0))
+        row["failed"] = sum(1 for u in tally.failed_units if unit_family(u) == family)
+        out[family] = row
+    return out
+
+
+def unit_family(unit: str) -> str | None:
+    """The family of the first registered ticker a failed unit's name mentions (``trades
+    KXLOWTCHI-26NOV01-B40.5`` -> ``low``); None for one that names none (``the run``)."""
+    for word in unit.split():
+        if "-" in word or word.isupper():
+            family = family_for_ticker(word)
+            if family is not None:
+                return family
+    return None
 
 
 @dataclass(frozen=True)
@@ -149,28 +202,54 @@ class SummaryRow:
 
 
 def summary_rows(s: BackfillSummary) -> list[SummaryRow]:
-    """The table rows of one city's run: one row naming the families it fetched.
+    """The table rows of one city's run: one per family it fetched (:attr:`by_family`).
 
-    The run's counters are per city (its families share its walks and sink); splitting them
-    into a row per family is this function's job once the counters are kept per family.
+    A summary without per-family counters (a run record written before they existed) gives one
+    row with the run's totals, naming its families.
     """
-    return [
-        SummaryRow(
-            city=s.city,
-            family=",".join(s.families),
-            status=s.status,
-            start=s.start,
-            end=s.end,
-            events=s.events,
-            events_done=s.events_done,
-            events_skipped=s.events_skipped,
-            markets=s.markets,
-            requests=s.requests,
-            trades=s.trades,
-            candles=s.candles,
-            failed=len(s.failures),
+    if not s.by_family:
+        return [
+            SummaryRow(
+                city=s.city,
+                family=",".join(s.families),
+                status=s.status,
+                start=s.start,
+                end=s.end,
+                events=s.events,
+                events_done=s.events_done,
+                events_skipped=s.events_skipped,
+                markets=s.markets,
+                requests=s.requests,
+                trades=s.trades,
+                candles=s.candles,
+                failed=len(s.failures),
+            )
+        ]
+    # A failure naming no family's ticker (the run's own) leaves every family incomplete.
+    shared = any(unit_family(f.split(": ", 1)[0]) is None for f in s.failures)
+    rows = []
+    for family, c in s.by_family.items():
+        status = s.status
+        if status == "incomplete" and not c.get("failed") and not shared:
+            status = "ok"  # only another family's units are missing
+        rows.append(
+            SummaryRow(
+                city=s.city,
+                family=family,
+                status=status,
+                start=s.start,
+                end=s.end,
+                events=c.get("events", 0),
+                events_done=c.get("events_done", 0),
+                events_skipped=c.get("events_skipped", 0),
+                markets=c.get("markets", 0),
+                requests=c.get("requests", 0),
+                trades=c.get("trades", 0),
+                candles=c.get("candles", 0),
+                failed=c.get("failed", 0),
+            )
         )
-    ]
+    return rows
 
 
 @dataclass
@@ -194,6 +273,8 @@ class CitiesSummary:
     retries: int = 0
     elapsed_s: float = 0.0
     requests_per_s: float = 0.0
+    #: Notes about the whole run (the registry compared with ``GET /series``).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def incomplete(self) -> list[BackfillSummary]:
@@ -233,6 +314,7 @@ class CitiesSummary:
             f"{self.elapsed_s:.1f}s, one limiter for every city), 429s {self.rate_limited}, "
             f"retries {self.retries}"
         )
+        lines.extend(f"  note      {n}" for n in self.notes)
         for run in self.runs:
             lines.extend(f"  note      {run.city}: {n}" for n in run.notes)
         failed = self.incomplete

@@ -12,10 +12,14 @@ Per event, once its markets are known (live events overlap the archive listing):
 
 The batch endpoint (https://docs.kalshi.com/api-reference/market/batch-get-market-candlesticks)
 allows 10,000 candles a request against the event endpoint's 5,000: a six-market event open for
-about 38 hours takes 2 requests instead of 3. It packs one event's markets, not several events':
-their windows are a day apart, so a request spanning two events pays for about 62 hours of every
-ticker and fits fewer candles, not more. (``EventUnits.live_candles = "event"`` still uses the
-event endpoint; the curated candles are the same either way.)
+about 38 hours takes 2 requests instead of 3 (6 x 2,281 periods = 13,686 > 10,000: 2 is the
+least). The events of one day (a city's high and low, the same window) share requests
+(:class:`_DayBatch`, :mod:`~kalshi_lake.backfill.packing`): 3 for their 12 markets instead of 4.
+Consecutive days do not: their windows are a day apart, so a request spanning two pays for about
+62 hours of every ticker and fits fewer candles, not more (their common 14 hours with 12 tickers
+is 10,080, just over the cap), and a page holds one climate date (its raw partition).
+(``EventUnits.live_candles = "event"`` still uses the event endpoint; the curated candles are
+the same either way.)
 
 Each market's trades and candles are units with a state record (see
 :mod:`~kalshi_lake.backfill.keys`); a final unit is not fetched again, an open one resumes from
@@ -24,6 +28,7 @@ its watermark. The event is final once all its units worked and all its markets 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Mapping
 from functools import partial
 from typing import Any
@@ -47,9 +52,11 @@ from kalshi_lake.backfill.keys import (
     event_candles_walk_key,
     event_key,
     market_candles_walk_key,
+    packed_candles_walk_key,
     trades_key,
     trades_walk_key,
 )
+from kalshi_lake.backfill.packing import Chunk, pack
 from kalshi_lake.backfill.plan import (
     Cutoff,
     MarketInfo,
@@ -89,11 +96,26 @@ class EventUnits:
         self.ctx = ctx
         self.cutoff = cutoff
 
-    async def event(self, plan: EventPlan) -> None:
-        """Every unit of ``plan``'s markets, then the event's record."""
+    async def events(self, plans: list[EventPlan]) -> None:
+        """Every unit of ``plans`` (events of one day): like :meth:`event` each, but the live
+        candles of all of them packed into shared batch requests (a city's highs and lows)."""
+        live = [p for p in plans if any(self._live(m) for m in p.markets.values())]
+        if len(live) < 2 or self.live_candles != "batch" or self.ctx.mode != "full":
+            await gather(*(self.event(p) for p in plans))
+            return
+        day = _DayBatch(self, len(live))
+        await gather(*(self.event(p, day) for p in plans))
+
+    def _live(self, m: MarketInfo) -> bool:
+        return market_tier(m, self.cutoff) == "live"
+
+    async def event(self, plan: EventPlan, day: _DayBatch | None = None) -> None:
+        """Every unit of ``plan``'s markets, then the event's record (``day``: the live candles
+        go through that day's packed batch instead of the event's own)."""
         ctx = self.ctx
         markets = sorted(plan.markets.values(), key=lambda m: m.ticker)
         ctx.tally.markets_seen += len(markets)
+        ctx.tally.count(plan.ticker, "markets", len(markets))
         if not markets:
             log.info("event %s has no markets yet", plan.ticker)
             return
@@ -115,7 +137,7 @@ class EventUnits:
                 spans[m.ticker] = span
 
         async def candles() -> None:
-            for ok, _ in await gather(*self._candle_units(plan, markets, tiers, spans)):
+            for ok, _ in await gather(*self._candle_units(plan, markets, tiers, spans, day)):
                 oks.append(ok)
 
         if ctx.mode == "trades":
@@ -136,6 +158,7 @@ class EventUnits:
         markets: list[MarketInfo],
         tiers: dict[str, str],
         spans: dict[str, Span],
+        day: _DayBatch | None = None,
     ) -> list[Awaitable[tuple[bool, Any]]]:
         """The guarded candle units of an event: one live event walk, one walk per archived
         market."""
@@ -149,7 +172,12 @@ class EventUnits:
         live = [m for m in todo if tiers[m.ticker] == "live"]
         if live:
             name = f"candles {plan.ticker} (live event)"
-            fetch = self.batch_candles if self.live_candles == "batch" else self.event_candles
+            if day is not None:
+                fetch = day.candles
+            elif self.live_candles == "batch":
+                fetch = self.batch_candles
+            else:
+                fetch = self.event_candles
             jobs.append(ctx.guard(name, partial(fetch, plan, live, spans)))
         for m in todo:
             if tiers[m.ticker] == "historical":
@@ -191,6 +219,7 @@ class EventUnits:
                 agg["lo"], agg["hi"] = merge_span((agg.get("lo"), agg.get("hi")), (lo, hi))
                 agg["n"] = agg.get("n", 0) + n
                 ctx.tally.tier_counts[tier]["trades"] += n
+                ctx.tally.count(m.ticker, "trades", n)
 
             path = "/historical/trades" if tier == "historical" else "/markets/trades"
             spec = WalkSpec(
@@ -211,6 +240,7 @@ class EventUnits:
         span: Span = (rec.get("lo"), rec.get("hi")) if rec else (None, None)
         done: TradesRecord = {"lo": span[0], "hi": span[1], "final": True, "skipped": NEVER_TRADED}
         self.ctx.tally.tier_counts[market_tier(m, self.cutoff)]["trades_skipped"] += 1
+        self.ctx.tally.count(m.ticker, "trades_skipped")
         await self.ctx.sink.note({trades_key(m.ticker): done})
         return span
 
@@ -223,8 +253,11 @@ class EventUnits:
             lo, hi = (rec.get("lo"), rec.get("hi")) if rec else (None, None)
         return candle_window(m, self.ctx.mode, lo, hi)
 
-    def _tally_candles(self, agg: dict[str, Any], candles: list[Any], tier: str) -> None:
-        """Count a page's candles and raise the walk's watermark to its newest period end."""
+    def _tally_candles(
+        self, agg: dict[str, Any], candles: list[Any], tier: str, ticker: str
+    ) -> None:
+        """Count a page's candles (for ``ticker``'s family: one event's or market's page) and
+        raise the walk's watermark to its newest period end."""
         ends: list[int] = [
             e
             for c in candles
@@ -235,6 +268,7 @@ class EventUnits:
         agg["hi"] = max(ends, default=None)
         agg["n"] = agg.get("n", 0) + len(candles)
         self.ctx.tally.tier_counts[tier]["candles"] += len(candles)
+        self.ctx.tally.count(ticker, "candles", len(candles))
 
     async def event_candles(
         self, plan: EventPlan, markets: list[MarketInfo], spans: dict[str, Span]
@@ -249,7 +283,8 @@ class EventUnits:
 
             def on_page(data: dict[str, Any]) -> None:
                 per_market = data.get("market_candlesticks") or []
-                self._tally_candles(agg, [c for cs in per_market for c in cs or []], "live")
+                candles = [c for cs in per_market for c in cs or []]
+                self._tally_candles(agg, candles, "live", plan.ticker)
 
             path = f"/series/{plan.series}/events/{plan.ticker}/candlesticks"
             spec = WalkSpec(
@@ -323,22 +358,34 @@ class EventUnits:
             await ctx.sink.note(done_now)
 
     async def _batch_walk(
-        self, plan: EventPlan, tickers: tuple[str, ...], window: tuple[int, int], key: str
+        self,
+        plan: EventPlan,
+        tickers: tuple[str, ...],
+        window: tuple[int, int],
+        key: str,
+        *,
+        shared: bool = False,
     ) -> dict[str, Any]:
-        """One batch walk of up to 100 ``tickers``; ``agg`` has ``hi``, ``n`` and ``seen``."""
+        """One batch walk of up to 100 ``tickers``; ``agg`` has ``hi``, ``n`` and ``seen``.
+
+        ``shared``: the tickers are of several events of ``plan``'s day, so the pages name no
+        event (nor series) of their own.
+        """
         agg: dict[str, Any] = {}
 
         def on_page(data: dict[str, Any]) -> None:
             entries = [e for e in data.get("markets") or [] if isinstance(e, dict)]
             got = {e["market_ticker"] for e in entries if isinstance(e.get("market_ticker"), str)}
             agg["seen"] = sorted(got.union(agg.get("seen") or ()))
-            self._tally_candles(
-                agg, [c for e in entries for c in e.get("candlesticks") or []], "live"
-            )
+            for e in entries:
+                ticker = e.get("market_ticker")
+                candles = e.get("candlesticks") or []
+                self._tally_candles(agg, candles, "live", ticker if isinstance(ticker, str) else "")
 
+        series, event = (None, None) if shared else (plan.series, plan.ticker)
         spec = WalkSpec(
             "batch_candlesticks", "live", "/markets/candlesticks", "markets", plan.date, key,
-            plan.series, plan.ticker,
+            series, event,
         )  # fmt: skip
         pager = BatchPager(window[0], window[1], tickers=tickers)
         return await walk(self.ctx, pager, spec, agg=agg, on_page=on_page)
@@ -375,7 +422,8 @@ class EventUnits:
             agg: dict[str, Any] = {}
 
             def on_page(data: dict[str, Any]) -> None:
-                self._tally_candles(agg, data.get("candlesticks") or [], "historical")
+                candles = data.get("candlesticks") or []
+                self._tally_candles(agg, candles, "historical", m.ticker)
 
             path = f"/historical/markets/{m.ticker}/candlesticks"
             spec = WalkSpec(
@@ -392,3 +440,93 @@ class EventUnits:
 
 def _candles(hi: float | None, final: bool) -> CandlesRecord:
     return {"hi": hi, "final": final}
+
+
+class _DayBatch:
+    """The live candles of several events of one day, fetched once as packed batch walks
+    (:func:`~kalshi_lake.backfill.packing.pack`) when every one of them has said which of its
+    markets still need them; each event then records its own markets' candles.
+
+    All the events run in one task (:meth:`EventUnits.events`), so none waits on an event that
+    has not started. The last event to ask runs the walks itself (no task of their own outlives
+    a stopped run); a failed walk fails the candles unit of every event waiting on it.
+    """
+
+    def __init__(self, units: EventUnits, expected: int) -> None:
+        self.units = units
+        self.expected = expected
+        self.asked: dict[str, tuple[EventPlan, dict[str, tuple[int, int] | None]]] = {}
+        self.fetched: asyncio.Future[dict[str, int | None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        # Retrieved here: an error no event waits for any more (the run stopping) is not
+        # reported a second time when the future is collected.
+        self.fetched.add_done_callback(lambda f: f.cancelled() or f.exception())
+        #: Each event's chunk walk keys (cleared with its candle records).
+        self.keys_of: dict[str, list[str]] = {}
+
+    async def candles(
+        self, plan: EventPlan, markets: list[MarketInfo], spans: dict[str, Span]
+    ) -> None:
+        """``plan``'s live candles (as :meth:`EventUnits.batch_candles`), through the day's walks."""
+        units, ctx = self.units, self.units.ctx
+        windows, done_now = units._live_windows(markets, spans)
+        self.asked[plan.ticker] = (plan, windows)
+        if len(self.asked) == self.expected:
+            try:
+                self.fetched.set_result(await self._fetch())
+            except asyncio.CancelledError:
+                self.fetched.cancel()
+                raise
+            except BaseException as exc:
+                self.fetched.set_exception(exc)
+                raise
+        # Shielded: one waiting event's unit cancelled must not cancel the others' result.
+        his = await asyncio.shield(self.fetched)
+        window = union_window(windows.values())
+        if window is not None:
+            older = event_candles_walk_key(plan.ticker, window)
+            if ctx.saved.get(older) is not None:
+                done_now[older] = None  # an event-endpoint walk of an older version
+        for key in self.keys_of.get(plan.ticker, ()):
+            done_now[key] = None
+        gone = [t for t in sorted(windows) if t not in his]
+        for t in windows:
+            if t in his:
+                rec = ctx.saved.candles(t)
+                prev = rec.get("hi") if rec else None
+                hi = max((x for x in (his[t], prev) if x is not None), default=None)
+                done_now[candles_key(t)] = _candles(hi, plan.markets[t].trading_over)
+        if gone:
+            log.info(
+                "live candles of %s gone; fetching them from the historical tier", ", ".join(gone)
+            )
+            for t in gone:
+                await units.market_candles(plan, plan.markets[t], spans.get(t))
+        if done_now:
+            await ctx.sink.note(done_now)
+
+    async def _fetch(self) -> dict[str, int | None]:
+        """Every chunk's walk; returns the newest candle end per ticker the batches served."""
+        entries = [
+            (event, sorted(w), window)
+            for event, (_, w) in sorted(self.asked.items())
+            if (window := union_window(w.values())) is not None
+        ]
+        plans = {event: plan for event, (plan, _) in self.asked.items()}
+        his: dict[str, int | None] = {}
+
+        async def one(chunk: Chunk) -> None:
+            key = packed_candles_walk_key(chunk.events[0], chunk.tickers, chunk.window)
+            plan = plans[chunk.events[0]]
+            agg = await self.units._batch_walk(
+                plan, chunk.tickers, chunk.window, key, shared=len(chunk.events) > 1
+            )
+            for t in agg.get("seen") or ():
+                his[t] = agg.get("hi")
+            for event in chunk.events:
+                self.keys_of.setdefault(event, []).append(key)
+
+        # The chunks' walks at once, like the events' own walks they replace.
+        await gather(*(one(c) for c in pack(entries)))
+        return his

@@ -139,6 +139,7 @@ def raw_page(
 ) -> RawPage:
     """The raw-layer row of one response page (and count it for its tier)."""
     ctx.tally.tier_counts[spec.tier]["pages"] += 1
+    ctx.tally.count(spec.market or spec.event or spec.series, "pages")
     return RawPage(
         endpoint=spec.endpoint,
         tier=spec.tier,

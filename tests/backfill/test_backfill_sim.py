@@ -57,8 +57,13 @@ def test_pages_carry_their_provenance_byte_for_byte(
         assert r["fetched_at"] is not None and r["run_id"]
         params = json.loads(r["request_params"])
         if r["endpoint"] in ("trades", "batch_candlesticks", "candlesticks"):
-            # Event- and market-scoped pages live under the event's climate date.
-            assert r["date"] == event_date(r["event_ticker"]).isoformat()
+            # Event- and market-scoped pages live under the event's climate date; a batch page
+            # shared by a day's events (its highs and lows) names no event, and every market
+            # it asks for is of that date.
+            events = (
+                [r["event_ticker"]] if r["event_ticker"] else params["market_tickers"].split(",")
+            )
+            assert {event_date(e).isoformat() for e in events} == {r["date"]}
         if r["endpoint"] == "trades":
             assert params["ticker"] == r["market_ticker"] and params["limit"] == "1000"
             assert r["request_path"] == "/markets/trades"

@@ -217,9 +217,10 @@ def test_the_cli_exits_3_with_one_line_naming_the_endpoint(
 def test_a_cycling_events_listing_stops_discovery_with_exit_3(
     sim_factory: Callable[..., Any], lake_dir: Path, settings_for: Callable[..., Any]
 ) -> None:
-    # An archived day: the events listing is the series' whole history, many pages of 200,
-    # so the wrapped-round cursor is not the previous one.
-    day = dt.date(2026, 9, 20)
+    # The series' first day: the events listing (read until it is past the range, newest
+    # first) is its whole history, many pages of 200, so the walk reaches the last page and
+    # the wrapped-round cursor is not the previous one.
+    day = CITY.series("high").first_event
     hostile = sim_factory(cursor_fault="cycle", cursor_fault_on="/events")
     with pytest.raises(FetchIncompleteError) as info:
         run_high_backfill(settings_for(hostile), CITY, day, day)
