@@ -19,6 +19,7 @@ MODULES = (
     "validate",
     "s3",
     "journal",
+    "lag",
 )
 
 
