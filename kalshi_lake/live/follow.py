@@ -361,7 +361,8 @@ class _Follower:
             except LockedError as exc:  # the catch-up's transform, or one of the user's
                 log.info("transform %s: %s", city, exc)
                 continue
-            except KalshiLakeError as exc:  # bad raw input: reported, the loop goes on
+            except Exception as exc:  # bad raw input (exit 3), a full disk, a bug: recording
+                # comes first, so the recorder says so and goes on; the next pass tries again
                 self._note_once(f"transform {city}: {str(exc).splitlines()[0]}")
             self.summary.transforms += 1
 
@@ -377,7 +378,11 @@ class _Follower:
 
     async def compact(self) -> None:
         """Merge past hours of the followed cities' raw/ws minute files (module compact)."""
-        result = await asyncio.to_thread(compact, self.lake, [c.name for c in self.cities])
+        try:
+            result = await asyncio.to_thread(compact, self.lake, [c.name for c in self.cities])
+        except Exception as exc:  # as for the transform: the recorder goes on, says so
+            self._note_once(f"compaction: {str(exc).splitlines()[0]}")
+            return
         self.summary.compacted_files += result.files_in
 
     def _note_once(self, note: str) -> None:
