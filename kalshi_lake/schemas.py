@@ -61,6 +61,27 @@ TRADES = pa.schema(
         ("is_block_trade", pa.bool_()),
         ("tier", pa.string()),
         ("fetched_at", TS),
+        ("first_seen", pa.string()),
+        ("first_seen_at", TS),
+    ]
+)
+
+MARKET_EVENTS = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("family", pa.string()),
+        ("date", pa.date32()),
+        ("event_type", pa.string()),
+        ("event_at", TS),
+        ("result", pa.string()),
+        ("settlement_value", PRICE),
+        ("open_time", TS),
+        ("close_time", TS),
+        ("is_deactivated", pa.bool_()),
+        ("recv_at", TS),
+        ("conn_id", pa.string()),
+        ("frame_no", pa.int64()),
     ]
 )
 
@@ -98,6 +119,7 @@ TABLES: dict[str, pa.Schema] = {
     "trades": TRADES,
     "candles_1m": CANDLES,
     "candles_5m": CANDLES,
+    "market_events": MARKET_EVENTS,
 }
 
 #: The sort key of each table (rows are written in this order).
@@ -106,6 +128,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "trades": ("market_ticker", "traded_at", "trade_id"),
     "candles_1m": ("market_ticker", "source", "bucket_start"),
     "candles_5m": ("market_ticker", "source", "bucket_start"),
+    "market_events": ("market_ticker", "recv_at", "conn_id", "frame_no"),
 }
 
 #: Hive keys of curated partitions, in folder order.

@@ -14,8 +14,12 @@
 - **REST order books** (no key, or ``--orderbook rest``): ``GET /markets/orderbooks`` for every
   followed market of a city (up to 100 tickers a request) every ``book_every_s``, kept raw;
 - **the journal** (:mod:`~kalshi_lake.live.journal`): frames durable within half a second on local
-  disk, each hour's segment rolled into ``raw/ws`` once the hour is over (and everything at a
-  clean stop); whatever an earlier run left is rolled first;
+  disk, in minute segments rolled into ``raw/ws`` as they close (and everything at a clean
+  stop); whatever an earlier run left is rolled first;
+- **the curated tables**, every ``transform_every_s``: the journal rolled, then a transform of
+  the followed cities' current event dates only (their partitions, never the whole lake), and
+  once more at a clean stop; every ``compact_every_s`` past hours of ``raw/ws`` are compacted
+  (:mod:`~kalshi_lake.live.compact`: an hour's minute files of a city and date into one);
 - **a heartbeat** per city and family under ``_state/live/`` for ``kalshi-lake status``, and the
   follower's own events (start, each catch-up pass) in the journal beside the session's
   (:mod:`~kalshi_lake.live.heartbeat`).
@@ -42,12 +46,13 @@ import httpx
 from kalshi_lake.api.auth import signer_from_settings
 from kalshi_lake.api.client import KalshiClient
 from kalshi_lake.api.wsproto import ws_url_for
-from kalshi_lake.cities import City, family_for_ticker
+from kalshi_lake.cities import City, event_date, family_for_ticker
 from kalshi_lake.config import Settings
-from kalshi_lake.errors import ConfigError, KalshiLakeError, UsageError
+from kalshi_lake.errors import ConfigError, KalshiLakeError, LockedError, UsageError
 from kalshi_lake.lake.raw import RawPage, write_pages
 from kalshi_lake.lake.state import STATE_DIR, new_run_id
 from kalshi_lake.lake.storage import Lake
+from kalshi_lake.live.compact import compact
 from kalshi_lake.live.heartbeat import (
     FOLLOWER_CONN,
     Freshness,
@@ -79,8 +84,16 @@ class FollowOptions:
     #: A gap asks for a catch-up this soon (several gaps in a burst share one pass).
     catch_up_after_gap_s: float = 20.0
     book_every_s: float = 10.0
-    #: How often closed journal segments are rolled into raw/ws (a segment closes each hour).
+    #: How often closed journal segments are rolled into raw/ws.
     roll_every_s: float = 60.0
+    #: Journal segments close every minute, so the curated tables follow within a minute; the
+    #: hourly compaction (:mod:`~kalshi_lake.live.compact`) keeps raw/ws to tens of files a day.
+    segment_s: float = 60.0
+    #: How often the followed cities' current partitions are transformed (0: never; the final
+    #: one at a clean stop too), after rolling what the journal holds.
+    transform_every_s: float = 60.0
+    #: How often past hours of raw/ws are compacted.
+    compact_every_s: float = 600.0
     heartbeat_every_s: float = 5.0
     #: Subscribe to markets opening within this much time.
     ahead_s: float = 600.0
@@ -156,6 +169,8 @@ class FollowSummary:
     book_polls: int = 0
     raw_files: int = 0
     followed: int = 0
+    transforms: int = 0
+    compacted_files: int = 0
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -175,6 +190,8 @@ class FollowSummary:
             f"disconnects {self.disconnects}",
             f"  REST: {self.rest_requests} requests, {self.catch_up_passes} catch-up passes, "
             f"{self.book_polls} order book polls; {self.raw_files} raw files written",
+            f"  curated: {self.transforms} transforms; {self.compacted_files} raw/ws files "
+            "compacted",
         ]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -201,7 +218,9 @@ class _Follower:
         self.lake = Lake.of(settings)
         self.run_id = new_run_id()
         self.summary = FollowSummary(self.run_id, mode, [c.name for c in self.cities])
-        self.journal = Journal(journal_folder(settings, options.journal_dir))
+        self.journal = Journal(
+            journal_folder(settings, options.journal_dir), segment_s=options.segment_s
+        )
         self.stop = asyncio.Event()
         self.catch_up_due = asyncio.Event()
         # A catch-up pass (a backfill) deletes the temp files under raw/ of its cities that
@@ -385,6 +404,54 @@ class _Follower:
         result = await asyncio.to_thread(self.journal.roll, self.lake, older_than_s=older_than_s)
         self.summary.raw_files += result.files_written
 
+    async def curate(self) -> None:
+        """Roll the journal so far, then transform the followed cities' current partitions
+        (the event dates of their followed markets): bounded, never the whole lake."""
+        await self.roll(older_than_s=0)
+        await self.transform()
+
+    async def transform(self) -> None:
+        """Transform the followed cities' current partitions (see :meth:`curate`)."""
+        from kalshi_lake.transform import run_transform
+
+        by_name = {c.name: c for c in self.cities}
+        for city, (start, end) in sorted(self._current_dates().items()):
+            try:
+                await asyncio.to_thread(
+                    run_transform, self.settings, city=by_name[city], start=start, end=end
+                )
+            except LockedError as exc:  # the catch-up's transform, or one of the user's
+                log.info("transform %s: %s", city, exc)
+                continue
+            except Exception as exc:  # bad raw input (exit 3), a full disk, a bug: recording
+                # comes first, so the recorder says so and goes on; the next pass tries again
+                self._note_once(f"transform {city}: {str(exc).splitlines()[0]}")
+            self.summary.transforms += 1
+
+    def _current_dates(self) -> dict[str, tuple[dt.date, dt.date]]:
+        """Per followed city, the first and last event date of its current markets (the last
+        discovery's: the dates the catch-up fetches too)."""
+        out: dict[str, tuple[dt.date, dt.date]] = {}
+        for m in self.discovered.markets if self.discovered else ():
+            day = event_date(m.ticker.rsplit("-", 1)[0])
+            lo, hi = out.get(m.city, (day, day))
+            out[m.city] = (min(lo, day), max(hi, day))
+        return out
+
+    async def compact(self) -> None:
+        """Merge past hours of the followed cities' raw/ws minute files (module compact)."""
+        try:
+            result = await asyncio.to_thread(compact, self.lake, [c.name for c in self.cities])
+        except Exception as exc:  # as for the transform: the recorder goes on, says so
+            self._note_once(f"compaction: {str(exc).splitlines()[0]}")
+            return
+        self.summary.compacted_files += result.files_in
+
+    def _note_once(self, note: str) -> None:
+        log.warning("%s", note)
+        if note not in self.summary.notes:
+            self.summary.notes.append(note)
+
     async def heartbeat(self) -> None:
         """Write the heartbeat of every followed city and family (:mod:`.heartbeat`)."""
         now_us = time.time_ns() // 1000
@@ -434,6 +501,7 @@ class _Follower:
         await client.__aenter__()
         tasks: list[asyncio.Task[None]] = []
         self.catch_up_due.set()  # the first pass at once: what traded before we started
+        clean = False  # an end by --for or stop (not an error) transforms once more
         try:
             await self.roll(older_than_s=0)  # what an earlier run left in the journal
             self.event(
@@ -471,6 +539,11 @@ class _Follower:
             tasks.append(
                 asyncio.create_task(self._every(self.opt.roll_every_s, lambda: self.roll(None)))
             )
+            if self.opt.transform_every_s > 0:
+                tasks.append(
+                    asyncio.create_task(self._every(self.opt.transform_every_s, self.curate))
+                )
+            tasks.append(asyncio.create_task(self._every(self.opt.compact_every_s, self.compact)))
             tasks.append(
                 asyncio.create_task(self._every(self.opt.heartbeat_every_s, self.heartbeat))
             )
@@ -482,6 +555,7 @@ class _Follower:
             for t in done:
                 if t is not waiter and t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]
+            clean = True
         finally:
             self.stop.set()
             for t in tasks:
@@ -493,6 +567,8 @@ class _Follower:
                 await self.roll(older_than_s=0)  # everything recorded, into raw/ws
             finally:
                 self.journal.close()
+            if clean and self.opt.transform_every_s > 0:
+                await self.transform()  # the curated tables up to the last frame
             with contextlib.suppress(Exception):
                 await self.heartbeat()
             self._tally(started)

@@ -146,6 +146,8 @@ def _trades(markets: pl.DataFrame, per_market: int, seed: int, now: dt.datetime)
         is_block_trade=pl.lit(False),
         tier=pl.lit("historical"),
         fetched_at=pl.lit(now).cast(pl.Datetime("us", "UTC")),
+        first_seen=pl.lit("rest"),
+        first_seen_at=pl.lit(now).cast(pl.Datetime("us", "UTC")),
     ).sort("market_ticker", "traded_at", "trade_id")
 
 

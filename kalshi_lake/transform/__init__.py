@@ -1,4 +1,5 @@
-"""The transform: raw API pages -> curated ``markets``, ``trades``, ``candles_1m``, ``candles_5m``.
+"""The transform: raw API pages and recorded WebSocket frames -> curated ``markets``, ``trades``,
+``candles_1m``, ``candles_5m``, ``market_events``.
 
 A pure function of the raw layer (no network): :func:`run_transform` rebuilds the curated
 partitions whose raw input changed, atomically, deterministically, in bounded memory.
@@ -14,7 +15,9 @@ Modules, in the order a run uses them:
 - ``pipeline``: the parse, build and write threads, with every thread and priority setting;
 - ``batch``: one batch parsed (DuckDB) and built (polars);
 - ``parse``: payload eras -> flat frames (DuckDB SQL builders, fast and safe);
+- ``ws_frames``: recorded WebSocket trade and lifecycle frames (``raw/ws``) -> flat frames;
 - ``trades``/``markets``/``candles``: the curated tables (pure polars);
+- ``ws_merge``: WebSocket trades merged with REST's, lifecycle into ``market_events``/``markets``;
 - ``fastpaths``: the sorting, grouping and arithmetic shortcuts, each pinned by a test;
 - ``frames``: exact fixed point -> Arrow decimals;
 - ``write``: Parquet options per table, publishing and removing partitions;

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import polars as pl
 
 from kalshi_lake.cities import CITIES
-from kalshi_lake.transform import candles, markets, parse, parse_markets, trades
+from kalshi_lake.transform import candles, markets, parse, parse_markets, trades, ws_merge
 from kalshi_lake.transform.fastpaths import sort_by_ticker
 from kalshi_lake.transform.listings import Listings
 from kalshi_lake.transform.plan import GROUPS, Batch
 from kalshi_lake.transform.rawdb import RawDB, only
 from kalshi_lake.transform.summary import CONFLICT, Problem, TransformSummary
+from kalshi_lake.transform.ws_frames import parse_ws
 
 _CITY_SERIES = {c.name: c.series_ticker for c in CITIES}
 
@@ -51,7 +52,9 @@ def parse_batch(db: RawDB, batch: Batch) -> Parsed:
     tr = db.good(tr)
     [cd] = db.query("pages_candles", by_group["candles"], only(parse.parse_candles, eps["candles"]))
     cd = db.good(cd)
-    rows = {"markets": mk, "trades": tr, "pages": pages, "candles": cd}
+    ws_tr, ws_lc = parse_ws(db, by_group["ws"])
+    rows = {"markets": mk, "trades": tr, "pages": pages, "candles": cd, "ws_trades": ws_tr,
+            "ws_lifecycle": ws_lc}  # fmt: skip
     return Parsed(batch, rows, time.perf_counter() - t0)
 
 
@@ -91,6 +94,11 @@ def build_tables(
     market_table = markets.build_markets(mk, ev, _CITY_SERIES)
     market_events = market_table.select("part", "market_ticker", "event_ticker")
     del mk, ev
+    # lifecycle frames: their own table, and the markets' status and settlement
+    lifecycle = _with_part(parsed.take("ws_lifecycle"), fid_part)
+    event_table = ws_merge.build_market_events(lifecycle, market_events)
+    market_table = ws_merge.apply_lifecycle(market_table, event_table)
+    del lifecycle
 
     # trades and trade candles
     tr = _with_part(parsed.take("trades"), fid_part)
@@ -99,10 +107,19 @@ def build_tables(
     def on_conflict(bad: pl.DataFrame) -> None:
         summary.problems.extend(_conflict_problems(bad, rel))
 
-    trade_table = trades.build_trades(tr, market_events, parsed.take("pages"), on_conflict)
-    summary.trades_read += tr.height
-    summary.duplicates += tr.height - trade_table.height
-    del tr
+    def on_ws_conflict(bad: pl.DataFrame) -> None:
+        summary.problems.extend(_ws_conflict_problems(bad, rel))
+
+    pages = parsed.take("pages")
+    rest_table = trades.build_trades(tr, market_events, pages, on_conflict)
+    ws_tr = _with_part(parsed.take("ws_trades"), fid_part)
+    rest_first = ws_merge.rest_first_fetched(tr, pages)
+    trade_table = ws_merge.merge_trades(
+        rest_table, rest_first, ws_tr, market_events, on_ws_conflict
+    )
+    summary.trades_read += tr.height + ws_tr.height
+    summary.duplicates += tr.height + ws_tr.height - trade_table.height
+    del tr, ws_tr, rest_table, pages
     t1m, t5m = candles.trade_candles(trade_table)
 
     # api candles
@@ -115,6 +132,7 @@ def build_tables(
         "trades": trade_table,
         "candles_1m": _merge_candles(a1m, t1m),
         "candles_5m": _merge_candles(a5m, t5m),
+        "market_events": event_table,
     }
 
 
@@ -130,6 +148,21 @@ def _conflict_problems(bad: pl.DataFrame, rel: Mapping[int, str]) -> list[Proble
         )
         out.append(Problem(CONFLICT, rel[r["fid"]], r["page_number"], msg, row=r["row"]))
     return out
+
+
+def _ws_conflict_problems(bad: pl.DataFrame, rel: Mapping[int, str]) -> list[Problem]:
+    """One :class:`Problem` per trade frame that disagrees with the REST copy of its trade."""
+    return [
+        Problem(
+            CONFLICT,
+            rel[fid],
+            None,
+            f"trade {trade_id} came over the WebSocket with different contents ({fields}) "
+            "than its REST copy; the REST copy is kept",
+            row=row,
+        )
+        for fid, row, trade_id, fields in bad.iter_rows()
+    ]
 
 
 def _merge_candles(api: pl.DataFrame, own: pl.DataFrame) -> pl.DataFrame:

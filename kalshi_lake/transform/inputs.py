@@ -10,7 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 
-from kalshi_lake.lake.raw import ENDPOINTS, page_endpoints
+from kalshi_lake.lake.raw import CONNECTION_CITY, ENDPOINTS, WS_FOLDER, page_endpoints
 from kalshi_lake.lake.storage import FileStat, Lake
 from kalshi_lake.log import get_logger
 from kalshi_lake.schemas import TABLES
@@ -20,15 +20,17 @@ log = get_logger(__name__)
 
 
 def cities_in(lake: Lake, only: str | None) -> list[str]:
-    """Cities with raw input or curated output (or just ``only``)."""
+    """Cities with raw input (pages or recorded frames) or curated output (or just ``only``)."""
     if only:
         return [only]
     found: set[str] = set()
-    for top, subs in (("raw", page_endpoints(lake)), ("curated", lake.ls_dirs("curated"))):
+    raw = page_endpoints(lake) + ([WS_FOLDER] if WS_FOLDER in lake.ls_dirs("raw") else [])
+    for top, subs in (("raw", raw), ("curated", lake.ls_dirs("curated"))):
         for sub in subs:
             found.update(
                 d.split("=", 1)[1] for d in lake.ls_dirs(top, sub) if d.startswith("city=")
             )
+    found.discard(CONNECTION_CITY)  # frames about no one market: no curated partition
     return sorted(found)
 
 
@@ -76,7 +78,7 @@ def list_raw(
                         )
                         continue
                     out.append(RawFile(prefix + folder + "/" + tail[1], endpoint, c, date, size))
-    assert all(f.endpoint in ENDPOINTS for f in out)
+    assert all(f.endpoint in ENDPOINTS or f.endpoint == WS_FOLDER for f in out)
     return sorted(out, key=lambda f: f.rel)
 
 

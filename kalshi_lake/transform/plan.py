@@ -39,6 +39,9 @@ GROUPS: dict[str, frozenset[str]] = {
     "trades": frozenset({"trades"}),
     "candles": frozenset({"candlesticks", "event_candlesticks", "batch_candlesticks"}),
     "markets": frozenset({"event", "market"}),
+    # Recorded WebSocket frames (raw/ws: another schema, parsed by ws_frames), filed under
+    # the market's climate date like the event-scoped pages.
+    "ws": frozenset({"ws"}),
 }
 DATE_SCOPED = frozenset().union(*GROUPS.values())
 LISTINGS = LISTING_ENDPOINTS

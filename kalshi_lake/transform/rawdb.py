@@ -74,6 +74,10 @@ class RawDB:
         parse.prepare(con)
         self.con = con
 
+    def path_of(self, fid: int) -> str:
+        """The lake-relative path of the file numbered ``fid``."""
+        return self._rel[fid]
+
     def set_threads(self, n: int) -> None:
         """DuckDB's worker threads (see :mod:`~kalshi_lake.transform.pipeline` for why)."""
         self.con.execute(f"SET threads = {int(n)}")

@@ -28,15 +28,18 @@ _DICT = {
     "markets": ("event_ticker", "series_ticker", "date", "strike_type", "status", "result",
                 "settlement_source", "tier", "settlement_bounds_type"),
     "trades": ("market_ticker", "event_ticker", "date", "taker_side", "is_block_trade", "tier",
-               "fetched_at"),
+               "fetched_at", "first_seen"),
     "candles_1m": ("market_ticker", "event_ticker", "date", "source", "period_minutes"),
     "candles_5m": ("market_ticker", "event_ticker", "date", "source", "period_minutes"),
+    "market_events": ("market_ticker", "event_ticker", "date", "event_type", "result",
+                      "conn_id"),
 }  # fmt: skip
 _STATS = {
     "markets": ("market_ticker", "event_ticker", "series_ticker", "date", "close_time"),
     "trades": ("market_ticker", "event_ticker", "date", "traded_at"),
     "candles_1m": ("market_ticker", "event_ticker", "date", "source", "bucket_start"),
     "candles_5m": ("market_ticker", "event_ticker", "date", "source", "bucket_start"),
+    "market_events": ("market_ticker", "event_ticker", "date", "event_type", "recv_at"),
 }
 #: Encodings (Parquet v2, read by DuckDB, polars, pyarrow, Spark and Trino) where they are both
 #: faster and smaller than PLAIN: the 36-byte trade ids (the bulk of a trades file) skip the
@@ -47,6 +50,7 @@ _ENCODING = {
     "trades": {"trade_id": "DELTA_LENGTH_BYTE_ARRAY"},
     "candles_1m": {"bucket_start": "DELTA_BINARY_PACKED", "trade_count": "DELTA_BINARY_PACKED"},
     "candles_5m": {"bucket_start": "DELTA_BINARY_PACKED", "trade_count": "DELTA_BINARY_PACKED"},
+    "market_events": {},
 }
 WRITE_OPTIONS: dict[str, dict[str, object]] = {
     t: {

@@ -97,7 +97,8 @@ def _table(lake: Path, table: str) -> pl.DataFrame:
     files = sorted((lake / "curated" / table).glob("city=*/month=*/*.parquet"))
     if not files:
         return pl.from_arrow(TABLES[table].empty_table())  # type: ignore[return-value]
-    return pl.concat([pl.read_parquet(f) for f in files]).drop("fetched_at", strict=False)
+    df = pl.concat([pl.read_parquet(f) for f in files])
+    return df.drop("fetched_at", "first_seen_at", strict=False)
 
 
 @pytest.mark.slow

@@ -30,11 +30,15 @@ START, END = dt.date(2026, 11, 1), dt.date(2026, 11, 3)  # live tier (cutoff 202
 
 
 def _curated(lake: Path) -> dict[str, pl.DataFrame]:
-    """Every curated table, sorted, without ``fetched_at`` (when a page was fetched differs
-    between any two runs; what it says does not)."""
+    """Every curated table a backfill makes, sorted, without ``fetched_at`` and
+    ``first_seen_at`` (when a page was fetched differs between any two runs; what it says does
+    not)."""
     out = {}
     for table in TABLES:
         files = sorted(lake.glob(f"curated/{table}/city=*/month=*/*.parquet"))
+        if not files:  # market_events: recorded by follow only
+            out[table] = pl.DataFrame()
+            continue
         df = pl.concat(
             [
                 pl.read_parquet(f).with_columns(
@@ -43,7 +47,7 @@ def _curated(lake: Path) -> dict[str, pl.DataFrame]:
                 for f in files
             ]
         )
-        df = df.drop([c for c in df.columns if c == "fetched_at"])
+        df = df.drop([c for c in df.columns if c in ("fetched_at", "first_seen_at")])
         out[table] = df.sort(df.columns)
     return out
 

@@ -1,8 +1,10 @@
 """raw/ws (WebSocket frames, another schema) never trips the readers of REST pages: the SQL
-views, the transform's inputs and city list, repair's scan, and the checks."""
+views, repair's scan, and the checks. The transform reads it (its trade and lifecycle frames,
+tests/transform/test_transform_ws.py) beside the pages, never as pages."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from collections.abc import Callable
@@ -45,12 +47,15 @@ def pages_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _add_frames(lake: Lake, journal: Path, frame: Frame) -> int:
+def _add_frames(lake: Lake, journal: Path, frame: Frame, msg_type: str = "trade") -> int:
     """Roll frames of chicago, nyc (a city without pages) and the connection into ``lake``."""
     with Journal(journal) as j:
         for i in range(90):
             city = ("chicago", "nyc", None)[i % 3]
-            j.append(frame(i, city=city, date=SPEC_DATES[i % 2]))
+            rec = frame(i, city=city, date=SPEC_DATES[i % 2])
+            if city is not None:
+                rec = dataclasses.replace(rec, channel=msg_type, msg_type=msg_type)
+            j.append(rec)
         return j.roll(lake, older_than_s=0).files_written
 
 
@@ -65,7 +70,7 @@ def test_page_listings_skip_raw_ws(pages_lake: Path, tmp_path: Path, frame: Fram
     assert _add_frames(only_ws, tmp_path / "j1", frame) == 5
     assert page_endpoints(only_ws) == [] and not has_pages(only_ws)
     assert only_ws.ls_dirs("raw") == [WS_FOLDER]
-    assert cities_in(only_ws, None) == []
+    assert cities_in(only_ws, None) == ["chicago", "nyc"]  # not _connection
     assert repair_cities(only_ws) == []
     assert raw_files(only_ws, "chicago") == []
 
@@ -75,9 +80,13 @@ def test_page_listings_skip_raw_ws(pages_lake: Path, tmp_path: Path, frame: Fram
     before = list_raw(both, ["chicago"])
     _add_frames(both, tmp_path / "j2", frame)
     assert WS_FOLDER not in page_endpoints(both) and has_pages(both)
-    assert cities_in(both, None) == ["chicago"]  # not nyc, not _connection
+    assert cities_in(both, None) == ["chicago", "nyc"]  # nyc: frames only; not _connection
     assert CONNECTION_CITY not in repair_cities(both)
-    assert list_raw(both, ["chicago", "nyc"]) == before
+    after = list_raw(both, ["chicago", "nyc"])
+    assert [f for f in after if f.endpoint != WS_FOLDER] == before
+    assert {(f.city, f.date) for f in after if f.endpoint == WS_FOLDER} == {
+        (c, d) for c in ("chicago", "nyc") for d in SPEC_DATES
+    }
     assert all(f.endpoint != WS_FOLDER for f in raw_files(both, "chicago"))
 
 
@@ -110,13 +119,13 @@ def test_transform_and_checks_run_the_same_beside_frames(
         root = tmp_path / name
         shutil.copytree(pages_lake, root)
         if name == "pages+frames":
-            _add_frames(Lake(str(root)), tmp_path / "j", frame)
+            # frames no curated table takes (order book ones): the curated tables are the same
+            _add_frames(Lake(str(root)), tmp_path / "j", frame, msg_type="orderbook_delta")
         summary = run_transform(Settings(lake=str(root), progress=False))
         checks = run_checks(str(root))
         results[name] = (
-            sorted(summary.rebuilt),
+            sorted(k for k in summary.rebuilt if k[0] == "chicago"),
             summary.rows,
-            summary.raw_files,
             summary.problems,
             sorted((c.name, c.offending, c.error) for c in checks),
         )

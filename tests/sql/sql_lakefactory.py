@@ -136,6 +136,7 @@ class LakeData:
             "candles_5m": self.candles_5m
             if self.candles_5m is not None
             else rollup_5m(self.candles_1m),
+            "market_events": _determined_events(self.markets),
         }
         for name, rows in tables.items():
             write_rows(lake, name, rows)
@@ -162,6 +163,20 @@ def _with_family(row: dict[str, Any], names: list[str]) -> dict[str, Any]:
     if "family" in out and "family" not in row:
         out["family"] = family_for_ticker(row.get("event_ticker") or row["market_ticker"])
     return out
+
+
+def _determined_events(markets: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A ``determined`` lifecycle row per settled market (the market_events table)."""
+    rows = []
+    for i, m in enumerate(m for m in markets if m.get("result") is not None):
+        at = m["close_time"]
+        rows.append({
+            "city": m["city"], "date": m["date"], "market_ticker": m["market_ticker"],
+            "event_ticker": m["event_ticker"], "event_type": "determined", "event_at": at,
+            "result": m["result"], "settlement_value": m["settlement_value"], "recv_at": at,
+            "conn_id": "fixture-1", "frame_no": i,
+        })  # fmt: skip
+    return rows
 
 
 def write_rows(lake: Lake, table: str, rows: Iterable[dict[str, Any]]) -> list[str]:

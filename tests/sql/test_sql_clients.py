@@ -38,6 +38,7 @@ TABLE_MACROS = {
     "trades_in": "trades_in('chicago', DATE '2026-11-01', DATE '2026-11-30')",
     "candles_1m_in": "candles_1m_in('phoenix', DATE '2026-03-08', DATE '2026-03-08')",
     "candles_5m_in": "candles_5m_in('phoenix')",
+    "market_events_in": "market_events_in('chicago')",
     "raw_pages_in": "raw_pages_in('trades', 'chicago')",
     "raw_trades_in": "raw_trades_in('chicago', DATE '2026-03-01', DATE '2026-03-31')",
     "fetched_days_in": "fetched_days_in('phoenix', DATE '2026-03-01', DATE '2026-11-30')",

@@ -56,7 +56,8 @@ def test_replay_delete_curated_transform_compare(synth_copy: Copy) -> None:
     assert first.trades_read == copies
     before = curated_snapshot(lake)
     for table in TABLES:
-        assert before[table].height > 0
+        # market_events: only recorded WebSocket frames make rows (test_transform_ws.py)
+        assert before[table].height > 0 or table == "market_events"
         assert is_sorted(before[table], table)
     assert before["trades"]["trade_id"].n_unique() == before["trades"].height
     # every partition folder holds exactly its one live file

@@ -32,6 +32,7 @@ def curated_trades(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     assert problems.height == 0, problems
     good = parse.with_pages(good, parse.parse_pages(con, "pages"))
     built = trades.build_trades(good.with_columns(part=pl.lit(0, pl.Int32)))
+    built = built.with_columns(first_seen=pl.lit("rest"), first_seen_at=pl.col("fetched_at"))
     out = frames.to_arrow(built, "trades").to_pylist()
     return sorted(out, key=lambda r: r["trade_id"])
 
