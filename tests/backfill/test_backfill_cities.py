@@ -225,9 +225,10 @@ def test_the_cities_share_one_rate_limit(
     assert sum(r.requests for r in summary.runs) + 1 == seen
     # The client's bucket starts full with one second of the rate; after that, the rate.
     assert seen - rate <= rate * elapsed * 1.05
-    # The three cities run at once instead of taking turns (each city's run spans nearly the
-    # whole command; a machine too busy to reach the rate does not change that).
-    assert sum(r.elapsed_s for r in summary.runs) >= 2.5 * summary.elapsed_s * 0.9
+    # The three cities run at once instead of taking turns: taking turns, their runs would add
+    # up to the command's time; at once, to nearly three times it (a loaded machine lets one
+    # city finish early, hence the margin).
+    assert sum(r.elapsed_s for r in summary.runs) >= 2.0 * summary.elapsed_s
     assert min(r.elapsed_s for r in summary.runs) >= 0.5 * summary.elapsed_s
 
 
