@@ -414,9 +414,10 @@ def follow(
 
     With an API key (KALSHI_API_KEY_ID, KALSHI_PRIVATE_KEY_PATH) one WebSocket connection records
     order books, trades, ticker and lifecycle frames byte for byte (durable within a second,
-    rolled into raw/ws hourly); without one, order books and trades are polled over REST.
-    Every few minutes a REST catch-up (an incremental backfill of the current days) fills any gap.
-    Ctrl-C or SIGTERM stop it cleanly (exit 0 with a summary).
+    rolled into raw/ws every minute); without one, order books and trades are polled over REST.
+    Every few minutes a REST catch-up (an incremental backfill of the current days) fills any gap,
+    and every minute the followed cities' current curated partitions are transformed. Ctrl-C or
+    SIGTERM stop it cleanly (exit 0 with a summary).
     """
     from kalshi_lake.cities import parse_families
     from kalshi_lake.live.follow import FollowOptions, run_follow
