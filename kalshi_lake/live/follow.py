@@ -501,7 +501,7 @@ class _Follower:
         await client.__aenter__()
         tasks: list[asyncio.Task[None]] = []
         self.catch_up_due.set()  # the first pass at once: what traded before we started
-        clean = False  # an end by --for or stop (not an error) transforms once more
+        clean = False  # an end by --for, a stop or a signal (not an error) transforms once more
         try:
             await self.roll(older_than_s=0)  # what an earlier run left in the journal
             self.event(
@@ -556,6 +556,9 @@ class _Follower:
                 if t is not waiter and t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]
             clean = True
+        except asyncio.CancelledError:
+            clean = True  # Ctrl-C or SIGTERM: the normal way to stop a recorder
+            raise
         finally:
             self.stop.set()
             for t in tasks:

@@ -121,6 +121,12 @@ def test_sigterm_stops_cleanly_and_kill_9_then_restart_loses_and_repeats_nothing
     trades = [json.loads(b)["msg"]["trade_id"] for _, _, t, b in frames if t == "trade"]
     assert trades and len(trades) == len(set(trades))
     assert not list(journal.glob("*.seg")), "a clean stop rolls everything"
+    # ... and transforms once more: the curated trades hold every trade frame recorded, once
+    curated = [str(f) for f in lake.glob("curated/trades/city=chicago/month=*/*.parquet")]
+    assert curated, "no curated trades after a SIGTERM"
+    rows = duckdb.connect().execute("SELECT trade_id FROM read_parquet(?)", [curated]).fetchall()
+    ids = [r[0] for r in rows]
+    assert len(ids) == len(set(ids)) and set(trades) <= set(ids)
 
 
 def test_bad_input_exits_2_with_one_line(
