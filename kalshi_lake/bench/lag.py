@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tempfile
 import threading
 import time
@@ -36,30 +35,11 @@ from kalshi_lake.config import Settings
 from kalshi_lake.live.follow import FollowOptions, run_follow
 from kalshi_lake.sim import SimConfig, SimServer
 from kalshi_lake.sim.config import FIXTURE_SEED
+from kalshi_lake.testing.keys import write_key_pair
 
 #: Simulated seconds per real second.
 SPEED = 30.0
 GOAL_S = 60.0
-
-
-def _key(folder: Path) -> tuple[Path, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = folder / "key.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    os.chmod(path, 0o600)
-    pub = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return path, pub.decode()
 
 
 class _Watcher(threading.Thread):
@@ -95,7 +75,7 @@ def run(quick: bool = False) -> Iterator[dict[str, object]]:
     duration = 180.0 if quick else 600.0
     with tempfile.TemporaryDirectory(prefix="kalshi-lake-lag-") as tmp:
         root = Path(tmp)
-        key, pub = _key(root)
+        key, pub = write_key_pair(root)
         lake = root / "lake"
         cfg = SimConfig(seed=FIXTURE_SEED, speed=SPEED, ws_public_key=pub)
         opts = dataclasses.replace(FollowOptions(), duration_s=duration)

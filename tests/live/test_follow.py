@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import duckdb
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
@@ -19,6 +16,7 @@ from kalshi_lake.errors import ConfigError
 from kalshi_lake.live.follow import FollowOptions, choose_mode, run_follow
 from kalshi_lake.sim import SimConfig, SimServer, World
 from kalshi_lake.sim.config import FIXTURE_SEED
+from kalshi_lake.testing.keys import write_key_pair
 
 FAST = FollowOptions(
     duration_s=25,
@@ -32,22 +30,7 @@ FAST = FollowOptions(
 
 @pytest.fixture
 def key_files(tmp_path: Path) -> tuple[Path, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = tmp_path / "key.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    os.chmod(path, 0o600)
-    pub = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return path, pub
+    return write_key_pair(tmp_path)
 
 
 def _settings(lake: Path, sim: SimServer, key: Path | None) -> Settings:

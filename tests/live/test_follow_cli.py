@@ -14,29 +14,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kalshi_lake.sim import SimConfig, SimServer
 from kalshi_lake.sim.config import FIXTURE_SEED
+from kalshi_lake.testing.keys import write_key_pair
 
 
 @pytest.fixture(scope="module")
 def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = tmp_path_factory.mktemp("key") / "key.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    os.chmod(path, 0o600)
-    pub = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return path, pub.decode()
+    return write_key_pair(tmp_path_factory.mktemp("key"))
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,14 +19,13 @@ from typing import Any
 
 import duckdb
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
 from kalshi_lake.live.follow import FollowOptions, FollowSummary, run_follow
 from kalshi_lake.sim import SimConfig, SimServer, World
 from kalshi_lake.sim.config import FIXTURE_SEED
+from kalshi_lake.testing.keys import write_key_pair
 from tests.live.fidelity import Row, read_ws, replay_books, rfc3339_us
 
 pytestmark = pytest.mark.slow
@@ -48,27 +46,10 @@ class Recording:
     sim_counts: dict[str, int]
 
 
-def _key(tmp: Path) -> tuple[Path, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = tmp / "key.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    os.chmod(path, 0o600)
-    pub = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return path, pub.decode()
-
-
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
     tmp = tmp_path_factory.mktemp("fidelity")
-    key, pub = _key(tmp)
+    key, pub = write_key_pair(tmp)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     # two scheduled cuts (simulated instants), a frame in a hundred lost
     cuts = (now + dt.timedelta(minutes=60), now + dt.timedelta(minutes=150))

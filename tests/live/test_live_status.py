@@ -5,12 +5,9 @@ are current, a stopped one's are stale."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
@@ -21,30 +18,14 @@ from kalshi_lake.sim.config import FIXTURE_SEED
 from kalshi_lake.sql import connect
 from kalshi_lake.sql.checks import run_checks
 from kalshi_lake.sql.live_status import live_status, stale_markets
-
-
-def _key(tmp_path: Path) -> tuple[Path, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = tmp_path / "key.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    os.chmod(path, 0o600)
-    pub = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return path, pub.decode()
+from kalshi_lake.testing.keys import write_key_pair
 
 
 @pytest.mark.slow
 def test_gaps_resyncs_and_disconnects_are_records_that_status_and_checks_read(
     tmp_path: Path,
 ) -> None:
-    key, pub = _key(tmp_path)
+    key, pub = write_key_pair(tmp_path)
     start = dt.datetime.now(dt.UTC)
     # 6 simulated minutes a second: cuts 20 and 70 simulated minutes in (3 s and 12 s real)
     cuts = (start + dt.timedelta(minutes=20), start + dt.timedelta(minutes=70))
