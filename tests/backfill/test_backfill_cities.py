@@ -228,8 +228,9 @@ def test_the_cities_share_one_rate_limit(
     # The three cities run at once instead of taking turns: taking turns, their runs would add
     # up to the command's time; at once, to nearly three times it (a loaded machine lets one
     # city finish early, hence the margin).
+    # (No bound on the shortest run: on a loaded machine one city's units can all be served
+    # early, and the sum already tells running at once from taking turns.)
     assert sum(r.elapsed_s for r in summary.runs) >= 2.0 * summary.elapsed_s
-    assert min(r.elapsed_s for r in summary.runs) >= 0.5 * summary.elapsed_s
 
 
 def test_progress_shows_a_row_per_city(
