@@ -100,6 +100,9 @@ def _has_heartbeats(lake: Lake) -> bool:
     return lake.has_files("_state", "live", suffix=".json")
 
 
+#: The sources only ``kalshi-lake follow`` fills.
+LIVE_ONLY = frozenset({"market_events_in", "ws_frames_in", "live_heartbeats_in"})
+
 #: Every macro that reads files, keyed by name. Their .sql files live in queries/views.
 SOURCES: dict[str, Source] = {
     **{
@@ -273,10 +276,14 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
             raise ConfigError(f"cannot create SQL object {f.name!r} from {f.path}: {exc}") from None
     # 3. the real sources, where there are files to read
     empty: dict[str, list[str]] = {}  # hint -> folders without files
+    present = {name: source.present(lake) for name, source in SOURCES.items()}
+    # A lake that was never followed is the usual case, not something to point out on every
+    # connection: the live sources are mentioned only once the lake holds some live data.
+    followed = present["ws_frames_in"] or present["live_heartbeats_in"]
     for name, source in SOURCES.items():
-        if source.present(lake):
+        if present[name]:
             con.execute(by_name[name].render(uri))
-        else:
+        elif followed or name not in LIVE_ONLY:
             empty.setdefault(source.hint, []).append(f"{source.probe}/")
     return [
         f"no files yet under {', '.join(folders)}, so their views are empty ({hint})"
