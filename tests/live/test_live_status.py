@@ -4,6 +4,7 @@ are current, a stopped one's are stale."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -22,7 +23,10 @@ from kalshi_lake.sql.live_status import live_status, stale_markets
 
 @pytest.mark.slow
 def test_gaps_resyncs_and_disconnects_are_records_that_status_and_checks_read(
-    tmp_path: Path, key_files: tuple[Path, str], sim_follow: SimFollow
+    tmp_path: Path,
+    key_files: tuple[Path, str],
+    sim_follow: SimFollow,
+    fast_follow: FollowOptions,
 ) -> None:
     key, pub = key_files
     start = dt.datetime.now(dt.UTC)
@@ -32,14 +36,7 @@ def test_gaps_resyncs_and_disconnects_are_records_that_status_and_checks_read(
         seed=FIXTURE_SEED, speed=360, ws_public_key=pub, ws_drop_rate=0.03, ws_disconnect_at=cuts
     )
     lake = tmp_path / "lake"
-    opts = FollowOptions(
-        duration_s=25,
-        discover_every_s=2,
-        catch_up_every_s=6,
-        catch_up_after_gap_s=1,
-        roll_every_s=3,
-        heartbeat_every_s=1,
-    )
+    opts = dataclasses.replace(fast_follow, catch_up_every_s=6)
     with sim_follow(cfg, lake, key) as (_, settings):
         summary = run_follow(settings, [get_city("chicago")], families=["high"], options=opts)
     assert summary.disconnects == 2 and summary.gaps >= 1 and summary.resyncs >= 1
