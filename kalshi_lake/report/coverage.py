@@ -13,8 +13,9 @@ A cell is what the lake holds of one event (a city's high or low of one climate 
 - ``not listed``: a date before the family's first event, or after the last one Kalshi can have
   listed by now (events list at 10:00 ET the day before), without data of its own.
 
-The grid spans each family's first to last date in the lake, for every city in the lake (or
-those asked for). Fetched days come from raw file names (``fetched_days_in``) and the counts
+The grid spans each family's first to last fetched date in the lake (days only a listing
+names, outside that span, are not holes: as in ``status``), for every city in the lake (or those
+asked for). Fetched days come from raw file names (``fetched_days_in``) and the counts
 from the curated tables, one grouped query each, so the cost is a scan of the curated keys.
 """
 
@@ -195,13 +196,18 @@ def _grid(
     """The known cells plus a cell for every other date of each family's span and city."""
     families = sorted({f for _c, f, _d in known}, key=lambda f: (f != "high", f))
     names = sorted(set(cities or ()) | {c for c, _f, _d in known})
+    has_data = {(c, f) for c, f, _d in known}
     out: list[Cell] = []
     for family in families:
-        dates = [d for _c, f, d in known if f == family]
+        # the span is what was fetched: listings name markets of days on either side of any
+        # backfilled range, and those are not holes (as in `status`)
+        dates = [k[2] for k, cell in known.items() if k[1] == family and cell.status != "missing"]
+        if not dates:
+            continue
         first, last = min(dates), max(dates)
         for city in names:
             start = _first_event(city, family)
-            if start is None and not any(c == city and f == family for c, f, _d in known):
+            if start is None and (city, family) not in has_data:
                 continue  # a city without that series (most have no lows): no row at all
             day = first
             while day <= last:
