@@ -6,6 +6,12 @@
 - :mod:`~kalshi_lake.report.build`: gathering the sections and writing the file
 """
 
-from kalshi_lake.report.build import ReportData, build_report, render_report, write_report
+from kalshi_lake.report.build import (
+    ReportData,
+    build_report,
+    default_target,
+    render_report,
+    write_report,
+)
 
-__all__ = ["ReportData", "build_report", "render_report", "write_report"]
+__all__ = ["ReportData", "build_report", "default_target", "render_report", "write_report"]

@@ -387,6 +387,17 @@ def render_report(data: ReportData) -> str:
     )
 
 
+#: The file `report` writes by default, in the lake's folder (or the current one for S3).
+REPORT_FILE = "report.html"
+
+
+def default_target(lake: str | Lake | Settings) -> str:
+    """Where the report goes without ``--out``: ``<lake>/report.html`` for a local lake,
+    ``./report.html`` for one on S3 (the page is opened from a local disk)."""
+    lk = Lake.of(lake)
+    return lk.path(REPORT_FILE) if lk.is_local else REPORT_FILE
+
+
 def write_report(data: ReportData, out: str | os.PathLike[str]) -> Path:
     """Write the page of ``data`` to the local file ``out`` (whole or not at all); its path."""
     path = Path(out)
