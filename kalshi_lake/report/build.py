@@ -26,7 +26,7 @@ from kalshi_lake.lake.state import read_run_records
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.report import charts, page
 from kalshi_lake.report.coverage import STATUSES, Cell, coverage_cells
-from kalshi_lake.sql.access import lake_status, query_error
+from kalshi_lake.sql.access import query_error
 from kalshi_lake.sql.checks import CheckResult, run_checks
 from kalshi_lake.sql.connection import connect
 from kalshi_lake.sql.live_status import live_status
@@ -103,6 +103,37 @@ def _runs(lake: Lake, cities: Sequence[str] | None) -> dict[str, dict[str, Any]]
     return out
 
 
+def city_rows(cells: Sequence[Cell]) -> list[dict[str, Any]]:
+    """Per city and family, from its cells: the fetched span, days by status, markets, trades,
+    api candles and the last fetch (the same counts ``status`` gives, read once for both)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in cells:
+        r = rows.setdefault(
+            (c.city, c.family),
+            {
+                "city": c.city,
+                "family": c.family,
+                "first_date": None,
+                "last_date": None,
+                **{s: 0 for s in STATUSES},
+                "markets": 0,
+                "trades": 0,
+                "api_candles_1m": 0,
+                "last_fetch": None,
+            },
+        )
+        r[c.status] += 1
+        r["markets"] += c.markets
+        r["trades"] += c.trades
+        r["api_candles_1m"] += c.api_candles
+        if c.status in ("complete", "partial"):
+            r["first_date"] = min(r["first_date"] or c.date, c.date)
+            r["last_date"] = max(r["last_date"] or c.date, c.date)
+        if c.last_fetch is not None and (r["last_fetch"] is None or c.last_fetch > r["last_fetch"]):
+            r["last_fetch"] = c.last_fetch
+    return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1] != "high", k[1]))]
+
+
 def _reconciliation(
     con: duckdb.DuckDBPyConnection, cities: Sequence[str] | None
 ) -> list[dict[str, Any]] | None:
@@ -156,7 +187,7 @@ def build_report(
         t = _timed(timings, "checks", t)
     finally:
         con.close()
-    status = lake_status(lk, names)
+    status = city_rows(cells)
     runs = _runs(lk, names)
     t = _timed(timings, "status", t)
     live = live_status(lk, names, now=now)
@@ -265,12 +296,12 @@ def _cities_section(data: ReportData) -> str:
                 r["city"],
                 r["family"],
                 f"{r['first_date']}..{r['last_date']}" if r["first_date"] else "",
-                r["event_dates"],
-                r["missing_days"],
+                r["complete"],
+                r["partial"],
+                r["missing"],
                 r["markets"],
                 r["trades"],
                 r["api_candles_1m"],
-                r["trade_candles_1m"],
                 r["last_fetch"],
                 ", ".join(f"{n:,} {t}" for t, n in sorted(tiers.items())),
                 runs,
@@ -283,12 +314,12 @@ def _cities_section(data: ReportData) -> str:
         "city",
         "family",
         "dates fetched",
-        "days",
-        "missing days",
+        "complete",
+        "partial",
+        "missing",
         "markets",
         "trades",
         "api candles 1m",
-        "trade candles 1m",
         "last fetch",
         "tier split (markets)",
         "backfill runs",

@@ -38,78 +38,85 @@ STATUSES = ("complete", "partial", "missing", "not listed")
 _ET = ZoneInfo("America/New_York")
 
 # One row per (city, family, date) the lake knows of: what was fetched (raw file names), the
-# curated counts, and the decision instants that lack a quote (same rule as the check
+# curated counts, and the decision instants that lack a quote (the rule of the check
 # api_candle_coverage_at_decision; a market without any api candle counts only once closed).
+# No as-of join is needed: an instant has a quote exactly when the market's first api candle
+# ended at or before it, so one scan of the candles' keys (first and last candle per market)
+# answers for every instant of the lake.
 _CELLS = """
 WITH fetched AS (
     SELECT f.city, f.family, f.date, f.trades_fetched, f.candles_fetched
     FROM fetched_days_in() AS f
     WHERE {city_filter_f}
 ),
-mk AS (
-    SELECT m.city, m.family, m.date, count(*) AS markets
+kc AS (
+    SELECT
+        k.market_ticker,
+        min(k.bucket_start) + INTERVAL 1 MINUTE AS first_candle_end,
+        max(k.bucket_start) + INTERVAL 1 MINUTE AS last_candle_end,
+        count(*) AS api_candles
+    FROM candles_1m AS k
+    WHERE k.source = 'api' AND {city_filter_k}
+    GROUP BY k.market_ticker
+),
+mq AS (
+    SELECT m.city, m.family, m.date, m.open_time, m.close_time, m.status, m.fetched_at, kc.*
     FROM markets AS m
+    LEFT JOIN kc ON kc.market_ticker = m.market_ticker
     WHERE {city_filter_m}
+),
+points AS (
+    SELECT mq.*, timezone(c.tz, (mq.date + i.day_offset) + i.local_time) AS decision_at
+    FROM mq
+    JOIN cities AS c ON c.city = mq.city
+    CROSS JOIN decision_instants() AS i
+),
+holes AS (
+    SELECT p.city, p.family, p.date, count(*) AS quote_holes
+    FROM points AS p
+    WHERE (p.first_candle_end IS NULL OR p.first_candle_end > p.decision_at)
+      AND p.decision_at <= $now
+      AND p.decision_at >= p.open_time + INTERVAL 1 MINUTE
+      AND p.decision_at <= p.close_time
+      AND p.decision_at <= CASE
+            WHEN p.status IN ('closed', 'finalized', 'settled', 'determined', 'amended')
+                THEN p.close_time
+            ELSE p.last_candle_end
+          END
+    GROUP BY ALL
+),
+mk AS (
+    SELECT mq.city, mq.family, mq.date, count(*) AS markets,
+           sum(coalesce(mq.api_candles, 0)) AS api_candles, max(mq.fetched_at) AS fetched_at
+    FROM mq
     GROUP BY ALL
 ),
 tr AS (
-    SELECT t.city, t.family, t.date, count(*) AS trades
+    SELECT t.city, t.family, t.date, count(*) AS trades, max(t.fetched_at) AS fetched_at
     FROM trades AS t
     WHERE {city_filter_t}
-    GROUP BY ALL
-),
-kc AS (
-    SELECT k.city, k.family, k.date, k.market_ticker,
-           max(k.bucket_start) + INTERVAL 1 MINUTE AS last_candle_end,
-           count(*) AS api_candles
-    FROM candles_1m AS k
-    WHERE k.source = 'api' AND {city_filter_k}
-    GROUP BY ALL
-),
-api AS (
-    SELECT kc.city, kc.family, kc.date, sum(kc.api_candles) AS api_candles
-    FROM kc
-    GROUP BY ALL
-),
-holes AS (
-    SELECT q.city, q.family, q.date, count(*) AS quote_holes
-    FROM decision_quotes_for({city_arg}) AS dq
-    JOIN markets AS q ON q.market_ticker = dq.market_ticker AND q.city = dq.city
-        AND q.month = dq.month
-    LEFT JOIN kc ON kc.market_ticker = dq.market_ticker
-    WHERE dq.quote_at IS NULL
-      AND dq.decision_at <= $now
-      AND dq.decision_at >= q.open_time + INTERVAL 1 MINUTE
-      AND dq.decision_at <= q.close_time
-      AND dq.decision_at <= CASE
-            WHEN q.status IN ('closed', 'finalized', 'settled', 'determined', 'amended')
-                THEN q.close_time
-            ELSE kc.last_candle_end
-          END
-      AND {city_filter_q}
     GROUP BY ALL
 ),
 keys AS (
     SELECT city, family, date FROM fetched
     UNION SELECT city, family, date FROM mk
     UNION SELECT city, family, date FROM tr
-    UNION SELECT city, family, date FROM api
 )
 SELECT
     x.city,
     x.family,
     x.date,
     coalesce(f.trades_fetched, false) OR coalesce(t.trades, 0) > 0 AS has_trades,
-    coalesce(f.candles_fetched, false) OR coalesce(a.api_candles, 0) > 0 AS has_candles,
+    coalesce(f.candles_fetched, false) OR coalesce(m.api_candles, 0) > 0 AS has_candles,
     coalesce(m.markets, 0) AS markets,
     coalesce(t.trades, 0) AS trades,
-    coalesce(a.api_candles, 0) AS api_candles,
-    coalesce(h.quote_holes, 0) AS quote_holes
+    coalesce(m.api_candles, 0) AS api_candles,
+    coalesce(h.quote_holes, 0) AS quote_holes,
+    greatest(m.fetched_at, t.fetched_at) AS last_fetch
 FROM keys AS x
 LEFT JOIN fetched AS f USING (city, family, date)
 LEFT JOIN mk AS m USING (city, family, date)
 LEFT JOIN tr AS t USING (city, family, date)
-LEFT JOIN api AS a USING (city, family, date)
 LEFT JOIN holes AS h USING (city, family, date)
 """
 
@@ -127,6 +134,7 @@ class Cell:
     api_candles: int = 0
     quote_holes: int = 0
     note: str = ""
+    last_fetch: dt.datetime | None = None  # the latest fetch of its markets or trades
 
 
 def last_listable(now: dt.datetime) -> dt.date:
@@ -174,16 +182,24 @@ def coverage_cells(
     in_list = ", ".join(sql_literal(c) for c in cities or ())
     filters = {
         f"city_filter_{a}": (f"{a}.city IN ({in_list})" if cities else "true")
-        for a in ("f", "m", "t", "k", "q")
+        for a in ("f", "m", "t", "k")
     }
-    city_arg = sql_literal(cities[0]) if cities and len(cities) == 1 else ""
-    sql = _CELLS.format(city_arg=city_arg, **filters)
+    sql = _CELLS.format(**filters)
     rows = con.execute(sql, {"now": now}).fetchall()
     known: dict[tuple[str, str, dt.date], Cell] = {}
-    for city, family, date, has_t, has_c, markets, trades, api, holes in rows:
+    for city, family, date, has_t, has_c, markets, trades, api, holes, fetched in rows:
         status, note = _status(bool(has_t), bool(has_c), int(markets), int(holes))
         known[(city, family, date)] = Cell(
-            city, family, date, status, int(markets), int(trades), int(api), int(holes), note
+            city,
+            family,
+            date,
+            status,
+            int(markets),
+            int(trades),
+            int(api),
+            int(holes),
+            note,
+            fetched,
         )
     return _grid(known, cities, last_listable(now))
 
