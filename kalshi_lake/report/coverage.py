@@ -46,7 +46,7 @@ _ET = ZoneInfo("America/New_York")
 _CELLS = """
 WITH fetched AS (
     SELECT f.city, f.family, f.date, f.trades_fetched, f.candles_fetched
-    FROM fetched_days_in() AS f
+    FROM fetched_days_in({fetched_args}) AS f
     WHERE {city_filter_f}
 ),
 kc AS (
@@ -184,7 +184,9 @@ def coverage_cells(
         f"city_filter_{a}": (f"{a}.city IN ({in_list})" if cities else "true")
         for a in ("f", "m", "t", "k")
     }
-    sql = _CELLS.format(**filters)
+    # one city: list only its raw folders (the filter below keeps the rest right anyway)
+    fetched_args = f"city := {sql_literal(cities[0])}" if cities and len(cities) == 1 else ""
+    sql = _CELLS.format(fetched_args=fetched_args, **filters)
     rows = con.execute(sql, {"now": now}).fetchall()
     known: dict[tuple[str, str, dt.date], Cell] = {}
     for city, family, date, has_t, has_c, markets, trades, api, holes, fetched in rows:
