@@ -1,0 +1,144 @@
+"""The daily-report reader: the streaming filter, and the public bucket read anonymously."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import json
+import secrets
+from typing import Any
+
+import pytest
+import s3fs
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kalshi_lake.api.daily_reports import FilterStats, ReportSource, filter_rows
+from kalshi_lake.errors import CorruptFileError
+from kalshi_lake.testing.local_s3 import ACCESS_KEY, SECRET_KEY, LocalS3
+
+
+def _filter(data: bytes, keep: set[str], chunk: int = 1 << 20) -> tuple[list[Any], FilterStats]:
+    stats = FilterStats()
+    rows = list(filter_rows(io.BytesIO(data), keep, chunk=chunk, stats=stats))
+    return rows, stats
+
+
+TRICKY = [
+    {"ticker_name": "A-1", "report_ticker": "KXHIGHCHI", "price": "45"},
+    {"ticker_name": "B-1", "report_ticker": "KXBTCD", "note": "a } brace"},
+    {"ticker_name": "C-1", "report_ticker": "KXHIGHCHI", "note": 'quote " and } and {'},
+    {"ticker_name": "D-1", "report_ticker": "KXHIGHCHI", "nested": {"a": [1, {"b": "}"}]}},
+    {"ticker_name": "E-1", "report_ticker": "KXHIGHCHIX", "price": 3},
+    {"ticker_name": "F-1", "report_ticker": "KXHIGH\u00e7HI", "price": 3},
+    {"ticker_name": "G-1", "price": 3},
+    {"ticker_name": "H-1", "report_ticker": "KXHIGHCHI", "price": 7},
+]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 17, 64, 1 << 20])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_filter_keeps_exactly_the_wanted_rows_verbatim(chunk: int, indent: int | None) -> None:
+    data = json.dumps(TRICKY, indent=indent, ensure_ascii=False).encode()
+    rows, stats = _filter(data, {"KXHIGHCHI"}, chunk)
+    assert [r.row_no for r in rows] == [0, 2, 3, 7]
+    assert [json.loads(r.body) for r in rows] == [TRICKY[i] for i in (0, 2, 3, 7)]
+    assert [r.ticker_name for r in rows] == ["A-1", "C-1", "D-1", "H-1"]
+    # Verbatim: each body is the exact bytes of its row in the file.
+    for r in rows:
+        assert r.body in data
+    assert stats.rows == len(TRICKY)
+    assert stats.bytes == len(data)
+
+
+row_strategy = st.fixed_dictionaries(
+    {
+        "ticker_name": st.text(max_size=12),
+        "report_ticker": st.sampled_from(["KXHIGHCHI", "KXLOWTCHI", "KXBTCD", "INXD"]),
+        "create_ts": st.text(alphabet='{}[]",:\\ ab\u00e9', max_size=10),
+        "price": st.one_of(st.integers(0, 100), st.text(max_size=4)),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(row_strategy, max_size=30), chunk=st.integers(1, 200))
+def test_filter_equals_a_full_parse(rows: list[dict[str, Any]], chunk: int) -> None:
+    data = json.dumps(rows).encode()
+    keep = {"KXHIGHCHI", "KXLOWTCHI"}
+    got, stats = _filter(data, keep, chunk)
+    want = [(i, r) for i, r in enumerate(rows) if r["report_ticker"] in keep]
+    assert [(r.row_no, json.loads(r.body)) for r in got] == want
+    assert stats.rows == len(rows)
+
+
+def test_an_empty_array_has_no_rows() -> None:
+    rows, stats = _filter(b" [ ] ", {"X"})
+    assert rows == [] and stats.rows == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b'{"report_ticker": "X"}',
+        b'[{"report_ticker": "X"}',
+        b'[{"report_ticker": "X"},]',
+        b'[{"report_ticker": "X"} {"report_ticker": "X"}]',
+        b'[{"report_ticker": "X", "p": tru}]',
+        b"[1, 2]",
+        b'[{"report_ticker": "X", "note": "never closed}]',
+    ],
+)
+def test_anything_but_an_array_of_objects_is_a_corrupt_file(data: bytes) -> None:
+    with pytest.raises(CorruptFileError):
+        _filter(data, {"X"}, 4)
+
+
+# --- the bucket, anonymously ------------------------------------------------------------------
+
+
+def public_bucket(s3: LocalS3) -> tuple[str, s3fs.S3FileSystem]:
+    """A fresh public-read bucket (like Kalshi's) and a writer on it."""
+    name = f"kl-reports-{secrets.token_hex(4)}"
+    s3.client().create_bucket(Bucket=name, ACL="public-read")
+    fs = s3fs.S3FileSystem(
+        key=ACCESS_KEY, secret=SECRET_KEY, endpoint_url=s3.endpoint, skip_instance_cache=True
+    )
+    return name, fs
+
+
+def test_locate_prefers_gzip_then_plain_json_and_none_when_unpublished(moto_s3: LocalS3) -> None:
+    bucket, fs = public_bucket(moto_s3)
+    day = dt.date(2026, 8, 1)
+    rows = [{"report_ticker": "KXHIGHCHI", "ticker_name": "KXHIGHCHI-26AUG01-B80.5"}]
+    fs.pipe_file(
+        f"{bucket}/reporting/trade_data_{day}.json.gz", gzip.compress(json.dumps(rows).encode())
+    )
+    fs.pipe_file(f"{bucket}/reporting/trade_data_{day}.json", b"[]")
+    fs.pipe_file(f"{bucket}/reporting/market_data_{day}.json", json.dumps(rows).encode())
+    src = ReportSource(f"s3://{bucket}/reporting", moto_s3.endpoint)
+    gz = src.locate("trade_data", day)
+    assert gz is not None and gz.key.endswith(".json.gz")
+    assert len(gz.etag8) == 8 and '"' not in gz.etag
+    with src.open(gz) as stream:
+        assert [r.ticker_name for r in filter_rows(stream, {"KXHIGHCHI"})] == [
+            rows[0]["ticker_name"]
+        ]
+    plain = src.locate("market_data", day)
+    assert plain is not None and plain.key.endswith(f"market_data_{day}.json")
+    with src.open(plain) as stream:
+        assert len(list(filter_rows(stream, {"KXHIGHCHI"}))) == 1
+    assert src.locate("trade_data", day + dt.timedelta(days=1)) is None
+
+
+def test_the_reader_sends_no_credentials(aws_env: LocalS3) -> None:
+    moto_s3 = aws_env
+    # A private bucket (no public-read ACL) cannot be read by the anonymous reader, even with
+    # AWS credentials in the environment: the reader never signs.
+    name = f"kl-private-{secrets.token_hex(4)}"
+    moto_s3.client().create_bucket(Bucket=name)
+    moto_s3.client().put_object(Bucket=name, Key="reporting/trade_data_2026-08-01.json", Body=b"[]")
+    src = ReportSource(f"s3://{name}/reporting", moto_s3.endpoint)
+    assert src.locate("trade_data", dt.date(2026, 8, 1)) is None
