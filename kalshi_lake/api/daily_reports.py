@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -182,6 +183,27 @@ def _object_end(buf: bytes, start: int) -> int:
 
 
 _SPACE = b" \t\r\n"
+#: A flat JSON object with no backslash anywhere (its strings may hold braces), possessive so
+#: that a failed match costs one pass; after a comma for every row but the first.
+_FLAT = rb'(\{(?:[^{}"\\]++|"[^"\\]*+")*+\})'
+_FIRST_ROW = re.compile(rb"[ \t\r\n]*+" + _FLAT)
+_NEXT_ROW = re.compile(rb"[ \t\r\n]*+,[ \t\r\n]*+" + _FLAT)
+#: The report_ticker key and its string value in such a row (a string there cannot hold a
+#: quote, so a match is the key itself, never text inside a value).
+_TICKER = re.compile(rb'"report_ticker"[ \t\r\n]*+:[ \t\r\n]*+"([^"\\]*+)"')
+
+
+def _decode(row: bytes, row_no: int, keep: frozenset[str] | set[str]) -> ReportRow | None:
+    """The row as a :class:`ReportRow` if its ``report_ticker`` is kept (checked on the decoded
+    JSON), else None; :class:`CorruptFileError` if it is not a JSON object."""
+    try:
+        obj = json.loads(row)
+    except ValueError as exc:
+        raise CorruptFileError(f"report file: row {row_no} is not valid JSON: {exc}") from None
+    rt = obj.get("report_ticker") if isinstance(obj, dict) else None
+    if isinstance(rt, str) and rt in keep:
+        return ReportRow(row_no, str(obj.get("ticker_name") or ""), rt, row)
+    return None
 
 
 def filter_rows(
@@ -234,6 +256,20 @@ def filter_rows(
     row_no = 0
     expect_row = True  # after "[" or ",": a row (or "]" right after "[")
     while True:
+        # Fast path: (a comma and) a whole flat row with no backslash, matched in C.
+        m = (_FIRST_ROW if expect_row else _NEXT_ROW).match(buf, pos)
+        if m is not None:
+            start, end = m.span(1)
+            t = _TICKER.search(buf, start, end)
+            if t is None or t.group(1) in wanted:
+                found = _decode(buf[start:end], row_no, keep)
+                if found is not None:
+                    yield found
+            pos = end
+            row_no += 1
+            expect_row = False
+            continue
+        # Slow path: separators, the array's end, more data, rows with escapes or nesting.
         while True:
             n = len(buf)
             while pos < n and buf[pos] in _SPACE:
@@ -275,15 +311,9 @@ def filter_rows(
                 raise CorruptFileError(f"report file ends inside row {row_no}")
         ticker = _ticker_of(row) if b"\\" not in row else None
         if ticker is None or ticker in wanted or b"\\" in row:
-            try:
-                obj = json.loads(row)
-            except ValueError as exc:
-                raise CorruptFileError(
-                    f"report file: row {row_no} is not valid JSON: {exc}"
-                ) from None
-            rt = obj.get("report_ticker") if isinstance(obj, dict) else None
-            if isinstance(rt, str) and rt in keep:
-                yield ReportRow(row_no, str(obj.get("ticker_name") or ""), rt, row)
+            found = _decode(row, row_no, keep)
+            if found is not None:
+                yield found
         pos = end
         row_no += 1
         expect_row = False

@@ -21,6 +21,7 @@ MODULES = (
     "journal",
     "recorder",
     "lag",
+    "daily_reports",
 )
 
 

@@ -359,3 +359,76 @@ def publish_reports(
                 out.append(PublishedFile(kind, day, key, len(rows), early))
         day += dt.timedelta(days=1)
     return out
+
+
+def write_synthetic_trade_report(
+    out: IO[bytes],
+    day: dt.date,
+    rows: int,
+    *,
+    seed: int = 0,
+    ours: Sequence[str] = ("KXHIGHCHI", "KXLOWTCHI"),
+    share: float = 0.002,
+    level: int = 1,
+) -> int:
+    """A large ``trade_data`` file for benchmarks: ``rows`` rows, about ``share`` of them of the
+    series ``ours`` and the rest of hundreds of other series; returns how many are ``ours``.
+
+    Sixteen distinct blocks of 8,192 seeded rows are written in turn (memory stays flat however
+    large the file; a block is far larger than gzip's 32 KiB window, so the file compresses like
+    fresh rows), gzipped for days from :data:`GZIP_FROM` on at ``level`` 1. No world behind it:
+    it is for the reader's speed and memory, not for reconciliation.
+    """
+    rng = random.Random(f"kalshi-sim|{seed}|synthetic-report|{day.isoformat()}")
+    rand = rng.random
+    strings = day >= STRINGS_FROM
+    lo, _ = ny_day_bounds_us(day)
+    q = '"' if strings else ""
+    month = f"{day:%y%b}".upper()
+    block_rows = 8192
+    blocks: list[tuple[bytes, int]] = []
+    for b in range(16):
+        parts = []
+        mine = 0
+        for i in range(block_rows):
+            if rand() < share:
+                series = ours[i % len(ours)]
+                mine += 1
+            else:
+                series = f"KXOTHER{int(rand() * 400):03d}"
+            ts = _ny_ts(lo + (b * block_rows + i) * 5 * US)
+            parts.append(
+                f'{{"ticker_name": "{series}-{month}{int(rand() * 28) + 1:02d}-M{int(rand() * 30)}", '
+                f'"report_ticker": "{series}", "date": "{day.isoformat()}", "create_ts": "{ts}", '
+                f'"contracts_traded": {q}{int(rand() * 5000) + 1}{q}, '
+                f'"price": {q}{int(rand() * 99) + 1}{q}}}'
+            )
+        blocks.append((", ".join(parts).encode(), mine))
+    sink: Any = (
+        gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0)
+        if day >= GZIP_FROM
+        else out
+    )
+    total_mine = 0
+    try:
+        sink.write(b"[")
+        done = 0
+        k = 0
+        while done < rows:
+            data, mine = blocks[k % len(blocks)]
+            n = min(block_rows, rows - done)
+            if n < block_rows:  # the last, partial block: cut after its n-th row
+                cut = data.split(b"}, {")[:n]
+                data = b"}, {".join(cut) + (b"" if cut[-1].endswith(b"}") else b"}")
+                mine = sum(
+                    1 for r in cut if any(f'"report_ticker": "{o}"'.encode() in r for o in ours)
+                )
+            sink.write((b", " if done else b"") + data)
+            total_mine += mine
+            done += n
+            k += 1
+        sink.write(b"]")
+    finally:
+        if sink is not out:
+            sink.close()
+    return total_mine

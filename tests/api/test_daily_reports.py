@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalshi_lake.api.daily_reports import FilterStats, ReportSource, filter_rows
+from kalshi_lake.bench.daily_reports import filter_in_child, write_report_folder
 from kalshi_lake.errors import CorruptFileError
 from kalshi_lake.testing.local_s3 import ACCESS_KEY, SECRET_KEY, LocalS3
 
@@ -34,6 +36,9 @@ TRICKY = [
     {"ticker_name": "F-1", "report_ticker": "KXHIGH\u00e7HI", "price": 3},
     {"ticker_name": "G-1", "price": 3},
     {"ticker_name": "H-1", "report_ticker": "KXHIGHCHI", "price": 7},
+    {"ticker_name": "I-1", "x": "report_ticker", "report_ticker": "KXBTCD"},
+    {"ticker_name": "J-1", "x": '"report_ticker": "KXHIGHCHI"', "report_ticker": "KXBTCD"},
+    {"report_ticker": "KXHIGHCHI", "ticker_name": "K-1"},
 ]
 
 
@@ -42,9 +47,9 @@ TRICKY = [
 def test_filter_keeps_exactly_the_wanted_rows_verbatim(chunk: int, indent: int | None) -> None:
     data = json.dumps(TRICKY, indent=indent, ensure_ascii=False).encode()
     rows, stats = _filter(data, {"KXHIGHCHI"}, chunk)
-    assert [r.row_no for r in rows] == [0, 2, 3, 7]
-    assert [json.loads(r.body) for r in rows] == [TRICKY[i] for i in (0, 2, 3, 7)]
-    assert [r.ticker_name for r in rows] == ["A-1", "C-1", "D-1", "H-1"]
+    assert [r.row_no for r in rows] == [0, 2, 3, 7, 10]
+    assert [json.loads(r.body) for r in rows] == [TRICKY[i] for i in (0, 2, 3, 7, 10)]
+    assert [r.ticker_name for r in rows] == ["A-1", "C-1", "D-1", "H-1", "K-1"]
     # Verbatim: each body is the exact bytes of its row in the file.
     for r in rows:
         assert r.body in data
@@ -142,3 +147,15 @@ def test_the_reader_sends_no_credentials(aws_env: LocalS3) -> None:
     moto_s3.client().put_object(Bucket=name, Key="reporting/trade_data_2026-08-01.json", Body=b"[]")
     src = ReportSource(f"s3://{name}/reporting", moto_s3.endpoint)
     assert src.locate("trade_data", dt.date(2026, 8, 1)) is None
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_while_filtering_a_large_gzipped_file(tmp_path: Path) -> None:
+    # ~36 MB of JSON (gzipped): the filter's peak RSS grows by a small, fixed amount (its read
+    # chunk, gunzip's window and the kept rows), far below the file's size.
+    ours = write_report_folder(tmp_path, 200_000)
+    r = filter_in_child(str(tmp_path))
+    assert r["rows"] == 200_000 and r["kept"] == ours > 0
+    assert r["bytes"] > 30 * 2**20
+    growth_mib = (r["peak_rss_kib"] - r["base_rss_kib"]) / 1024
+    assert growth_mib < 20, r
