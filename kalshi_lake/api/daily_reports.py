@@ -88,7 +88,7 @@ class ReportSource:
                 skip_instance_cache=True,
                 use_listings_cache=False,
                 client_kwargs=client_kwargs,
-                config_kwargs={"retries": {"mode": "standard", "max_attempts": 5}},
+                config_kwargs={"retries": {"mode": "standard", "max_attempts": 3}},
             )
             self.root = self.url[len("s3://") :]
         elif "://" not in self.url or self.url.startswith("file://"):

@@ -36,7 +36,7 @@ from kalshi_lake.api.daily_reports import (
 )
 from kalshi_lake.cities import City, check_family, get_city
 from kalshi_lake.config import Settings
-from kalshi_lake.errors import ApiUnreachableError, BadDateError
+from kalshi_lake.errors import ApiUnreachableError, BadDateError, KalshiLakeError
 from kalshi_lake.lake.storage import Lake
 
 #: The folder under ``raw/`` (not an endpoint: its own schema, never listed with the pages).
@@ -225,13 +225,17 @@ def fetch_daily_reports(
     return summary
 
 
+def _unreachable(what: str, exc: BaseException) -> ApiUnreachableError:
+    return ApiUnreachableError(f"cannot read {what}: {type(exc).__name__}: {exc}")
+
+
 def _locate(src: ReportSource, kind: str, day: dt.date) -> ReportFile | None:
     try:
         return src.locate(kind, day)
-    except (OSError, ValueError) as exc:
-        raise ApiUnreachableError(
-            f"cannot read Kalshi's daily reports at {src.url}: {type(exc).__name__}: {exc}"
-        ) from None
+    except KalshiLakeError:
+        raise
+    except Exception as exc:  # botocore's connection errors are not OSErrors
+        raise _unreachable(f"Kalshi's daily reports at {src.url}", exc) from None
 
 
 def _fetch_one(
@@ -253,10 +257,10 @@ def _fetch_one(
             for row in filter_rows(stream, keep, stats=stats):
                 owner, fam = targets[row.report_ticker]
                 kept[(owner.name, fam)].append(row)
-    except OSError as exc:
-        raise ApiUnreachableError(
-            f"cannot read {report.key}: {type(exc).__name__}: {exc}"
-        ) from None
+    except KalshiLakeError:
+        raise  # a corrupt file (exit 3), named by the filter
+    except Exception as exc:  # botocore's connection errors are not OSErrors
+        raise _unreachable(report.key, exc) from None
     summary.rows_read += stats.rows
     for (city, fam), rows in sorted(kept.items()):
         name = report_file_name(report.kind, report.etag8, fam)

@@ -432,3 +432,20 @@ def write_synthetic_trade_report(
         if sink is not out:
             sink.close()
     return total_mine
+
+
+def publish_reports_to(
+    url: str,
+    world: World,
+    first: dt.date,
+    last: dt.date,
+    *,
+    rewrite_day: dt.date | None = None,
+) -> list[PublishedFile]:
+    """:func:`publish_reports` of every simulated series to a URL: ``s3://bucket[/prefix]``
+    (credentials and endpoint from the usual AWS variables; the bucket must exist) or a local
+    folder. The ``kalshi-lake sim --reports-to`` option."""
+    from kalshi_lake.lake.storage import Lake
+
+    target = Lake(url)
+    return publish_reports(target.fs, target.root, world, first, last, rewrite_day=rewrite_day)

@@ -13,6 +13,7 @@ import pytest
 import s3fs
 
 from kalshi_lake.config import Settings
+from kalshi_lake.errors import ApiUnreachableError, CorruptFileError
 from kalshi_lake.lake.daily_reports import DAILY_REPORT_SCHEMA, fetch_daily_reports
 from kalshi_lake.sim.config import FIXTURE_NOW, FIXTURE_SEED
 from kalshi_lake.sim.reports import REWRITE_AFTER, publish_reports, published_at, report_file_rows
@@ -180,3 +181,29 @@ def test_plain_json_era_and_a_city_with_no_rows(bucket: Bucket, tmp_path: Path) 
     assert sorted(k[0].rsplit("/", 1)[-1] for k in keys) == [
         f"market_data_{day}.json", f"trade_data_{day}.json",
     ]  # fmt: skip
+
+
+def test_settings_name_the_reports_source() -> None:
+    s = Settings.load(
+        env={"KALSHI_REPORTS_URL": "s3://elsewhere/r", "KALSHI_REPORTS_ENDPOINT_URL": "http://h:1"}
+    )
+    assert (s.reports_url, s.reports_endpoint_url) == ("s3://elsewhere/r", "http://h:1")
+    assert Settings.load(env={}).reports_url == "s3://kalshi-public-docs/reporting"
+
+
+@pytest.mark.slow
+def test_an_unreachable_source_is_one_error_and_a_corrupt_file_another(tmp_path: Path) -> None:
+    s = Settings(
+        lake=str(tmp_path / "lake"),
+        reports_url="s3://kalshi-public-docs/reporting",
+        reports_endpoint_url="http://127.0.0.1:9",  # nothing listens there
+    )
+    with pytest.raises(ApiUnreachableError, match="cannot read Kalshi's daily reports"):
+        fetch_daily_reports(s, ["chicago"], DAY, DAY)
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / f"market_data_{DAY}.json").write_bytes(b'[{"report_ticker": "KXHIGHCHI"},')
+    local = Settings(lake=str(tmp_path / "lake"), reports_url=str(folder))
+    with pytest.raises(CorruptFileError, match="ends inside"):
+        fetch_daily_reports(local, ["chicago"], DAY, DAY)
+    assert not (tmp_path / "lake" / "raw" / "daily_reports").exists()
