@@ -4,7 +4,7 @@ Kalshi publishes ``market_data_<day>`` and ``trade_data_<day>`` for every New Yo
 day in the public S3 bucket ``kalshi-public-docs`` under ``reporting/``, readable without
 credentials: plain ``.json`` up to 2026-07-29, ``.json.gz`` from 2026-07-30, each one top-level
 JSON array of flat objects, with every series of the exchange in it (2026 trade files are
-60-190 MB gzipped). See https://docs.kalshi.com/getting_started/ for the exchange's public data.
+60-190 MB gzipped).
 
 :class:`ReportSource` finds a day's file (``.json.gz`` first, then ``.json``) with its ETag and
 opens it as a stream of uncompressed bytes; :func:`filter_rows` walks the array and yields only
@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from kalshi_lake.config import DEFAULT_REPORTS_URL
 from kalshi_lake.errors import ConfigError, CorruptFileError
@@ -81,13 +81,11 @@ class ReportSource:
         if self.url.startswith("s3://"):
             import s3fs
 
-            client_kwargs: dict[str, Any] = {}
             self.fs: Any = s3fs.S3FileSystem(
                 anon=True,
                 endpoint_url=endpoint_url,
                 skip_instance_cache=True,
                 use_listings_cache=False,
-                client_kwargs=client_kwargs,
                 config_kwargs={"retries": {"mode": "standard", "max_attempts": 3}},
             )
             self.root = self.url[len("s3://") :]
@@ -134,7 +132,7 @@ class ReportSource:
         try:
             if report.key.endswith(".gz"):
                 with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                    yield gz  # type: ignore[misc]
+                    yield cast(IO[bytes], gz)
             else:
                 yield raw
         finally:
