@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -207,3 +208,21 @@ def test_an_unreachable_source_is_one_error_and_a_corrupt_file_another(tmp_path:
     with pytest.raises(CorruptFileError, match="ends inside"):
         fetch_daily_reports(local, ["chicago"], DAY, DAY)
     assert not (tmp_path / "lake" / "raw" / "daily_reports").exists()
+
+
+@pytest.mark.slow
+def test_a_lake_on_s3_keeps_the_rows_and_knows_what_it_has(
+    bucket: Bucket, s3_url: Callable[..., str]
+) -> None:
+    bucket.publish(FIXTURE_NOW, DAY, DAY)
+    lake_url = s3_url()
+    settings = Settings(
+        lake=lake_url,
+        reports_url=f"s3://{bucket.name}/reporting",
+        reports_endpoint_url=bucket.endpoint,
+    )
+    first = fetch_daily_reports(settings, ["nyc"], DAY, DAY, ["high"])
+    assert first.days_fetched == [DAY] and first.rows_kept > 0
+    assert all(p.startswith(lake_url[len("s3://") :]) for p in first.files_written)
+    again = fetch_daily_reports(settings, ["nyc"], DAY, DAY, ["high"])
+    assert again.days_unchanged == [DAY] and not again.files_written
