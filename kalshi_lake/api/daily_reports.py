@@ -140,16 +140,13 @@ class ReportSource:
 
 
 def _ticker_of(row: bytes) -> bytes | None:
-    """The ``report_ticker`` string of a row without backslashes (fast path), or None."""
-    at = row.find(b'"report_ticker"')
-    if at < 0:
-        return None
-    colon = row.find(b":", at + 15)
-    start = row.find(b'"', colon + 1)
-    if colon < 0 or start < 0 or row[colon + 1 : start].strip():
-        return None  # not a string value
-    end = row.find(b'"', start + 1)
-    return row[start + 1 : end] if end > 0 else None
+    """The ``report_ticker`` string of a row without backslashes (fast path), or None.
+
+    Without backslashes a string cannot hold a quote, so a quoted ``report_ticker`` followed by
+    a colon is the key itself, never a value that happens to spell it.
+    """
+    m = _TICKER.search(row)
+    return m.group(1) if m is not None else None
 
 
 def _object_end(buf: bytes, start: int) -> int:
@@ -189,6 +186,20 @@ _NEXT_ROW = re.compile(rb"[ \t\r\n]*+,[ \t\r\n]*+" + _FLAT)
 #: The report_ticker key and its string value in such a row (a string there cannot hold a
 #: quote, so a match is the key itself, never text inside a value).
 _TICKER = re.compile(rb'"report_ticker"[ \t\r\n]*+:[ \t\r\n]*+"([^"\\]*+)"')
+#: A run of ", row" where every row is flat, has no backslash and holds the string
+#: "report_ticker" exactly once, as a key with a string value: in such a run each row's ticker
+#: is the one occurrence of ``"report_ticker"`` in it, so rows can be counted and the kept ones
+#: found with byte searches, without a Python step per row.
+_OTHER = rb'(?:[^{}"\\]++|"(?!report_ticker")[^"\\]*+")'
+_RUN = re.compile(
+    rb"(?:[ \t\r\n]*+,[ \t\r\n]*+\{"
+    + _OTHER
+    + rb'*+"report_ticker"[ \t\r\n]*+:[ \t\r\n]*+"(?!report_ticker")[^"\\]*+"'
+    + _OTHER
+    + rb"*+\})*+"
+)
+#: Runs shorter than this are left to the row-at-a-time path.
+BULK_MIN = 1 << 16
 
 
 def _decode(row: bytes, row_no: int, keep: frozenset[str] | set[str]) -> ReportRow | None:
@@ -210,6 +221,7 @@ def filter_rows(
     *,
     chunk: int = CHUNK,
     stats: FilterStats | None = None,
+    bulk_min: int = BULK_MIN,
 ) -> Iterator[ReportRow]:
     """The rows of a report's JSON array whose ``report_ticker`` is in ``keep``, in file order.
 
@@ -217,19 +229,29 @@ def filter_rows(
     found with one ``find`` of the closing brace, trusted only when the row has no backslash,
     no nested object and an even number of quotes (so that brace cannot sit in a string);
     other rows go through an exact byte scanner. Only kept rows are decoded (``json.loads``,
-    which also checks them). ``row_no`` counts every row of the array from 0; ``stats``, when
+    which also checks them). Whole runs of at least ``bulk_min`` bytes of plain rows are first
+    checked in one regular-expression match and searched for the wanted tickers as a block
+    (:data:`_RUN`). ``row_no`` counts every row of the array from 0; ``stats``, when
     given, holds the rows and bytes walked once the array ends. Raises
     :class:`CorruptFileError` for anything but one array of objects.
     """
     wanted = {t.encode() for t in keep}
+    hit = re.compile(
+        rb'"report_ticker"[ \t\r\n]*+:[ \t\r\n]*+"(?:'
+        + (b"|".join(re.escape(t) for t in sorted(wanted)) or rb"(?!)")
+        + rb')"'
+    )
     buf = b""
     pos = 0
     eof = False
+    chunk_no = 0
+    bulk_tried = -1
 
     def more() -> bool:
-        nonlocal buf, pos, eof
+        nonlocal buf, pos, eof, chunk_no
         if eof:
             return False
+        chunk_no += 1
         data = stream.read(chunk)
         if not data:
             eof = True
@@ -254,6 +276,33 @@ def filter_rows(
     row_no = 0
     expect_row = True  # after "[" or ",": a row (or "]" right after "[")
     while True:
+        # Bulk path, once per chunk: the buffer's complete rows as one checked run.
+        if not expect_row and bulk_tried != chunk_no and len(buf) - pos >= bulk_min:
+            bulk_tried = chunk_no
+            cut = buf.rfind(b"}") + 1
+            region = buf[pos:cut]
+            if len(region) >= bulk_min and b"\\" not in region and _RUN.fullmatch(region):
+                before = 0  # rows of the run before ``prev``
+                prev = 0
+                for key in hit.finditer(region):
+                    at = key.start()
+                    before += region.count(b'"report_ticker"', prev, at)
+                    prev = at
+                    # The row around the ticker: the nearest braces outside strings (no
+                    # backslash here, so a position is inside a string iff an odd number of
+                    # quotes lies between it and the key).
+                    start = region.rfind(b"{", 0, at)
+                    while region.count(b'"', start, at) % 2:
+                        start = region.rfind(b"{", 0, start)
+                    end = region.find(b"}", at)
+                    while region.count(b'"', at, end) % 2:
+                        end = region.find(b"}", end + 1)
+                    found = _decode(region[start : end + 1], row_no + before, keep)
+                    if found is not None:
+                        yield found
+                row_no += before + region.count(b'"report_ticker"', prev)
+                pos = cut
+                continue
         # Fast path: (a comma and) a whole flat row with no backslash, matched in C.
         m = (_FIRST_ROW if expect_row else _NEXT_ROW).match(buf, pos)
         if m is not None:

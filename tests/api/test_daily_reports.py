@@ -21,9 +21,11 @@ from kalshi_lake.errors import CorruptFileError
 from kalshi_lake.testing.local_s3 import ACCESS_KEY, SECRET_KEY, LocalS3
 
 
-def _filter(data: bytes, keep: set[str], chunk: int = 1 << 20) -> tuple[list[Any], FilterStats]:
+def _filter(
+    data: bytes, keep: set[str], chunk: int = 1 << 20, bulk_min: int = 1
+) -> tuple[list[Any], FilterStats]:
     stats = FilterStats()
-    rows = list(filter_rows(io.BytesIO(data), keep, chunk=chunk, stats=stats))
+    rows = list(filter_rows(io.BytesIO(data), keep, chunk=chunk, stats=stats, bulk_min=bulk_min))
     return rows, stats
 
 
@@ -42,11 +44,14 @@ TRICKY = [
 ]
 
 
+@pytest.mark.parametrize("bulk_min", [1, 1 << 40])
 @pytest.mark.parametrize("chunk", [1, 3, 17, 64, 1 << 20])
 @pytest.mark.parametrize("indent", [None, 2])
-def test_filter_keeps_exactly_the_wanted_rows_verbatim(chunk: int, indent: int | None) -> None:
+def test_filter_keeps_exactly_the_wanted_rows_verbatim(
+    chunk: int, indent: int | None, bulk_min: int
+) -> None:
     data = json.dumps(TRICKY, indent=indent, ensure_ascii=False).encode()
-    rows, stats = _filter(data, {"KXHIGHCHI"}, chunk)
+    rows, stats = _filter(data, {"KXHIGHCHI"}, chunk, bulk_min)
     assert [r.row_no for r in rows] == [0, 2, 3, 7, 10]
     assert [json.loads(r.body) for r in rows] == [TRICKY[i] for i in (0, 2, 3, 7, 10)]
     assert [r.ticker_name for r in rows] == ["A-1", "C-1", "D-1", "H-1", "K-1"]
@@ -67,15 +72,60 @@ row_strategy = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(rows=st.lists(row_strategy, max_size=30), chunk=st.integers(1, 200))
-def test_filter_equals_a_full_parse(rows: list[dict[str, Any]], chunk: int) -> None:
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(row_strategy, max_size=30),
+    chunk=st.integers(1, 600),
+    bulk_min=st.sampled_from([1, 40, 1 << 40]),
+)
+def test_filter_equals_a_full_parse(rows: list[dict[str, Any]], chunk: int, bulk_min: int) -> None:
     data = json.dumps(rows).encode()
     keep = {"KXHIGHCHI", "KXLOWTCHI"}
-    got, stats = _filter(data, keep, chunk)
+    got, stats = _filter(data, keep, chunk, bulk_min)
     want = [(i, r) for i, r in enumerate(rows) if r["report_ticker"] in keep]
     assert [(r.row_no, json.loads(r.body)) for r in got] == want
     assert stats.rows == len(rows)
+
+
+plain_text = st.text(alphabet="{}[],: ab\u00e9", max_size=8) | st.just("report_ticker")
+plain_row = st.fixed_dictionaries(
+    {
+        "ticker_name": plain_text,
+        "report_ticker": st.sampled_from(["KXHIGHCHI", "KXLOWTCHI", "KXBTCD", "report_ticker"]),
+        "create_ts": plain_text,
+        "contracts_traded": st.integers(0, 10**6),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(plain_row, max_size=40),
+    chunk=st.integers(1, 2000),
+    bulk_min=st.sampled_from([1, 64]),
+)
+def test_the_bulk_path_equals_a_full_parse(
+    rows: list[dict[str, Any]], chunk: int, bulk_min: int
+) -> None:
+    # Rows without escapes (the bulk path's runs), braces and the key's name in values.
+    data = json.dumps(rows, ensure_ascii=False).encode()
+    keep = {"KXHIGHCHI", "KXLOWTCHI"}
+    got, stats = _filter(data, keep, chunk, bulk_min)
+    want = [(i, r) for i, r in enumerate(rows) if r["report_ticker"] in keep]
+    assert [(r.row_no, json.loads(r.body)) for r in got] == want
+    assert stats.rows == len(rows)
+
+
+def test_the_bulk_path_finds_rows_in_a_long_run() -> None:
+    rows = [
+        {"ticker_name": f"T-{i}", "report_ticker": "KXHIGHCHI" if i % 97 == 5 else "X", "n": "{}"}
+        for i in range(20_000)
+    ]
+    data = json.dumps(rows).encode()
+    got, stats = _filter(data, {"KXHIGHCHI"}, 1 << 16, 1 << 10)
+    assert [r.row_no for r in got] == [i for i in range(20_000) if i % 97 == 5]
+    assert all(json.loads(r.body) == rows[r.row_no] for r in got)
+    assert stats.rows == 20_000
 
 
 def test_an_empty_array_has_no_rows() -> None:
