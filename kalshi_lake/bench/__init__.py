@@ -22,6 +22,7 @@ MODULES = (
     "journal",
     "recorder",
     "lag",
+    "daily_reports",
 )
 
 
