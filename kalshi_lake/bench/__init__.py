@@ -16,6 +16,7 @@ MODULES = (
     "kills",
     "transform",
     "queries",
+    "books",
     "validate",
     "s3",
     "journal",
