@@ -102,8 +102,8 @@ def write_day(root: Path, city: str, day: dt.date, seed: int = 7) -> tuple[int, 
         msg = wf.orderbook_delta_msg(ticker, ts_us, side, price_c, delta_cc, False)
         add(date, ts_us + 1000, "in", wf.envelope("orderbook_delta", sid=1, seq=seq, msg=msg),
             ticker, seq, 1)  # fmt: skip
-    for date, part in rows.items():
-        folder = frame_partition_dir(city if date else CONNECTION_CITY, date or day)
+    for folder_date, part in rows.items():
+        folder = frame_partition_dir(city if folder_date else CONNECTION_CITY, folder_date or day)
         out = root / folder / "bench.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(part, FRAME_SCHEMA), out)
@@ -125,7 +125,7 @@ def run(quick: bool = False) -> Iterable[dict[str, object]]:
         run_transform(Settings.load(env={}, lake=str(lake), progress=False))
         took = time.perf_counter() - t
         yield figure("books.transform", took, "s", deltas=deltas, per_s=round(deltas / took))
-        con = kalshi_lake.connect(lake)
+        con = kalshi_lake.connect(str(lake))
         ts = f"{day.isoformat()} 18:00:00+00"
         date = (day + dt.timedelta(days=1)).isoformat()
         runs = 3 if quick else 9
