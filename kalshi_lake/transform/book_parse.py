@@ -65,7 +65,7 @@ class BookRows:
     #: per (conn_id, sid): use_yes_price of the subscription (only the true ones)
     yes_price: pl.DataFrame
     #: the connection facts: conn_id, recv_us, frame_no, what ('gap' | 'end' | 'unsubscribed'
-    #: | 'delete' | 'connected'), sid, market_ticker
+    #: | 'delete' | 'connected': the connection's first frame recorded), sid, market_ticker
     facts: pl.DataFrame
     #: one row per market of a REST poll: fid, row, idx, city, fetched_us, market_ticker
     polls: pl.DataFrame
@@ -82,7 +82,7 @@ def parse_books(
     ws = list(dict.fromkeys(ws))
     conn = _connection_files(db, months) if ws else []
     frames, levels = _ws_market(db, ws)
-    yes_price, facts = _ws_connection(db, conn, frames)
+    yes_price, facts = _ws_connection(db, conn)
     p, pl_ = _polls(db, list(dict.fromkeys(polls)))
     return BookRows(frames, levels, yes_price, facts, p, pl_)
 
@@ -279,14 +279,10 @@ def _good(db: RawDB, df: pl.DataFrame) -> pl.DataFrame:
     return df.filter(pl.col("problem").is_null()).drop("problem")
 
 
-def _ws_connection(
-    db: RawDB, files: list[RawFile], frames: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(yes_price, facts)`` of the connections of ``frames``, from the ``_connection``
-    files (and the market frames' own bounds)."""
-    conns = frames["conn_id"].unique().to_list()
+def _ws_connection(db: RawDB, files: list[RawFile]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(yes_price, facts)`` of every connection in the ``_connection`` files (all of the
+    window's: a later connection may end an earlier one)."""
     src = "{src}" if files else f"(SELECT {_WS_EMPTY_COLS} WHERE false)"
-    db.con.execute("SET VARIABLE kl_book_conns = ?", [conns])
     rows = _run(
         db,
         files,
@@ -335,8 +331,8 @@ def _ws_connection(
             FROM kl_book_conn_rows
             WHERE direction = 'event' AND msg_type IN ('disconnected', 'closed')
             UNION ALL
-            SELECT conn_id, recv_us, frame_no, 'connected', NULL, NULL
-            FROM kl_book_conn_rows WHERE direction = 'event' AND msg_type = 'connected'
+            SELECT conn_id, min(recv_us), min(frame_no), 'connected', NULL, NULL
+            FROM kl_book_conn_rows GROUP BY conn_id
             UNION ALL
             SELECT conn_id, recv_us, frame_no, 'unsubscribed', sid, NULL
             FROM kl_book_conn_rows WHERE direction = 'in' AND msg_type = 'unsubscribed'

@@ -2,7 +2,8 @@
 -- The order book of every followed market of one city (or all, city NULL) and an inclusive
 -- range of event climate dates (or all, NULL) as of the instant ts (TIMESTAMPTZ, or text such
 -- as '2026-12-05 16:00:00+00'): one row per level with size > 0, prices on the YES scale
--- (side 'bid' | 'ask'), book_as_of the receive time of the last frame applied and source
+-- (side 'bid' | 'ask'), book_as_of the receive time of the last frame applied (of a cadence
+-- entry replayed from an empty snapshot and nothing since: the entry's instant) and source
 -- 'ws' | 'rest'. Built from the market's latest book_snapshots entry with snapshot_at <= ts
 -- (an 'unknown' entry: the book is not known, no rows) plus the deltas of the same connection
 -- after it (frame_no larger) received at or before ts, summed per side and price.
@@ -13,18 +14,14 @@ WITH snaps AS MATERIALIZED (
     FROM book_snapshots_in(city := city, start_date := start_date, end_date := end_date)
     WHERE snapshot_at <= CAST(ts AS TIMESTAMPTZ)
 ),
-latest AS (
-    -- qualified: the macro's parameter `city` would shadow the column
-    SELECT s.market_ticker, s.event_ticker, s.city, s.family, s.date, s.snapshot_at, s.kind,
-           s.conn_id, s.frame_no
-    FROM snaps AS s
-    QUALIFY row_number() OVER (
-        PARTITION BY market_ticker
-        ORDER BY snapshot_at DESC, frame_no DESC NULLS LAST, kind, side NULLS FIRST, price
-    ) = 1
-),
-known AS (
-    SELECT * FROM latest WHERE kind <> 'unknown'
+-- the latest entry of each market (qualified: the parameter `city` would shadow the column)
+known AS MATERIALIZED (
+    SELECT l.* FROM (
+        SELECT arg_max(
+            struct_pack(s.market_ticker, s.event_ticker, s.city, s.family, s.date, s.snapshot_at, s.kind, s.conn_id, s.frame_no),
+            struct_pack(s.snapshot_at, f := coalesce(s.frame_no, -1), k := s.kind)) AS l
+        FROM snaps AS s GROUP BY s.market_ticker
+    ) WHERE l.kind <> 'unknown'
 ),
 -- the entry's own last frame (frame_no equal: a snapshot's levels, or the delta a cadence
 -- row was replayed up to) and the deltas after it, received by ts
@@ -41,7 +38,7 @@ frames AS MATERIALIZED (
 levels AS (
     SELECT s.market_ticker, s.side, s.price, s.size
     FROM snaps AS s
-    JOIN known AS k
+    SEMI JOIN known AS k
       ON s.market_ticker = k.market_ticker
      AND s.snapshot_at = k.snapshot_at
      AND s.kind = k.kind
@@ -53,26 +50,17 @@ levels AS (
     FROM frames
     WHERE after
 ),
+summed AS (
+    SELECT market_ticker, side, price, CAST(sum(size) AS DECIMAL(18, 2)) AS size
+    FROM levels GROUP BY ALL HAVING sum(size) > 0
+),
 as_of AS (
-    SELECT k.market_ticker,
-           coalesce(max(f.recv_at), k.snapshot_at) AS book_as_of
-    FROM known AS k
-    LEFT JOIN frames AS f ON f.market_ticker = k.market_ticker
-    GROUP BY k.market_ticker, k.snapshot_at
+    SELECT market_ticker, max(recv_at) AS recv_at FROM frames GROUP BY ALL
 )
 SELECT
-    k.market_ticker,
-    k.event_ticker,
-    k.city,
-    k.family,
-    k.date,
-    l.side,
-    l.price,
-    CAST(sum(l.size) AS DECIMAL(18, 2)) AS size,
-    o.book_as_of,
+    k.market_ticker, k.event_ticker, k.city, k.family, k.date, l.side, l.price, l.size,
+    coalesce(o.recv_at, k.snapshot_at) AS book_as_of,
     CASE WHEN k.kind = 'rest' THEN 'rest' ELSE 'ws' END AS source
-FROM levels AS l
+FROM summed AS l
 JOIN known AS k ON k.market_ticker = l.market_ticker
-JOIN as_of AS o ON o.market_ticker = l.market_ticker
-GROUP BY ALL
-HAVING sum(l.size) > 0;
+LEFT JOIN as_of AS o ON o.market_ticker = l.market_ticker;
