@@ -80,24 +80,29 @@ def parse_books(
     ``city=_connection`` frames of the days around ``months`` and its ``raw/orderbooks``
     files. Bad frames and pages are reported through ``db``; unreadable files are skipped."""
     ws = list(dict.fromkeys(ws))
-    conn = _connection_files(db, months) if ws else []
     frames, levels = _ws_market(db, ws)
+    conn = _connection_files(db, frames, months) if frames.height else []
     yes_price, facts = _ws_connection(db, conn)
     p, pl_ = _polls(db, list(dict.fromkeys(polls)))
     return BookRows(frames, levels, yes_price, facts, p, pl_)
 
 
-def _connection_files(db: RawDB, months: Sequence[str]) -> list[RawFile]:
-    """The ``city=_connection`` files dated within :data:`CONNECTION_DAYS` of ``months``."""
+def _connection_files(db: RawDB, frames: pl.DataFrame, months: Sequence[str]) -> list[RawFile]:
+    """The ``city=_connection`` files of the days the book ``frames`` were received, a day
+    either side (a connection's commands and its end may fall just outside), and never further
+    than :data:`CONNECTION_DAYS` from ``months``: the minute transform stays bounded."""
     lake = db.lake
     prefix = f"raw/{WS_FOLDER}/city={CONNECTION_CITY}/"
     if not months or not lake.has_files(prefix):
         return []
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    first = (epoch + dt.timedelta(microseconds=int(frames["recv_us"].min()))).date()  # type: ignore[arg-type]
+    last = (epoch + dt.timedelta(microseconds=int(frames["recv_us"].max()))).date()  # type: ignore[arg-type]
     lo = min(dt.date.fromisoformat(m + "-01") for m in months)
     hi_month = dt.date.fromisoformat(max(months) + "-01")
     hi = (hi_month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    lo -= dt.timedelta(days=CONNECTION_DAYS)
-    hi += dt.timedelta(days=CONNECTION_DAYS)
+    lo = max(lo - dt.timedelta(days=CONNECTION_DAYS), first - dt.timedelta(days=1))
+    hi = min(hi + dt.timedelta(days=CONNECTION_DAYS), last + dt.timedelta(days=1))
     out: list[RawFile] = []
     for folder in lake.ls_dirs(prefix):
         try:
