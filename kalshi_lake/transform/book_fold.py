@@ -30,17 +30,17 @@ from dataclasses import dataclass, field
 #: Cadence of the replayed full books, in microseconds of receive time.
 CADENCE_US = 300_000_000
 
-#: Op kinds.
-SNAPSHOT, DELTA, INVALIDATE = 0, 1, 2
+#: Op kinds: a snapshot's header is followed by one LEVEL op per level it holds.
+SNAPSHOT, DELTA, INVALIDATE, LEVEL = 0, 1, 2, 3
 
 
 @dataclass
 class Ops:
     """Column lists of the fold's input, one entry per op, in order (see module doc).
 
-    ``levels`` of a snapshot op: ``(is_bid, price_u, size_c)`` tuples; of a delta op a single
-    ``(is_bid, price_u, delta_c)``; of an invalidation, empty. ``sid`` of an invalidation is
-    None when it concerns the whole connection.
+    A snapshot op is followed by its ``LEVEL`` ops (``is_bid``, ``price``, ``size``: the level's
+    size); a delta op carries its own level (``size``: the signed change); an invalidation has
+    none, and its ``sid`` is None when it concerns the whole connection.
     """
 
     part: list[int]
@@ -51,7 +51,9 @@ class Ops:
     kind: list[int]
     source: list[str]
     sid: list[int | None]
-    levels: list[list[tuple[bool, int, int]]]
+    is_bid: list[bool | None]
+    price: list[int | None]
+    size: list[int | None]
 
 
 @dataclass
@@ -163,16 +165,22 @@ def fold(ops: Ops) -> FoldOut:
     """Replay every market's book through ``ops`` (see the module doc)."""
     out = FoldOut()
     n = len(ops.kind)
+    kinds, is_bid, prices, sizes = ops.kind, ops.is_bid, ops.price, ops.size
     book = _Book()
     market: str | None = None
     last_top: tuple[object, ...] | None = None
     next_cadence = 0
     part = 0
-    for i in range(n):
+    i = 0
+    while i < n:
         m = ops.market[i]
         r = ops.recv_us[i]
+        kind = kinds[i]
+        conn = ops.conn_id[i]
+        at = i
+        i += 1
         if m != market:
-            market, part, book, last_top = m, ops.part[i], _Book(), None
+            market, part, book, last_top = m, ops.part[at], _Book(), None
             next_cadence = -(-r // CADENCE_US) * CADENCE_US
         elif book.known and book.source == "ws":
             while next_cadence < r:
@@ -180,41 +188,46 @@ def fold(ops: Ops) -> FoldOut:
                 next_cadence += CADENCE_US
         if next_cadence < r:
             next_cadence = -(-r // CADENCE_US) * CADENCE_US
-        kind = ops.kind[i]
-        conn = ops.conn_id[i]
         if kind == SNAPSHOT:
             book.reset()
             book.known = True
-            book.source = ops.source[i]
-            book.conn, book.sid, book.frame = conn, ops.sid[i], ops.frame_no[i]
-            for is_bid, price, size in ops.levels[i]:
-                ladder = book.bids if is_bid else book.asks
-                ladder[price] = ladder.get(price, 0) + size
-                if not ladder[price]:
-                    del ladder[price]
+            book.source = ops.source[at]
+            book.conn, book.sid, book.frame = conn, ops.sid[at], ops.frame_no[at]
+            while i < n and kinds[i] == LEVEL:
+                ladder = book.bids if is_bid[i] else book.asks
+                price = prices[i]
+                assert price is not None
+                size = ladder.get(price, 0) + (sizes[i] or 0)
+                if size:
+                    ladder[price] = size
+                else:
+                    ladder.pop(price, None)
+                i += 1
             book.rescan()
         elif kind == DELTA:
             if not book.known or book.conn is None or conn != book.conn:
                 continue
-            is_bid, price, delta = ops.levels[i][0]
-            book.apply(is_bid, price, delta)
-            book.frame = ops.frame_no[i]
-        else:
-            sid = ops.sid[i]
+            price = prices[at]
+            assert price is not None
+            book.apply(bool(is_bid[at]), price, sizes[at] or 0)
+            book.frame = ops.frame_no[at]
+        elif kind == INVALIDATE:
+            sid = ops.sid[at]
             if not book.known or book.conn is None or conn != book.conn:
                 continue
             if sid is not None and sid != book.sid:
                 continue
             book.known = False
             book.reset()
-            out.snapshot_row(part, m, r, "unknown", conn, ops.frame_no[i], None, None, None)
-            _quote(out, part, m, r, "ws", conn, ops.frame_no[i], (None,) * 4, False)
+            out.snapshot_row(part, m, r, "unknown", conn, ops.frame_no[at], None, None, None)
+            _quote(out, part, m, r, "ws", conn, ops.frame_no[at], (None,) * 4, False)
             last_top = None
             continue
+        else:
+            continue  # a level without its snapshot (not produced by books.py)
         top = book.top()
         if top != last_top:
-            src = book.source
-            _quote(out, part, m, r, src, conn, ops.frame_no[i], top, True)
+            _quote(out, part, m, r, book.source, conn, ops.frame_no[at], top, True)
             last_top = top
     return out
 

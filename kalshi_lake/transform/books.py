@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from kalshi_lake.cities import event_date
-from kalshi_lake.transform.book_fold import DELTA, INVALIDATE, SNAPSHOT, Ops, fold
+from kalshi_lake.transform.book_fold import DELTA, INVALIDATE, LEVEL, SNAPSHOT, Ops, fold
 from kalshi_lake.transform.book_parse import BookRows
 from kalshi_lake.transform.plan import Key
 
@@ -356,39 +356,28 @@ def _invalidations(rows: BookRows, ws: pl.DataFrame) -> pl.DataFrame:
 def _ops(
     snaps: pl.DataFrame, levels: pl.DataFrame, deltas: pl.DataFrame, facts: pl.DataFrame
 ) -> Ops:
-    """The fold's input, sorted (see :class:`~kalshi_lake.transform.book_fold.Ops`)."""
-    key = ["market_ticker", "recv_us", "conn_id", "frame_no", "source"]
-    lv = levels.group_by(key, maintain_order=True).agg(
-        lv=pl.struct(is_bid=pl.col("side") == "bid", price="price_u", size="size_c")
-    )
-    s = snaps.join(lv, on=key, how="left", nulls_equal=True).select(
-        "part",
-        "market_ticker",
-        "recv_us",
-        "conn_id",
-        "frame_no",
-        "source",
-        "sid",
-        "lv",
-        kind=pl.lit(SNAPSHOT),
-    )
+    """The fold's input, sorted (see :class:`~kalshi_lake.transform.book_fold.Ops`): plain
+    columns, a snapshot's levels right after it (no nested values: PERF, a list of structs
+    per op cost 7 µs an op to hand to Python, plain columns a fraction of that)."""
+    cols = ["part", "market_ticker", "recv_us", "conn_id", "frame_no", "source", "sid"]
+    none = {"is_bid": pl.lit(None, pl.Boolean), "price_u": pl.lit(None, pl.Int64),
+            "size_c": pl.lit(None, pl.Int64)}  # fmt: skip
+    s = snaps.select(*cols, **none, kind=pl.lit(SNAPSHOT))
+    lv = levels.select(
+        *cols, is_bid=pl.col("side") == "bid", price_u="price_u", size_c="size_c",
+        kind=pl.lit(LEVEL),
+    )  # fmt: skip
     d = deltas.select(
-        "part", "market_ticker", "recv_us", "conn_id", "frame_no", "source", "sid",
-        lv=pl.concat_list(pl.struct(is_bid=pl.col("side") == "bid", price="price_u",
-                                    size="delta_c")),
+        *cols, is_bid=pl.col("side") == "bid", price_u="price_u", size_c="delta_c",
         kind=pl.lit(DELTA),
     )  # fmt: skip
     x = facts.select(
-        "part", "market_ticker", "recv_us", "conn_id", "frame_no",
-        source=pl.lit("ws"), sid="sid", lv=pl.lit(None), kind=pl.lit(INVALIDATE),
+        "part", "market_ticker", "recv_us", "conn_id", "frame_no", source=pl.lit("ws"),
+        sid="sid", **none, kind=pl.lit(INVALIDATE),
     )  # fmt: skip
-    allops = pl.concat([s, d, x], how="diagonal_relaxed").sort(
+    allops = pl.concat([s, lv, d, x], how="vertical_relaxed").sort(
         "market_ticker", "recv_us", "conn_id", "frame_no", "kind", nulls_last=True
     )
-    levels_list = [
-        [(v["is_bid"], v["price"], v["size"]) for v in lvl] if lvl else []
-        for lvl in allops["lv"].to_list()
-    ]
     return Ops(
         part=allops["part"].to_list(),
         market=allops["market_ticker"].to_list(),
@@ -398,5 +387,7 @@ def _ops(
         kind=allops["kind"].to_list(),
         source=allops["source"].to_list(),
         sid=allops["sid"].to_list(),
-        levels=levels_list,
+        is_bid=allops["is_bid"].to_list(),
+        price=allops["price_u"].to_list(),
+        size=allops["size_c"].to_list(),
     )
