@@ -299,3 +299,24 @@ def test_a_bad_delta_is_reported_with_its_file_and_left_out(tmp_path: Path) -> N
     assert "an order book delta has no side yes or no" in text and "seg0.parquet" in text
     con = kalshi_lake.connect(str(tmp_path))
     assert book(con, T0 + 30) == [("bid", D("0.35"), D("5"))]
+
+
+def test_a_poll_on_the_last_day_of_a_month_feeds_the_next_months_markets(tmp_path: Path) -> None:
+    """A poll fetched on 30 November holds the markets of 1 December: their rows go to the
+    December partition (the poll file is an input of both months), and only there."""
+    folder = tmp_path / "raw/orderbooks/city=chicago/date=2026-11-30"
+    folder.mkdir(parents=True)
+    dec = "KXHIGHCHI-26DEC01-B40.5"
+    nov = "KXHIGHCHI-26NOV30-B40.5"
+    at = T0 + 10 * 86_400_000_000  # 2026-11-30 08:00 UTC
+    pages = [_poll_page(at, [
+        {"ticker": nov, "orderbook_fp": {"yes_dollars": [["0.3500", "5.00"]], "no_dollars": []}},
+        {"ticker": dec, "orderbook_fp": {"yes_dollars": [["0.2000", "1.00"]], "no_dollars": []}},
+    ])]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(pages, RAW_SCHEMA), folder / "p.parquet")
+    con = build(tmp_path)
+    rows = con.execute(
+        "SELECT month, market_ticker, price FROM book_snapshots ORDER BY month"
+    ).fetchall()
+    assert rows == [("2026-11", nov, D("0.35")), ("2026-12", dec, D("0.2"))]
+    assert book(con, at, dec) == [("bid", D("0.2"), D("1"))]
