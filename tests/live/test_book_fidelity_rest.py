@@ -101,6 +101,8 @@ def test_book_at_is_the_latest_poll_and_the_poll_is_the_simulators_book(polled: 
         fetched_us, want = before[-1]
         if len(before) > 1 and before[-2][0] == fetched_us:
             continue  # two polls received in one microsecond: either may be the book
+        if not (want[0] or want[1]) and checked - nonempty >= 30:
+            continue  # enough empty books (many markets have none before their first quote)
         got = book_at(con, at).get(ticker, ({}, {}))
         assert got == want, (ticker, at, fetched_us)
         # the poll itself: the simulator's book at an instant of its fetch window
@@ -111,7 +113,7 @@ def test_book_at_is_the_latest_poll_and_the_poll_is_the_simulators_book(polled: 
         assert want in [(s.yes, s.no) for s in states], (ticker, fetched_us)
         checked += 1
         nonempty += bool(want[0] or want[1])
-    assert nonempty > 50
+    assert nonempty >= 70
     # every poll is a 'rest' entry of book_snapshots; no replayed (cadence) books from polls
     kinds = dict(con.execute("SELECT kind, count(*) FROM book_snapshots GROUP BY 1").fetchall())
     assert set(kinds) == {"rest"}
