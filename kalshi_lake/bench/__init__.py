@@ -16,6 +16,7 @@ MODULES = (
     "kills",
     "transform",
     "queries",
+    "books",
     "validate",
     "report",
     "s3",

@@ -6,6 +6,7 @@ fails here until it gets sensible arguments in :data:`TABLE_MACROS` or :data:`SC
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -17,8 +18,9 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from sql_bookfactory import write_book_tables
 from sql_lakefactory import NOW, LakeData
-from sql_livefactory import clean_live
+from sql_livefactory import BOOK_MARKET, clean_live
 
 import kalshi_lake
 from kalshi_lake.lake.storage import Lake
@@ -44,6 +46,12 @@ TABLE_MACROS = {
     "fetched_days_in": "fetched_days_in('phoenix', DATE '2026-03-01', DATE '2026-11-30')",
     "ws_frames_in": "ws_frames_in('_connection', DATE '2026-11-21', DATE '2026-11-21')",
     "live_heartbeats_in": "live_heartbeats_in()",
+    "book_deltas_in": "book_deltas_in('chicago')",
+    "book_snapshots_in": "book_snapshots_in('chicago', DATE '2026-11-21', DATE '2026-11-21')",
+    "quotes_in": "quotes_in('chicago')",
+    "book_at": "book_at('2026-11-21 15:00:00+00')",
+    "book_at_for": "book_at_for('chicago', DATE '2026-11-21', DATE '2026-11-21', "
+    "'2026-11-21 15:00:00+00')",
 }
 #: A query of every scalar macro.
 SCALAR_MACROS = {
@@ -85,6 +93,7 @@ def con(clean_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> duckdb.Du
     root = tmp_path_factory.mktemp("clients") / "lake"
     shutil.copytree(clean_lake.root, root)
     clean_live(NOW).write(Lake(str(root)))
+    write_book_tables(Lake(str(root)), BOOK_MARKET, NOW - dt.timedelta(hours=2))
     return kalshi_lake.connect(str(root))
 
 
