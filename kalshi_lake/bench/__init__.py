@@ -20,6 +20,7 @@ MODULES = (
     "s3",
     "journal",
     "recorder",
+    "wsscan",
     "lag",
 )
 
