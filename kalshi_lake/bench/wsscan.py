@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from kalshi_lake.api.wsproto import parse_head
 from kalshi_lake.bench import figure
-from kalshi_lake.bench.recorder import _cycle
+from kalshi_lake.bench.recorder import firehose_cycle
 from kalshi_lake.lake.raw import FRAME_DICT_COLUMNS, FRAME_SCHEMA
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.live import FrameRecord, Journal
@@ -43,7 +43,7 @@ T0 = 1_796_515_200
 
 def _record_day(lake: Lake, journal: Path, frames: int) -> None:
     """``frames`` frames of chicago spread over one day, journaled and rolled an hour at a time."""
-    cycle = _cycle()
+    cycle = firehose_cycle()
     now = [float(T0)]
     seqs: dict[int, int] = {}
     step_us = 86_400_000_000 // frames
@@ -110,7 +110,11 @@ def _scan(lake: Lake) -> tuple[float, int, int]:
 
 def run(quick: bool = False) -> Iterator[dict[str, object]]:
     """The scan figures (``quick``: 100,000 frames instead of 1,000,000)."""
-    frames = 100_000 if quick else 1_000_000
+    yield from measure(100_000 if quick else 1_000_000)
+
+
+def measure(frames: int) -> Iterator[dict[str, object]]:
+    """The scan figures of a day of ``frames`` frames."""
     with tempfile.TemporaryDirectory(prefix="kalshi-bench-wsscan-") as tmp:
         root = Path(tmp)
         lake = Lake(str(root / "lake"))
