@@ -17,6 +17,7 @@ MODULES = (
     "transform",
     "queries",
     "validate",
+    "report",
     "s3",
     "journal",
     "recorder",
