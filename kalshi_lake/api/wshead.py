@@ -26,7 +26,8 @@ the fields it has (``type`` ``"unparseable"`` if it is not a JSON object) and is
 PERF (the bench's frame mix, on a loaded 2-core machine): 12 us a frame decoded whole, 6 us
 read this way (2.5 us of it the match); with the head a named tuple rather than a frozen
 dataclass, the recorder (``python -m kalshi_lake.bench --only recorder``) went from about
-19,000 to about 23,000 frames per CPU second, run alternately under the same load.
+19,000 to about 23,000 frames per CPU second, run alternately at load 14 (at load 8 within the
+runs' noise).
 """
 
 from __future__ import annotations
