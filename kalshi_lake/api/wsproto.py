@@ -13,35 +13,38 @@ shows where the docs are thin:
 - There is no replay: a lost frame is found only as a hole in its sid's ``seq``, and repaired by a
   fresh order book snapshot and a REST catch-up of trades.
 
-Heads are read leniently: a frame that is not JSON, or lacks the usual keys, gets a head with the
-fields it has (``type`` ``"unparseable"`` if it is not a JSON object) and is never dropped; the
-recorder keeps its text verbatim either way.
+Frame heads (:func:`parse_head`, cheap and exact) are :mod:`kalshi_lake.api.wshead`'s job; the
+recorder keeps every frame's text verbatim whatever its head says.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+# Frame heads live in their own module; re-exported here, the protocol's one entry point.
+from kalshi_lake.api.wshead import CHANNEL_OF_TYPE, FrameHead, parse_head
+
+__all__ = [
+    "BUFFER_OVERFLOW",
+    "CHANNELS",
+    "CHANNEL_OF_TYPE",
+    "WS_PATH",
+    "Commands",
+    "FrameHead",
+    "SeqBreak",
+    "SeqTracker",
+    "parse_head",
+    "ws_url_for",
+]
 
 #: The WebSocket path; the handshake signs ``timestamp + "GET" + WS_PATH``.
 WS_PATH = "/trade-api/ws/v2"
 
 #: The market-data channels the recorder follows.
 CHANNELS = ("orderbook_delta", "trade", "ticker", "market_lifecycle_v2")
-
-#: The channel of each data frame type (replies name their channel through their sid).
-CHANNEL_OF_TYPE = {
-    "orderbook_snapshot": "orderbook_delta",
-    "orderbook_delta": "orderbook_delta",
-    "trade": "trade",
-    "ticker": "ticker",
-    "market_lifecycle_v2": "market_lifecycle_v2",
-    "event_lifecycle": "market_lifecycle_v2",
-    "event_fee_update": "market_lifecycle_v2",
-}
 
 #: Error code of "Subscription buffer overflow": the server lost frames of that subscription.
 BUFFER_OVERFLOW = 25
@@ -66,64 +69,6 @@ def ws_url_for(api_url: str) -> str:
     if prefix.endswith("/trade-api/v2"):
         prefix = prefix[: -len("/trade-api/v2")]
     return urlunsplit((scheme, host, prefix + WS_PATH, "", ""))
-
-
-@dataclass(frozen=True, slots=True)
-class FrameHead:
-    """What the recorder needs to know about one server frame, read without trusting it."""
-
-    type: str
-    sid: int | None = None
-    seq: int | None = None
-    id: int | None = None
-    #: The frame's channel: from its type, or for ``subscribed`` from its ``msg``.
-    channel: str | None = None
-    market_ticker: str | None = None
-    #: ``msg.event_ticker`` (lifecycle frames about an event)
-    event_ticker: str | None = None
-    #: ``msg.code`` of an ``error`` frame.
-    code: int | None = None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def parse_head(text: str | bytes) -> FrameHead:
-    """The head of a server frame; never raises."""
-    try:
-        obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        return FrameHead("unparseable")
-    if not isinstance(obj, dict):
-        return FrameHead("unparseable")
-    kind = obj.get("type")
-    kind = kind if isinstance(kind, str) else "unknown"
-    msg = obj.get("msg")
-    channel = CHANNEL_OF_TYPE.get(kind)
-    ticker = event = code = None
-    if isinstance(msg, dict):
-        t = msg.get("market_ticker")
-        ticker = t if isinstance(t, str) else None
-        e = msg.get("event_ticker")
-        event = e if isinstance(e, str) else None
-        if kind == "subscribed" and isinstance(msg.get("channel"), str):
-            channel = msg["channel"]
-        if kind == "error":
-            code = _int(msg.get("code"))
-    sid = _int(obj.get("sid"))
-    if sid is None and kind == "subscribed" and isinstance(msg, dict):
-        sid = _int(msg.get("sid"))
-    return FrameHead(
-        kind,
-        sid=sid,
-        seq=_int(obj.get("seq")),
-        id=_int(obj.get("id")),
-        channel=channel,
-        market_ticker=ticker,
-        event_ticker=event,
-        code=code,
-    )
 
 
 class Commands:

@@ -22,6 +22,7 @@ MODULES = (
     "s3",
     "journal",
     "recorder",
+    "wsscan",
     "lag",
     "daily_reports",
 )

@@ -47,7 +47,7 @@ CYCLE = 24_000
 SIDS = {"market_lifecycle_v2": 1, "orderbook_delta": 2, "trade": 3, "ticker": 4}
 
 
-def _cycle() -> list[tuple[int | None, str, str]]:
+def firehose_cycle() -> list[tuple[int | None, str, str]]:
     """(sid or None for ticker frames, text before the seq, text after it): 60% deltas, 15%
     trades, 20% tickers, 5% lifecycle (a quarter of those about another series)."""
     markets = [t for _, t in firehose_markets()]
@@ -114,7 +114,7 @@ def _firehose(port_out: Any, seconds: float) -> None:
     with contextlib.suppress(AttributeError, OSError):
         cpus = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cpus[-1]})
-    frames = _cycle()
+    frames = firehose_cycle()
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         proto = ServerProtocol()

@@ -60,7 +60,7 @@ def follow(
     order books, trades, ticker and lifecycle frames byte for byte (durable within a second,
     rolled into raw/ws every minute); without one, order books and trades are polled over REST.
     Every few minutes a REST catch-up (an incremental backfill of the current days) fills any gap,
-    and every minute the followed cities' current curated partitions are transformed. Ctrl-C or
+    and every 30 seconds the followed cities' current curated partitions are transformed. Ctrl-C or
     SIGTERM stop it cleanly (exit 0 with a summary).
     """
     from kalshi_lake.cities import parse_families

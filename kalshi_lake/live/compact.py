@@ -4,8 +4,9 @@ The recorder rolls a journal segment a minute (``segment_s = 60``) so the curate
 follow the stream within a minute; left alone that is 1,440 raw files a day per city. Once an
 hour is over (plus :data:`GRACE_S`, so its last minute has been rolled), :func:`compact` merges
 the files of each ``raw/ws/city=<c>/date=<d>`` folder whose segment opened in that hour into one
-file, in the order the recorder saw the frames, each frame (``conn_id``, ``frame_no``) once, so
-a day of a city stays a few dozen files.
+file, each frame (``conn_id``, ``frame_no``) once, a row group per message type in the order the
+recorder saw the frames (as the roll writes them: :func:`~kalshi_lake.live.roll.write_by_type`),
+so a day of a city stays a few dozen files.
 
 A compaction deletes raw files, so it never runs beside a transform of the same city: it holds
 the city's transform lease (``transform/<city>``) while it works, and a city whose lease is
@@ -30,12 +31,13 @@ from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from kalshi_lake.errors import LockedError
 from kalshi_lake.lake.lock import Lease
 from kalshi_lake.lake.raw import FRAME_DICT_COLUMNS, FRAME_SCHEMA, WS_FOLDER
-from kalshi_lake.lake.storage import Lake
-from kalshi_lake.live.roll import ROW_GROUP_ROWS
+from kalshi_lake.lake.storage import PARQUET_KW, Lake
+from kalshi_lake.live.roll import write_by_type
 from kalshi_lake.log import get_logger
 
 log = get_logger(__name__)
@@ -128,9 +130,10 @@ def _merge(lake: Lake, folder: str, hour: str, names: list[str], result: Compact
         result.duplicates += merged.height - unique.height
         result.frames += unique.height
         table = unique.to_arrow().cast(FRAME_SCHEMA)
-        lake.write_table(
-            table, out, use_dictionary=FRAME_DICT_COLUMNS, row_group_size=ROW_GROUP_ROWS
-        )
+        with lake.open_atomic(out) as sink:
+            opts = {**PARQUET_KW, "use_dictionary": FRAME_DICT_COLUMNS}
+            with pq.ParquetWriter(sink, FRAME_SCHEMA, **opts) as writer:
+                write_by_type(writer, table)
         result.written.append(out)
         result.files_out += 1
     # Only now, with the merged file durable, do the inputs go.

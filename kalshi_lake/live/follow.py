@@ -1,30 +1,30 @@
 """``kalshi-lake follow``: record what only exists live, and keep the lake current.
 
-:func:`run_follow` runs until stopped (Ctrl-C, SIGTERM, or ``--for``):
+:func:`run_follow` runs until stopped (Ctrl-C, SIGTERM, or ``--for``); this module is the run's
+loop, wiring the parts, each a module of its own, and the state they share (the followed
+markets, the freshness of each, the summary):
 
 - **discovery** (:mod:`~kalshi_lake.live.markets`), every ``discover_every_s``: the followed
   series' current markets from REST, kept raw; the WebSocket subscriptions follow the result;
 - **the WebSocket session** (:mod:`~kalshi_lake.live.session`) when a key is configured (the
   WebSocket refuses unsigned connections, https://docs.kalshi.com/websockets/websocket-connection):
   order books, trades, ticker and lifecycle, every frame into the journal;
-- **REST catch-up**, every ``catch_up_every_s`` and soon after any gap the session reports (a hole
-  in a sequence, a buffer overflow, a reconnect): a backfill of the followed cities' current event
-  days (:func:`~kalshi_lake.backfill.run_backfills`: incremental from each market's saved
-  watermark, so a pass costs a few requests per market). Without a key this is how trades arrive;
-- **REST order books** (no key, or ``--orderbook rest``): ``GET /markets/orderbooks`` for every
-  followed market of a city (up to 100 tickers a request) every ``book_every_s``, kept raw;
+- **REST catch-up** (:mod:`~kalshi_lake.live.catch_up`), every ``catch_up_every_s`` and soon
+  after any gap the session reports. Without a key this is how trades arrive;
+- **REST order books** (:mod:`~kalshi_lake.live.rest_books`; no key, or ``--orderbook rest``)
+  every ``book_every_s``, kept raw;
 - **the journal** (:mod:`~kalshi_lake.live.journal`): frames durable within half a second on local
   disk, in minute segments rolled into ``raw/ws`` as they close (and everything at a clean
   stop); whatever an earlier run left is rolled first;
-- **the curated tables**, every ``transform_every_s``: the journal rolled, then a transform of
-  the followed cities' current event dates only (their partitions, never the whole lake), and
-  once more at a clean stop; every ``compact_every_s`` past hours of ``raw/ws`` are compacted
-  (:mod:`~kalshi_lake.live.compact`: an hour's minute files of a city and date into one);
+- **the curated tables** (:mod:`~kalshi_lake.live.curate`), every ``transform_every_s``: the
+  journal rolled, then a transform of the followed cities' current event dates only, and once
+  more at a clean stop; every ``compact_every_s`` past hours of ``raw/ws`` are compacted;
 - **a heartbeat** per city and family under ``_state/live/`` for ``kalshi-lake status``, and the
   follower's own events (start, each catch-up pass) in the journal beside the session's
   (:mod:`~kalshi_lake.live.heartbeat`).
 
-The run summary counts frames, gaps, resyncs, reconnects and REST requests.
+Options and the mode are :mod:`~kalshi_lake.live.options`; the run summary
+(:mod:`~kalshi_lake.live.summary`) counts frames, gaps, resyncs, reconnects and REST requests.
 """
 
 from __future__ import annotations
@@ -32,27 +32,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import httpx
 
 from kalshi_lake.api.auth import signer_from_settings
 from kalshi_lake.api.client import KalshiClient
 from kalshi_lake.api.wsproto import ws_url_for
-from kalshi_lake.cities import City, event_date, family_for_ticker
+from kalshi_lake.cities import City, city_for_ticker, family_for_ticker
 from kalshi_lake.config import Settings
-from kalshi_lake.errors import ConfigError, KalshiLakeError, LockedError, UsageError
-from kalshi_lake.lake.raw import RawPage, write_pages
-from kalshi_lake.lake.state import STATE_DIR, new_run_id
+from kalshi_lake.errors import KalshiLakeError, UsageError
+from kalshi_lake.lake.state import new_run_id
 from kalshi_lake.lake.storage import Lake
-from kalshi_lake.live.compact import compact
+from kalshi_lake.live.catch_up import CatchUp, CatchUpPass
+from kalshi_lake.live.curate import Curated, compact_followed, transform_current
 from kalshi_lake.live.heartbeat import (
     FOLLOWER_CONN,
     Freshness,
@@ -62,139 +58,19 @@ from kalshi_lake.live.heartbeat import (
 )
 from kalshi_lake.live.journal import Journal
 from kalshi_lake.live.markets import Discovered, discover
+from kalshi_lake.live.options import FollowOptions, Mode, choose_mode, journal_folder
 from kalshi_lake.live.records import FrameRecord
+from kalshi_lake.live.rest_books import poll_books
 from kalshi_lake.live.session import Gap, WsSession
+from kalshi_lake.live.summary import FollowSummary
 from kalshi_lake.log import get_logger
+
+__all__ = ["FollowOptions", "FollowSummary", "Mode", "choose_mode", "run_follow"]
 
 log = get_logger(__name__)
 
-ORDERBOOK_MODES = ("auto", "ws", "rest", "off")
-#: Tickers per ``GET /markets/orderbooks`` request (Kalshi's maximum).
-BOOKS_PER_REQUEST = 100
-
-
-@dataclass(frozen=True)
-class FollowOptions:
-    """How ``follow`` runs; the defaults are the command's."""
-
-    orderbook: str = "auto"
-    duration_s: float | None = None
-    discover_every_s: float = 300.0
-    catch_up_every_s: float = 300.0
-    #: A gap asks for a catch-up this soon (several gaps in a burst share one pass).
-    catch_up_after_gap_s: float = 20.0
-    book_every_s: float = 10.0
-    #: How often closed journal segments are rolled into raw/ws.
-    roll_every_s: float = 60.0
-    #: Journal segments close every minute, so the curated tables follow within a minute; the
-    #: hourly compaction (:mod:`~kalshi_lake.live.compact`) keeps raw/ws to tens of files a day.
-    segment_s: float = 60.0
-    #: How often the followed cities' current partitions are transformed (0: never; the final
-    #: one at a clean stop too), after rolling what the journal holds.
-    transform_every_s: float = 60.0
-    #: How often past hours of raw/ws are compacted.
-    compact_every_s: float = 600.0
-    heartbeat_every_s: float = 5.0
-    #: Subscribe to markets opening within this much time.
-    ahead_s: float = 600.0
-    journal_dir: str | None = None
-    use_yes_price: bool = False
-
-    def __post_init__(self) -> None:
-        if self.orderbook not in ORDERBOOK_MODES:
-            raise UsageError(f"--orderbook must be one of {', '.join(ORDERBOOK_MODES)}")
-        if self.duration_s is not None and self.duration_s <= 0:
-            raise UsageError("--for must be a positive duration")
-
-
-@dataclass(frozen=True)
-class Mode:
-    """What runs: the stream (``ws`` or ``rest``) and the order books (``ws``, ``rest``, ``off``)."""
-
-    stream: str
-    books: str
-    why: str
-
-
-def choose_mode(settings: Settings, orderbook: str) -> Mode:
-    """The mode for these settings; ``--orderbook ws`` without a key is a :class:`ConfigError`."""
-    if orderbook == "ws" and not settings.signed:
-        raise ConfigError(
-            "--orderbook ws needs an API key (Kalshi's WebSocket refuses unsigned connections): "
-            "set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH, or use --orderbook rest"
-        )
-    if settings.signed:
-        books = "ws" if orderbook == "auto" else orderbook
-        why = "an API key is configured: WebSocket (trades, ticker, lifecycle"
-        why += ", order books)" if books == "ws" else f"), order books {books}"
-        return Mode("ws", books, why)
-    books = "rest" if orderbook == "auto" else orderbook
-    why = (
-        "no API key (KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH): the WebSocket needs one, so "
-        f"trades come from REST polling and order books are {books}"
-    )
-    return Mode("rest", books, why)
-
-
-def journal_folder(settings: Settings, chosen: str | None) -> Path:
-    """Where the journal lives: ``chosen``, else ``<lake>/_state/journal`` for a local lake, else
-    a folder per lake under ``~/.cache/kalshi-lake/journal`` (the journal is always local)."""
-    if chosen:
-        return Path(chosen).expanduser()
-    lake = Lake.of(settings)
-    if lake.is_local:
-        return Path(lake.path(STATE_DIR, "journal"))
-    digest = hashlib.sha256(settings.lake.encode()).hexdigest()[:16]
-    return Path.home() / ".cache" / "kalshi-lake" / "journal" / digest
-
-
-@dataclass
-class FollowSummary:
-    """What one ``follow`` run did."""
-
-    run_id: str
-    mode: Mode
-    cities: list[str]
-    seconds: float = 0.0
-    frames_in: int = 0
-    frames_out: int = 0
-    frames_kept: int = 0
-    firehose_skipped: int = 0
-    gaps: int = 0
-    resyncs: int = 0
-    connects: int = 0
-    disconnects: int = 0
-    rest_requests: int = 0
-    catch_up_passes: int = 0
-    book_polls: int = 0
-    raw_files: int = 0
-    followed: int = 0
-    transforms: int = 0
-    compacted_files: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        out = dict(self.__dict__)
-        out["mode"] = {"stream": self.mode.stream, "books": self.mode.books}
-        return out
-
-    def render(self) -> str:
-        """The lines printed at the end."""
-        lines = [
-            f"follow {','.join(self.cities)}: {self.seconds:.0f} s, stream {self.mode.stream}, "
-            f"order books {self.mode.books}, {self.followed} markets followed",
-            f"  frames: {self.frames_in} in, {self.frames_out} out, {self.frames_kept} kept "
-            f"({self.firehose_skipped} lifecycle frames of other markets skipped)",
-            f"  gaps {self.gaps}, resyncs {self.resyncs}, connects {self.connects}, "
-            f"disconnects {self.disconnects}",
-            f"  REST: {self.rest_requests} requests, {self.catch_up_passes} catch-up passes, "
-            f"{self.book_polls} order book polls; {self.raw_files} raw files written",
-            f"  curated: {self.transforms} transforms; {self.compacted_files} raw/ws files "
-            "compacted",
-        ]
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
+#: How long the last transform of a clean stop waits for a city's transform lease.
+FINAL_TRANSFORM_WAIT_S = 60.0
 
 
 class _Follower:
@@ -222,11 +98,19 @@ class _Follower:
             journal_folder(settings, options.journal_dir), segment_s=options.segment_s
         )
         self.stop = asyncio.Event()
-        self.catch_up_due = asyncio.Event()
         # A catch-up pass (a backfill) deletes the temp files under raw/ of its cities that
         # predate its lease, taking them for a killed run's: our own page writes (discovery,
         # book polls) must not be in flight then, or their rename fails.
         self.raw_writes = asyncio.Lock()
+        self.catch_up = CatchUp(
+            settings,
+            self.cities,
+            families,
+            transport,
+            every_s=options.catch_up_every_s,
+            after_gap_s=options.catch_up_after_gap_s,
+            raw_writes=self.raw_writes,
+        )
         self.followed: list[str] = []
         self.discovered: Discovered | None = None
         self.last_frame: dict[tuple[str, str], dict[str, int]] = {}
@@ -239,8 +123,6 @@ class _Follower:
     # --- frames --------------------------------------------------------------------------------
     def follows(self, ticker: str) -> bool:
         """A ticker (market or event) of a followed city and family."""
-        from kalshi_lake.cities import city_for_ticker
-
         city = city_for_ticker(ticker)
         if city is None or city.name not in self._names:
             return False
@@ -284,7 +166,7 @@ class _Follower:
 
     async def on_gap(self, gap: Gap) -> None:
         log.info("gap (%s on %s): a REST catch-up follows", gap.reason, gap.channel or "all")
-        self.catch_up_due.set()
+        self.catch_up.due.set()
 
     # --- loops ---------------------------------------------------------------------------------
     async def _every(self, seconds: float, step: Callable[[], Awaitable[None]]) -> None:
@@ -317,87 +199,28 @@ class _Follower:
         if self.session is not None:
             self.session.want(self.followed)
 
-    async def catch_up_loop(self) -> None:
-        from kalshi_lake.backfill.multi import run_backfills
-        from kalshi_lake.errors import FetchIncompleteError, LockedError
-
-        while not self.stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.catch_up_due.wait(), self.opt.catch_up_every_s)
-            if self.stop.is_set():
-                return
-            if self.catch_up_due.is_set() and self.summary.catch_up_passes:
-                # let a burst of gaps settle into one pass
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), self.opt.catch_up_after_gap_s)
-            self.catch_up_due.clear()
-            started_us = time.time_ns() // 1000
-            tickers = list(self.followed)
-            ok = False
-            today = dt.datetime.now(dt.UTC).date()
-            settings = self.settings.with_(progress=False)
-            try:
-                async with self.raw_writes:
-                    summary = await asyncio.to_thread(
-                        run_backfills,
-                        settings,
-                        self.cities,
-                        today - dt.timedelta(days=2),
-                        today + dt.timedelta(days=1),
-                        families=self.families,
-                        transport=self.transport,
-                    )
-                self.summary.rest_requests += summary.requests
-                ok = True
-            except (FetchIncompleteError, LockedError) as exc:
-                log.warning("catch-up: %s", exc)
-                self.summary.notes.append(f"catch-up: {exc}")
-            self.summary.catch_up_passes += 1
-            # a finished pass repairs every gap before it (the live_gap_unrepaired check)
-            self.event("catch_up", started_us=started_us, ok=ok, markets=len(tickers))
-            if ok and self.mode.stream == "rest":
-                self.fresh.confirm(tickers, started_us)
+    def on_catch_up(self, done: CatchUpPass) -> None:
+        """Count a catch-up pass and record it (a finished pass repairs every gap before it:
+        the ``live_gap_unrepaired`` check)."""
+        self.summary.rest_requests += done.requests
+        self.summary.catch_up_passes += 1
+        if done.note:
+            self.summary.notes.append(done.note)
+        self.event("catch_up", started_us=done.started_us, ok=done.ok, markets=len(done.tickers))
+        if done.ok and self.mode.stream == "rest":
+            self.fresh.confirm(done.tickers, done.started_us)
 
     async def poll_books(self, client: KalshiClient) -> None:
+        """One REST poll of the followed markets' order books (:mod:`.rest_books`)."""
         if not self.followed:
             return
-        by_city: dict[str, list[str]] = {}
-        from kalshi_lake.cities import city_for_ticker
-
-        for t in self.followed:
-            found = city_for_ticker(t)
-            if found is not None:
-                by_city.setdefault(found.name, []).append(t)
-        pages = []
-        polled: list[tuple[list[str], int]] = []
-        for city, tickers in sorted(by_city.items()):
-            for i in range(0, len(tickers), BOOKS_PER_REQUEST):
-                chunk = tickers[i : i + BOOKS_PER_REQUEST]
-                asked_us = time.time_ns() // 1000
-                resp = await client.get(
-                    "/markets/orderbooks", {"tickers": chunk}, expect="orderbooks"
-                )
-                polled.append((chunk, asked_us))
-                self.summary.rest_requests += 1
-                pages.append(
-                    RawPage(
-                        endpoint="orderbooks",
-                        tier="live",
-                        city=city,
-                        date=resp.fetched_at.astimezone(dt.UTC).date(),
-                        request_path=resp.path,
-                        request_params=resp.params,
-                        body=resp.text,
-                        fetched_at=resp.fetched_at,
-                        run_id=self.run_id,
-                        http_status=resp.status,
-                    )
-                )
-        if pages:
-            async with self.raw_writes:
-                await asyncio.to_thread(write_pages, self.lake, pages)
+        poll = await poll_books(
+            client, self.lake, self.followed, run_id=self.run_id, raw_writes=self.raw_writes
+        )
+        self.summary.rest_requests += poll.requests
+        if poll.pages:
             self.summary.book_polls += 1
-            for chunk, asked_us in polled:
+            for chunk, asked_us in poll.asked:
                 self.fresh.confirm(chunk, asked_us)
 
     async def roll(self, older_than_s: float | None) -> None:
@@ -410,47 +233,23 @@ class _Follower:
         await self.roll(older_than_s=0)
         await self.transform()
 
-    async def transform(self) -> None:
-        """Transform the followed cities' current partitions (see :meth:`curate`)."""
-        from kalshi_lake.transform import run_transform
-
-        by_name = {c.name: c for c in self.cities}
-        for city, (start, end) in sorted(self._current_dates().items()):
-            try:
-                await asyncio.to_thread(
-                    run_transform, self.settings, city=by_name[city], start=start, end=end
-                )
-            except LockedError as exc:  # the catch-up's transform, or one of the user's
-                log.info("transform %s: %s", city, exc)
-                continue
-            except Exception as exc:  # bad raw input (exit 3), a full disk, a bug: recording
-                # comes first, so the recorder says so and goes on; the next pass tries again
-                self._note_once(f"transform {city}: {str(exc).splitlines()[0]}")
-            self.summary.transforms += 1
-
-    def _current_dates(self) -> dict[str, tuple[dt.date, dt.date]]:
-        """Per followed city, the first and last event date of its current markets (the last
-        discovery's: the dates the catch-up fetches too)."""
-        out: dict[str, tuple[dt.date, dt.date]] = {}
-        for m in self.discovered.markets if self.discovered else ():
-            day = event_date(m.ticker.rsplit("-", 1)[0])
-            lo, hi = out.get(m.city, (day, day))
-            out[m.city] = (min(lo, day), max(hi, day))
-        return out
+    async def transform(self, wait_s: float = 0.0) -> None:
+        """Transform the followed cities' current partitions (see :meth:`curate`); ``wait_s``:
+        how long to wait for a city's lease held by another transform."""
+        markets = self.discovered.markets if self.discovered else ()
+        done = await transform_current(self.settings, self.cities, markets, wait_s=wait_s)
+        self._tally_curated(done)
 
     async def compact(self) -> None:
         """Merge past hours of the followed cities' raw/ws minute files (module compact)."""
-        try:
-            result = await asyncio.to_thread(compact, self.lake, [c.name for c in self.cities])
-        except Exception as exc:  # as for the transform: the recorder goes on, says so
-            self._note_once(f"compaction: {str(exc).splitlines()[0]}")
-            return
-        self.summary.compacted_files += result.files_in
+        self._tally_curated(await compact_followed(self.lake, self.cities))
 
-    def _note_once(self, note: str) -> None:
-        log.warning("%s", note)
-        if note not in self.summary.notes:
-            self.summary.notes.append(note)
+    def _tally_curated(self, done: Curated) -> None:
+        self.summary.transforms += done.transforms
+        self.summary.compacted_files += done.compacted_files
+        for note in done.notes:
+            log.warning("%s", note)
+            self.summary.note_once(note)
 
     async def heartbeat(self) -> None:
         """Write the heartbeat of every followed city and family (:mod:`.heartbeat`)."""
@@ -500,7 +299,6 @@ class _Follower:
         client = KalshiClient(self.settings, transport=self.transport)
         await client.__aenter__()
         tasks: list[asyncio.Task[None]] = []
-        self.catch_up_due.set()  # the first pass at once: what traded before we started
         clean = False  # an end by --for, a stop or a signal (not an error) transforms once more
         try:
             await self.roll(older_than_s=0)  # what an earlier run left in the journal
@@ -529,7 +327,11 @@ class _Follower:
                     self._every(self.opt.discover_every_s, lambda: self.discover_once(client))
                 )
             )
-            tasks.append(asyncio.create_task(self.catch_up_loop()))
+            tasks.append(
+                asyncio.create_task(
+                    self.catch_up.run(self.stop, lambda: self.followed, self.on_catch_up)
+                )
+            )
             if self.mode.books == "rest":
                 tasks.append(
                     asyncio.create_task(
@@ -571,7 +373,9 @@ class _Follower:
             finally:
                 self.journal.close()
             if clean and self.opt.transform_every_s > 0:
-                await self.transform()  # the curated tables up to the last frame
+                # the curated tables up to the last frame, once this run's own transforms (in
+                # threads a stop does not interrupt) have let go of the leases
+                await self.transform(wait_s=FINAL_TRANSFORM_WAIT_S)
             with contextlib.suppress(Exception):
                 await self.heartbeat()
             self._tally(started)

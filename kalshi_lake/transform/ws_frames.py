@@ -14,6 +14,12 @@ caller turns them into timestamps). A trade's ``ts_ms`` (milliseconds) is prefer
 deprecated ``ts`` (seconds); ``ts_unit_us`` says which one it came from, so a comparison with
 the REST copy's microsecond ``created_time`` is made at the frame's own precision.
 
+PERF (a day of a city's recorded firehose, 1,000,000 frames of which 200,000 trade and lifecycle
+frames; ``python -m kalshi_lake.bench --only wsscan``; CPU seconds, one DuckDB thread, a loaded
+2-core machine): 1.55 s with one view over both types, filtered after the dedup, over row groups
+of mixed types; 0.54 s with a scan per type, its type filtered in the scan, over a row group per
+type (the row groups of other types are skipped unread).
+
 A frame that is not JSON or lacks a required field is a problem row (``problem`` not NULL),
 reported with its file and row like a bad page; a raw/ws file DuckDB cannot read is reported
 and left out (:class:`~kalshi_lake.transform.rawdb.RawDB` remembers it).
@@ -98,13 +104,26 @@ def _good(db: RawDB, df: pl.DataFrame) -> pl.DataFrame:
 
 
 _VIEW = "ws_frames"
+#: The views :func:`_view` makes: one per message type the transform reads.
+_TRADE_VIEW = f"{_VIEW}_trade"
+_LIFECYCLE_VIEW = f"{_VIEW}_lifecycle"
+_VIEWS = {_TRADE_VIEW: "trade", _LIFECYCLE_VIEW: "market_lifecycle_v2"}
 
 
 def _view(db: RawDB, files: list[RawFile]) -> None:
-    """A view of the inbound trade and lifecycle frames of ``files``, one row per frame
-    identity (the copy in the first file in path order), with the file's id, city and date."""
+    """Views of the inbound trade frames and of the lifecycle frames of ``files``, one row per
+    frame identity (the copy in the first file in path order), with the file's id, city, date.
+
+    Each view's Parquet scan carries its own ``direction``/``msg_type`` filter: a frame's type
+    is part of its identity (the same frame is the same text), so filtering before the dedup
+    is exact, and DuckDB then skips every row group of another type by its statistics
+    (``follow`` writes a row group per type, :func:`~kalshi_lake.live.roll.write_by_type`),
+    bodies and all. One view over both types, filtered per query after its ``QUALIFY``, read
+    both types' row groups for each query (a filter does not pass a window function).
+    """
     con = db.con
-    con.execute(f"DROP VIEW IF EXISTS {_VIEW}")
+    for name in _VIEWS:
+        con.execute(f"DROP VIEW IF EXISTS {name}")
     cols = (
         "CAST(NULL AS INTEGER) AS fid, CAST(NULL AS BIGINT) AS row, "
         "CAST(NULL AS VARCHAR) AS city, CAST(NULL AS DATE) AS date, "
@@ -113,18 +132,21 @@ def _view(db: RawDB, files: list[RawFile]) -> None:
         "CAST(NULL AS VARCHAR) AS market_ticker, CAST(NULL AS VARCHAR) AS body"
     )
     if not files:
-        con.execute(f"CREATE VIEW {_VIEW} AS SELECT {cols} WHERE false")
+        for name in _VIEWS:
+            con.execute(f"CREATE VIEW {name} AS SELECT {cols} WHERE false")
         return
-    rows = db.file_rows_sql(
-        _VIEW,
-        files,
-        "recv_at, conn_id, frame_no, msg_type, market_ticker, body",
-        where="direction = 'in' AND msg_type IN ('trade', 'market_lifecycle_v2')",
-    )
-    con.execute(
-        f"CREATE VIEW {_VIEW} AS SELECT * FROM ({rows}) "
-        "QUALIFY row_number() OVER (PARTITION BY conn_id, frame_no ORDER BY fid, row) = 1"
-    )
+    for name, msg_type in _VIEWS.items():
+        # Both views read the same session variables (the same files), set again per view.
+        rows = db.file_rows_sql(
+            _VIEW,
+            files,
+            "recv_at, conn_id, frame_no, msg_type, market_ticker, body",
+            where=f"direction = 'in' AND msg_type = '{msg_type}'",
+        )
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM ({rows}) "
+            "QUALIFY row_number() OVER (PARTITION BY conn_id, frame_no ORDER BY fid, row) = 1"
+        )
 
 
 def _json(shape: str, safe: bool) -> str:
@@ -136,7 +158,7 @@ def _trades_sql(safe: bool) -> str:
     WITH p AS (
         SELECT fid, row, city, date, epoch_us(recv_at) AS recv_us,
                {_json(_TRADE_SHAPE, safe)}.msg AS t
-        FROM {_VIEW} WHERE msg_type = 'trade'
+        FROM {_TRADE_VIEW}
     ), v AS (
         SELECT fid, row, city, date, recv_us, t.trade_id,
                t.market_ticker,
@@ -168,7 +190,7 @@ def _lifecycle_sql(safe: bool) -> str:
     WITH p AS (
         SELECT fid, row, city, date, epoch_us(recv_at) AS recv_us, conn_id, frame_no,
                {_json(_LIFECYCLE_SHAPE, safe)}.msg AS m
-        FROM {_VIEW} WHERE msg_type = 'market_lifecycle_v2'
+        FROM {_LIFECYCLE_VIEW}
     ), v AS (
         SELECT fid, row, city, date, recv_us, conn_id, frame_no,
                m.market_ticker, m.event_type,
@@ -195,5 +217,6 @@ def _unreadable(db: RawDB, files: list[RawFile]) -> set[str]:
     """Paths of the raw/ws files DuckDB cannot read whole; each is reported once."""
     bad = db.probe_unreadable(files, "count(recv_at), count(frame_no), sum(length(body))")
     with contextlib.suppress(duckdb.Error):
-        db.con.execute(f"DROP VIEW IF EXISTS {_VIEW}")
+        for name in _VIEWS:
+            db.con.execute(f"DROP VIEW IF EXISTS {name}")
     return bad

@@ -112,3 +112,34 @@ def test_orderbook_ws_without_a_key_is_a_one_line_config_error(tmp_path: Path) -
     with pytest.raises(ConfigError, match="needs an API key") as info:
         choose_mode(settings, "ws")
     assert "\n" not in str(info.value)
+
+
+def test_the_last_transform_waits_for_a_lease_held_by_the_runs_own_threads(
+    tmp_path: Path,
+) -> None:
+    # A stop cannot interrupt a transform (or a catch-up pass) already running in a thread:
+    # it keeps the city's lease a while. The cadence skips a held city (it comes back soon);
+    # the last transform of a clean stop waits for the lease instead of skipping it.
+    import asyncio
+    import threading
+
+    from kalshi_lake.lake.lock import Lease
+    from kalshi_lake.lake.storage import Lake
+    from kalshi_lake.live.curate import transform_current
+    from kalshi_lake.live.markets import FollowedMarket
+
+    settings = Settings.load(env={}, lake=str(tmp_path / "lake"), progress=False)
+    market = FollowedMarket("KXHIGHCHI-26DEC06-B40.5", "chicago", "high", "active", None)
+    city = [get_city("chicago")]
+    lease = Lease(Lake.of(settings), "transform/chicago", purpose="another transform")
+    lease.__enter__()
+    try:
+        skipped = asyncio.run(transform_current(settings, city, [market]))
+        assert skipped.transforms == 0 and skipped.notes == []
+        gave_up = asyncio.run(transform_current(settings, city, [market], wait_s=1.5))
+        assert gave_up.transforms == 0 and "transform chicago" in gave_up.notes[0]
+        threading.Timer(1.0, lambda: lease.__exit__(None, None, None)).start()
+        waited = asyncio.run(transform_current(settings, city, [market], wait_s=60))
+    finally:
+        lease.__exit__(None, None, None)
+    assert waited.transforms == 1 and waited.notes == []

@@ -114,3 +114,33 @@ def test_a_city_being_transformed_is_left_for_the_next_compaction(
     assert result.locked == ["chicago"] and result.hours == 0
     assert len(lake.ls_files(_folder(lake))) == 60  # the transform's inputs are all there
     assert compact(lake, now=T0 + 7200).hours == 1
+
+
+def test_a_merged_hour_keeps_a_row_group_per_message_type(tmp_path: Path, frame: Frame) -> None:
+    import dataclasses
+
+    import pyarrow.parquet as pq
+
+    types = ("trade", "orderbook_delta", "market_lifecycle_v2")
+    lake = Lake(str(tmp_path / "lake"))
+    now = [T0]
+    with Journal(tmp_path / "j", segment_s=60, clock=lambda: now[0]) as j:
+        for n in range(60 * 4):
+            now[0] = T0 + (n // 4) * 60 + 1
+            rec = frame(n, city="chicago", date=DAY, recv_us=int(now[0] * 1e6) + n)
+            j.append(dataclasses.replace(rec, msg_type=types[n % 3]))
+            if n % 4 == 3:
+                j.sync()
+                j.roll(lake)
+        j.roll(lake, older_than_s=0)
+    assert compact(lake, now=T0 + 3600 + 400).hours == 1
+    (path,) = lake.ls_files(_folder(lake))
+    meta = pq.ParquetFile(path).metadata  # a local lake: fsspec paths are file paths
+    col = meta.schema.names.index("msg_type")
+    stats = [meta.row_group(g).column(col).statistics for g in range(meta.num_row_groups)]
+    assert [(s.min, s.max) for s in stats] == [(t, t) for t in sorted(types)]
+    got = _frames(lake)
+    assert got.height == 240
+    for kind in types:  # in the order the recorder saw them within a type
+        nos = got.filter(pl.col("msg_type") == kind)["frame_no"].to_list()
+        assert nos == [n for n in range(240) if types[n % 3] == kind]

@@ -23,3 +23,14 @@ def test_a_short_recorder_run_journals_and_rolls_every_frame_without_a_gap() -> 
     assert rate["gaps"] == 0 and int(rate["lifecycle_skipped"]) > 0  # type: ignore[call-overload]
     assert rate["rolled_all"] is True
     assert float(figs["recorder_rss_mb"]["value"]) > 0  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_the_scan_benchmark_reads_the_same_frames_from_both_layouts() -> None:
+    from kalshi_lake.bench import wsscan
+
+    (fig,) = wsscan.measure(4000)
+    # a fifth of the recorder's mix is trade and lifecycle frames, what the transform keeps;
+    # the day's files (one an hour) hold a row group per message type: four types
+    assert fig["rows_kept"] == 800 and fig["files"] == 24 and fig["row_groups"] == 24 * 4
+    assert float(fig["value"]) > 0 and float(fig["mixed_row_groups_s"]) > 0  # type: ignore[arg-type]

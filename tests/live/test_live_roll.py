@@ -196,3 +196,49 @@ def test_a_lake_that_cannot_be_written_keeps_the_segments(
             j.roll(bad, older_than_s=0)
         assert len(j.segments()) == 1 and [r.frame_no for r in j.replay()] == list(range(30))
         assert j.roll(Lake(str(lake_dir))).frames == 30
+
+
+def _types_of_row_groups(path: str) -> list[tuple[str | None, int]]:
+    """(msg_type, rows) of each row group of a raw/ws file, from its statistics alone."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    col = meta.schema.names.index("msg_type")
+    out: list[tuple[str | None, int]] = []
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        stats = group.column(col).statistics
+        if stats.null_count == group.num_rows:
+            out.append((None, group.num_rows))
+            continue
+        assert stats.null_count == 0 and stats.min == stats.max  # one type per row group
+        out.append((stats.min, group.num_rows))
+    return out
+
+
+TYPES = ("orderbook_delta", "trade", "ticker", "market_lifecycle_v2", None)
+
+
+def test_frames_are_written_a_row_group_per_message_type(
+    tmp_path: Path, lake_dir: Path, frame: Frame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reader filtering on msg_type (the transform wants trade and lifecycle frames) skips
+    # the other row groups by their statistics; within a type the frames keep their order.
+    import dataclasses
+
+    monkeypatch.setattr(roll_mod, "ROW_GROUP_ROWS", 100)
+    lake = Lake(str(lake_dir))
+    recs = [dataclasses.replace(frame(i), msg_type=TYPES[(i * 7) % 5]) for i in range(1000)]
+    with Journal(tmp_path / "j") as j:
+        for r in recs:
+            j.append(r)
+        j.roll(lake, older_than_s=0)
+    (path,) = lake.glob("raw/ws/*/*/*.parquet")
+    groups = _types_of_row_groups(path)
+    # 200 frames of each type: two row groups each, types sorted, null last
+    assert groups == [(t, 100) for t in sorted(TYPES[:4]) for _ in range(2)] + [(None, 100)] * 2
+    rows = lake.read_table(path).to_pylist()
+    assert sorted(r["frame_no"] for r in rows) == list(range(1000))
+    for kind in TYPES:
+        nos = [r["frame_no"] for r in rows if r["msg_type"] == kind]
+        assert nos == [rec.frame_no for rec in recs if rec.msg_type == kind]
