@@ -74,6 +74,7 @@ def lakes(clean_data: LakeData, tmp_path: Path) -> tuple[Lake, Lake]:
     return indexed, plain
 
 
+@pytest.mark.slow
 def test_plain_views_equal_the_for_forms_and_the_union_read(lakes: tuple[Lake, Lake]) -> None:
     indexed, old = lakes
     a, b = kalshi_lake.connect(indexed), kalshi_lake.connect(old)
@@ -173,6 +174,7 @@ def test_a_replaced_file_or_an_unreadable_index_falls_back(lakes: tuple[Lake, La
     assert {_source(con, t) for t in schemas.TABLES} == {"union"}  # phoenix has files in each
 
 
+@pytest.mark.slow
 def test_the_transform_keeps_the_index_current(tmp_path: Path) -> None:
     root = tmp_path / "lake"
     spec = SynthSpec(
@@ -198,6 +200,7 @@ def test_the_transform_keeps_the_index_current(tmp_path: Path) -> None:
             assert _rows(con, sql) == _rows(union, sql), (table, where)
 
 
+@pytest.mark.slow
 def test_an_indexed_s3_lake_prunes_the_same(
     clean_data: LakeData, s3_lake: Callable[[], Lake]
 ) -> None:
