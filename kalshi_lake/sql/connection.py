@@ -36,6 +36,7 @@ import pyarrow as pa
 from kalshi_lake import schemas
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import ConfigError
+from kalshi_lake.lake import curated_index
 from kalshi_lake.lake.engines import duckdb_connect
 from kalshi_lake.lake.raw import FRAME_SCHEMA, RAW_SCHEMA, WS_FOLDER, has_pages
 from kalshi_lake.lake.storage import Lake
@@ -69,25 +70,8 @@ class Source:
         return self.has_files(lake) if self.has_files is not None else lake.has_files(self.probe)
 
 
-def _duck_type(t: pa.DataType) -> str:
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "VARCHAR"
-    if pa.types.is_decimal(t):
-        return f"DECIMAL({t.precision}, {t.scale})"
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
-    if pa.types.is_date32(t):
-        return "DATE"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    ints = {8: "TINYINT", 16: "SMALLINT", 32: "INTEGER", 64: "BIGINT"}
-    if pa.types.is_integer(t) and pa.types.is_signed_integer(t):
-        return ints[t.bit_width]
-    raise TypeError(f"no DuckDB type for {t}")
-
-
 def _columns(schema: pa.Schema, hive: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    return tuple((f.name, _duck_type(f.type)) for f in schema) + tuple(hive)
+    return curated_index.columns_of(schema) + tuple(hive)
 
 
 _CURATED_HIVE = (("city", "VARCHAR"), ("month", "VARCHAR"))
@@ -225,6 +209,33 @@ def _stub_sql(source: Source, signature: str) -> str:
     )
 
 
+def _render_columns(
+    f: sqlfiles.SqlFile, uri: str, indexed: Mapping[str, curated_index.Columns]
+) -> str:
+    """``lake_curated_columns`` with one WHEN per curated table (read_parquet's ``schema`` map):
+    the index's columns where it covers the table, else the table's own schema."""
+    q = sqlfiles.sql_quote_inner
+    whens = [
+        f"WHEN '{q(table)}' THEN map {{"
+        + ", ".join(
+            f"'{q(n)}': {{name: '{q(n)}', type: '{q(t)}', default_value: NULL}}" for n, t in cols
+        )
+        + "}"
+        for table, cols in sorted(
+            {
+                **{t: curated_index.columns_of(sc) for t, sc in schemas.TABLES.items()},
+                **indexed,
+            }.items()
+        )
+    ]
+    return "".join(
+        ln
+        if ln.lstrip().startswith("--")
+        else ln.replace("{curated_columns}", "\n        ".join(whens))
+        for ln in f.render(uri).splitlines(keepends=True)
+    )
+
+
 def dependency_order(files: Sequence[sqlfiles.SqlFile]) -> list[sqlfiles.SqlFile]:
     """``files`` sorted so that every object comes after the objects its SQL refers to.
 
@@ -269,6 +280,11 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
     missing = [name for name in SOURCES if name not in by_name]
     if missing:
         raise ConfigError(f"queries/views lacks the source macros {missing}")
+    present = {name: source.present(lake) for name, source in SOURCES.items()}
+    # A curated table the partition index covers reads through lake_indexed_in: no footer is
+    # read when a query is bound, so the plain views prune like the _for forms.
+    curated = [t for t in schemas.TABLES if present[f"{t}_in"]]
+    indexed = curated_index.table_columns(lake, curated) if curated else {}
     # 1. typed empty stubs for the sources, so creating the views reads no files
     for name, source in SOURCES.items():
         m = _SIGNATURE.search(by_name[name].text)
@@ -280,18 +296,23 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
     # 2. everything else, in dependency order
     for f in dependency_order([f for f in files if f.name not in SOURCES]):
         try:
-            con.execute(f.render(uri))
+            if f.name == "lake_curated_columns":
+                con.execute(_render_columns(f, uri, indexed))
+            else:
+                con.execute(f.render(uri))
         except duckdb.Error as exc:
             raise ConfigError(f"cannot create SQL object {f.name!r} from {f.path}: {exc}") from None
     # 3. the real sources, where there are files to read
     empty: dict[str, list[str]] = {}  # hint -> folders without files
-    present = {name: source.present(lake) for name, source in SOURCES.items()}
     # A lake that was never followed is the usual case, not something to point out on every
     # connection: the live sources are mentioned only once the lake holds some live data.
     followed = present["ws_frames_in"] or present["live_heartbeats_in"]
     for name, source in SOURCES.items():
         if present[name]:
-            con.execute(by_name[name].render(uri))
+            sql = by_name[name].render(uri)
+            if name.removesuffix("_in") in indexed:
+                sql = sql.replace("lake_curated_in(", "lake_indexed_in(")
+            con.execute(sql)
         elif followed or name not in LIVE_ONLY:
             empty.setdefault(source.hint, []).append(f"{source.probe}/")
     return [

@@ -62,6 +62,7 @@ import polars as pl
 from kalshi_lake.cities import City
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import BadDateError
+from kalshi_lake.lake import curated_index
 from kalshi_lake.lake.lock import DEFAULT_TTL_S, Lease, hold_all
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.log import get_logger
@@ -329,3 +330,7 @@ class _Run:
 
     def _save(self, state: CityState) -> None:
         state.save(self.lake, check=self.leases[state.city].ensure)
+        # After the state: the index vouches only for files the state records as published.
+        curated_index.write_transformed(
+            self.lake, state.city, state.partitions, self.leases[state.city].ensure
+        )

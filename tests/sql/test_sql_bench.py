@@ -18,6 +18,11 @@ def test_quick_run_yields_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     figs = list(bench.run(quick=True))
     names = {f["name"] for f in figs}
     assert {"queries.decision_quotes", "queries.event_ladder", "queries.quotes_at"} <= names
+    rows = {f["name"]: f["rows"] for f in figs}
+    # the plain views filtered in a WHERE clause give the rows of the _for forms
+    assert rows["queries.decision_quotes_view"] == rows["queries.decision_quotes"]
+    assert rows["queries.event_ladder_view"] == rows["queries.event_ladder"]
+    assert "queries.trades_view" in rows
     for f in figs:
         assert f["unit"] == "ms" and float(f["value"]) > 0  # type: ignore[arg-type]
         assert int(f["rows"]) > 0  # type: ignore[call-overload]

@@ -36,6 +36,7 @@ TABLE_MACROS = {
     "quotes_at": "quotes_at('2026-11-21 16:20:00+00')",
     "decision_instants": "decision_instants(['D-1 10:05', 'D 09:00'])",
     "lake_curated_in": "lake_curated_in('trades', 'phoenix')",
+    "lake_indexed_in": "lake_indexed_in('trades', 'phoenix')",
     "markets_in": "markets_in('chicago', DATE '2026-03-01', DATE '2026-03-31')",
     "trades_in": "trades_in('chicago', DATE '2026-11-01', DATE '2026-11-30')",
     "candles_1m_in": "candles_1m_in('phoenix', DATE '2026-03-08', DATE '2026-03-08')",
@@ -58,6 +59,8 @@ SCALAR_MACROS = {
     "lake_range_glob": "SELECT lake_range_glob('2026-01', '2026-03') AS glob",
     "lake_first_diff": "SELECT lake_first_diff('2026-01', '2026-03') AS i",
     "lake_root": "SELECT lake_root() AS root",
+    "lake_curated_glob": "SELECT lake_curated_glob('trades', 'nyc', NULL, NULL) AS glob",
+    "lake_curated_columns": "SELECT map_keys(lake_curated_columns('trades')) AS names",
 }
 #: Columns that are ages: seconds as DOUBLE, never a DuckDB INTERVAL.
 AGES = ("quote_age", "last_trade_age")
