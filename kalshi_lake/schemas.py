@@ -113,6 +113,74 @@ CANDLES = pa.schema(
     ]
 )
 
+#: The curated order book tables (README, Tables): one row per level change, full books, and
+#: every change of the top of the book. Prices on the YES scale, sizes in contracts, times are
+#: receive times. Kept apart from TABLES until the transform builds them.
+BOOK_DELTAS = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("family", pa.string()),
+        ("date", pa.date32()),
+        ("recv_at", TS),
+        ("source", pa.string()),
+        ("conn_id", pa.string()),
+        ("frame_no", pa.int64()),
+        ("sid", pa.int64()),
+        ("seq", pa.int64()),
+        ("side", pa.string()),
+        ("price", PRICE),
+        ("delta", COUNT),
+        ("is_snapshot", pa.bool_()),
+    ]
+)
+
+BOOK_SNAPSHOTS = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("family", pa.string()),
+        ("date", pa.date32()),
+        ("snapshot_at", TS),
+        ("kind", pa.string()),
+        ("conn_id", pa.string()),
+        ("frame_no", pa.int64()),
+        ("side", pa.string()),
+        ("price", PRICE),
+        ("size", COUNT),
+    ]
+)
+
+QUOTES = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("family", pa.string()),
+        ("date", pa.date32()),
+        ("quote_at", TS),
+        ("source", pa.string()),
+        ("conn_id", pa.string()),
+        ("frame_no", pa.int64()),
+        ("yes_bid", PRICE),
+        ("yes_bid_size", COUNT),
+        ("yes_ask", PRICE),
+        ("yes_ask_size", COUNT),
+        ("is_known", pa.bool_()),
+    ]
+)
+
+#: The order book tables by name, with their sort keys.
+BOOK_TABLES: dict[str, pa.Schema] = {
+    "book_deltas": BOOK_DELTAS,
+    "book_snapshots": BOOK_SNAPSHOTS,
+    "quotes": QUOTES,
+}
+BOOK_SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "book_deltas": ("market_ticker", "recv_at", "conn_id", "frame_no", "side", "price"),
+    "book_snapshots": ("market_ticker", "snapshot_at", "conn_id", "frame_no", "side", "price"),
+    "quotes": ("market_ticker", "quote_at", "conn_id", "frame_no"),
+}
+
 #: Curated table name -> schema; candles_1m and candles_5m share one schema.
 TABLES: dict[str, pa.Schema] = {
     "markets": MARKETS,

@@ -101,7 +101,10 @@ def _has_heartbeats(lake: Lake) -> bool:
 
 
 #: The sources only ``kalshi-lake follow`` fills.
-LIVE_ONLY = frozenset({"market_events_in", "ws_frames_in", "live_heartbeats_in"})
+LIVE_ONLY = frozenset({
+    "market_events_in", "ws_frames_in", "live_heartbeats_in",
+    "book_deltas_in", "book_snapshots_in", "quotes_in",
+})  # fmt: skip
 
 #: Every macro that reads files, keyed by name. Their .sql files live in queries/views.
 SOURCES: dict[str, Source] = {
@@ -112,7 +115,7 @@ SOURCES: dict[str, Source] = {
             _columns(schema, _CURATED_HIVE),
             _TRANSFORM_HINT,
         )
-        for table, schema in schemas.TABLES.items()
+        for table, schema in {**schemas.TABLES, **schemas.BOOK_TABLES}.items()
     },
     "raw_pages_in": Source(
         "raw_pages_in",

@@ -1,4 +1,4 @@
--- macro: decision_quotes_for(city := NULL, start_date := NULL, end_date := NULL, instants := NULL)
+-- macro: decision_quotes_for(city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100)
 -- decision_quotes (README, Queries) for one city and an inclusive range of event climate
 -- dates: one row per market and decision instant (D-1 10:00 and D 10:00, city-local,
 -- DST-correct) with the last api quote and the last trade at or before it, their ages
@@ -9,7 +9,7 @@
 -- instant of decision_label; quote_at <= decision_at and last_trade_at <= decision_at (no
 -- look-ahead).
 CREATE OR REPLACE MACRO decision_quotes_for(
-    city := NULL, start_date := NULL, end_date := NULL, instants := NULL
+    city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100
 ) AS TABLE
 SELECT
     q.market_ticker,
