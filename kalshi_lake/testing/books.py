@@ -15,10 +15,11 @@ snapshot that disagrees with the deltas before it, a crossed book) by writing ex
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -251,6 +252,36 @@ def replay(events: Sequence[Event], ts: dt.datetime) -> dict[Level, Decimal] | N
     return {k: v for k, v in state.items() if v > 0}
 
 
+def walk(levels: Mapping[Level, Decimal], side: str, quantity: Decimal) -> dict[str, Any]:
+    """Take ``quantity`` off ``levels`` the plain way: 'yes' buys the asks from the lowest,
+    'no' sells YES into the bids from the highest, paying 1 - bid. Returns filled, unfilled,
+    total_cost, avg_price (rounded half up to 8 decimals), levels_used, worst_price and
+    best_price (prices paid)."""
+    if side == "yes":
+        book = sorted((p, s) for (sd, p), s in levels.items() if sd == "ask")
+    else:
+        book = sorted((1 - p, s) for (sd, p), s in levels.items() if sd == "bid")
+    filled = cost = Decimal(0)
+    used: list[Decimal] = []
+    for paid, size in book:
+        take = min(size, quantity - filled)
+        if take <= 0:
+            break
+        filled += take
+        cost += take * paid
+        used.append(paid)
+    avg = (cost / filled).quantize(Decimal("1e-8"), ROUND_HALF_UP) if filled else None
+    return {
+        "filled": filled,
+        "unfilled": quantity - filled,
+        "total_cost": cost,
+        "avg_price": avg,
+        "levels_used": len(used),
+        "worst_price": used[-1] if used else None,
+        "best_price": book[0][0] if book else None,
+    }
+
+
 def write_rows(lake: Lake, rows: BookRows) -> list[str]:
     """Write ``rows`` into the lake's curated book tables: one new file per table and
     (city, month) partition; returns the paths written."""
@@ -282,3 +313,98 @@ def write_books(lake: Lake, books: Iterable[tuple[Market, Sequence[Event]]]) -> 
     for market, events in books:
         rows.extend(book_rows(market, events))
     return write_rows(lake, rows)
+
+
+CENT = Decimal("0.01")
+
+
+def random_events(
+    rng: random.Random,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    conn_prefix: str = "conn",
+    mean_gap_s: float = 20.0,
+    reconnect_share: float = 0.01,
+    cadence: dt.timedelta | None = dt.timedelta(minutes=5),
+) -> list[Event]:
+    """A plausible recorded book between ``start`` and ``end``: a WebSocket snapshot, deltas
+    about every ``mean_gap_s`` seconds around a wandering mid (never crossed; some sizes
+    fractional, some levels emptied), a reconnect (:class:`Unknown`, then a new connection's
+    snapshot) for about ``reconnect_share`` of the deltas, and a 'cadence' snapshot of the
+    replayed book at every ``cadence`` boundary while it is known."""
+    out: list[Event] = []
+    conn_no = 0
+    frame = 0
+    seq = 0
+    state: dict[Level, Decimal] = {}
+    mid = rng.randint(10, 90)
+    at = start
+
+    def fresh_book() -> dict[Level, Decimal]:
+        book: dict[Level, Decimal] = {}
+        for k in range(1, rng.randint(1, 6) + 1):
+            if mid - k >= 1:
+                book[("bid", Decimal(mid - k) * CENT)] = Decimal(rng.randint(1, 400))
+            if mid + k <= 99:
+                book[("ask", Decimal(mid + k) * CENT)] = Decimal(rng.randint(1, 400))
+        return book
+
+    def connect() -> None:
+        nonlocal conn_no, frame, seq, state
+        conn_no += 1
+        frame, seq = 1, 1
+        state = fresh_book()
+        out.append(Snapshot(at, f"{conn_prefix}-{conn_no}", frame, dict(state), seq=seq))
+
+    connect()
+    next_cadence = _next_boundary(start, cadence) if cadence else None
+    while True:
+        at = at + dt.timedelta(seconds=rng.expovariate(1 / mean_gap_s))
+        if at >= end:
+            break
+        while next_cadence is not None and cadence is not None and next_cadence <= at:
+            live = {k: v for k, v in state.items() if v > 0}
+            out.append(Snapshot(next_cadence, f"{conn_prefix}-{conn_no}", frame, live, "cadence"))
+            next_cadence += cadence
+        if rng.random() < reconnect_share:
+            out.append(Unknown(at, f"{conn_prefix}-{conn_no}", frame + 1))
+            at = at + dt.timedelta(seconds=rng.uniform(1, 90))
+            if at >= end:
+                break
+            mid = min(max(mid + rng.randint(-3, 3), 5), 95)
+            connect()
+            if next_cadence is not None and cadence is not None:
+                # no cadence while the book is not known
+                next_cadence = _next_boundary(at, cadence)
+            continue
+        mid = min(max(mid + rng.choice((-1, 0, 0, 0, 1)), 5), 95)
+        side = rng.choice(("bid", "ask"))
+        price = Decimal(mid - rng.randint(1, 4) if side == "bid" else mid + rng.randint(1, 4))
+        key = (side, price * CENT)
+        have = state.get(key, Decimal(0))
+        if have > 0 and rng.random() < 0.5:
+            delta = -have if rng.random() < 0.4 else -min(have, Decimal(rng.randint(1, 50)))
+        else:
+            delta = Decimal(rng.randint(1, 300)) / (100 if rng.random() < 0.2 else 1)
+        # a new level must not cross the other side: drop those that would
+        other = [p for (sd, p), v in state.items() if sd != side and v > 0]
+        if (
+            delta > 0
+            and other
+            and (
+                (side == "bid" and key[1] >= min(other)) or (side == "ask" and key[1] <= max(other))
+            )
+        ):
+            continue
+        frame += 1
+        seq += 1
+        state[key] = have + delta
+        out.append(Delta(at, f"{conn_prefix}-{conn_no}", frame, side, key[1], delta, seq=seq))
+    return out
+
+
+def _next_boundary(at: dt.datetime, step: dt.timedelta) -> dt.datetime:
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    n = (at - epoch) // step + 1
+    return epoch + n * step
