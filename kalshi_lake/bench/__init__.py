@@ -16,6 +16,7 @@ MODULES = (
     "kills",
     "transform",
     "queries",
+    "fill_cost",
     "validate",
     "s3",
     "journal",

@@ -34,31 +34,67 @@ points AS (
     JOIN cities AS c ON c.city = m.city
     CROSS JOIN decision_instants(instants) AS i
 ),
-snaps AS (
+snaps AS NOT MATERIALIZED (
     SELECT s.*, coalesce(s.conn_id, '') AS conn_key
     FROM book_snapshots_in(city, start_date, end_date) AS s
 ),
-entries AS (
+-- The latest entry at or before the instant, ties in the table's order (conn_id, frame_no).
+-- While a book is known the transform writes an entry at every 5-minute boundary, so that
+-- entry is nearly always within the last ten minutes: look there first (a small join), and
+-- only for the other instants (an unknown or missing book) sort the markets' whole history.
+near AS (
+    SELECT DISTINCT
+        p.market_ticker, p.decision_at, s.snapshot_at, s.conn_key, s.conn_id, s.frame_no, s.kind
+    FROM points AS p
+    JOIN snaps AS s
+        ON s.city = p.city
+        AND s.date = p.date
+        AND s.market_ticker = p.market_ticker
+        AND s.snapshot_at <= p.decision_at
+        AND s.snapshot_at >= p.decision_at - INTERVAL 10 MINUTE
+),
+near_latest AS (
+    SELECT n.*
+    FROM near AS n
+    QUALIFY row_number() OVER (
+        PARTITION BY n.market_ticker, n.decision_at
+        ORDER BY n.snapshot_at DESC, n.conn_key DESC, n.frame_no DESC
+    ) = 1
+),
+far_points AS (
+    SELECT p.*
+    FROM points AS p
+    ANTI JOIN near_latest AS n
+        ON n.market_ticker = p.market_ticker AND n.decision_at = p.decision_at
+),
+far_entries AS (
     SELECT DISTINCT
         s.city, s.date, s.market_ticker, s.snapshot_at, s.conn_key, s.conn_id, s.frame_no, s.kind
     FROM snaps AS s
+    WHERE s.market_ticker IN (SELECT f.market_ticker FROM far_points AS f)
 ),
--- the latest entry at or before the instant, ties in the table's order (conn_id, frame_no)
-chosen AS (
+far_latest AS (
     SELECT
-        p.*,
+        f.market_ticker,
+        f.decision_at,
         e.snapshot_at,
         e.conn_key,
         e.conn_id,
         e.frame_no,
         e.kind
-    FROM points AS p
-    ASOF LEFT JOIN entries AS e
-        ON e.city = p.city
-        AND e.date = p.date
-        AND e.market_ticker = p.market_ticker
+    FROM far_points AS f
+    ASOF JOIN far_entries AS e
+        ON e.city = f.city
+        AND e.date = f.date
+        AND e.market_ticker = f.market_ticker
         AND (e.snapshot_at, e.conn_key, e.frame_no)
-            <= (p.decision_at, chr(1114111), CAST(9223372036854775807 AS BIGINT))
+            <= (f.decision_at, chr(1114111), CAST(9223372036854775807 AS BIGINT))
+),
+chosen AS (
+    SELECT p.*, c.snapshot_at, c.conn_key, c.conn_id, c.frame_no, c.kind
+    FROM points AS p
+    JOIN (SELECT * FROM near_latest UNION ALL SELECT * FROM far_latest) AS c
+        ON c.market_ticker = p.market_ticker AND c.decision_at = p.decision_at
 ),
 known AS (
     SELECT k.* FROM chosen AS k WHERE k.kind IS NOT NULL AND k.kind <> 'unknown'

@@ -41,7 +41,7 @@ QUERY = (
 
 def _books(data: LakeData, seed: int) -> dict[str, tuple[Market, list[Event]]]:
     """Books for chicago's 11-01 and 11-21 markets: streamed from the open (one starting only
-    after D-1 10:00, one REST-polled, one with a hole over D 10:00)."""
+    after D-1 10:00, one REST-polled now and then, one with a hole over D 10:00)."""
     rng = random.Random(seed)
     out = {}
     chosen = [m for m in data.markets if m["city"] == "chicago" and m["date"] in EVENT_DATES]
@@ -51,10 +51,10 @@ def _books(data: LakeData, seed: int) -> dict[str, tuple[Market, list[Event]]]:
         if i == 1:
             start += dt.timedelta(hours=3)  # D-1 10:00 CST is an hour after the open
         events: list[Event]
-        if i == 2:
+        if i == 2:  # polls 23 minutes apart: older than the engine's first look (ten minutes)
             events = [
-                Snapshot(start + dt.timedelta(minutes=k * 7), None, 0, _rest_book(rng), "rest")
-                for k in range(int((end - start).total_seconds() // 420))
+                Snapshot(start + dt.timedelta(minutes=k * 23), None, 0, _rest_book(rng), "rest")
+                for k in range(int((end - start).total_seconds() // 1380))
             ]
         else:
             events = random_events(rng, start, end, conn_prefix=f"c{i}", mean_gap_s=45)
@@ -144,8 +144,13 @@ def test_decision_rows_carry_the_book_where_it_is_known(lakes: dict[str, Any]) -
         want = expected_book_columns(books[r["market_ticker"]][1], r["decision_at"], Decimal(100))
         assert got == want, (r["market_ticker"], r["decision_label"])
         known += want["book_as_of"] is not None
-    # every kind of instant was seen: known streamed and polled books, unknown ones
+    # every kind of instant was seen: known streamed and polled books, unknown ones, and a book
+    # whose latest entry is older than ten minutes
     assert 10 <= known < sum(r["market_ticker"] in books for r in rows)
+    assert any(
+        r["book_source"] == "rest" and r["decision_at"] - r["book_as_of"] > dt.timedelta(minutes=10)
+        for r in rows
+    )
 
 
 def test_fill_quantity_is_configurable(lakes: dict[str, Any]) -> None:
