@@ -27,9 +27,12 @@ import random
 import shutil
 import statistics
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from kalshi_lake.bench import figure
 from kalshi_lake.bench.queries import cached_lake
@@ -60,7 +63,13 @@ def _base(days: int) -> Lake:
 def _with_books(base: Lake, days: int, params: dict[str, Any]) -> tuple[Lake, dict[str, int]]:
     """A copy of ``base`` with order book tables for every market (cached)."""
     from kalshi_lake.sql.connection import connect
-    from kalshi_lake.testing.books import BookRows, Market, book_rows, random_events, write_rows
+    from kalshi_lake.testing.books import (
+        Market,
+        arrow_tables,
+        book_rows,
+        random_events,
+        write_tables,
+    )
 
     root = Path(base.root).with_name(Path(base.root).name + f"-books-{params['mean_gap_s']:g}")
     marker = root / _DONE
@@ -78,15 +87,19 @@ def _with_books(base: Lake, days: int, params: dict[str, Any]) -> tuple[Lake, di
     ).fetchall()
     con.close()
     rng = random.Random(15)
-    rows = BookRows()
+    # market by market into Arrow (a day of deltas for 360 markets is millions of rows)
+    tables: dict[tuple[str, str, str], list[pa.Table]] = defaultdict(list)
+    counts = dict.fromkeys(("book_deltas", "book_snapshots", "quotes"), 0)
     for ticker, event, family, date, open_time, close_time in markets:
         events = random_events(
             rng, open_time, close_time, conn_prefix="bench", mean_gap_s=params["mean_gap_s"],
             reconnect_share=0.002,
         )  # fmt: skip
-        rows.extend(book_rows(Market(ticker, event, _CITY, family, date), events))
-    write_rows(lake, rows)
-    counts = {name: len(r) for name, r in rows.tables.items()}
+        market = Market(ticker, event, _CITY, family, date)
+        for part, tbl in arrow_tables(book_rows(market, events)).items():
+            tables[part].append(tbl)
+            counts[part[0]] += tbl.num_rows
+    write_tables(lake, tables)
     marker.write_text(json.dumps({"params": key, "counts": counts}))
     return lake, counts
 

@@ -282,29 +282,38 @@ def walk(levels: Mapping[Level, Decimal], side: str, quantity: Decimal) -> dict[
     }
 
 
-def write_rows(lake: Lake, rows: BookRows) -> list[str]:
-    """Write ``rows`` into the lake's curated book tables: one new file per table and
-    (city, month) partition; returns the paths written."""
-    written = []
+def arrow_tables(rows: BookRows) -> dict[tuple[str, str, str], pa.Table]:
+    """``rows`` as Arrow tables keyed by (table, city, month), in no particular order."""
+    parts: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for name, table_rows in rows.tables.items():
-        parts: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for r in table_rows:
-            parts[(r["city"], r["date"].strftime("%Y-%m"))].append(r)
-        schema = SCHEMAS[name]
-        keys = SORT_KEYS[name]
-        for (city, month), part in sorted(parts.items()):
-            part.sort(key=lambda r: tuple(_sortable(r[k]) for k in keys))
-            tbl = pa.Table.from_pylist(
-                [{c: r[c] for c in schema.names} for r in part], schema=schema
-            )
-            written.append(
-                lake.write_table(tbl, f"curated/{name}/city={city}/month={month}/{unique_name()}")
-            )
+            parts[(name, r["city"], r["date"].strftime("%Y-%m"))].append(r)
+    return {
+        key: pa.Table.from_pylist(
+            [{c: r[c] for c in SCHEMAS[key[0]].names} for r in part], schema=SCHEMAS[key[0]]
+        )
+        for key, part in parts.items()
+    }
+
+
+def write_tables(
+    lake: Lake, tables: Mapping[tuple[str, str, str], Sequence[pa.Table]]
+) -> list[str]:
+    """Write each (table, city, month) partition's tables as one new file, in the table's sort
+    order; returns the paths written."""
+    written = []
+    for (name, city, month), parts in sorted(tables.items()):
+        tbl = pa.concat_tables(parts).sort_by([(k, "ascending") for k in SORT_KEYS[name]])
+        written.append(
+            lake.write_table(tbl, f"curated/{name}/city={city}/month={month}/{unique_name()}")
+        )
     return written
 
 
-def _sortable(v: Any) -> tuple[bool, Any]:
-    return (v is not None, v if v is not None else 0)
+def write_rows(lake: Lake, rows: BookRows) -> list[str]:
+    """Write ``rows`` into the lake's curated book tables: one new file per table and
+    (city, month) partition; returns the paths written."""
+    return write_tables(lake, {k: [t] for k, t in arrow_tables(rows).items()})
 
 
 def write_books(lake: Lake, books: Iterable[tuple[Market, Sequence[Event]]]) -> list[str]:
