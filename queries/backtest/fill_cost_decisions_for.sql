@@ -5,7 +5,8 @@
 -- instant as book_at_for defines it (the latest book_snapshots entry at or before the instant,
 -- none if it is 'unknown', plus the same connection's later deltas received by then) and:
 -- book_yes_bid / yes_bid_size and book_yes_ask / yes_ask_size (the best levels; NULL on an
--- empty side), book_as_of, book_source, and the cost of taking `quantity` contracts (default
+-- empty side), book_as_of (the receive time of the last frame applied; of a cadence entry
+-- replayed from an empty snapshot and nothing since, the entry's instant), book_source, and the cost of taking `quantity` contracts (default
 -- 100) each way: buy_yes_* walks the asks up, buy_no_* the bids down paying 1 - bid (filled,
 -- total cost, exact average price; see fill_cost_for). Every column is NULL at an instant where
 -- the market's book is not known (no book data, a hole, before the first snapshot).
@@ -99,8 +100,28 @@ chosen AS (
 known AS (
     SELECT k.* FROM chosen AS k WHERE k.kind IS NOT NULL AND k.kind <> 'unknown'
 ),
+-- the entry's own last frame (frame_no equal: a snapshot's levels, or the delta a cadence entry
+-- was replayed up to: only its receive time counts) and the same connection's later deltas
+frames AS (
+    SELECT
+        k.market_ticker,
+        k.decision_at,
+        d.side,
+        d.price,
+        d.delta,
+        d.recv_at,
+        d.frame_no > k.frame_no AS after
+    FROM known AS k
+    JOIN book_deltas_in(city, start_date, end_date) AS d
+        ON d.city = k.city
+        AND d.date = k.date
+        AND d.market_ticker = k.market_ticker
+        AND d.conn_id = k.conn_id
+        AND d.frame_no >= k.frame_no
+        AND d.recv_at <= k.decision_at
+),
 changes AS (
-    SELECT k.market_ticker, k.decision_at, s.side, s.price, s.size, s.snapshot_at AS at
+    SELECT k.market_ticker, k.decision_at, s.side, s.price, s.size
     FROM known AS k
     JOIN snaps AS s
         ON s.city = k.city
@@ -111,16 +132,9 @@ changes AS (
         AND s.frame_no = k.frame_no
     WHERE s.side IS NOT NULL
     UNION ALL
-    SELECT k.market_ticker, k.decision_at, d.side, d.price, d.delta AS size, d.recv_at AS at
-    FROM known AS k
-    JOIN book_deltas_in(city, start_date, end_date) AS d
-        ON d.city = k.city
-        AND d.date = k.date
-        AND d.market_ticker = k.market_ticker
-        AND d.conn_id = k.conn_id
-        AND d.frame_no > k.frame_no
-        AND d.recv_at >= k.snapshot_at
-        AND d.recv_at <= k.decision_at
+    SELECT f.market_ticker, f.decision_at, f.side, f.price, f.delta AS size
+    FROM frames AS f
+    WHERE f.after
 ),
 levels AS (
     SELECT
@@ -173,9 +187,9 @@ per_point AS (
     GROUP BY w.market_ticker, w.decision_at
 ),
 as_of AS (
-    SELECT c.market_ticker, c.decision_at, max(c.at) AS last_at
-    FROM changes AS c
-    GROUP BY c.market_ticker, c.decision_at
+    SELECT f.market_ticker, f.decision_at, max(f.recv_at) AS last_at
+    FROM frames AS f
+    GROUP BY f.market_ticker, f.decision_at
 )
 SELECT
     k.market_ticker,
@@ -187,7 +201,7 @@ SELECT
     CAST(p.yes_bid_size AS DECIMAL(18, 2)) AS yes_bid_size,
     p.book_yes_ask,
     CAST(p.yes_ask_size AS DECIMAL(18, 2)) AS yes_ask_size,
-    greatest(k.snapshot_at, o.last_at) AS book_as_of,
+    coalesce(o.last_at, k.snapshot_at) AS book_as_of,
     CASE WHEN k.kind = 'rest' THEN 'rest' ELSE 'ws' END AS book_source,
     a.qty AS fill_quantity,
     CAST(coalesce(p.yes_filled, 0) AS DECIMAL(18, 2)) AS buy_yes_filled,

@@ -1,8 +1,8 @@
--- macro: fill_cost_for(city := NULL, start_date := NULL, end_date := NULL, ts := NULL, side := 'yes', quantity := 100)
+-- macro: fill_cost_for(city := NULL, start_date := NULL, end_date := NULL, ts := NULL, taker_side := 'yes', quantity := 100)
 -- The cost of taking `quantity` contracts against the order book as of instant ts, per market of
 -- one city (or all) and range of event climate dates (or all) whose book is known at ts
--- (book_at_for): side 'yes' buys YES, walking the asks from the best (lowest) up, paying the
--- ask; side 'no' buys NO, i.e. sells YES into the bids from the best (highest) down, paying
+-- (book_at_for): taker_side 'yes' buys YES, walking the asks from the best (lowest) up, paying the
+-- ask; taker_side 'no' buys NO, i.e. sells YES into the bids from the best (highest) down, paying
 -- 1 - bid. Columns: the market's keys, side, quantity (DECIMAL(18,2)), filled (contracts
 -- taken), unfilled (quantity - filled: the book was too thin), total_cost (dollars, exact),
 -- avg_price (total_cost / filled rounded half up to 8 decimals, exact DECIMAL; NULL when
@@ -11,18 +11,19 @@
 -- nothing; a market whose known book is empty on both sides has no level in book_at_for and no
 -- row here.
 -- Invariant (no look-ahead): a row depends only on book_at_for(..., ts); filled + unfilled =
--- quantity; filled <= the side's depth.
+-- quantity; filled <= the side's depth. (The parameter is not named `side`: a macro's
+-- parameter names reach into the macros it calls, where `side` is a column.)
 CREATE OR REPLACE MACRO fill_cost_for(
-    city := NULL, start_date := NULL, end_date := NULL, ts := NULL, side := 'yes', quantity := 100
+    city := NULL, start_date := NULL, end_date := NULL, ts := NULL, taker_side := 'yes', quantity := 100
 ) AS TABLE
 WITH args AS (
     SELECT
-        CASE lower(CAST(side AS VARCHAR))
+        CASE lower(CAST(taker_side AS VARCHAR))
             WHEN 'yes' THEN 'yes'
             WHEN 'no' THEN 'no'
             ELSE error(
-                'fill_cost_for: side must be ''yes'' (buy YES: walk the asks) or ''no'' (buy NO: walk '
-                || 'the bids), not ' || coalesce('''' || CAST(side AS VARCHAR) || '''', 'NULL')
+                'fill_cost_for: taker_side must be ''yes'' (buy YES: walk the asks) or ''no'' (buy NO: walk '
+                || 'the bids), not ' || coalesce('''' || CAST(taker_side AS VARCHAR) || '''', 'NULL')
             )
         END AS taker,
         CASE

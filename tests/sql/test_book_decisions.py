@@ -74,17 +74,27 @@ def _rest_book(rng: random.Random) -> dict[tuple[str, Decimal], Decimal]:
 
 
 def _as_of(events: Sequence[Event], ts: dt.datetime) -> dt.datetime | None:
-    """Receive time of the latest snapshot entry at or before ts, or of a later delta applied."""
-    at, conn, frame = None, None, 0
+    """Receive time of the last frame applied to the book as of ts: the latest snapshot entry's
+    own frame (a cadence entry's: the frame it was replayed up to; its instant when that frame
+    left no row, an empty snapshot) or a later delta on its connection."""
+    at: dt.datetime | None = None
+    conn: str | None = None
+    frame = 0
+    received: dict[tuple[str | None, int], dt.datetime] = {}  # frames with a book_deltas row
     for ev in events:
         if ev.at > ts:
             break
         if isinstance(ev, Snapshot):
-            at, conn, frame = ev.at, ev.conn_id, ev.frame_no
+            if ev.kind != "cadence" and ev.levels:
+                received[(ev.conn_id, ev.frame_no)] = ev.at
+            at = received.get((ev.conn_id, ev.frame_no), ev.at)
+            conn, frame = ev.conn_id, ev.frame_no
         elif isinstance(ev, Unknown):
             at = None
-        elif at is not None and ev.conn_id == conn and ev.frame_no > frame:
-            at = ev.at
+        else:
+            received[(ev.conn_id, ev.frame_no)] = ev.at
+            if at is not None and ev.conn_id == conn and ev.frame_no > frame:
+                at = ev.at
     return at
 
 

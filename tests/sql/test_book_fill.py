@@ -153,7 +153,7 @@ def test_fill_cost_for_scopes_to_a_city_and_dates(
 
 @pytest.mark.parametrize(
     ("side", "quantity", "message"),
-    [("buy", 10, "side must be 'yes'"), ("yes", 0, "quantity must be a positive")],
+    [("buy", 10, "taker_side must be 'yes'"), ("yes", 0, "quantity must be a positive")],
 )
 def test_fill_cost_rejects_a_bad_side_or_quantity(
     book_lake: tuple[Any, dict[str, Sequence[Event]]], side: str, quantity: int, message: str
