@@ -11,7 +11,8 @@ minutes). Figures (median of warm runs, ms):
   (the book as of each instant, its best levels and the cost of 100 contracts each way).
 - ``fill_cost.decision_quotes``: ``decision_quotes_for`` over the same days, which adds those
   columns to the candle quotes.
-- ``fill_cost.at_instant``: ``fill_cost_for`` of the city at one instant (every open market).
+- ``fill_cost.at_instant``: ``fill_cost(ts, 'yes', 100)`` at one instant (every market whose
+  book is known then).
 - ``fill_cost.decision_quotes_without_books``: ``decision_quotes_for`` on the same lake without
   book tables (what a lake that was never followed pays for the book columns).
 
@@ -134,7 +135,7 @@ def run(quick: bool) -> Iterable[dict[str, object]]:
         "decision_quotes": (lake, f"SELECT * FROM decision_quotes_for({scope})"),
         "at_instant": (
             lake,
-            f"SELECT * FROM fill_cost_for({scope}, TIMESTAMPTZ '{instant.isoformat()}', 'yes', 100)",
+            f"SELECT * FROM fill_cost(TIMESTAMPTZ '{instant.isoformat()}', 'yes', 100)",
         ),
         "decision_quotes_without_books": (base, f"SELECT * FROM decision_quotes_for({scope})"),
     }
