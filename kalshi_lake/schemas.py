@@ -113,9 +113,8 @@ CANDLES = pa.schema(
     ]
 )
 
-#: The curated order book tables (README, Tables): one row per level change, full books, and
-#: every change of the top of the book. Prices on the YES scale, sizes in contracts, times are
-#: receive times. Kept apart from TABLES until the transform builds them.
+#: Order books (``follow``'s WebSocket frames and REST polls), every price on the YES scale:
+#: a NO bid at p is a YES ask at 1 - p. Times are receive times (what a backtest could know).
 BOOK_DELTAS = pa.schema(
     [
         ("market_ticker", pa.string()),
@@ -123,14 +122,14 @@ BOOK_DELTAS = pa.schema(
         ("family", pa.string()),
         ("date", pa.date32()),
         ("recv_at", TS),
-        ("source", pa.string()),
+        ("source", pa.string()),  # 'ws' | 'rest'
         ("conn_id", pa.string()),
         ("frame_no", pa.int64()),
         ("sid", pa.int64()),
         ("seq", pa.int64()),
-        ("side", pa.string()),
+        ("side", pa.string()),  # 'bid' | 'ask'
         ("price", PRICE),
-        ("delta", COUNT),
+        ("delta", COUNT),  # signed change; a snapshot row's full size
         ("is_snapshot", pa.bool_()),
     ]
 )
@@ -142,7 +141,7 @@ BOOK_SNAPSHOTS = pa.schema(
         ("family", pa.string()),
         ("date", pa.date32()),
         ("snapshot_at", TS),
-        ("kind", pa.string()),
+        ("kind", pa.string()),  # 'ws' | 'rest' | 'cadence' | 'unknown'
         ("conn_id", pa.string()),
         ("frame_no", pa.int64()),
         ("side", pa.string()),
@@ -169,18 +168,6 @@ QUOTES = pa.schema(
     ]
 )
 
-#: The order book tables by name, with their sort keys.
-BOOK_TABLES: dict[str, pa.Schema] = {
-    "book_deltas": BOOK_DELTAS,
-    "book_snapshots": BOOK_SNAPSHOTS,
-    "quotes": QUOTES,
-}
-BOOK_SORT_KEYS: dict[str, tuple[str, ...]] = {
-    "book_deltas": ("market_ticker", "recv_at", "conn_id", "frame_no", "side", "price"),
-    "book_snapshots": ("market_ticker", "snapshot_at", "conn_id", "frame_no", "side", "price"),
-    "quotes": ("market_ticker", "quote_at", "conn_id", "frame_no"),
-}
-
 #: Curated table name -> schema; candles_1m and candles_5m share one schema.
 TABLES: dict[str, pa.Schema] = {
     "markets": MARKETS,
@@ -201,3 +188,12 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
 
 #: Hive keys of curated partitions, in folder order.
 HIVE_KEYS = ("city", "month")
+
+
+#: The order book tables by name, apart from TABLES until the transform builds them (their
+#: ``_in`` sources are registered from here).
+BOOK_TABLES: dict[str, pa.Schema] = {
+    "book_deltas": BOOK_DELTAS,
+    "book_snapshots": BOOK_SNAPSHOTS,
+    "quotes": QUOTES,
+}

@@ -101,10 +101,16 @@ def _has_heartbeats(lake: Lake) -> bool:
 
 
 #: The sources only ``kalshi-lake follow`` fills.
-LIVE_ONLY = frozenset({
-    "market_events_in", "ws_frames_in", "live_heartbeats_in",
-    "book_deltas_in", "book_snapshots_in", "quotes_in",
-})  # fmt: skip
+LIVE_ONLY = frozenset(
+    {
+        "market_events_in",
+        "ws_frames_in",
+        "live_heartbeats_in",
+        "book_deltas_in",
+        "book_snapshots_in",
+        "quotes_in",
+    }
+)
 
 #: Every macro that reads files, keyed by name. Their .sql files live in queries/views.
 SOURCES: dict[str, Source] = {
