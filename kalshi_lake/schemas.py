@@ -175,6 +175,9 @@ TABLES: dict[str, pa.Schema] = {
     "candles_1m": CANDLES,
     "candles_5m": CANDLES,
     "market_events": MARKET_EVENTS,
+    "book_deltas": BOOK_DELTAS,
+    "book_snapshots": BOOK_SNAPSHOTS,
+    "quotes": QUOTES,
 }
 
 #: The sort key of each table (rows are written in this order).
@@ -184,16 +187,10 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "candles_1m": ("market_ticker", "source", "bucket_start"),
     "candles_5m": ("market_ticker", "source", "bucket_start"),
     "market_events": ("market_ticker", "recv_at", "conn_id", "frame_no"),
+    "book_deltas": ("market_ticker", "recv_at", "conn_id", "frame_no", "side", "price"),
+    "book_snapshots": ("market_ticker", "snapshot_at", "conn_id", "frame_no", "side", "price"),
+    "quotes": ("market_ticker", "quote_at", "conn_id", "frame_no"),
 }
 
 #: Hive keys of curated partitions, in folder order.
 HIVE_KEYS = ("city", "month")
-
-
-#: The order book tables by name, apart from TABLES until the transform builds them (their
-#: ``_in`` sources are registered from here).
-BOOK_TABLES: dict[str, pa.Schema] = {
-    "book_deltas": BOOK_DELTAS,
-    "book_snapshots": BOOK_SNAPSHOTS,
-    "quotes": QUOTES,
-}

@@ -16,12 +16,15 @@ MODULES = (
     "kills",
     "transform",
     "queries",
+    "books",
     "fill_cost",
     "validate",
+    "report",
     "s3",
     "journal",
     "recorder",
     "lag",
+    "daily_reports",
 )
 
 

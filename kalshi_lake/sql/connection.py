@@ -121,7 +121,7 @@ SOURCES: dict[str, Source] = {
             _columns(schema, _CURATED_HIVE),
             _TRANSFORM_HINT,
         )
-        for table, schema in {**schemas.TABLES, **schemas.BOOK_TABLES}.items()
+        for table, schema in schemas.TABLES.items()
     },
     "raw_pages_in": Source(
         "raw_pages_in",

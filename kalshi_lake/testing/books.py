@@ -187,7 +187,8 @@ def book_rows(market: Market, events: Sequence[Event]) -> BookRows:
             state = {k: v for k, v in ev.levels.items() if v != 0}
             conn = ev.conn_id
             snap = {**head, "snapshot_at": ev.at, "kind": ev.kind, "conn_id": ev.conn_id}
-            snap["frame_no"] = ev.frame_no
+            # a REST poll has no connection frame: NULL, as the transform writes it
+            snap["frame_no"] = None if source == "rest" else ev.frame_no
             if not ev.levels:
                 out.tables["book_snapshots"].append(
                     {**snap, "side": None, "price": None, "size": None}
@@ -199,7 +200,7 @@ def book_rows(market: Market, events: Sequence[Event]) -> BookRows:
                 if ev.kind != "cadence":
                     out.tables["book_deltas"].append({
                         **head, "recv_at": ev.at, "source": source, "conn_id": ev.conn_id,
-                        "frame_no": ev.frame_no,
+                        "frame_no": snap["frame_no"],
                         "sid": ev.sid if source == "ws" else None,
                         "seq": ev.seq if source == "ws" else None,
                         "side": side, "price": price, "delta": size, "is_snapshot": True,
@@ -223,7 +224,7 @@ def book_rows(market: Market, events: Sequence[Event]) -> BookRows:
         if quote != last_quote and (state is not None or last_quote is not None):
             out.tables["quotes"].append({
                 **head, "quote_at": ev.at, "source": source, "conn_id": ev.conn_id,
-                "frame_no": ev.frame_no, "yes_bid": quote[0], "yes_bid_size": quote[1],
+                "frame_no": None if source == "rest" else ev.frame_no, "yes_bid": quote[0], "yes_bid_size": quote[1],
                 "yes_ask": quote[2], "yes_ask_size": quote[3], "is_known": quote[4],
             })  # fmt: skip
         last_quote = quote

@@ -35,8 +35,9 @@ points AS (
     JOIN cities AS c ON c.city = m.city
     CROSS JOIN decision_instants(instants) AS i
 ),
+-- REST polls have no connection nor frame number: keys that compare and join
 snaps AS NOT MATERIALIZED (
-    SELECT s.*, coalesce(s.conn_id, '') AS conn_key
+    SELECT s.*, coalesce(s.conn_id, '') AS conn_key, coalesce(s.frame_no, -1) AS frame_key
     FROM book_snapshots_in(city, start_date, end_date) AS s
 ),
 -- The latest entry at or before the instant, ties in the table's order (conn_id, frame_no).
@@ -45,7 +46,14 @@ snaps AS NOT MATERIALIZED (
 -- only for the other instants (an unknown or missing book) sort the markets' whole history.
 near AS (
     SELECT DISTINCT
-        p.market_ticker, p.decision_at, s.snapshot_at, s.conn_key, s.conn_id, s.frame_no, s.kind
+        p.market_ticker,
+        p.decision_at,
+        s.snapshot_at,
+        s.conn_key,
+        s.conn_id,
+        s.frame_no,
+        s.frame_key,
+        s.kind
     FROM points AS p
     JOIN snaps AS s
         ON s.city = p.city
@@ -59,7 +67,7 @@ near_latest AS (
     FROM near AS n
     QUALIFY row_number() OVER (
         PARTITION BY n.market_ticker, n.decision_at
-        ORDER BY n.snapshot_at DESC, n.conn_key DESC, n.frame_no DESC
+        ORDER BY n.snapshot_at DESC, n.conn_key DESC, n.frame_key DESC
     ) = 1
 ),
 far_points AS (
@@ -70,7 +78,15 @@ far_points AS (
 ),
 far_entries AS (
     SELECT DISTINCT
-        s.city, s.date, s.market_ticker, s.snapshot_at, s.conn_key, s.conn_id, s.frame_no, s.kind
+        s.city,
+        s.date,
+        s.market_ticker,
+        s.snapshot_at,
+        s.conn_key,
+        s.conn_id,
+        s.frame_no,
+        s.frame_key,
+        s.kind
     FROM snaps AS s
     WHERE s.market_ticker IN (SELECT f.market_ticker FROM far_points AS f)
 ),
@@ -82,17 +98,18 @@ far_latest AS (
         e.conn_key,
         e.conn_id,
         e.frame_no,
+        e.frame_key,
         e.kind
     FROM far_points AS f
     ASOF JOIN far_entries AS e
         ON e.city = f.city
         AND e.date = f.date
         AND e.market_ticker = f.market_ticker
-        AND (e.snapshot_at, e.conn_key, e.frame_no)
+        AND (e.snapshot_at, e.conn_key, e.frame_key)
             <= (f.decision_at, chr(1114111), CAST(9223372036854775807 AS BIGINT))
 ),
 chosen AS (
-    SELECT p.*, c.snapshot_at, c.conn_key, c.conn_id, c.frame_no, c.kind
+    SELECT p.*, c.snapshot_at, c.conn_key, c.conn_id, c.frame_no, c.frame_key, c.kind
     FROM points AS p
     JOIN (SELECT * FROM near_latest UNION ALL SELECT * FROM far_latest) AS c
         ON c.market_ticker = p.market_ticker AND c.decision_at = p.decision_at
@@ -129,7 +146,7 @@ changes AS (
         AND s.market_ticker = k.market_ticker
         AND s.snapshot_at = k.snapshot_at
         AND s.conn_key = k.conn_key
-        AND s.frame_no = k.frame_no
+        AND s.frame_key = k.frame_key
     WHERE s.side IS NOT NULL
     UNION ALL
     SELECT f.market_ticker, f.decision_at, f.side, f.price, f.delta AS size

@@ -6,9 +6,11 @@ fails here until it gets sensible arguments in :data:`TABLE_MACROS` or :data:`SC
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,14 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from sql_bookfactory import write_book_tables
 from sql_lakefactory import NOW, LakeData
-from sql_livefactory import clean_live
+from sql_livefactory import BOOK_MARKET, clean_live
 
 import kalshi_lake
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql import sqlfiles
+from kalshi_lake.testing.books import Market, Snapshot, write_books
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -44,12 +48,24 @@ TABLE_MACROS = {
     "fetched_days_in": "fetched_days_in('phoenix', DATE '2026-03-01', DATE '2026-11-30')",
     "ws_frames_in": "ws_frames_in('_connection', DATE '2026-11-21', DATE '2026-11-21')",
     "live_heartbeats_in": "live_heartbeats_in()",
+    "book_deltas_in": "book_deltas_in('chicago')",
+    "book_snapshots_in": "book_snapshots_in('chicago', DATE '2026-11-21', DATE '2026-11-21')",
+    "quotes_in": "quotes_in('chicago')",
+    "book_at": "book_at('2026-11-21 15:00:00+00')",
+    "book_at_for": "book_at_for('chicago', DATE '2026-11-21', DATE '2026-11-21', "
+    "'2026-11-21 15:00:00+00')",
+    "fill_cost": "fill_cost('2026-11-21 15:00:00+00', 'yes', 10)",
+    "fill_cost_for": "fill_cost_for('chicago', DATE '2026-11-21', DATE '2026-11-21', "
+    "'2026-11-21 15:00:00+00', 'no', 10)",
+    "fill_cost_decisions_for": "fill_cost_decisions_for('chicago', DATE '2026-11-21', "
+    "DATE '2026-11-21', ['D 09:05'])",
 }
 #: A query of every scalar macro.
 SCALAR_MACROS = {
     "lake_range_glob": "SELECT lake_range_glob('2026-01', '2026-03') AS glob",
     "lake_first_diff": "SELECT lake_first_diff('2026-01', '2026-03') AS i",
     "lake_root": "SELECT lake_root() AS root",
+    "fill_cost_avg_price": "SELECT fill_cost_avg_price(1.5, 3) AS avg_price",
 }
 #: Columns that are ages: seconds as DOUBLE, never a DuckDB INTERVAL.
 AGES = ("quote_age", "last_trade_age")
@@ -85,6 +101,13 @@ def con(clean_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> duckdb.Du
     root = tmp_path_factory.mktemp("clients") / "lake"
     shutil.copytree(clean_lake.root, root)
     clean_live(NOW).write(Lake(str(root)))
+    write_book_tables(Lake(str(root)), BOOK_MARKET, NOW - dt.timedelta(hours=2))
+    # and a book for a listed market, so the decision instants find one (fill_cost_decisions_for)
+    listed = Market("KXHIGHCHI-26NOV21-B44.5", "KXHIGHCHI-26NOV21", "chicago", "high", NOW.date())
+    levels = {("bid", D("0.3")): D("4"), ("ask", D("0.33")): D("6")}
+    write_books(
+        Lake(str(root)), [(listed, [Snapshot(NOW - dt.timedelta(hours=2), "x.1", 1, levels)])]
+    )
     return kalshi_lake.connect(str(root))
 
 
