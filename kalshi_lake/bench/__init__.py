@@ -17,6 +17,7 @@ MODULES = (
     "transform",
     "queries",
     "books",
+    "fill_cost",
     "validate",
     "report",
     "s3",

@@ -1,4 +1,4 @@
--- macro: decision_quotes_for(city := NULL, start_date := NULL, end_date := NULL, instants := NULL)
+-- macro: decision_quotes_for(city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100)
 -- decision_quotes (README, Queries) for one city and an inclusive range of event climate
 -- dates: one row per market and decision instant (D-1 10:00 and D 10:00, city-local,
 -- DST-correct) with the last api quote and the last trade at or before it, their ages
@@ -9,7 +9,7 @@
 -- instant of decision_label; quote_at <= decision_at and last_trade_at <= decision_at (no
 -- look-ahead).
 CREATE OR REPLACE MACRO decision_quotes_for(
-    city := NULL, start_date := NULL, end_date := NULL, instants := NULL
+    city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100
 ) AS TABLE
 SELECT
     q.market_ticker,
@@ -29,5 +29,22 @@ SELECT
     q.quote_age,
     q.last_trade_age,
     q.settlement_value,
-    q.month
-FROM market_quotes_for(city, start_date, end_date, instants := instants) AS q;
+    q.month,
+    b.book_yes_bid,
+    b.yes_bid_size,
+    b.book_yes_ask,
+    b.yes_ask_size,
+    b.book_as_of,
+    b.book_source,
+    b.fill_quantity,
+    b.buy_yes_filled,
+    b.buy_yes_cost,
+    b.buy_yes_avg_price,
+    b.buy_no_filled,
+    b.buy_no_cost,
+    b.buy_no_avg_price
+FROM market_quotes_for(city, start_date, end_date, instants := instants) AS q
+LEFT JOIN fill_cost_decisions_for(
+    city, start_date, end_date, instants := instants, quantity := fill_quantity
+) AS b
+    ON b.market_ticker = q.market_ticker AND b.decision_at = q.decision_at;

@@ -1,4 +1,4 @@
--- macro: event_ladder_for(city := NULL, start_date := NULL, end_date := NULL, instants := NULL)
+-- macro: event_ladder_for(city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100)
 -- event_ladder (README, Queries) for one city and an inclusive range of event climate dates: per
 -- event and decision instant, every bracket in strike order (bracket 1 = the low tail) with its
 -- as-of bid, ask and mid, the sum of mids over the ladder (sum_mid; n_quoted of n_brackets
@@ -7,7 +7,7 @@
 -- Invariant: quotes are those of decision_quotes (no look-ahead); at most one is_winner per
 -- event and instant; bracket numbers run 1..n_brackets.
 CREATE OR REPLACE MACRO event_ladder_for(
-    city := NULL, start_date := NULL, end_date := NULL, instants := NULL
+    city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100
 ) AS TABLE
 SELECT
     q.event_ticker,
@@ -34,8 +34,25 @@ SELECT
     max(CASE WHEN q.result = 'yes' THEN q.market_ticker END) OVER event AS winner,
     q.result = 'yes' AS is_winner,
     q.result,
-    q.month
+    q.month,
+    b.book_yes_bid,
+    b.yes_bid_size,
+    b.book_yes_ask,
+    b.yes_ask_size,
+    b.book_as_of,
+    b.book_source,
+    b.fill_quantity,
+    b.buy_yes_filled,
+    b.buy_yes_cost,
+    b.buy_yes_avg_price,
+    b.buy_no_filled,
+    b.buy_no_cost,
+    b.buy_no_avg_price
 FROM market_quotes_for(city, start_date, end_date, instants := instants) AS q
+LEFT JOIN fill_cost_decisions_for(
+    city, start_date, end_date, instants := instants, quantity := fill_quantity
+) AS b
+    ON b.market_ticker = q.market_ticker AND b.decision_at = q.decision_at
 WINDOW
     event AS (PARTITION BY q.event_ticker, q.decision_label),
     ladder AS (

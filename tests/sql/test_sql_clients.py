@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import re
 import shutil
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from sql_livefactory import BOOK_MARKET, clean_live
 import kalshi_lake
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql import sqlfiles
+from kalshi_lake.testing.books import Market, Snapshot, write_books
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -53,6 +55,11 @@ TABLE_MACROS = {
     "book_at": "book_at('2026-11-21 15:00:00+00')",
     "book_at_for": "book_at_for('chicago', DATE '2026-11-21', DATE '2026-11-21', "
     "'2026-11-21 15:00:00+00')",
+    "fill_cost": "fill_cost('2026-11-21 15:00:00+00', 'yes', 10)",
+    "fill_cost_for": "fill_cost_for('chicago', DATE '2026-11-21', DATE '2026-11-21', "
+    "'2026-11-21 15:00:00+00', 'no', 10)",
+    "fill_cost_decisions_for": "fill_cost_decisions_for('chicago', DATE '2026-11-21', "
+    "DATE '2026-11-21', ['D 09:05'])",
 }
 #: A query of every scalar macro.
 SCALAR_MACROS = {
@@ -61,6 +68,7 @@ SCALAR_MACROS = {
     "lake_root": "SELECT lake_root() AS root",
     "lake_curated_glob": "SELECT lake_curated_glob('trades', 'nyc', NULL, NULL) AS glob",
     "lake_curated_columns": "SELECT map_keys(lake_curated_columns('trades')) AS names",
+    "fill_cost_avg_price": "SELECT fill_cost_avg_price(1.5, 3) AS avg_price",
 }
 #: Columns that are ages: seconds as DOUBLE, never a DuckDB INTERVAL.
 AGES = ("quote_age", "last_trade_age")
@@ -97,6 +105,12 @@ def con(clean_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> duckdb.Du
     shutil.copytree(clean_lake.root, root)
     clean_live(NOW).write(Lake(str(root)))
     write_book_tables(Lake(str(root)), BOOK_MARKET, NOW - dt.timedelta(hours=2))
+    # and a book for a listed market, so the decision instants find one (fill_cost_decisions_for)
+    listed = Market("KXHIGHCHI-26NOV21-B44.5", "KXHIGHCHI-26NOV21", "chicago", "high", NOW.date())
+    levels = {("bid", D("0.3")): D("4"), ("ask", D("0.33")): D("6")}
+    write_books(
+        Lake(str(root)), [(listed, [Snapshot(NOW - dt.timedelta(hours=2), "x.1", 1, levels)])]
+    )
     return kalshi_lake.connect(str(root))
 
 

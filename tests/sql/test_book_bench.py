@@ -1,0 +1,28 @@
+"""The fill_cost benchmark's quick mode yields its figures over a lake with books."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kalshi_lake.bench import fill_cost as bench
+
+
+@pytest.mark.slow
+def test_quick_run_yields_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KALSHI_BENCH_DIR", str(tmp_path))
+    monkeypatch.setitem(bench._QUICK, "mean_gap_s", 900.0)
+    figs = {f["name"]: f for f in bench.run(quick=True)}
+    assert set(figs) == {
+        "fill_cost.decisions",
+        "fill_cost.decision_quotes",
+        "fill_cost.at_instant",
+        "fill_cost.decision_quotes_without_books",
+    }
+    for f in figs.values():
+        assert f["unit"] == "ms" and float(f["value"]) > 0  # type: ignore[arg-type]
+        assert int(f["rows"]) > 0 and int(f["book_deltas"]) > 0  # type: ignore[call-overload]
+    # ten event days of six markets at two instants; a book is known at nearly all of them
+    assert figs["fill_cost.decision_quotes"]["rows"] == 120
+    assert 100 <= int(figs["fill_cost.decisions"]["rows"]) <= 120  # type: ignore[call-overload]
