@@ -47,4 +47,8 @@ FROM market_quotes_for(city, start_date, end_date, instants := instants) AS q
 LEFT JOIN fill_cost_decisions_for(
     city, start_date, end_date, instants := instants, quantity := fill_quantity
 ) AS b
-    ON b.market_ticker = q.market_ticker AND b.decision_at = q.decision_at;
+    -- city and date in the key too: a plain view's WHERE on them then reaches the book side
+    ON b.city = q.city
+    AND b.date = q.date
+    AND b.market_ticker = q.market_ticker
+    AND b.decision_at = q.decision_at;

@@ -24,6 +24,8 @@ WITH args AS (
             ELSE CAST(quantity AS DECIMAL(18, 2))
         END AS qty
 ),
+-- The markets come from the book itself, not from the markets table: a lake (or a city) with
+-- no book reads nothing here, so decision_quotes costs what it did before books existed.
 points AS (
     SELECT
         m.market_ticker,
@@ -31,7 +33,10 @@ points AS (
         m.date,
         i.decision_label,
         timezone(c.tz, (m.date + i.day_offset) + i.local_time) AS decision_at
-    FROM markets_in(city, start_date, end_date) AS m
+    FROM (
+        SELECT DISTINCT b.market_ticker, b.city, b.date
+        FROM book_snapshots_in(city, start_date, end_date) AS b
+    ) AS m
     JOIN cities AS c ON c.city = m.city
     CROSS JOIN decision_instants(instants) AS i
 ),
