@@ -103,6 +103,9 @@ def _has_heartbeats(lake: Lake) -> bool:
 #: The sources only ``kalshi-lake follow`` fills.
 LIVE_ONLY = frozenset({"market_events_in", "ws_frames_in", "live_heartbeats_in"})
 
+#: Sources an ordinary lake may never have: never named as empty (``kalshi-lake reconcile``).
+OPTIONAL = frozenset({"report_rows_in"})
+
 #: Every macro that reads files, keyed by name. Their .sql files live in queries/views.
 SOURCES: dict[str, Source] = {
     **{
@@ -164,6 +167,24 @@ SOURCES: dict[str, Source] = {
         ),
         _FOLLOW_HINT,
         _has_heartbeats,
+    ),
+    "report_rows_in": Source(
+        "report_rows_in",
+        "raw/daily_reports",
+        (
+            ("kind", "VARCHAR"),
+            ("report_date", "DATE"),
+            ("source_key", "VARCHAR"),
+            ("etag", "VARCHAR"),
+            ("fetched_at", "TIMESTAMPTZ"),
+            ("row_no", "BIGINT"),
+            ("ticker_name", "VARCHAR"),
+            ("report_ticker", "VARCHAR"),
+            ("body", "VARCHAR"),
+            ("city", "VARCHAR"),
+            ("date", "DATE"),
+        ),
+        "run `kalshi-lake reconcile --city NAME`",
     ),
 }
 
@@ -283,7 +304,7 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
     for name, source in SOURCES.items():
         if present[name]:
             con.execute(by_name[name].render(uri))
-        elif followed or name not in LIVE_ONLY:
+        elif name not in OPTIONAL and (followed or name not in LIVE_ONLY):
             empty.setdefault(source.hint, []).append(f"{source.probe}/")
     return [
         f"no files yet under {', '.join(folders)}, so their views are empty ({hint})"

@@ -23,6 +23,7 @@ from sql_livefactory import clean_live
 import kalshi_lake
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql import sqlfiles
+from kalshi_lake.testing.daily_reports import reports_of_lake, write_report_file
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -44,12 +45,23 @@ TABLE_MACROS = {
     "fetched_days_in": "fetched_days_in('phoenix', DATE '2026-03-01', DATE '2026-11-30')",
     "ws_frames_in": "ws_frames_in('_connection', DATE '2026-11-21', DATE '2026-11-21')",
     "live_heartbeats_in": "live_heartbeats_in()",
+    "report_rows_in": "report_rows_in('chicago')",
+    "report_latest_in": "report_latest_in('chicago', kind := 'trade_data')",
+    "report_market_days_in": "report_market_days_in('chicago')",
+    "report_trades_in": "report_trades_in('chicago')",
+    "reconciliation_scope_in": "reconciliation_scope_in('chicago')",
+    "reconciliation_trades_in": "reconciliation_trades_in('chicago')",
+    "reconciliation_in": "reconciliation_in('chicago')",
+    "reconciliation_summary_in": "reconciliation_summary_in('chicago')",
 }
 #: A query of every scalar macro.
 SCALAR_MACROS = {
     "lake_range_glob": "SELECT lake_range_glob('2026-01', '2026-03') AS glob",
     "lake_first_diff": "SELECT lake_first_diff('2026-01', '2026-03') AS i",
     "lake_root": "SELECT lake_root() AS root",
+    "report_number": """SELECT report_number('{"v": "12.5"}', 'v') AS n""",
+    "report_cents": """SELECT report_cents('{"p": 56}', 'p') AS price""",
+    "report_ts": "SELECT report_ts('2026-11-20 10:00:00-05:00') AS ts",
 }
 #: Columns that are ages: seconds as DOUBLE, never a DuckDB INTERVAL.
 AGES = ("quote_age", "last_trade_age")
@@ -85,6 +97,16 @@ def con(clean_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> duckdb.Du
     root = tmp_path_factory.mktemp("clients") / "lake"
     shutil.copytree(clean_lake.root, root)
     clean_live(NOW).write(Lake(str(root)))
+    # a daily report of one day, missing one of the lake's trades (reconciliation_trades_in)
+    lake = Lake(str(root))
+    with kalshi_lake.connect(lake) as c:
+        [(day,)] = c.sql(
+            "SELECT min(CAST(timezone('America/New_York', traded_at) AS DATE)) "
+            "FROM trades_in('chicago')"
+        ).fetchall()
+    markets, trades = reports_of_lake(lake, "chicago", day)
+    write_report_file(root, "chicago", day, "market_data", markets, fetched_at=NOW)
+    write_report_file(root, "chicago", day, "trade_data", trades[1:], fetched_at=NOW)
     return kalshi_lake.connect(str(root))
 
 
