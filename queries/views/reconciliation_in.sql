@@ -32,7 +32,8 @@ first_day AS (
     FROM report_rows_in(city) AS r
     GROUP BY ALL
 ),
-lake_days AS (
+lake_in_range AS (
+    -- trades of the cities with a stored report, from the first report day on
     SELECT
         t.city,
         CAST(timezone('America/New_York', t.traded_at) AS DATE) AS day,
@@ -42,14 +43,14 @@ lake_days AS (
         max(t.yes_price) AS high,
         min(t.yes_price) AS low
     FROM trades_in(city, CAST(start_date AS DATE) - 2, CAST(end_date AS DATE) + 2) AS t
+    SEMI JOIN first_day AS f
+        ON f.city = t.city
+       AND CAST(timezone('America/New_York', t.traded_at) AS DATE) >= f.first_date
+    WHERE (start_date IS NULL
+            OR CAST(timezone('America/New_York', t.traded_at) AS DATE) >= CAST(start_date AS DATE))
+      AND (end_date IS NULL
+            OR CAST(timezone('America/New_York', t.traded_at) AS DATE) <= CAST(end_date AS DATE))
     GROUP BY ALL
-),
-lake_in_range AS (
-    SELECT l.*
-    FROM lake_days AS l
-    SEMI JOIN first_day AS f ON f.city = l.city AND l.day >= f.first_date
-    WHERE (start_date IS NULL OR l.day >= CAST(start_date AS DATE))
-      AND (end_date IS NULL OR l.day <= CAST(end_date AS DATE))
 ),
 rep_days AS (
     SELECT r.city, r.report_date AS day, r.market_ticker,
@@ -123,6 +124,7 @@ joined AS (
 api_oi AS (
     SELECT c.city, c.market_ticker, c.bucket_start, c.open_interest
     FROM candles_1m_in(city, CAST(start_date AS DATE) - 2, CAST(end_date AS DATE) + 2) AS c
+    SEMI JOIN first_day AS f ON f.city = c.city
     WHERE c.source = 'api' AND c.open_interest IS NOT NULL
 ),
 with_oi AS (

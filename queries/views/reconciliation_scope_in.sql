@@ -8,11 +8,16 @@
 CREATE OR REPLACE MACRO reconciliation_scope_in(
     city := NULL, start_date := NULL, end_date := NULL
 ) AS TABLE
-WITH ev AS (
+WITH reported AS (
+    -- the cities with a stored report: a lake never reconciled reads nothing below
+    SELECT DISTINCT r.city FROM report_rows_in(city) AS r
+),
+ev AS (
     SELECT DISTINCT m.city, m.family, m.event_ticker, m.date AS event_date
     FROM markets_in(
         city, CAST(start_date AS DATE) - 2, CAST(end_date AS DATE) + 2
     ) AS m
+    SEMI JOIN reported AS r ON r.city = m.city
 ),
 fetched AS (
     SELECT f.city, f.family, f.date
@@ -24,6 +29,7 @@ fetched AS (
 traded AS (
     SELECT DISTINCT t.city, t.event_ticker
     FROM trades_in(city, CAST(start_date AS DATE) - 2, CAST(end_date AS DATE) + 2) AS t
+    SEMI JOIN reported AS r ON r.city = t.city
 )
 SELECT e.city, e.family, e.event_ticker, e.event_date
 FROM ev AS e

@@ -24,17 +24,16 @@ rep AS (
     FROM report_trades_in(city, start_date, end_date) AS r
     GROUP BY ALL
 ),
-lk AS (
+lake_in_range AS (
+    -- only the days a report is stored for are read and grouped (a lake never reconciled
+    -- reads no trades here)
     SELECT t.city, CAST(timezone('America/New_York', t.traded_at) AS DATE) AS day,
-           t.market_ticker, t.event_ticker, date_trunc('second', t.traded_at) AS traded_second,
+           t.market_ticker, date_trunc('second', t.traded_at) AS traded_second,
            t.yes_price AS price, t.count AS contracts, count(*) AS n
     FROM trades_in(city, CAST(start_date AS DATE) - 2, CAST(end_date AS DATE) + 2) AS t
+    SEMI JOIN reported_days AS d
+        ON d.city = t.city AND d.date = CAST(timezone('America/New_York', t.traded_at) AS DATE)
     GROUP BY ALL
-),
-lake_in_range AS (
-    SELECT l.*
-    FROM lk AS l
-    SEMI JOIN reported_days AS d ON d.city = l.city AND d.date = l.day
 ),
 keyed AS (
     SELECT
