@@ -180,6 +180,7 @@ SOURCES: dict[str, Source] = {
             ("row_no", "BIGINT"),
             ("ticker_name", "VARCHAR"),
             ("report_ticker", "VARCHAR"),
+            ("family", "VARCHAR"),
             ("body", "VARCHAR"),
             ("city", "VARCHAR"),
             ("date", "DATE"),

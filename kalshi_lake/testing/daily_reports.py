@@ -2,9 +2,10 @@
 
 ``write_report_file`` stores rows of one of Kalshi's public daily report files (``market_data``
 or ``trade_data``) the way ``kalshi-lake reconcile`` keeps them:
-``raw/daily_reports/city=<city>/date=<report day>/<kind>.<etag8>.parquet``, one row per kept
-report row with its provenance (kind, report_date, source_key, etag, fetched_at, row_no,
-ticker_name, report_ticker) and the row verbatim (body). ``reports_of_lake`` builds the rows a
+``raw/daily_reports/city=<city>/date=<report day>/<kind>.<etag8>.<family>.parquet``, one row
+per kept report row with its provenance (kind, report_date, source_key, etag, fetched_at,
+row_no, ticker_name, report_ticker, family) and the row verbatim (body); a file that kept no
+row of a family is still written, empty (the day was published). ``reports_of_lake`` builds the rows a
 report of a New York day would hold from a lake's own curated trades and candles, so a test lake
 gets a report that matches it (the SQL client tests; the reconciliation tests build theirs from
 the simulator's world instead, a path independent of the lake).
@@ -23,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kalshi_lake.cities import family_for_ticker, get_city
 from kalshi_lake.lake.storage import Lake
 
 FILE_SCHEMA = pa.schema(
@@ -35,7 +37,8 @@ FILE_SCHEMA = pa.schema(
         pa.field("row_no", pa.int64()),
         pa.field("ticker_name", pa.string()),
         pa.field("report_ticker", pa.string()),
-        pa.field("body", pa.string()),
+        pa.field("family", pa.string()),
+        pa.field("body", pa.large_string()),
     ]
 )
 
@@ -58,31 +61,52 @@ def write_report_file(
     *,
     fetched_at: dt.datetime,
     etag: str | None = None,
-) -> Path:
-    """Store ``rows`` (report rows as dicts) as the kept rows of one report file of ``city``
-    and New York day ``day``; the ETag defaults to the MD5 of the rows. Returns the path."""
+) -> list[Path]:
+    """Store ``rows`` (report rows as dicts, of any family) as the kept rows of one report file
+    of ``city`` and New York day ``day``: one file per family the city has (the family from the
+    row's ticker), empty where it kept none. The ETag defaults to the MD5 of the rows. Returns
+    the paths."""
     bodies = [json.dumps(r, separators=(",", ":")) for r in rows]
     tag = etag or hashlib.md5("\n".join(bodies).encode()).hexdigest()  # an ETag is an MD5
-    n = len(rows)
-    table = pa.table(
+    folder = lake / "raw" / "daily_reports" / f"city={city}" / f"date={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for family in get_city(city).families:
+        keep = [
+            (k, r, b)
+            for k, (r, b) in enumerate(zip(rows, bodies, strict=True))
+            if family_for_ticker(r["ticker_name"]) == family
+        ]
+        path = folder / f"{kind}.{tag[:8]}.{family}.parquet"
+        pq.write_table(_table(kind, day, tag, fetched_at, family, keep), path)
+        paths.append(path)
+    return paths
+
+
+def _table(
+    kind: str,
+    day: dt.date,
+    tag: str,
+    fetched_at: dt.datetime,
+    family: str,
+    keep: Sequence[tuple[int, dict[str, Any], str]],
+) -> pa.Table:
+    n = len(keep)
+    return pa.table(
         {
             "kind": [kind] * n,
             "report_date": [day] * n,
             "source_key": [source_key(kind, day)] * n,
             "etag": [tag] * n,
             "fetched_at": [fetched_at] * n,
-            "row_no": list(range(n)),
-            "ticker_name": [r["ticker_name"] for r in rows],
-            "report_ticker": [r["report_ticker"] for r in rows],
-            "body": bodies,
+            "row_no": [k for k, _, _ in keep],
+            "ticker_name": [r["ticker_name"] for _, r, _ in keep],
+            "report_ticker": [r["report_ticker"] for _, r, _ in keep],
+            "family": [family] * n,
+            "body": [b for _, _, b in keep],
         },
         schema=FILE_SCHEMA,
     )
-    folder = lake / "raw" / "daily_reports" / f"city={city}" / f"date={day.isoformat()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{kind}.{tag[:8]}.parquet"
-    pq.write_table(table, path)
-    return path
 
 
 def _cents(price: Decimal) -> str:

@@ -7,8 +7,8 @@
 -- traded_at (count, contracts, highest and lowest yes_price) and the open interest of the
 -- market's last api candle ending by the day's end (none: not compared); missing and extra are
 -- the trades one side has and the other lacks (reconciliation_trades_in).
--- status: 'pending' when the day has no stored market_data file yet (Kalshi publishes a day's
--- files the next morning), else 'match' or 'differ'. differences names what differs:
+-- status: 'pending' when the day has no stored market_data file of the family yet (Kalshi
+-- publishes a day's files the next morning), else 'match' or 'differ'. differences names what differs:
 -- trades_missing (the report has trades the lake lacks), trades_extra, trade_count, contracts,
 -- daily_volume, high, low (compared when the lake has trades that day), open_interest,
 -- market_row (the lake traded the market but the report has no row for it). flag is 'error'
@@ -22,14 +22,15 @@ WITH scope AS (
     SELECT * FROM reconciliation_scope_in(city, start_date, end_date)
 ),
 market_days AS (
-    SELECT DISTINCT r.city, r.date
-    FROM report_rows_in(city, start_date, end_date) AS r
+    -- (city, day, family) with a stored market_data file (family NULL: every family)
+    SELECT DISTINCT r.city, r.date, r.family
+    FROM report_files_in(city, start_date, end_date) AS r
     WHERE r.kind = 'market_data'
 ),
 first_day AS (
     -- over every stored report of the city, so a later window does not call older days pending
     SELECT r.city, min(r.date) AS first_date
-    FROM report_rows_in(city) AS r
+    FROM report_files_in(city) AS r
     GROUP BY ALL
 ),
 lake_in_range AS (
@@ -91,7 +92,12 @@ joined AS (
         k.day,
         k.market_ticker,
         s.event_ticker,
-        md.city IS NULL AS pending,
+        NOT EXISTS (
+            SELECT 1
+            FROM market_days AS md
+            WHERE md.city = k.city AND md.date = k.day
+              AND (md.family IS NULL OR md.family = s.family)
+        ) AS pending,
         rd.market_rows IS NOT NULL AS has_market_row,
         coalesce(rt.trades, 0) AS report_trades,
         coalesce(l.trades, 0) AS lake_trades,
@@ -111,7 +117,6 @@ joined AS (
     JOIN scope AS s
         ON s.city = k.city
        AND s.event_ticker = regexp_extract(k.market_ticker, '^(.*)-[^-]*$', 1)
-    LEFT JOIN market_days AS md ON md.city = k.city AND md.date = k.day
     LEFT JOIN lake_in_range AS l
         ON l.city = k.city AND l.day = k.day AND l.market_ticker = k.market_ticker
     LEFT JOIN rep_days AS rd

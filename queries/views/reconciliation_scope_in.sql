@@ -10,7 +10,7 @@ CREATE OR REPLACE MACRO reconciliation_scope_in(
 ) AS TABLE
 WITH reported AS (
     -- the cities with a stored report: a lake never reconciled reads nothing below
-    SELECT DISTINCT r.city FROM report_rows_in(city) AS r
+    SELECT DISTINCT r.city FROM report_files_in(city) AS r
 ),
 ev AS (
     SELECT DISTINCT m.city, m.family, m.event_ticker, m.date AS event_date

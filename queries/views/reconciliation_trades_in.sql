@@ -16,7 +16,7 @@ WITH scope AS (
 ),
 reported_days AS (
     SELECT DISTINCT r.city, r.date
-    FROM report_rows_in(city, start_date, end_date) AS r
+    FROM report_files_in(city, start_date, end_date) AS r
 ),
 rep AS (
     SELECT r.city, r.report_date AS day, r.market_ticker, r.traded_second, r.price, r.contracts,

@@ -1,8 +1,9 @@
 -- macro: report_rows_in(city := NULL, start_date := NULL, end_date := NULL)
 -- The rows kept from Kalshi's public daily reports (the market_data and trade_data files of
 -- the kalshi-public-docs bucket, https://docs.kalshi.com), as `kalshi-lake reconcile` stores
--- them under raw/daily_reports/city=<city>/date=<report day>/: one row per report row of the
--- lake's series, verbatim (body), with its provenance (source_key, etag, fetched_at, row_no).
+-- them under raw/daily_reports/city=<city>/date=<report day>/<kind>.<etag8>.<family>.parquet:
+-- one row per report row of the city's series of that family, verbatim (body), with its
+-- provenance (source_key, etag, fetched_at, row_no: the row's place in the file's array).
 -- Every ETag of a file that was fetched is kept; report_market_days_in and report_trades_in
 -- read the newest one. The report day is the New York calendar day. A range without files is
 -- an error of read_parquet: pass no dates and filter on date when a window may be empty.
@@ -19,6 +20,7 @@ SELECT
     CAST(r.row_no AS BIGINT) AS row_no,
     CAST(r.ticker_name AS VARCHAR) AS ticker_name,
     CAST(r.report_ticker AS VARCHAR) AS report_ticker,
+    CAST(r.family AS VARCHAR) AS family,
     CAST(r.body AS VARCHAR) AS body,
     r.city,
     r.date

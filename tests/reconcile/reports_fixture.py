@@ -67,7 +67,7 @@ def report_rows(
             if ev is None:
                 continue
             for m in ev.markets:
-                if m.open_us >= hi or m.close_us < lo:
+                if m.open_us >= hi or m.settlement_us < lo:
                     continue
                 tape = world.tape(m)
                 idx = [k for k, t in enumerate(tape.t_us) if lo <= t < hi]
