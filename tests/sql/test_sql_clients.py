@@ -45,6 +45,7 @@ TABLE_MACROS = {
     "fetched_days_in": "fetched_days_in('phoenix', DATE '2026-03-01', DATE '2026-11-30')",
     "ws_frames_in": "ws_frames_in('_connection', DATE '2026-11-21', DATE '2026-11-21')",
     "live_heartbeats_in": "live_heartbeats_in()",
+    "report_files_in": "report_files_in('chicago')",
     "report_rows_in": "report_rows_in('chicago')",
     "report_latest_in": "report_latest_in('chicago', kind := 'trade_data')",
     "report_market_days_in": "report_market_days_in('chicago')",
