@@ -16,11 +16,20 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyarrow.parquet as pq
+
 from kalshi_lake.cities import get_city
 from kalshi_lake.sim import World
 from kalshi_lake.testing.daily_reports import write_report_file
 
-__all__ = ["NY", "as_integers", "publish_day", "report_rows", "write_report_file"]
+__all__ = [
+    "NY",
+    "as_integers",
+    "publish_day",
+    "remove_one_trade",
+    "report_rows",
+    "write_report_file",
+]
 
 NY = ZoneInfo("America/New_York")
 US = 1_000_000
@@ -118,3 +127,14 @@ def publish_day(
     write_report_file(lake, city, day, "market_data", markets, fetched_at=fetched_at)
     write_report_file(lake, city, day, "trade_data", trades, fetched_at=fetched_at)
     return markets, trades
+
+
+def remove_one_trade(lake: Path, city: str, day: dt.date) -> tuple[str, str]:
+    """Drop one trade traded on New York day ``day`` from the curated trades (the lake lost
+    it); returns its (market_ticker, trade_id)."""
+    path = lake / "curated" / "trades" / f"city={city}" / "month=2026-11" / "part-0.parquet"
+    table = pq.read_table(path)
+    times = table.column("traded_at").to_pylist()
+    k = next(i for i, ts in enumerate(times) if ts.astimezone(NY).date() == day)
+    pq.write_table(table.take([i for i in range(table.num_rows) if i != k]), path)
+    return table.column("market_ticker")[k].as_py(), table.column("trade_id")[k].as_py()

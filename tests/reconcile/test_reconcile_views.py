@@ -9,9 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq
 from conftest import CITY, FETCHED_AT, REPORT_DAYS, ReconLake
-from reports_fixture import NY, as_integers, publish_day, report_rows, write_report_file
+from reports_fixture import (
+    as_integers,
+    publish_day,
+    remove_one_trade,
+    report_rows,
+    write_report_file,
+)
 
 import kalshi_lake
 from kalshi_lake.sql.checks import run_checks
@@ -73,21 +78,10 @@ def test_simulator_lake_matches_its_own_reports(recon_lake: ReconLake) -> None:
     ]
 
 
-def _remove_one_trade(lake: Path, day: dt.date) -> tuple[str, str]:
-    """Drop one trade traded on New York day ``day`` from the curated trades (the lake lost
-    it); returns its (market_ticker, trade_id)."""
-    path = lake / "curated" / "trades" / f"city={CITY}" / "month=2026-11" / "part-0.parquet"
-    table = pq.read_table(path)
-    times = table.column("traded_at").to_pylist()
-    k = next(i for i, ts in enumerate(times) if ts.astimezone(NY).date() == day)
-    pq.write_table(table.take([i for i in range(table.num_rows) if i != k]), path)
-    return table.column("market_ticker")[k].as_py(), table.column("trade_id")[k].as_py()
-
-
 def test_a_trade_missing_from_the_lake_flags_exactly_that_market_day_as_error(
     recon_lake: ReconLake,
 ) -> None:
-    ticker, _ = _remove_one_trade(recon_lake.path, DAY)
+    ticker, _ = remove_one_trade(recon_lake.path, CITY, DAY)
     con = _connect(recon_lake.path)
     [(flag_ticker, flag_day, flag, differences)] = _flagged(con)
     assert (flag_ticker, flag_day, flag) == (ticker, DAY, "error")
