@@ -34,8 +34,9 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
 
 
-def _offending(lake: Path) -> dict[str, list[dict[str, Any]]]:
-    results = run_checks(str(lake), only=CHECKS)
+def _offending(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+    """The reconcile checks' offending rows (samples), run as `validate` runs them."""
+    results = run_checks(con, only=CHECKS)
     assert all(r.error is None for r in results), [r.error for r in results]
     return {r.name: r.sample if r.offending else [] for r in results}
 
@@ -62,7 +63,7 @@ def test_simulator_lake_matches_its_own_reports(recon_lake: ReconLake) -> None:
     assert all(r["report_high"] == r["lake_high"] for r in traded)
     assert all(r["lake_open_interest"] is not None for r in traded)
     assert sum(r["lake_trades"] for r in rows) > 1000
-    assert _offending(recon_lake.path) == {c: [] for c in CHECKS}
+    assert _offending(con) == {c: [] for c in CHECKS}
     summary = _rows(con, "SELECT * FROM reconciliation_summary")
     assert summary == [
         {
@@ -86,7 +87,7 @@ def test_a_trade_missing_from_the_lake_flags_exactly_that_market_day_as_error(
     [(flag_ticker, flag_day, flag, differences)] = _flagged(con)
     assert (flag_ticker, flag_day, flag) == (ticker, DAY, "error")
     assert differences[:3] == ["trades_missing", "trade_count", "contracts"]
-    found = _offending(recon_lake.path)
+    found = _offending(con)
     assert found["reconcile_market_day_differs"] == []
     [row] = found["reconcile_trade_missing_from_lake"]
     assert (row["market_ticker"], row["report_date"], row["missing"]) == (ticker, DAY, 1)
@@ -116,7 +117,7 @@ def test_an_altered_report_row_flags_exactly_that_market_day_as_warn(
     write_report_file(recon_lake.path, CITY, DAY, "market_data", markets, fetched_at=_later(60))
     con = _connect(recon_lake.path)
     assert _flagged(con) == [(victim["ticker_name"], DAY, "warn", ["high"])]
-    found = _offending(recon_lake.path)
+    found = _offending(con)
     assert found["reconcile_trade_missing_from_lake"] == []
     [row] = found["reconcile_market_day_differs"]
     assert (row["market_ticker"], row["report_date"], row["differences"]) == (
@@ -139,8 +140,9 @@ def test_an_older_etag_does_not_count_once_a_newer_one_is_stored(recon_lake: Rec
     write_report_file(
         recon_lake.path, CITY, DAY, "trade_data", [*trades, trades[0]], fetched_at=_later(-60)
     )
-    assert _flagged(_connect(recon_lake.path)) == []
-    assert _offending(recon_lake.path) == {c: [] for c in CHECKS}
+    con = _connect(recon_lake.path)
+    assert _flagged(con) == []
+    assert _offending(con) == {c: [] for c in CHECKS}
 
 
 def test_files_with_integer_numbers_reconcile_like_string_ones(recon_lake: ReconLake) -> None:
@@ -162,7 +164,7 @@ def test_identical_report_trades_are_counted_not_matched_once(recon_lake: ReconL
     write_report_file(
         recon_lake.path, CITY, DAY, "trade_data", [*trades, trades[0]], fetched_at=_later(60)
     )
-    [row] = _offending(recon_lake.path)["reconcile_trade_missing_from_lake"]
+    [row] = _offending(_connect(recon_lake.path))["reconcile_trade_missing_from_lake"]
     assert (row["market_ticker"], row["report_trades"], row["lake_trades"], row["missing"]) == (
         trades[0]["ticker_name"],
         2,
@@ -181,7 +183,7 @@ def test_a_day_without_a_report_is_pending_until_it_is_published(recon_lake: Rec
     )
     assert rows and all(r["status"] == "pending" and r["flag"] is None for r in rows)
     assert all(r["lake_trades"] > 0 and r["report_trades"] is None for r in rows)
-    assert _offending(recon_lake.path) == {c: [] for c in CHECKS}
+    assert _offending(con) == {c: [] for c in CHECKS}
     publish_day(recon_lake.path, recon_lake.world, CITY, pending_day, fetched_at=_later(0))
     con = _connect(recon_lake.path)
     statuses = con.sql(
