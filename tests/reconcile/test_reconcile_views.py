@@ -19,6 +19,7 @@ from reports_fixture import (
 )
 
 import kalshi_lake
+from kalshi_lake.lake.raw import ENDPOINTS
 from kalshi_lake.sql.checks import run_checks
 
 CHECKS = ["reconcile_trade_missing_from_lake", "reconcile_market_day_differs"]
@@ -230,3 +231,12 @@ def test_report_numbers_strings_integers_cents_and_times(tmp_path: Path) -> None
         pass
     else:
         raise AssertionError("a malformed number was read")
+
+
+def test_raw_pages_never_read_the_daily_reports(recon_lake: ReconLake) -> None:
+    # raw_pages_in's glob '[!dw]*' skips raw/daily_reports (and raw/ws) this way
+    assert not [e for e in ENDPOINTS if e.startswith("d")]
+    con = _connect(recon_lake.path)
+    [(pages, with_endpoint)] = con.sql("SELECT count(*), count(endpoint) FROM raw_pages").fetchall()
+    assert pages > 0 and pages == with_endpoint
+    assert "kind" not in con.sql("SELECT * FROM raw_pages LIMIT 0").columns
