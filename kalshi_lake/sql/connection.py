@@ -104,7 +104,9 @@ def _has_heartbeats(lake: Lake) -> bool:
 LIVE_ONLY = frozenset({"market_events_in", "ws_frames_in", "live_heartbeats_in"})
 
 #: Sources an ordinary lake may never have: never named as empty (``kalshi-lake reconcile``).
-OPTIONAL = frozenset({"report_rows_in"})
+OPTIONAL = frozenset({"report_rows_in", "reconciliation_in", "reconciliation_trades_in"})
+
+_RECONCILE_HINT = "run `kalshi-lake reconcile --city NAME`"
 
 #: Every macro that reads files, keyed by name. Their .sql files live in queries/views.
 SOURCES: dict[str, Source] = {
@@ -185,7 +187,58 @@ SOURCES: dict[str, Source] = {
             ("city", "VARCHAR"),
             ("date", "DATE"),
         ),
-        "run `kalshi-lake reconcile --city NAME`",
+        _RECONCILE_HINT,
+    ),
+    # Not file readers themselves, but everything they read of the lake (trades, candles) only
+    # matters once a report is stored: without one they stay empty typed stubs, so `validate`
+    # and the report never bind the lake's trades for them.
+    "reconciliation_in": Source(
+        "reconciliation_in",
+        "raw/daily_reports",
+        (
+            ("city", "VARCHAR"),
+            ("family", "VARCHAR"),
+            ("report_date", "DATE"),
+            ("month", "VARCHAR"),
+            ("market_ticker", "VARCHAR"),
+            ("event_ticker", "VARCHAR"),
+            ("status", "VARCHAR"),
+            ("flag", "VARCHAR"),
+            ("differences", "VARCHAR[]"),
+            ("report_trades", "BIGINT"),
+            ("lake_trades", "BIGINT"),
+            ("report_contracts", "DECIMAL(18, 2)"),
+            ("lake_contracts", "DECIMAL(18, 2)"),
+            ("report_daily_volume", "DECIMAL(18, 2)"),
+            ("report_high", "DECIMAL(10, 6)"),
+            ("lake_high", "DECIMAL(10, 6)"),
+            ("report_low", "DECIMAL(10, 6)"),
+            ("lake_low", "DECIMAL(10, 6)"),
+            ("report_open_interest", "DECIMAL(18, 2)"),
+            ("lake_open_interest", "DECIMAL(18, 2)"),
+            ("trades_missing", "BIGINT"),
+            ("trades_extra", "BIGINT"),
+        ),
+        _RECONCILE_HINT,
+    ),
+    "reconciliation_trades_in": Source(
+        "reconciliation_trades_in",
+        "raw/daily_reports",
+        (
+            ("city", "VARCHAR"),
+            ("family", "VARCHAR"),
+            ("report_date", "DATE"),
+            ("market_ticker", "VARCHAR"),
+            ("event_ticker", "VARCHAR"),
+            ("traded_second", "TIMESTAMPTZ"),
+            ("price", "DECIMAL(10, 6)"),
+            ("contracts", "DECIMAL(18, 2)"),
+            ("report_trades", "BIGINT"),
+            ("lake_trades", "BIGINT"),
+            ("missing", "BIGINT"),
+            ("extra", "BIGINT"),
+        ),
+        _RECONCILE_HINT,
     ),
 }
 

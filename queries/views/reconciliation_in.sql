@@ -13,7 +13,8 @@
 -- daily_volume, high, low (compared when the lake has trades that day), open_interest,
 -- market_row (the lake traded the market but the report has no row for it). flag is 'error'
 -- when trades are missing from the lake, 'warn' for any other difference, NULL otherwise.
--- Only markets of events in reconciliation_scope_in are judged.
+-- Only markets of events in reconciliation_scope_in are judged. A lake with no stored report
+-- gets an empty typed stub instead (Python registers it), so validate never reads its trades.
 -- Invariant: one row per (city, report_date, market_ticker); status 'match' iff differences is
 -- empty and the day is not pending.
 CREATE OR REPLACE MACRO reconciliation_in(city := NULL, start_date := NULL, end_date := NULL)
@@ -198,15 +199,16 @@ SELECT
     CASE WHEN j.pending THEN [] ELSE j.differences END AS differences,
     CASE WHEN j.pending THEN NULL ELSE j.report_trades END AS report_trades,
     j.lake_trades,
-    CASE WHEN j.pending THEN NULL ELSE j.report_contracts END AS report_contracts,
-    j.lake_contracts,
-    j.report_daily_volume,
+    CAST(CASE WHEN j.pending THEN NULL ELSE j.report_contracts END AS DECIMAL(18, 2))
+        AS report_contracts,
+    CAST(j.lake_contracts AS DECIMAL(18, 2)) AS lake_contracts,
+    CAST(j.report_daily_volume AS DECIMAL(18, 2)) AS report_daily_volume,
     j.report_high,
     j.lake_high,
     j.report_low,
     j.lake_low,
-    j.report_open_interest,
+    CAST(j.report_open_interest AS DECIMAL(18, 2)) AS report_open_interest,
     j.lake_open_interest,
-    CASE WHEN j.pending THEN NULL ELSE j.trades_missing END AS trades_missing,
-    CASE WHEN j.pending THEN NULL ELSE j.trades_extra END AS trades_extra
+    CAST(CASE WHEN j.pending THEN NULL ELSE j.trades_missing END AS BIGINT) AS trades_missing,
+    CAST(CASE WHEN j.pending THEN NULL ELSE j.trades_extra END AS BIGINT) AS trades_extra
 FROM judged AS j;

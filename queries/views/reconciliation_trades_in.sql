@@ -7,6 +7,7 @@
 -- report_trades > lake_trades means trades the report has and the lake lacks (missing), the
 -- reverse trades the lake holds and the report does not list (extra). Days without a stored
 -- market_data or trade_data file are left out (nothing to compare yet).
+-- A lake with no stored report gets an empty typed stub instead (Python registers it).
 -- Invariant: report_trades <> lake_trades on every row.
 CREATE OR REPLACE MACRO reconciliation_trades_in(
     city := NULL, start_date := NULL, end_date := NULL
@@ -62,8 +63,8 @@ SELECT
     k.contracts,
     k.report_trades,
     k.lake_trades,
-    greatest(k.report_trades - k.lake_trades, 0) AS missing,
-    greatest(k.lake_trades - k.report_trades, 0) AS extra
+    CAST(greatest(k.report_trades - k.lake_trades, 0) AS BIGINT) AS missing,
+    CAST(greatest(k.lake_trades - k.report_trades, 0) AS BIGINT) AS extra
 FROM keyed AS k
 JOIN scope AS s
     ON s.city = k.city

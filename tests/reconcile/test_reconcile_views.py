@@ -21,6 +21,7 @@ from reports_fixture import (
 import kalshi_lake
 from kalshi_lake.lake.raw import ENDPOINTS
 from kalshi_lake.sql.checks import run_checks
+from kalshi_lake.sql.connection import SOURCES
 
 CHECKS = ["reconcile_trade_missing_from_lake", "reconcile_market_day_differs"]
 DAY = REPORT_DAYS[1]
@@ -240,3 +241,19 @@ def test_raw_pages_never_read_the_daily_reports(recon_lake: ReconLake) -> None:
     [(pages, with_endpoint)] = con.sql("SELECT count(*), count(endpoint) FROM raw_pages").fetchall()
     assert pages > 0 and pages == with_endpoint
     assert "kind" not in con.sql("SELECT * FROM raw_pages LIMIT 0").columns
+
+
+def test_without_a_stored_report_the_reconciliation_is_an_empty_stub_of_the_same_columns(
+    recon_lake: ReconLake, base_lake: Path
+) -> None:
+    # the stubs a lake never reconciled gets (nothing of its trades is read for them) have
+    # exactly the columns and types of the real macros
+    real, bare = _connect(recon_lake.path), _connect(base_lake)
+    for name in ("reconciliation_in", "reconciliation_trades_in"):
+        want = [(n, t.replace(", ", ",")) for n, t in SOURCES[name].columns]
+        want = [(n, "TIMESTAMP WITH TIME ZONE" if t == "TIMESTAMPTZ" else t) for n, t in want]
+        for con in (real, bare):
+            got = con.sql(f"DESCRIBE SELECT * FROM {name}()").fetchall()
+            assert [(r[0], r[1]) for r in got] == want, name
+    assert bare.sql("SELECT count(*) FROM reconciliation_summary").fetchall() == [(0,)]
+    assert _offending(bare) == {c: [] for c in CHECKS}
