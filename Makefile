@@ -13,10 +13,10 @@ CITY   ?=
 START  ?=
 END    ?=
 
-.PHONY: help install test test-spark lint typecheck backfill follow transform validate demo bench status repair clean
+.PHONY: help install test test-spark lint typecheck backfill follow transform validate demo bench status repair report chromium clean
 
 help:
-	@echo "make test | test-fast | test-spark | demo | backfill CITY=chicago|chicago,nyc|all [START=YYYY-MM-DD END=YYYY-MM-DD] | follow CITY=... [FOR=10m] | transform | validate | repair [CITY=chicago] | bench | lint"
+	@echo "make test | test-fast | test-spark | demo | backfill CITY=chicago|chicago,nyc|all [START=YYYY-MM-DD END=YYYY-MM-DD] | follow CITY=... [FOR=10m] | transform | validate | report [CITY=...] | repair [CITY=chicago] | bench | lint"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy kalshi_lake
 
-test: $(STAMP) lint typecheck
+# The report's browser tests need Chromium: installed with apt-get where possible (.ci/chromium.sh).
+chromium:
+	@.ci/chromium.sh
+
+test: $(STAMP) lint typecheck chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 # The inner loop: every test but the `slow` end-to-end ones (kill -9, S3 pipeline and leases
@@ -65,6 +69,10 @@ validate: $(STAMP)
 
 status: $(STAMP)
 	$(KL) --lake $(LAKE) status $(if $(CITY),--city "$(CITY)")
+
+# The lake at a glance: one self-contained HTML file, $(LAKE)/report.html (OUT=FILE elsewhere).
+report: $(STAMP)
+	$(KL) --lake $(LAKE) report $(if $(CITY),--city "$(CITY)") $(if $(OUT),--out $(OUT))
 
 # Unreadable raw files of CITY (default: every city) to _quarantine/, their data fetched again.
 repair: $(STAMP)

@@ -20,6 +20,8 @@ from kalshi_lake.errors import ConfigError
 
 DEFAULT_API_URL = "https://external-api.kalshi.com/trade-api/v2"
 DEFAULT_LAKE = "lake"
+#: Kalshi's public daily reports (bucket and folder), read anonymously.
+DEFAULT_REPORTS_URL = "s3://kalshi-public-docs/reporting"
 DEFAULT_RATE_UNSIGNED = 10.0
 DEFAULT_RATE_SIGNED = 20.0
 #: The slowest request rate accepted: one request every 20 s. A city-day takes tens of requests,
@@ -66,6 +68,10 @@ class Settings:
     # Seconds a backfill's lease outlives its last renewal (lake/lock.py): how long a dead run
     # blocks the next one, and how long a paused one may sleep before another may take over.
     lease_ttl_s: float = 120.0
+    # Kalshi's public daily reports: where they are (s3://bucket/prefix or a local folder) and,
+    # for S3 elsewhere than AWS (a test server), its endpoint. Read without credentials.
+    reports_url: str = DEFAULT_REPORTS_URL
+    reports_endpoint_url: str | None = None
 
     @property
     def signed(self) -> bool:
@@ -134,10 +140,22 @@ class Settings:
             raise ConfigError("--lake is empty: pass a folder or s3://bucket/prefix")
         api_url = str(pick("api_url", "KALSHI_API_URL", DEFAULT_API_URL)).rstrip("/")
         check_api_url(api_url)
+        reports_url = str(pick("reports_url", "KALSHI_REPORTS_URL", DEFAULT_REPORTS_URL))
+        reports_endpoint = pick("reports_endpoint_url", "KALSHI_REPORTS_ENDPOINT_URL", None)
         rest = {
             k: v
             for k, v in given.items()
-            if k not in {"api_key_id", "private_key_path", "rate", "concurrency", "lake", "api_url"}
+            if k
+            not in {
+                "api_key_id",
+                "private_key_path",
+                "rate",
+                "concurrency",
+                "lake",
+                "api_url",
+                "reports_url",
+                "reports_endpoint_url",
+            }
         }
         return cls(
             lake=str(lake),
@@ -146,6 +164,8 @@ class Settings:
             concurrency=concurrency,
             api_key_id=api_key_id,
             private_key_path=key_path,
+            reports_url=reports_url,
+            reports_endpoint_url=reports_endpoint,
             **rest,
         )
 

@@ -51,6 +51,7 @@ class DemoSummary:
     checks_failed: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    report: str | None = None
 
 
 def _guard(lake: Lake) -> None:
@@ -167,12 +168,21 @@ def run_demo(
     )
     title = f"event_ladder: {sample_city} {sample_date} at D 10:00"
     console.print(access.to_rich(res, title=title, width=console.width))
+    t = time.perf_counter()
+    # the last step: the lake at a glance, with the checks just run (as of the simulated now)
+    from kalshi_lake.report import build_report, default_target, write_report
+
+    summary.report = str(
+        write_report(build_report(run_settings, checks=results, now=now), default_target(lake))
+    )
+    summary.timings["report"] = time.perf_counter() - t
     summary.elapsed_s = time.perf_counter() - t0
     echo(notebook_hint(lake, sample_city, start, sample_date))
     status = (
         "passed" if not summary.checks_failed else f"FAILED: {', '.join(summary.checks_failed)}"
     )
     echo(f"demo finished in {summary.elapsed_s:.1f}s; validation {status}")
+    echo(f"report: {summary.report} (open it in a browser; it needs no network)")
     if summary.checks_failed:
         checks.raise_if_failed(results)
     return summary

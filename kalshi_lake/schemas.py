@@ -113,6 +113,61 @@ CANDLES = pa.schema(
     ]
 )
 
+#: Order books (``follow``'s WebSocket frames and REST polls), every price on the YES scale:
+#: a NO bid at p is a YES ask at 1 - p. Times are receive times (what a backtest could know).
+BOOK_DELTAS = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("family", pa.string()),
+        ("date", pa.date32()),
+        ("recv_at", TS),
+        ("source", pa.string()),  # 'ws' | 'rest'
+        ("conn_id", pa.string()),
+        ("frame_no", pa.int64()),
+        ("sid", pa.int64()),
+        ("seq", pa.int64()),
+        ("side", pa.string()),  # 'bid' | 'ask'
+        ("price", PRICE),
+        ("delta", COUNT),  # signed change; a snapshot row's full size
+        ("is_snapshot", pa.bool_()),
+    ]
+)
+
+BOOK_SNAPSHOTS = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("family", pa.string()),
+        ("date", pa.date32()),
+        ("snapshot_at", TS),
+        ("kind", pa.string()),  # 'ws' | 'rest' | 'cadence' | 'unknown'
+        ("conn_id", pa.string()),
+        ("frame_no", pa.int64()),
+        ("side", pa.string()),
+        ("price", PRICE),
+        ("size", COUNT),
+    ]
+)
+
+QUOTES = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("family", pa.string()),
+        ("date", pa.date32()),
+        ("quote_at", TS),
+        ("source", pa.string()),
+        ("conn_id", pa.string()),
+        ("frame_no", pa.int64()),
+        ("yes_bid", PRICE),
+        ("yes_bid_size", COUNT),
+        ("yes_ask", PRICE),
+        ("yes_ask_size", COUNT),
+        ("is_known", pa.bool_()),
+    ]
+)
+
 #: Curated table name -> schema; candles_1m and candles_5m share one schema.
 TABLES: dict[str, pa.Schema] = {
     "markets": MARKETS,
@@ -120,6 +175,9 @@ TABLES: dict[str, pa.Schema] = {
     "candles_1m": CANDLES,
     "candles_5m": CANDLES,
     "market_events": MARKET_EVENTS,
+    "book_deltas": BOOK_DELTAS,
+    "book_snapshots": BOOK_SNAPSHOTS,
+    "quotes": QUOTES,
 }
 
 #: The sort key of each table (rows are written in this order).
@@ -129,6 +187,9 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "candles_1m": ("market_ticker", "source", "bucket_start"),
     "candles_5m": ("market_ticker", "source", "bucket_start"),
     "market_events": ("market_ticker", "recv_at", "conn_id", "frame_no"),
+    "book_deltas": ("market_ticker", "recv_at", "conn_id", "frame_no", "side", "price"),
+    "book_snapshots": ("market_ticker", "snapshot_at", "conn_id", "frame_no", "side", "price"),
+    "quotes": ("market_ticker", "quote_at", "conn_id", "frame_no"),
 }
 
 #: Hive keys of curated partitions, in folder order.

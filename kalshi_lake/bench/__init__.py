@@ -16,11 +16,14 @@ MODULES = (
     "kills",
     "transform",
     "queries",
+    "books",
     "validate",
+    "report",
     "s3",
     "journal",
     "recorder",
     "lag",
+    "daily_reports",
 )
 
 

@@ -26,7 +26,6 @@ Figures:
 from __future__ import annotations
 
 import os
-import resource
 import tempfile
 import threading
 import time
@@ -34,7 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kalshi_lake.bench import figure
-from kalshi_lake.cities import names
+from kalshi_lake.bench.firehose import firehose_markets
+from kalshi_lake.bench.process import pin_one_core, rss_mb
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.live import FrameRecord, Journal
 
@@ -42,21 +42,11 @@ GOAL_FRAMES_PER_S = 20_000
 SUSTAINED_RATE = 20_000
 
 
-def _markets() -> list[tuple[str, str]]:
-    """(city, market ticker) of 240 markets: 20 cities x (high, low) x 6 brackets."""
-    out = []
-    for city in names()[:20]:
-        for fam in ("HIGH", "LOW"):
-            for b in range(6):
-                out.append((city, f"KX{fam}{city[:4].upper()}-26DEC06-B{40 + 2 * b}.5"))
-    return out
-
-
 def _frames(n: int, conn: str) -> Iterator[FrameRecord]:
     """A firehose mix: 60% deltas, 15% trades, 20% tickers, 5% lifecycle; 1 in 500 a command."""
     import datetime as dt
 
-    markets = _markets()
+    markets = firehose_markets()
     day = dt.date(2026, 12, 6)
     for i in range(n):
         now = time.time_ns() // 1000
@@ -100,23 +90,6 @@ def _frames(n: int, conn: str) -> Iterator[FrameRecord]:
                 f'"event_type":"activated","open_ts":1796540400,"close_ts":1796626799}}}}'
             )
         yield FrameRecord(now, conn, i, "in", ch, typ, sid, i, ticker, city, day, body)
-
-
-def _pin_one_core() -> str:
-    try:
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"cpu{cpu}"
-    except (AttributeError, OSError):
-        return "unpinned"
-
-
-def _rss_mb() -> float:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _warm_up(tmp: Path) -> None:
@@ -195,9 +168,9 @@ def _sustained(tmp: Path, seconds: float) -> Iterator[dict[str, object]]:
                 else:
                     behind = max(behind, -wait)
             if k % SUSTAINED_RATE == 0:  # every simulated second: memory over the run
-                rss.append(round(_rss_mb(), 1))
+                rss.append(round(rss_mb(), 1))
         elapsed = time.monotonic() - t0
-        rss1 = _rss_mb()
+        rss1 = rss_mb()
         stop.set()
         for t in threads:
             t.join()
@@ -240,7 +213,7 @@ def _sustained(tmp: Path, seconds: float) -> Iterator[dict[str, object]]:
 
 def run(quick: bool = False) -> Iterator[dict[str, object]]:
     """The journal's throughput on one core, then a sustained run's durability lag and memory."""
-    core = _pin_one_core()
+    core = pin_one_core()
     with tempfile.TemporaryDirectory(prefix="kalshi-bench-journal-") as tmp:
         _warm_up(Path(tmp))
         # The sustained run first: its memory figures must not carry the throughput run's

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from kalshi_lake.bench import figure
-from kalshi_lake.cities import names
+from kalshi_lake.bench.firehose import firehose_markets
+from kalshi_lake.bench.process import pin_one_core, rss_mb
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.live import Journal
 from kalshi_lake.live.session import WsSession
@@ -46,20 +47,10 @@ CYCLE = 24_000
 SIDS = {"market_lifecycle_v2": 1, "orderbook_delta": 2, "trade": 3, "ticker": 4}
 
 
-def _markets() -> list[tuple[str, str]]:
-    """(city, market ticker) of 240 markets: 20 cities x (high, low) x 6 brackets."""
-    out = []
-    for city in names()[:20]:
-        for fam in ("HIGH", "LOW"):
-            for b in range(6):
-                out.append((city, f"KX{fam}{city[:4].upper()}-26DEC06-B{40 + 2 * b}.5"))
-    return out
-
-
 def _cycle() -> list[tuple[int | None, str, str]]:
     """(sid or None for ticker frames, text before the seq, text after it): 60% deltas, 15%
     trades, 20% tickers, 5% lifecycle (a quarter of those about another series)."""
-    markets = [t for _, t in _markets()]
+    markets = [t for _, t in firehose_markets()]
     out: list[tuple[int | None, str, str]] = []
     for i in range(CYCLE):
         ticker = markets[(i * 7) % len(markets)]
@@ -180,23 +171,9 @@ def _firehose(port_out: Any, seconds: float) -> None:
         asyncio.run(main())
 
 
-def _pin_one_core() -> str:
-    try:
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"cpu{cpu}"
-    except (AttributeError, OSError):
-        return "unpinned"
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 async def _record(url: str, tmp: Path, seconds: float) -> dict[str, Any]:
     lake = Lake(str(tmp / "lake"))
-    followed = {t for _, t in _markets()}
+    followed = {t for _, t in firehose_markets()}
     rss: list[float] = []
     with Journal(tmp / "journal", segment_s=60.0) as journal:
         session = WsSession(
@@ -228,14 +205,14 @@ async def _record(url: str, tmp: Path, seconds: float) -> dict[str, Any]:
         next_sample = t0
         while time.monotonic() < t0 + seconds:
             if time.monotonic() >= next_sample:
-                rss.append(round(_rss_mb(), 1))
+                rss.append(round(rss_mb(), 1))
                 next_sample += 10.0
             await asyncio.sleep(0.25)
         n1, t1, cpu1 = session.stats.frames_in, time.monotonic(), time.process_time()
         stop.set()
         await asyncio.wait_for(task, 30)
         await rolling
-        rss_end = _rss_mb()
+        rss_end = rss_mb()
         journal.sync()
         rolled += journal.roll(lake, older_than_s=0).frames
         stats = session.stats
@@ -268,7 +245,7 @@ def measure(seconds: float) -> Iterator[dict[str, object]]:
     server.start()
     try:
         port = ports.get(timeout=60)
-        core = _pin_one_core()
+        core = pin_one_core()
         with tempfile.TemporaryDirectory(prefix="kalshi-bench-recorder-") as tmp:
             r = asyncio.run(_record(f"ws://127.0.0.1:{port}/trade-api/ws/v2", Path(tmp), seconds))
     finally:

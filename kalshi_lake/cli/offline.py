@@ -12,6 +12,7 @@ import click
 
 from kalshi_lake.cli.options import (
     lake_option,
+    parse_date,
     parse_instant,
     writing_settings,
 )
@@ -120,7 +121,30 @@ def cities(as_json: bool) -> None:
 @click.option(
     "--cutoff-lag-days", type=int, default=60, show_default=True, help="Historical cutoff lag."
 )
-def sim(now: dt.datetime | None, **options: Any) -> None:
+@click.option(
+    "--reports-to",
+    help="Before serving, publish the simulated public daily reports (market_data, trade_data "
+    "of every series) to this s3://bucket[/prefix] (the AWS variables; the bucket must exist) "
+    "or folder, as published by the clock's now.",
+)
+@click.option(
+    "--reports-from", callback=parse_date, help="First New York day of --reports-to. [now - 7 d]"
+)
+@click.option("--reports-until", callback=parse_date, help="Last day of --reports-to. [now - 1 d]")
+@click.option(
+    "--reports-rewrite",
+    callback=parse_date,
+    help="A day whose trade_data is first published without its last trade, then rewritten "
+    "21 days later.",
+)
+def sim(
+    now: dt.datetime | None,
+    reports_to: str | None,
+    reports_from: dt.date | None,
+    reports_until: dt.date | None,
+    reports_rewrite: dt.date | None,
+    **options: Any,
+) -> None:
     """Serve a deterministic Kalshi API simulator; prints its base URL first, Ctrl-C stops it."""
     from kalshi_lake.sim.config import SimConfig
     from kalshi_lake.sim.server import run_sim
@@ -130,6 +154,21 @@ def sim(now: dt.datetime | None, **options: Any) -> None:
         sys.stdout.flush()
 
     config = SimConfig(now=now, **options)
+    if reports_to:
+        from kalshi_lake.sim.reports import publish_reports_to
+        from kalshi_lake.sim.world import World
+
+        world = World.from_config(config)
+        today = world.now.date()
+        first = reports_from or today - dt.timedelta(days=7)
+        last = reports_until or today - dt.timedelta(days=1)
+        files = publish_reports_to(reports_to, world, first, last, rewrite_day=reports_rewrite)
+        click.echo(
+            f"published {len(files)} daily report files ({first}..{last}) to {reports_to}",
+            err=True,
+        )
+        # Serve the instant the reports were published at, not a later one.
+        config = config.with_(now=world.now)
     run_sim(config, announce)
 
 

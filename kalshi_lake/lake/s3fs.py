@@ -1,6 +1,6 @@
 """S3 behind :class:`~kalshi_lake.lake.storage.Lake`: s3fs options from the environment, the
-s3fs subclasses (a bucket probe on first use, the engines' cached metadata) and the mapping of
-S3 errors to one-line :class:`~kalshi_lake.errors.ConfigError`."""
+s3fs subclasses (a bucket probe on first use, the engines' cached metadata), the same options in
+polars' names, and the mapping of S3 errors to one-line :class:`~kalshi_lake.errors.ConfigError`."""
 
 from __future__ import annotations
 
@@ -73,6 +73,27 @@ def _merge_s3_options(env_opts: dict[str, Any], given: Mapping[str, Any]) -> dic
     # Each Lake gets its own client, so credentials or endpoints never leak between lakes
     # through fsspec's instance cache (keyed on arguments, blind to the environment).
     opts["skip_instance_cache"] = True
+    return opts
+
+
+def _polars_s3_options(storage_options: Mapping[str, Any]) -> dict[str, Any]:
+    """The s3fs options ``storage_options`` in the ``aws_*`` names polars' object store
+    understands (endpoint, credentials, region; us-east-1 when none is given)."""
+    so = dict(storage_options)
+    opts: dict[str, Any] = {}
+    if so.get("endpoint_url"):
+        opts["aws_endpoint_url"] = str(so["endpoint_url"])
+        if str(so["endpoint_url"]).startswith("http://"):
+            opts["aws_allow_http"] = "true"
+    for ours, theirs in (
+        ("key", "aws_access_key_id"),
+        ("secret", "aws_secret_access_key"),
+        ("token", "aws_session_token"),
+    ):
+        if so.get(ours):
+            opts[theirs] = str(so[ours])
+    region = (so.get("client_kwargs") or {}).get("region_name")
+    opts["aws_region"] = str(region or "us-east-1")
     return opts
 
 

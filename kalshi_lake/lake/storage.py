@@ -45,8 +45,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kalshi_lake.errors import ConfigError
+from kalshi_lake.lake import localfs
+from kalshi_lake.lake.localfs import FileStat
 from kalshi_lake.lake.s3fs import (
     _merge_s3_options,
+    _polars_s3_options,
     _s3_classes,
     _s3_config_error,
     _s3_options_from_env,
@@ -69,21 +72,6 @@ PARQUET_KW: dict[str, Any] = {
 
 #: The one live file of a curated partition (see :meth:`Lake.replace_partition`).
 PARTITION_FILE = "part-0.parquet"
-
-
-@dataclass(frozen=True)
-class FileStat:
-    """What a listing says about a file, for free: its size and a change stamp.
-
-    The stamp changes whenever the file's bytes may have: locally the modification and change
-    times (ns) and the inode (a rename over it, ``touch`` or ``cp -p`` all change one of them;
-    the change time cannot be set back), on object stores the ETag (or the modification time
-    when the store gives none). Equal stamps mean unchanged content; different stamps mean
-    "hash it to know" (a ``chmod`` changes the stamp, not the bytes).
-    """
-
-    size: int
-    stamp: str
 
 
 #: A temp file left by a killed writer is removed by the next partition swap once it is this old
@@ -247,24 +235,8 @@ class Lake:
         when the root does not exist yet (nothing is created then). Object stores are left to
         :meth:`check` and their first write.
         """
-        if not self.is_local:
-            return
-        root = Path(self.root)
-        probe_dir = root
-        while not probe_dir.exists() and probe_dir != probe_dir.parent:
-            probe_dir = probe_dir.parent
-        if not probe_dir.is_dir():
-            where = "is" if probe_dir == root else f"is under {probe_dir}, which is"
-            raise ConfigError(f"cannot use {root} as the lake: it {where} a file, not a folder")
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".kalshi-lake-probe-", suffix=".tmp", dir=probe_dir)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise ConfigError(
-                f"cannot write the lake at {root}: {probe_dir} is not writable ({reason})"
-            ) from None
+        if self.is_local:
+            localfs.probe_writable(Path(self.root))
 
     # --- reading -----------------------------------------------------------------------------
     def exists(self, *parts: str) -> bool:
@@ -280,29 +252,17 @@ class Lake:
 
     def ls_dirs(self, *parts: str) -> list[str]:
         """Names of the immediate sub-folders of ``parts`` (empty if it does not exist)."""
-        p = self.path(*parts)
-        with self._guard():
-            try:
-                entries = self.fs.ls(p, detail=True)
-            except FileNotFoundError:
-                return []
         return sorted(
             str(e["name"]).rstrip("/").rsplit("/", 1)[-1]
-            for e in entries
+            for e in self._ls(self.path(*parts))
             if e.get("type") == "directory"
         )
 
     def ls_files(self, *parts: str) -> list[str]:
         """Sorted fsspec paths of the files directly in folder ``parts``, never ``*.tmp``."""
-        p = self.path(*parts)
-        with self._guard():
-            try:
-                entries = self.fs.ls(p, detail=True)
-            except FileNotFoundError:
-                return []
         return sorted(
             str(e["name"])
-            for e in entries
+            for e in self._ls(self.path(*parts))
             if e.get("type") == "file" and not str(e["name"]).endswith(".tmp")
         )
 
@@ -316,40 +276,26 @@ class Lake:
         the prefix instead of one request per folder).
         """
         if self.is_local:
-            return {p: size for p, size in self._scan(self.path(*parts)) if not p.endswith(".tmp")}
-        with self._guard():
-            try:
-                found = self.fs.find(self.path(*parts), detail=True)
-            except FileNotFoundError:
-                return {}
-        return {
-            str(p): int(info.get("size") or 0)
-            for p, info in found.items()
-            if not str(p).endswith(".tmp")
-        }
+            return {
+                p: size for p, size in localfs.scan(self.path(*parts)) if not p.endswith(".tmp")
+            }
+        return {p: int(info.get("size") or 0) for p, info in self._find(*parts).items()}
 
     def walk_stats(self, *parts: str) -> dict[str, FileStat]:
         """:meth:`walk_files` with each file's :class:`FileStat` (the same one listing)."""
         if self.is_local:
             return {
-                e.path: _local_stat(e.stat())
-                for e in self._file_entries(self.path(*parts))
+                e.path: localfs.local_stat(e.stat())
+                for e in localfs.file_entries(self.path(*parts))
                 if not e.path.endswith(".tmp")
             }
-        with self._guard():
-            try:
-                found = self.fs.find(self.path(*parts), detail=True)
-            except FileNotFoundError:
-                return {}
-        return {
-            str(p): _remote_stat(info) for p, info in found.items() if not str(p).endswith(".tmp")
-        }
+        return {p: _remote_stat(info) for p, info in self._find(*parts).items()}
 
     def stat(self, *parts: str) -> FileStat:
         """The :class:`FileStat` of one file (as :meth:`walk_stats` would list it)."""
         p = self.path(*parts)
         if self.is_local:
-            return _local_stat(os.stat(p))
+            return localfs.local_stat(os.stat(p))
         with self._guard():
             return _remote_stat(self.fs.info(p))
 
@@ -369,18 +315,12 @@ class Lake:
         if self.is_local:
             return any(
                 p.endswith(suffix) and not p.endswith(".tmp")
-                for p, _ in self._scan(self.path(*parts))
+                for p, _ in localfs.scan(self.path(*parts))
             )
         stack = [self.path(*parts)]
         while stack:
-            path = stack.pop()
-            with self._guard():
-                try:
-                    entries = self.fs.ls(path, detail=True)
-                except (FileNotFoundError, NotADirectoryError):
-                    continue
             dirs = []
-            for e in entries:
+            for e in self._ls(stack.pop()):
                 name = str(e["name"])
                 if e.get("type") == "directory":
                     dirs.append(name)
@@ -389,26 +329,23 @@ class Lake:
             stack.extend(sorted(dirs, reverse=True))
         return False
 
-    @staticmethod
-    def _file_entries(base: str) -> Iterator[os.DirEntry[str]]:
-        """Every file under the local folder ``base``, depth first (the one local walker)."""
-        stack = [base]
-        while stack:
+    def _ls(self, path: str) -> list[Mapping[str, Any]]:
+        """fsspec's detailed listing of the folder ``path`` (empty if it does not exist)."""
+        with self._guard():
             try:
-                entries = list(os.scandir(stack.pop()))
+                return list(self.fs.ls(path, detail=True))
             except (FileNotFoundError, NotADirectoryError):
-                continue
-            for e in entries:
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(e.path)
-                elif e.is_file():
-                    yield e
+                return []
 
-    @classmethod
-    def _scan(cls, base: str) -> Iterator[tuple[str, int]]:
-        """``(path, size)`` of every file under the local folder ``base``, depth first."""
-        for e in cls._file_entries(base):
-            yield e.path, e.stat().st_size
+    def _find(self, *parts: str) -> dict[str, Mapping[str, Any]]:
+        """fsspec's recursive detailed listing under folder ``parts``, keyed by path, never
+        ``*.tmp`` (empty if it does not exist)."""
+        with self._guard():
+            try:
+                found = self.fs.find(self.path(*parts), detail=True)
+            except FileNotFoundError:
+                return {}
+        return {str(p): info for p, info in found.items() if not str(p).endswith(".tmp")}
 
     def read_bytes(self, *parts: str) -> bytes:
         """The whole file."""
@@ -439,23 +376,9 @@ class Lake:
         :meth:`~kalshi_lake.lake.lock.Lease.ensure`): if it raises, nothing is written.
         """
         target = self.path(*parts)
-        parent, name = target.rsplit("/", 1)
         if self.is_local:
-            os.makedirs(parent, exist_ok=True)
-            tmp = f"{parent}/.{name}.{secrets.token_hex(4)}.tmp"
-            try:
-                with open(tmp, "wb") as f:
-                    yield f
-                    f.flush()
-                    os.fsync(f.fileno())
-                if check is not None:
-                    check()
-                os.replace(tmp, target)
-                _fsync_dir(parent)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+            with localfs.atomic_file(target, check) as f:
+                yield f
             return
         with tempfile.NamedTemporaryFile(prefix=".kalshi-lake-", suffix=".tmp") as spool:
             yield spool  # type: ignore[misc]
@@ -546,14 +469,8 @@ class Lake:
         one; call this only while holding the lease of every writer of ``folder``. Object
         stores have none (writes are single PUTs).
         """
-        if not self.is_local:
-            return
-        p = self.path(folder)
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            for name in os.listdir(p):
-                if name.endswith(".tmp"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(f"{p}/{name}")
+        if self.is_local:
+            localfs.clear_temp_files(self.path(folder))
 
     def remove_stale_temp_files(self, folder: str, *, before: float) -> int:
         """Remove temp files at any depth under ``folder`` last written before ``before`` (epoch
@@ -565,14 +482,7 @@ class Lake:
         """
         if not self.is_local:
             return 0
-        removed = 0
-        for e in self._file_entries(self.path(folder)):
-            if e.name.endswith(".tmp"):
-                with contextlib.suppress(FileNotFoundError):
-                    if e.stat(follow_symlinks=False).st_mtime < before:
-                        os.unlink(e.path)
-                        removed += 1
-        return removed
+        return localfs.remove_stale_temp_files(self.path(folder), before=before)
 
     def remove_empty_folder(self, folder: str) -> None:
         """Remove ``folder`` if it is empty (local lakes; object stores have no folders)."""
@@ -581,15 +491,9 @@ class Lake:
                 os.rmdir(self.path(folder))
 
     def _sweep_partition(self, folder: str, keep: str | None) -> None:
-        p = self.path(folder)
-        with self._guard():
-            try:
-                entries = self.fs.ls(p, detail=True)
-            except FileNotFoundError:
-                return
         now = time.time()
         doomed: list[str] = []
-        for e in entries:
+        for e in self._ls(self.path(folder)):
             name = str(e["name"])
             if e.get("type") != "file" or name == keep:
                 continue
@@ -609,22 +513,7 @@ class Lake:
         """
         if self.is_local:
             return None
-        so = dict(self.storage_options)
-        opts: dict[str, Any] = {}
-        if so.get("endpoint_url"):
-            opts["aws_endpoint_url"] = str(so["endpoint_url"])
-            if str(so["endpoint_url"]).startswith("http://"):
-                opts["aws_allow_http"] = "true"
-        for ours, theirs in (
-            ("key", "aws_access_key_id"),
-            ("secret", "aws_secret_access_key"),
-            ("token", "aws_session_token"),
-        ):
-            if so.get(ours):
-                opts[theirs] = str(so[ours])
-        region = (so.get("client_kwargs") or {}).get("region_name")
-        opts["aws_region"] = str(region or "us-east-1")
-        return opts
+        return _polars_s3_options(self.storage_options)
 
     def duckdb_register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Let ``con`` read this lake's URLs (``read_parquet(lake.uri(...))``).
@@ -667,10 +556,6 @@ class Lake:
         return f"Lake({self.url!r})"
 
 
-def _local_stat(st: os.stat_result) -> FileStat:
-    return FileStat(st.st_size, f"{st.st_mtime_ns}/{st.st_ctime_ns}/{st.st_ino}")
-
-
 def _remote_stat(info: Mapping[str, Any]) -> FileStat:
     etag = info.get("ETag") or info.get("etag")
     stamp = str(etag).strip('"') if etag else str(_mtime(info, 0.0))
@@ -686,17 +571,3 @@ def _mtime(entry: Mapping[str, Any], default: float) -> float:
         if isinstance(v, int | float):
             return float(v)
     return default
-
-
-def _fsync_dir(path: str) -> None:
-    """Make a rename durable (a crash after this cannot lose the new name)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

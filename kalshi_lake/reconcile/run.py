@@ -12,14 +12,13 @@ counts them: report days compared and pending, and the market days flagged at er
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from kalshi_lake.cities import City, check_family
 from kalshi_lake.config import Settings
-from kalshi_lake.errors import BadDateError, ConfigError, ValidationFailed
+from kalshi_lake.errors import BadDateError, ValidationFailed
 
 #: How many flagged market days a summary names per city (all are in the `reconciliation` view).
 FLAGGED_SHOWN = 20
@@ -49,19 +48,11 @@ class FetchReports(Protocol):
 
 
 def daily_report_fetcher() -> FetchReports:
-    """The daily-report reader, ``kalshi_lake.lake.daily_reports.fetch_daily_reports``.
+    """The daily-report reader, :func:`kalshi_lake.lake.daily_reports.fetch_daily_reports`
+    (imported when a reconciliation runs: s3fs and the reader load only for ``reconcile``)."""
+    from kalshi_lake.lake.daily_reports import fetch_daily_reports
 
-    Looked up when a reconciliation runs, so the views and checks work on any lake even in a
-    build without the reader; without it, ``reconcile`` is a :class:`ConfigError` (exit 2).
-    """
-    try:
-        module = importlib.import_module("kalshi_lake.lake.daily_reports")
-    except ModuleNotFoundError:
-        raise ConfigError(
-            "this kalshi-lake has no daily-report reader (kalshi_lake.lake.daily_reports); "
-            "install a version with `kalshi-lake reconcile` support"
-        ) from None
-    return cast(FetchReports, module.fetch_daily_reports)
+    return fetch_daily_reports
 
 
 @dataclass(frozen=True)

@@ -191,3 +191,9 @@ class SimConfig:
     def with_(self, **changes: Any) -> SimConfig:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+    def started(self, **overrides: Any) -> SimConfig:
+        """This config with ``overrides``, and ``now`` fixed to the moment of the call when it
+        is unset: a server's or transport's simulated clock starts when it does."""
+        cfg = self.with_(**overrides) if overrides else self
+        return cfg if cfg.now is not None else cfg.with_(now=cfg.resolved_now())

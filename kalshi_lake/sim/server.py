@@ -45,11 +45,7 @@ class SimServer:
     def __init__(
         self, config: SimConfig | None = None, *, clock: SimClock | None = None, **overrides: Any
     ) -> None:
-        cfg = config or SimConfig()
-        if overrides:
-            cfg = cfg.with_(**overrides)
-        if cfg.now is None:
-            cfg = cfg.with_(now=cfg.resolved_now())  # the clock starts at the server's start
+        cfg = (config or SimConfig()).started(**overrides)
         self.config = cfg
         self._front = Front(cfg, clock)
         #: The simulated clock every answer (REST and WebSocket) is computed at.

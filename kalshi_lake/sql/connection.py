@@ -101,7 +101,16 @@ def _has_heartbeats(lake: Lake) -> bool:
 
 
 #: The sources only ``kalshi-lake follow`` fills.
-LIVE_ONLY = frozenset({"market_events_in", "ws_frames_in", "live_heartbeats_in"})
+LIVE_ONLY = frozenset(
+    {
+        "market_events_in",
+        "ws_frames_in",
+        "live_heartbeats_in",
+        "book_deltas_in",
+        "book_snapshots_in",
+        "quotes_in",
+    }
+)
 
 #: Sources an ordinary lake may never have: never named as empty (``kalshi-lake reconcile``).
 OPTIONAL = frozenset({"report_rows_in", "reconciliation_in", "reconciliation_trades_in"})

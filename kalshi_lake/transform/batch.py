@@ -15,6 +15,8 @@ import polars as pl
 
 from kalshi_lake.cities import CITIES
 from kalshi_lake.transform import candles, markets, parse, parse_markets, trades, ws_merge
+from kalshi_lake.transform.book_parse import BookRows, parse_books
+from kalshi_lake.transform.books import build_books
 from kalshi_lake.transform.fastpaths import sort_by_ticker
 from kalshi_lake.transform.listings import Listings
 from kalshi_lake.transform.plan import GROUPS, Batch
@@ -32,6 +34,7 @@ class Parsed:
     batch: Batch
     rows: dict[str, pl.DataFrame]  # markets, trades, pages, candles
     seconds: float
+    books: BookRows | None = None  # order book frames and polls (their own shapes)
 
     def take(self, name: str) -> pl.DataFrame:
         """Hand over one frame: the build frees each as soon as it is done with it (the next
@@ -53,9 +56,10 @@ def parse_batch(db: RawDB, batch: Batch) -> Parsed:
     [cd] = db.query("pages_candles", by_group["candles"], only(parse.parse_candles, eps["candles"]))
     cd = db.good(cd)
     ws_tr, ws_lc = parse_ws(db, by_group["ws"])
+    books = parse_books(db, by_group["ws"], by_group["orderbooks"], [m for _, m in batch.keys])
     rows = {"markets": mk, "trades": tr, "pages": pages, "candles": cd, "ws_trades": ws_tr,
             "ws_lifecycle": ws_lc}  # fmt: skip
-    return Parsed(batch, rows, time.perf_counter() - t0)
+    return Parsed(batch, rows, time.perf_counter() - t0, books)
 
 
 def build_tables(
@@ -65,7 +69,12 @@ def build_tables(
     raw files, trades read and duplicates in ``summary``."""
     batch = parsed.batch
     part_of_key = {k: i for i, k in enumerate(batch.keys)}
-    fid_part = {fid[f.rel]: part_of_key[(f.city, f.month)] for f in batch.files}
+    # (a poll file of a neighbouring month feeds only the order book tables, by market date)
+    fid_part = {
+        fid[f.rel]: part_of_key[(f.city, f.month)]
+        for f in batch.files
+        if (f.city, f.month) in part_of_key
+    }
     summary.raw_files += len(batch.files)
 
     # markets and events (date-scoped pages + the reduced listing rows of these months)
@@ -127,7 +136,11 @@ def build_tables(
     a1m, a5m = candles.api_candles(cd, market_events)
     del cd
 
+    book_tables = build_books(parsed.books, batch.keys) if parsed.books is not None else {}
+    parsed.books = None
+
     return {
+        **book_tables,
         "markets": market_table,
         "trades": trade_table,
         "candles_1m": _merge_candles(a1m, t1m),

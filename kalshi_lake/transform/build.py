@@ -81,8 +81,9 @@ log = get_logger(__name__)
 
 #: Bump when a change to the transform changes its output: every partition is then rebuilt.
 #: 2: markets settlement_bounds_type/settlement_floor; 3: `family` everywhere; 4: WebSocket
-#: frames (trades first_seen/first_seen_at, market_events, markets updated by lifecycle).
-TRANSFORM_VERSION = 4
+#: frames (trades first_seen/first_seen_at, market_events, markets updated by lifecycle);
+#: 5: order books (book_deltas, book_snapshots, quotes).
+TRANSFORM_VERSION = 5
 
 #: Default raw Parquet bytes per batch: about 0.35M trades in current-shape pages. Batches are
 #: pipelined (parse of the next / build of this / writes of the last), so smaller batches keep

@@ -14,7 +14,7 @@ from kalshi_lake.lake.raw import CONNECTION_CITY, ENDPOINTS, WS_FOLDER, page_end
 from kalshi_lake.lake.storage import FileStat, Lake
 from kalshi_lake.log import get_logger
 from kalshi_lake.schemas import TABLES
-from kalshi_lake.transform.plan import DATE_SCOPED, INPUT_ENDPOINTS, Key, RawFile
+from kalshi_lake.transform.plan import DATE_SCOPED, INPUT_ENDPOINTS, Key, RawFile, poll_months
 
 log = get_logger(__name__)
 
@@ -55,7 +55,7 @@ def list_raw(
                 bases = [
                     prefix + d
                     for d in lake.ls_dirs(prefix)
-                    if d.startswith("date=") and d[len("date=") : len("date=YYYY-MM")] in months
+                    if d.startswith("date=") and _in_months(endpoint, d, months)
                 ]
             else:
                 bases = [prefix]
@@ -80,6 +80,15 @@ def list_raw(
                     out.append(RawFile(prefix + folder + "/" + tail[1], endpoint, c, date, size))
     assert all(f.endpoint in ENDPOINTS or f.endpoint == WS_FOLDER for f in out)
     return sorted(out, key=lambda f: f.rel)
+
+
+def _in_months(endpoint: str, folder: str, months: Collection[str]) -> bool:
+    """True if a ``date=`` folder of ``endpoint`` feeds one of ``months`` (a REST order book
+    poll feeds the months of the days around it)."""
+    if endpoint == "orderbooks":
+        day = _folder_date(folder)
+        return day is not None and any(m in months for m in poll_months(day))
+    return folder[len("date=") : len("date=YYYY-MM")] in months
 
 
 def _folder_date(folder: str) -> dt.date | None:

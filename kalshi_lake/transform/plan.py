@@ -6,8 +6,9 @@ files found, and each city's :class:`~kalshi_lake.transform.state.CityState`, an
 - Raw files map to curated partitions ``(city, month)``. Event- and market-scoped endpoints
   (:data:`DATE_SCOPED`) are filed under the event's climate date: the month of that date.
   Listings (``markets``, ``events``) are filed under their fetch date and may hold markets of
-  any month; the state remembers the months each touches. ``series``, ``cutoff`` and
-  ``orderbook`` pages feed no curated table.
+  any month; the state remembers the months each touches. REST order book polls
+  (``orderbooks``) go to the months of the days around their fetch date
+  (:func:`poll_months`). ``series``, ``cutoff`` and ``orderbook`` pages feed no curated table.
 - A partition is rebuilt when its set of raw input files (or their total size) differs from
   the one it was last built from, when its last build met an unreadable input (until that
   file is gone or reads), when its curated files are not exactly the ones that build wrote,
@@ -42,7 +43,14 @@ GROUPS: dict[str, frozenset[str]] = {
     # Recorded WebSocket frames (raw/ws: another schema, parsed by ws_frames), filed under
     # the market's climate date like the event-scoped pages.
     "ws": frozenset({"ws"}),
+    # REST order book polls (the live recorder's), filed under their UTC fetch date; their
+    # markets' climate dates lie within a day or two of it (see ORDERBOOK_DAYS).
+    "orderbooks": frozenset({"orderbooks"}),
 }
+
+#: Days from a poll's fetch date to the climate dates of the markets it may hold: a raw/orderbooks
+#: file is an input of the months of its date shifted by each of these.
+ORDERBOOK_DAYS = (-1, 0, 1, 2)
 DATE_SCOPED = frozenset().union(*GROUPS.values())
 LISTINGS = LISTING_ENDPOINTS
 INPUT_ENDPOINTS = DATE_SCOPED | LISTINGS
@@ -139,13 +147,22 @@ def left_out_of_scope(
     return sorted(out)
 
 
+def poll_months(day: dt.date) -> list[str]:
+    """The months (``YYYY-MM``) of the markets a REST order book poll of ``day`` may hold."""
+    months = {(day + dt.timedelta(days=k)).strftime("%Y-%m") for k in ORDERBOOK_DAYS}
+    return sorted(months)
+
+
 def partition_inputs(
     raw: Sequence[RawFile], states: Mapping[str, CityState]
 ) -> dict[Key, list[RawFile]]:
     """The raw input files of each partition (listings: the months their state records)."""
     inputs: dict[Key, list[RawFile]] = defaultdict(list)
     for f in raw:
-        if f.endpoint in DATE_SCOPED:
+        if f.endpoint == "orderbooks":
+            for m in poll_months(f.date):
+                inputs[(f.city, m)].append(f)
+        elif f.endpoint in DATE_SCOPED:
             inputs[(f.city, f.month)].append(f)
         elif f.endpoint in LISTINGS:
             for m in states[f.city].listings.get(f.rel, []):
@@ -259,14 +276,18 @@ def batches(
     partition each), month-major: a batch holds neighbouring partitions of one time slice."""
     order = sorted(dirty, key=lambda k: (k[1], k[0]))
     batch = Batch([], [])
+    seen: set[str] = set()
     for key in order:
         files = [f for f in inputs[key] if f.endpoint in DATE_SCOPED]
         size = sum(f.size for f in files)
         if batch.keys and batch.nbytes + size > batch_bytes:
             yield batch
             batch = Batch([], [])
+            seen = set()
         batch.keys.append(key)
-        batch.files.extend(files)
+        # a poll file may be the input of two neighbouring months: listed once
+        batch.files.extend(f for f in files if f.rel not in seen)
+        seen.update(f.rel for f in files)
         batch.nbytes += size
     if batch.keys:
         yield batch

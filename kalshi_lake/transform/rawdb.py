@@ -154,39 +154,67 @@ class RawDB:
         if not files:
             con.register(name, parse.pages_table([]))
             return
-        uris = [self.lake.uri(f.rel) for f in files]
-        for var, values in (
-            ("uri", uris),
-            ("fid", [self.fid[f.rel] for f in files]),
-            ("city", [f.city for f in files]),
-            ("date", [f.date.isoformat() for f in files]),
-            ("endpoint", [f.endpoint for f in files]),
-        ):
-            con.execute(f"SET VARIABLE {name}_{var} = ?", [values])
-        cols = ", ".join(_RAW_COLUMNS)
         # No union_by_name: every raw file has RAW_SCHEMA, and reading each footer twice
         # costs more than the page parse for small files; a file that does not match is
         # reported as unreadable like any other.
-        con.execute(
-            f"CREATE VIEW {name} AS SELECT "
-            f"CAST(getvariable('{name}_fid')[kl_pos] AS INTEGER) AS fid, "
+        rows = self.file_rows_sql(name, files, ", ".join(_RAW_COLUMNS), endpoint=True)
+        con.execute(f"CREATE VIEW {name} AS {rows}")
+
+    def file_rows_sql(
+        self,
+        name: str,
+        files: Sequence[RawFile],
+        columns: str,
+        *,
+        where: str = "",
+        endpoint: bool = False,
+    ) -> str:
+        """A SELECT of ``columns`` (SQL) from the Parquet ``files`` (``where``: an SQL
+        condition on their rows), each row led by its file's ``fid``, its ``row`` number in
+        the file, and the file's ``city`` and ``date`` (and ``endpoint`` when asked).
+
+        The file's attributes are looked up per row from lists held in session variables
+        ``<name>_*`` (a join on the file name would make DuckDB buffer the rows); ``name``
+        keeps the variables of two views apart.
+        """
+        uris = [self.lake.uri(f.rel) for f in files]
+        tags: list[tuple[str, list[object]]] = [
+            ("uri", list(uris)),
+            ("fid", [self.fid[f.rel] for f in files]),
+            ("city", [f.city for f in files]),
+            ("date", [f.date.isoformat() for f in files]),
+        ]
+        if endpoint:
+            tags.append(("endpoint", [f.endpoint for f in files]))
+        for var, values in tags:
+            self.con.execute(f"SET VARIABLE {name}_{var} = ?", [values])
+        ep = f"getvariable('{name}_endpoint')[kl_pos] AS endpoint, " if endpoint else ""
+        cond = f" WHERE {where}" if where else ""
+        return (
+            f"SELECT CAST(getvariable('{name}_fid')[kl_pos] AS INTEGER) AS fid, row, "
             f"getvariable('{name}_city')[kl_pos] AS city, "
-            f"CAST(getvariable('{name}_date')[kl_pos] AS DATE) AS date, "
-            f"getvariable('{name}_endpoint')[kl_pos] AS endpoint, row, {cols} "
+            f"CAST(getvariable('{name}_date')[kl_pos] AS DATE) AS date, {ep}{columns} "
             f"FROM (SELECT list_position(getvariable('{name}_uri'), filename) AS kl_pos, "
-            f"file_row_number AS row, {cols} "
-            f"FROM read_parquet({_sql_list(uris)}, filename = true, file_row_number = true))"
+            f"file_row_number AS row, {columns} "
+            f"FROM read_parquet({_sql_list(uris)}, filename = true, file_row_number = true)"
+            f"{cond})"
         )
 
     def _unreadable(self, files: list[RawFile]) -> set[str]:
-        """Paths of files DuckDB cannot read whole; each is reported."""
-        bad: set[str] = set()
+        """Paths of raw page files DuckDB cannot read whole; each is reported once."""
         checks = ", ".join(
             f"count({c})"
             if c in ("page_number", "fetched_at", "http_status")
             else f"sum(length({c}))"
             for c in _RAW_COLUMNS
         )
+        return self.probe_unreadable(files, checks)
+
+    def probe_unreadable(self, files: Sequence[RawFile], checks: str) -> set[str]:
+        """Paths of ``files`` DuckDB cannot read whole: ``SELECT checks`` (SQL aggregates that
+        touch every column that matters) fails on them. Each is reported once and kept in
+        :attr:`unreadable`."""
+        bad: set[str] = set()
         for f in files:
             try:
                 self.con.execute(

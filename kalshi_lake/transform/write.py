@@ -33,6 +33,11 @@ _DICT = {
     "candles_5m": ("market_ticker", "event_ticker", "date", "source", "period_minutes"),
     "market_events": ("market_ticker", "event_ticker", "date", "event_type", "result",
                       "conn_id"),
+    "book_deltas": ("market_ticker", "event_ticker", "family", "date", "source", "conn_id",
+                    "side", "is_snapshot"),
+    "book_snapshots": ("market_ticker", "event_ticker", "family", "date", "kind", "conn_id",
+                       "side"),
+    "quotes": ("market_ticker", "event_ticker", "family", "date", "source", "conn_id"),
 }  # fmt: skip
 _STATS = {
     "markets": ("market_ticker", "event_ticker", "series_ticker", "date", "close_time"),
@@ -40,6 +45,9 @@ _STATS = {
     "candles_1m": ("market_ticker", "event_ticker", "date", "source", "bucket_start"),
     "candles_5m": ("market_ticker", "event_ticker", "date", "source", "bucket_start"),
     "market_events": ("market_ticker", "event_ticker", "date", "event_type", "recv_at"),
+    "book_deltas": ("market_ticker", "event_ticker", "date", "recv_at", "conn_id", "frame_no"),
+    "book_snapshots": ("market_ticker", "event_ticker", "date", "snapshot_at", "kind"),
+    "quotes": ("market_ticker", "event_ticker", "date", "quote_at"),
 }
 #: Encodings (Parquet v2, read by DuckDB, polars, pyarrow, Spark and Trino) where they are both
 #: faster and smaller than PLAIN: the 36-byte trade ids (the bulk of a trades file) skip the
@@ -51,6 +59,9 @@ _ENCODING = {
     "candles_1m": {"bucket_start": "DELTA_BINARY_PACKED", "trade_count": "DELTA_BINARY_PACKED"},
     "candles_5m": {"bucket_start": "DELTA_BINARY_PACKED", "trade_count": "DELTA_BINARY_PACKED"},
     "market_events": {},
+    "book_deltas": {"recv_at": "DELTA_BINARY_PACKED", "frame_no": "DELTA_BINARY_PACKED"},
+    "book_snapshots": {},
+    "quotes": {"quote_at": "DELTA_BINARY_PACKED"},
 }
 WRITE_OPTIONS: dict[str, dict[str, object]] = {
     t: {

@@ -30,7 +30,7 @@ import polars as pl
 from kalshi_lake.transform import parse
 from kalshi_lake.transform.plan import RawFile
 from kalshi_lake.transform.rawdb import RawDB
-from kalshi_lake.transform.summary import CORRUPT_FILE, SCHEMA, Problem
+from kalshi_lake.transform.summary import SCHEMA, Problem
 
 #: The ``raw/`` folder of WebSocket frames, as a transform input "endpoint".
 WS_ENDPOINT = "ws"
@@ -115,25 +115,14 @@ def _view(db: RawDB, files: list[RawFile]) -> None:
     if not files:
         con.execute(f"CREATE VIEW {_VIEW} AS SELECT {cols} WHERE false")
         return
-    uris = [db.lake.uri(f.rel) for f in files]
-    for var, values in (
-        ("uri", uris),
-        ("fid", [db.fid[f.rel] for f in files]),
-        ("city", [f.city for f in files]),
-        ("date", [f.date.isoformat() for f in files]),
-    ):
-        con.execute(f"SET VARIABLE {_VIEW}_{var} = ?", [values])
-    uri_list = "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in uris) + "]"
+    rows = db.file_rows_sql(
+        _VIEW,
+        files,
+        "recv_at, conn_id, frame_no, msg_type, market_ticker, body",
+        where="direction = 'in' AND msg_type IN ('trade', 'market_lifecycle_v2')",
+    )
     con.execute(
-        f"CREATE VIEW {_VIEW} AS SELECT * FROM ("
-        f"SELECT CAST(getvariable('{_VIEW}_fid')[kl_pos] AS INTEGER) AS fid, row, "
-        f"getvariable('{_VIEW}_city')[kl_pos] AS city, "
-        f"CAST(getvariable('{_VIEW}_date')[kl_pos] AS DATE) AS date, "
-        "recv_at, conn_id, frame_no, msg_type, market_ticker, body "
-        f"FROM (SELECT list_position(getvariable('{_VIEW}_uri'), filename) AS kl_pos, "
-        "file_row_number AS row, recv_at, conn_id, frame_no, msg_type, market_ticker, body "
-        f"FROM read_parquet({uri_list}, filename = true, file_row_number = true) "
-        "WHERE direction = 'in' AND msg_type IN ('trade', 'market_lifecycle_v2'))) "
+        f"CREATE VIEW {_VIEW} AS SELECT * FROM ({rows}) "
         "QUALIFY row_number() OVER (PARTITION BY conn_id, frame_no ORDER BY fid, row) = 1"
     )
 
@@ -204,23 +193,7 @@ def _lifecycle_sql(safe: bool) -> str:
 
 def _unreadable(db: RawDB, files: list[RawFile]) -> set[str]:
     """Paths of the raw/ws files DuckDB cannot read whole; each is reported once."""
-    bad: set[str] = set()
-    for f in files:
-        uri = db.lake.uri(f.rel).replace("'", "''")
-        try:
-            db.con.execute(
-                f"SELECT count(recv_at), count(frame_no), sum(length(body)) "
-                f"FROM read_parquet('{uri}')"
-            ).fetchall()
-        except duckdb.Error as exc:
-            bad.add(f.rel)
-            if f.rel in db.unreadable:
-                continue
-            reason = str(exc).splitlines()[0][:200]
-            db.unreadable[f.rel] = reason
-            db.on_problem(
-                Problem(CORRUPT_FILE, f.rel, None, f"unreadable Parquet file, skipped: {reason}")
-            )
+    bad = db.probe_unreadable(files, "count(recv_at), count(frame_no), sum(length(body))")
     with contextlib.suppress(duckdb.Error):
         db.con.execute(f"DROP VIEW IF EXISTS {_VIEW}")
     return bad

@@ -1,5 +1,6 @@
 -- macro: lake_curated_in(tbl, city := NULL, start_date := NULL, end_date := NULL)
--- The rows of curated table tbl ('markets', 'trades', 'candles_1m', 'candles_5m', 'market_events') for one city
+-- The rows of curated table tbl ('markets', 'trades', 'candles_1m', 'candles_5m', 'market_events',
+-- 'book_deltas', 'book_snapshots', 'quotes') for one city
 -- (or all) and an inclusive range of event climate dates (or all): the body of the *_in source
 -- macros. The glob names the city folder and only the months near the range, so DuckDB lists
 -- and reads that city's few partitions, never the whole lake; the exact month and date bounds

@@ -56,6 +56,9 @@ def test_demo_runs_to_the_end(demo_run: tuple[Lake, Result]) -> None:
         "kalshi_lake.connect(" in out and "demo finished in" in out and "validation passed" in out
     )
     assert lake.exists("kalshi.duckdb") and lake.exists(DEMO_MARKER)
+    # the last step writes the report and its path is the last line
+    assert out.strip().splitlines()[-1].startswith(f"report: {lake.path('report.html')} ")
+    assert lake.exists("report.html")
 
 
 def test_checks_are_silent_on_the_simulator_lake(demo_run: tuple[Lake, Result]) -> None:

@@ -1,13 +1,19 @@
-"""Fixtures of the live recorder's tests: frames to journal."""
+"""Fixtures of the live recorder's tests: frames to journal, and the one set-up of a ``follow``
+against the simulator on loopback (an API key pair, the simulator, the follower's settings)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
+import follow_support
 import pytest
+from follow_support import SimFollow
 
+from kalshi_lake.live.follow import FollowOptions
 from kalshi_lake.live.records import FrameRecord
+from kalshi_lake.testing.keys import write_key_pair
 
 #: 2026-12-06T12:00:00Z in microseconds.
 T0_US = 1_796_558_400_000_000
@@ -44,3 +50,29 @@ def make_frame(
 def frame() -> Callable[..., FrameRecord]:
     """:func:`make_frame`."""
     return make_frame
+
+
+@pytest.fixture(scope="session")
+def sim_follow() -> SimFollow:
+    """``with sim_follow(cfg, lake, key) as (sim, settings)``: see
+    :func:`follow_support.sim_follow`."""
+    return follow_support.sim_follow
+
+
+@pytest.fixture
+def key_files(tmp_path: Path) -> tuple[Path, str]:
+    """An API key pair in ``tmp_path``: the private key file and the public key's PEM."""
+    return write_key_pair(tmp_path)
+
+
+@pytest.fixture
+def fast_follow() -> FollowOptions:
+    """``follow`` options for a 25-second run: every pass and roll within seconds."""
+    return FollowOptions(
+        duration_s=25,
+        discover_every_s=2,
+        catch_up_every_s=8,
+        catch_up_after_gap_s=1,
+        roll_every_s=3,
+        heartbeat_every_s=1,
+    )

@@ -9,35 +9,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from follow_support import SimFollow
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
 from kalshi_lake.errors import ConfigError
 from kalshi_lake.live.follow import FollowOptions, choose_mode, run_follow
-from kalshi_lake.sim import SimConfig, SimServer, World
+from kalshi_lake.sim import SimConfig, World
 from kalshi_lake.sim.config import FIXTURE_SEED
-from kalshi_lake.testing.keys import write_key_pair
-
-FAST = FollowOptions(
-    duration_s=25,
-    discover_every_s=2,
-    catch_up_every_s=8,
-    catch_up_after_gap_s=1,
-    roll_every_s=3,
-    heartbeat_every_s=1,
-)
-
-
-@pytest.fixture
-def key_files(tmp_path: Path) -> tuple[Path, str]:
-    return write_key_pair(tmp_path)
-
-
-def _settings(lake: Path, sim: SimServer, key: Path | None) -> Settings:
-    flags: dict[str, object] = {"lake": str(lake), "api_url": sim.base_url, "progress": False}
-    if key is not None:
-        flags.update(api_key_id="key-1", private_key_path=str(key))
-    return Settings.load(env={}, **flags)
 
 
 def _frames(lake: Path) -> list[tuple[str, str, str | None]]:
@@ -53,17 +32,18 @@ def _frames(lake: Path) -> list[tuple[str, str, str | None]]:
 
 @pytest.mark.slow
 def test_follow_two_cities_records_every_trade_of_the_followed_markets(
-    tmp_path: Path, key_files: tuple[Path, str]
+    tmp_path: Path,
+    key_files: tuple[Path, str],
+    sim_follow: SimFollow,
+    fast_follow: FollowOptions,
 ) -> None:
     key, pub = key_files
     # the simulated clock starts at the real one and runs 6 simulated minutes a second
     cfg = SimConfig(seed=FIXTURE_SEED, speed=360, ws_public_key=pub)
     lake = tmp_path / "lake"
-    with SimServer(cfg).start() as sim:
+    with sim_follow(cfg, lake, key) as (sim, settings):
         t_start = sim.clock.now_us()
-        summary = run_follow(
-            _settings(lake, sim, key), [get_city("chicago"), get_city("nyc")], options=FAST
-        )
+        summary = run_follow(settings, [get_city("chicago"), get_city("nyc")], options=fast_follow)
         t_end = sim.clock.now_us()
     assert summary.mode.stream == "ws" and summary.mode.books == "ws"
     assert summary.connects == 1 and summary.frames_kept > 0
@@ -100,11 +80,12 @@ def test_follow_two_cities_records_every_trade_of_the_followed_markets(
     assert not list((lake / "_state/journal").glob("*.seg"))
 
 
-def test_without_a_key_follow_polls_rest_and_says_why(tmp_path: Path) -> None:
+def test_without_a_key_follow_polls_rest_and_says_why(
+    tmp_path: Path, sim_follow: SimFollow
+) -> None:
     cfg = SimConfig(seed=FIXTURE_SEED, speed=360)
     lake = tmp_path / "lake"
-    with SimServer(cfg).start() as sim:
-        settings = _settings(lake, sim, None)
+    with sim_follow(cfg, lake) as (_, settings):
         mode = choose_mode(settings, "auto")
         assert (mode.stream, mode.books) == ("rest", "rest")
         assert "no API key" in mode.why

@@ -10,19 +10,21 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_follow import FAST, _settings, key_files  # noqa: F401  (a fixture)
+from follow_support import SimFollow
 
 import kalshi_lake
 from kalshi_lake.cities import get_city
-from kalshi_lake.live.follow import run_follow
-from kalshi_lake.sim import SimConfig, SimServer
+from kalshi_lake.live.follow import FollowOptions, run_follow
+from kalshi_lake.sim import SimConfig
 from kalshi_lake.sim.config import FIXTURE_SEED
 
 
 @pytest.mark.slow
 def test_follow_curates_ws_and_rest_trades_once_each_with_first_seen(
     tmp_path: Path,
-    key_files: tuple[Path, str],  # noqa: F811
+    key_files: tuple[Path, str],
+    sim_follow: SimFollow,
+    fast_follow: FollowOptions,
 ) -> None:
     key, pub = key_files
     # the simulated day starts at 11:30 UTC: the day before's chicago markets are determined
@@ -32,10 +34,10 @@ def test_follow_curates_ws_and_rest_trades_once_each_with_first_seen(
     lake = tmp_path / "lake"
     # REST (listings, catch-up) only at the start: the market states after it are lifecycle's
     opts = dataclasses.replace(
-        FAST, transform_every_s=4, discover_every_s=600, catch_up_every_s=600
+        fast_follow, transform_every_s=4, discover_every_s=600, catch_up_every_s=600
     )
-    with SimServer(cfg).start() as sim:
-        summary = run_follow(_settings(lake, sim, key), [get_city("chicago")], options=opts)
+    with sim_follow(cfg, lake, key) as (_, settings):
+        summary = run_follow(settings, [get_city("chicago")], options=opts)
     assert summary.transforms >= 3  # the loop ran while following, and once at the stop
     con = kalshi_lake.connect(str(lake))
     files = [str(f) for f in sorted(lake.glob("raw/ws/city=chicago/date=*/*.parquet"))]

@@ -19,11 +19,11 @@ from typing import Any
 
 import duckdb
 import pytest
+from follow_support import SimFollow
 
 from kalshi_lake.cities import get_city
-from kalshi_lake.config import Settings
 from kalshi_lake.live.follow import FollowOptions, FollowSummary, run_follow
-from kalshi_lake.sim import SimConfig, SimServer, World
+from kalshi_lake.sim import SimConfig, World
 from kalshi_lake.sim.config import FIXTURE_SEED
 from kalshi_lake.testing.keys import write_key_pair
 from tests.live.fidelity import Row, read_ws, replay_books, rfc3339_us
@@ -47,7 +47,9 @@ class Recording:
 
 
 @pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
+def recording(
+    tmp_path_factory: pytest.TempPathFactory, sim_follow: SimFollow
+) -> Iterator[Recording]:
     tmp = tmp_path_factory.mktemp("fidelity")
     key, pub = write_key_pair(tmp)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -70,15 +72,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
         roll_every_s=5,
         heartbeat_every_s=2,
     )
-    with SimServer(cfg).start() as sim:
-        settings = Settings.load(
-            env={},
-            lake=str(lake),
-            api_url=sim.base_url,
-            progress=False,
-            api_key_id="key-1",
-            private_key_path=str(key),
-        )
+    with sim_follow(cfg, lake, key) as (sim, settings):
         start_us = sim.clock.now_us()
         summary = run_follow(settings, [get_city("chicago"), get_city("nyc")], options=options)
         end_us = sim.clock.now_us()

@@ -13,11 +13,11 @@ from typing import Any
 
 import duckdb
 import pytest
+from follow_support import SimFollow
 
 from kalshi_lake.cities import get_city
-from kalshi_lake.config import Settings
 from kalshi_lake.live.follow import FollowOptions, run_follow
-from kalshi_lake.sim import SimConfig, SimServer, World
+from kalshi_lake.sim import SimConfig, World
 from kalshi_lake.sim.config import FIXTURE_SEED
 from tests.live.fidelity import rfc3339_us
 
@@ -49,7 +49,7 @@ def _book(fp: dict[str, Any]) -> tuple[dict[int, int], dict[int, int]]:
 
 @pytest.mark.slow
 def test_rest_mode_records_the_simulators_trades_and_books_at_the_polling_resolution(
-    tmp_path: Path,
+    tmp_path: Path, sim_follow: SimFollow
 ) -> None:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     cfg = SimConfig(seed=FIXTURE_SEED, now=now, speed=SPEED)
@@ -62,8 +62,7 @@ def test_rest_mode_records_the_simulators_trades_and_books_at_the_polling_resolu
         roll_every_s=5,
         heartbeat_every_s=2,
     )
-    with SimServer(cfg).start() as sim:
-        settings = Settings.load(env={}, lake=str(lake), api_url=sim.base_url, progress=False)
+    with sim_follow(cfg, lake) as (sim, settings):
         # the simulated instant of a wall-clock time (the sim's clock runs on the monotonic one)
         wall0, sim0 = time.time_ns() // 1000, sim.clock.now_us()
         summary = run_follow(settings, [get_city("chicago"), get_city("nyc")], options=opts)

@@ -4,28 +4,31 @@ are current, a stopped one's are stale."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import pytest
+from follow_support import SimFollow
 
 from kalshi_lake.cities import get_city
-from kalshi_lake.config import Settings
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.live.follow import FollowOptions, run_follow
-from kalshi_lake.sim import SimConfig, SimServer
+from kalshi_lake.sim import SimConfig
 from kalshi_lake.sim.config import FIXTURE_SEED
 from kalshi_lake.sql import connect
 from kalshi_lake.sql.checks import run_checks
 from kalshi_lake.sql.live_status import live_status, stale_markets
-from kalshi_lake.testing.keys import write_key_pair
 
 
 @pytest.mark.slow
 def test_gaps_resyncs_and_disconnects_are_records_that_status_and_checks_read(
     tmp_path: Path,
+    key_files: tuple[Path, str],
+    sim_follow: SimFollow,
+    fast_follow: FollowOptions,
 ) -> None:
-    key, pub = write_key_pair(tmp_path)
+    key, pub = key_files
     start = dt.datetime.now(dt.UTC)
     # 6 simulated minutes a second: cuts 20 and 70 simulated minutes in (3 s and 12 s real)
     cuts = (start + dt.timedelta(minutes=20), start + dt.timedelta(minutes=70))
@@ -33,23 +36,8 @@ def test_gaps_resyncs_and_disconnects_are_records_that_status_and_checks_read(
         seed=FIXTURE_SEED, speed=360, ws_public_key=pub, ws_drop_rate=0.03, ws_disconnect_at=cuts
     )
     lake = tmp_path / "lake"
-    opts = FollowOptions(
-        duration_s=25,
-        discover_every_s=2,
-        catch_up_every_s=6,
-        catch_up_after_gap_s=1,
-        roll_every_s=3,
-        heartbeat_every_s=1,
-    )
-    with SimServer(cfg).start() as sim:
-        settings = Settings.load(
-            env={},
-            lake=str(lake),
-            api_url=sim.base_url,
-            progress=False,
-            api_key_id="key-1",
-            private_key_path=str(key),
-        )
+    opts = dataclasses.replace(fast_follow, catch_up_every_s=6)
+    with sim_follow(cfg, lake, key) as (_, settings):
         summary = run_follow(settings, [get_city("chicago")], families=["high"], options=opts)
     assert summary.disconnects == 2 and summary.gaps >= 1 and summary.resyncs >= 1
     now = dt.datetime.now(dt.UTC)
@@ -80,14 +68,15 @@ def test_gaps_resyncs_and_disconnects_are_records_that_status_and_checks_read(
 
 
 @pytest.mark.slow
-def test_rest_mode_markets_polled_are_current_and_a_stop_makes_them_stale(tmp_path: Path) -> None:
+def test_rest_mode_markets_polled_are_current_and_a_stop_makes_them_stale(
+    tmp_path: Path, sim_follow: SimFollow
+) -> None:
     # the simulated clock at real speed: the followed markets do not change during the run
     lake = tmp_path / "lake"
     opts = FollowOptions(
         duration_s=8, discover_every_s=60, catch_up_every_s=60, book_every_s=1, roll_every_s=60
     )
-    with SimServer(SimConfig(seed=FIXTURE_SEED, speed=1)).start() as sim:
-        settings = Settings.load(env={}, lake=str(lake), api_url=sim.base_url, progress=False)
+    with sim_follow(SimConfig(seed=FIXTURE_SEED, speed=1), lake) as (_, settings):
         summary = run_follow(settings, [get_city("nyc")], families=["high"], options=opts)
     assert summary.book_polls >= 3
     now = dt.datetime.now(dt.UTC)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -18,9 +18,9 @@ from kalshi_lake.api.auth import Signer
 from kalshi_lake.errors import AuthRefusedError
 from kalshi_lake.live.records import FrameRecord
 from kalshi_lake.live.session import Gap, WsSession
-from kalshi_lake.sim import SimConfig, SimServer, World
-from kalshi_lake.sim.clock import SimClock
+from kalshi_lake.sim import SimServer, World
 from kalshi_lake.sim.config import FIXTURE_NOW, FIXTURE_SEED
+from tests.sim.ws_support import ws_sim, ws_url
 
 START = FIXTURE_NOW
 DAY = dt.date(2026, 11, 21)
@@ -32,19 +32,9 @@ PUBLIC_PEM = (
 )
 
 
-@contextmanager
-def live_sim(**config: Any) -> Iterator[SimServer]:
+def live_sim(**config: Any) -> AbstractContextManager[SimServer]:
     """A simulator on a manual clock at ``START`` that verifies our key's signatures."""
-    cfg = SimConfig(seed=FIXTURE_SEED, now=START, ws_public_key=PUBLIC_PEM, **config)
-    server = SimServer(cfg, clock=SimClock.manual(START)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def url(sim: SimServer) -> str:
-    return f"ws://{sim.host}:{sim.port}/trade-api/ws/v2"
+    return ws_sim(START, ws_public_key=PUBLIC_PEM, **config)
 
 
 def ladder(city: str = "chicago", day: dt.date = DAY) -> list[str]:
@@ -73,7 +63,7 @@ class Recorder:
         self.records: list[FrameRecord] = []
         self.gaps: list[Gap] = []
         self.session = WsSession(
-            url(sim),
+            ws_url(sim),
             signer if signer is not None else Signer("key-1", KEY),
             run_id="run1",
             journal=self.records.append,

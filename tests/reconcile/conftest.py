@@ -3,14 +3,20 @@ and a fresh copy of it with the simulator's own daily reports stored, per test."
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from reports_fixture import publish_day
+from reports_fixture import (
+    CITY,
+    EVENTS_END,
+    EVENTS_START,
+    FETCHED_AT,
+    REPORT_DAYS,
+    ReconLake,
+    publish_day,
+)
 
 from kalshi_lake.backfill import run_backfill
 from kalshi_lake.cities import get_city
@@ -18,13 +24,6 @@ from kalshi_lake.config import Settings
 from kalshi_lake.sim import SimConfig, SimServer, World
 from kalshi_lake.sim.config import FIXTURE_NOW, FIXTURE_SEED
 from kalshi_lake.transform import run_transform
-
-CITY = "chicago"
-#: Event dates backfilled (highs and lows). A New York report day d holds trades of the events
-#: of d and d + 1, so report days EVENTS_START..EVENTS_END - 1 are fully inside the lake.
-EVENTS_START, EVENTS_END = dt.date(2026, 11, 2), dt.date(2026, 11, 5)
-REPORT_DAYS = [EVENTS_START + dt.timedelta(days=k) for k in range(3)]  # 11-02 .. 11-04
-FETCHED_AT = dt.datetime(2026, 11, 21, 16, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="session")
@@ -55,14 +54,6 @@ def base_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     finally:
         server.stop()
     yield lake
-
-
-@dataclass
-class ReconLake:
-    """A copy of the simulator lake with its own reports stored for REPORT_DAYS."""
-
-    path: Path
-    world: World
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ prices in cents, ``create_ts`` in New York time with the offset and whole second
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,35 @@ from kalshi_lake.sim import World
 from kalshi_lake.testing.daily_reports import write_report_file
 
 __all__ = [
+    "CITY",
+    "EVENTS_END",
+    "EVENTS_START",
+    "FETCHED_AT",
     "NY",
+    "REPORT_DAYS",
+    "ReconLake",
     "as_integers",
     "publish_day",
     "remove_one_trade",
     "report_rows",
     "write_report_file",
 ]
+
+CITY = "chicago"
+#: Event dates backfilled (highs and lows). A New York report day d holds trades of the events
+#: of d and d + 1, so report days EVENTS_START..EVENTS_END - 1 are fully inside the lake.
+EVENTS_START, EVENTS_END = dt.date(2026, 11, 2), dt.date(2026, 11, 5)
+REPORT_DAYS = [EVENTS_START + dt.timedelta(days=k) for k in range(3)]  # 11-02 .. 11-04
+FETCHED_AT = dt.datetime(2026, 11, 21, 16, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class ReconLake:
+    """A copy of the simulator lake with its own reports stored for REPORT_DAYS."""
+
+    path: Path
+    world: World
+
 
 NY = ZoneInfo("America/New_York")
 US = 1_000_000

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import CITY, FETCHED_AT, REPORT_DAYS
-from reports_fixture import publish_day, remove_one_trade
+from reports_fixture import CITY, FETCHED_AT, REPORT_DAYS, publish_day, remove_one_trade
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.cli import cli

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from conftest import CITY, FETCHED_AT, REPORT_DAYS, ReconLake
 from reports_fixture import (
+    CITY,
+    FETCHED_AT,
+    REPORT_DAYS,
+    ReconLake,
     as_integers,
     publish_day,
     remove_one_trade,

@@ -6,6 +6,7 @@ fails here until it gets sensible arguments in :data:`TABLE_MACROS` or :data:`SC
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -17,8 +18,9 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from sql_bookfactory import write_book_tables
 from sql_lakefactory import NOW, LakeData
-from sql_livefactory import clean_live
+from sql_livefactory import BOOK_MARKET, clean_live
 
 import kalshi_lake
 from kalshi_lake.lake.storage import Lake
@@ -54,6 +56,12 @@ TABLE_MACROS = {
     "reconciliation_trades_in": "reconciliation_trades_in('chicago')",
     "reconciliation_in": "reconciliation_in('chicago')",
     "reconciliation_summary_in": "reconciliation_summary_in('chicago')",
+    "book_deltas_in": "book_deltas_in('chicago')",
+    "book_snapshots_in": "book_snapshots_in('chicago', DATE '2026-11-21', DATE '2026-11-21')",
+    "quotes_in": "quotes_in('chicago')",
+    "book_at": "book_at('2026-11-21 15:00:00+00')",
+    "book_at_for": "book_at_for('chicago', DATE '2026-11-21', DATE '2026-11-21', "
+    "'2026-11-21 15:00:00+00')",
 }
 #: A query of every scalar macro.
 SCALAR_MACROS = {
@@ -108,6 +116,7 @@ def con(clean_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> duckdb.Du
     markets, trades = reports_of_lake(lake, "chicago", day)
     write_report_file(root, "chicago", day, "market_data", markets, fetched_at=NOW)
     write_report_file(root, "chicago", day, "trade_data", trades[1:], fetched_at=NOW)
+    write_book_tables(Lake(str(root)), BOOK_MARKET, NOW - dt.timedelta(hours=2))
     return kalshi_lake.connect(str(root))
 
 
