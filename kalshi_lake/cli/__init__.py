@@ -17,7 +17,7 @@ import click
 
 from kalshi_lake import log
 from kalshi_lake.allocators import tune_allocators
-from kalshi_lake.cli import fetch, live, offline, query, report, transform
+from kalshi_lake.cli import fetch, live, offline, query, reconcile, report, transform
 from kalshi_lake.cli.options import LAKE_HELP
 from kalshi_lake.cli.signals import install_stop_signals
 from kalshi_lake.errors import KalshiLakeError
@@ -64,6 +64,7 @@ for _command in (
     query.views,
     query.validate,
     query.status,
+    reconcile.reconcile,
     report.report,
     offline.cities,
     offline.sim,

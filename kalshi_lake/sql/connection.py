@@ -96,6 +96,11 @@ LIVE_ONLY = frozenset(
     }
 )
 
+#: Sources an ordinary lake may never have: never named as empty (``kalshi-lake reconcile``).
+OPTIONAL = frozenset({"report_rows_in", "reconciliation_in", "reconciliation_trades_in"})
+
+_RECONCILE_HINT = "run `kalshi-lake reconcile --city NAME`"
+
 #: Every macro that reads files, keyed by name. Their .sql files live in queries/views.
 SOURCES: dict[str, Source] = {
     **{
@@ -157,6 +162,76 @@ SOURCES: dict[str, Source] = {
         ),
         _FOLLOW_HINT,
         _has_heartbeats,
+    ),
+    "report_rows_in": Source(
+        "report_rows_in",
+        "raw/daily_reports",
+        (
+            ("kind", "VARCHAR"),
+            ("report_date", "DATE"),
+            ("source_key", "VARCHAR"),
+            ("etag", "VARCHAR"),
+            ("fetched_at", "TIMESTAMPTZ"),
+            ("row_no", "BIGINT"),
+            ("ticker_name", "VARCHAR"),
+            ("report_ticker", "VARCHAR"),
+            ("family", "VARCHAR"),
+            ("body", "VARCHAR"),
+            ("city", "VARCHAR"),
+            ("date", "DATE"),
+        ),
+        _RECONCILE_HINT,
+    ),
+    # Not file readers themselves, but everything they read of the lake (trades, candles) only
+    # matters once a report is stored: without one they stay empty typed stubs, so `validate`
+    # and the report never bind the lake's trades for them.
+    "reconciliation_in": Source(
+        "reconciliation_in",
+        "raw/daily_reports",
+        (
+            ("city", "VARCHAR"),
+            ("family", "VARCHAR"),
+            ("report_date", "DATE"),
+            ("month", "VARCHAR"),
+            ("market_ticker", "VARCHAR"),
+            ("event_ticker", "VARCHAR"),
+            ("status", "VARCHAR"),
+            ("flag", "VARCHAR"),
+            ("differences", "VARCHAR[]"),
+            ("report_trades", "BIGINT"),
+            ("lake_trades", "BIGINT"),
+            ("report_contracts", "DECIMAL(18, 2)"),
+            ("lake_contracts", "DECIMAL(18, 2)"),
+            ("report_daily_volume", "DECIMAL(18, 2)"),
+            ("report_high", "DECIMAL(10, 6)"),
+            ("lake_high", "DECIMAL(10, 6)"),
+            ("report_low", "DECIMAL(10, 6)"),
+            ("lake_low", "DECIMAL(10, 6)"),
+            ("report_open_interest", "DECIMAL(18, 2)"),
+            ("lake_open_interest", "DECIMAL(18, 2)"),
+            ("trades_missing", "BIGINT"),
+            ("trades_extra", "BIGINT"),
+        ),
+        _RECONCILE_HINT,
+    ),
+    "reconciliation_trades_in": Source(
+        "reconciliation_trades_in",
+        "raw/daily_reports",
+        (
+            ("city", "VARCHAR"),
+            ("family", "VARCHAR"),
+            ("report_date", "DATE"),
+            ("market_ticker", "VARCHAR"),
+            ("event_ticker", "VARCHAR"),
+            ("traded_second", "TIMESTAMPTZ"),
+            ("price", "DECIMAL(10, 6)"),
+            ("contracts", "DECIMAL(18, 2)"),
+            ("report_trades", "BIGINT"),
+            ("lake_trades", "BIGINT"),
+            ("missing", "BIGINT"),
+            ("extra", "BIGINT"),
+        ),
+        _RECONCILE_HINT,
     ),
 }
 
@@ -313,7 +388,7 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
             if name.removesuffix("_in") in indexed:
                 sql = sql.replace("lake_curated_in(", "lake_indexed_in(")
             con.execute(sql)
-        elif followed or name not in LIVE_ONLY:
+        elif name not in OPTIONAL and (followed or name not in LIVE_ONLY):
             empty.setdefault(source.hint, []).append(f"{source.probe}/")
     return [
         f"no files yet under {', '.join(folders)}, so their views are empty ({hint})"

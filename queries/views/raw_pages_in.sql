@@ -4,8 +4,9 @@
 -- partition date is the event's climate date for event- and market-scoped requests and the UTC
 -- fetch date for listings. Raw partitions are daily, so naming the endpoint, city and date
 -- range in the glob is what keeps DuckDB from listing the whole raw layer.
--- All endpoints means every folder but raw/ws (WebSocket frames, another schema): the glob
--- '[!w]*' skips it, so no REST endpoint folder may start with a 'w' (a test pins it).
+-- All endpoints means every folder but raw/ws (WebSocket frames) and raw/daily_reports (Kalshi's
+-- daily reports), each its own schema: the glob '[!dw]*' skips them, so no REST endpoint folder
+-- may start with a 'd' or a 'w' (tests pin it).
 -- Invariant: city and date come from the path (Hive keys typed VARCHAR and DATE), never from
 -- the file; endpoint equals the folder the page was written under.
 CREATE OR REPLACE MACRO raw_pages_in(
@@ -13,7 +14,7 @@ CREATE OR REPLACE MACRO raw_pages_in(
 ) AS TABLE
 SELECT *
 FROM read_parquet(
-    lake_root() || '/raw/' || coalesce(endpoint, '[!w]*') || '/city=' || coalesce(city, '*') || '/date='
+    lake_root() || '/raw/' || coalesce(endpoint, '[!dw]*') || '/city=' || coalesce(city, '*') || '/date='
         || lake_range_glob(
             strftime(CAST(start_date AS DATE), '%Y-%m-%d'),
             strftime(CAST(end_date AS DATE), '%Y-%m-%d')

@@ -24,7 +24,7 @@ from kalshi_lake.cli import cli
 from kalshi_lake.errors import ConfigError
 from kalshi_lake.lake.raw import RAW_SCHEMA
 from kalshi_lake.lake.storage import Lake, unique_name
-from kalshi_lake.sql.connection import LIVE_ONLY, SOURCES
+from kalshi_lake.sql.connection import LIVE_ONLY, OPTIONAL, SOURCES
 
 VIEWS = (
     "markets",
@@ -119,8 +119,9 @@ def test_empty_lake_gives_empty_typed_views_and_a_note(
     notes = [r.getMessage() for r in caplog.records]
     assert len(notes) == 1  # one line for the whole lake, not one per table
     # every source is named, except those only `follow` fills (this lake was never followed)
+    # and those only `reconcile` fills (never named)
     for name, source in SOURCES.items():
-        assert (f"{source.probe}/" in notes[0]) == (name not in LIVE_ONLY), name
+        assert (f"{source.probe}/" in notes[0]) == (name not in LIVE_ONLY | OPTIONAL), name
     assert "kalshi-lake transform" in notes[0] and "kalshi-lake backfill" in notes[0]
 
 

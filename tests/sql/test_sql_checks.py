@@ -277,10 +277,13 @@ BOOK_CHECKS = {
     "book_replay_mismatch",
 }
 
+#: Checks against Kalshi's daily reports, tested on a simulator lake (tests/reconcile).
+RECONCILE_CHECKS = {"reconcile_trade_missing_from_lake", "reconcile_market_day_differs"}
+
 
 def test_every_check_has_a_defect_test_and_a_level() -> None:
     names = {c.name for c in sqlfiles.load("checks")}
-    assert names == set(DEFECTS) | LIVE_CHECKS | BOOK_CHECKS
+    assert names == set(DEFECTS) | LIVE_CHECKS | BOOK_CHECKS | RECONCILE_CHECKS
     for c in sqlfiles.load("checks"):
         assert c.level in ("error", "warn"), c.path
         assert c.description, c.path
@@ -290,7 +293,9 @@ def test_every_check_has_a_defect_test_and_a_level() -> None:
 def test_clean_lake_passes_every_check(clean_lake: Lake) -> None:
     results = run_checks(clean_lake, as_of=NOW)
     assert {r.name: (r.status, r.error) for r in results if not r.passed} == {}
-    assert len(results) == len(DEFECTS) + len(LIVE_CHECKS) + len(BOOK_CHECKS)
+    assert len(results) == len(DEFECTS) + len(LIVE_CHECKS) + len(BOOK_CHECKS) + len(
+        RECONCILE_CHECKS
+    )
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ import kalshi_lake
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql import sqlfiles
 from kalshi_lake.testing.books import Market, Snapshot, write_books
+from kalshi_lake.testing.daily_reports import reports_of_lake, write_report_file
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -49,6 +50,15 @@ TABLE_MACROS = {
     "fetched_days_in": "fetched_days_in('phoenix', DATE '2026-03-01', DATE '2026-11-30')",
     "ws_frames_in": "ws_frames_in('_connection', DATE '2026-11-21', DATE '2026-11-21')",
     "live_heartbeats_in": "live_heartbeats_in()",
+    "report_files_in": "report_files_in('chicago')",
+    "report_rows_in": "report_rows_in('chicago')",
+    "report_latest_in": "report_latest_in('chicago', kind := 'trade_data')",
+    "report_market_days_in": "report_market_days_in('chicago')",
+    "report_trades_in": "report_trades_in('chicago')",
+    "reconciliation_scope_in": "reconciliation_scope_in('chicago')",
+    "reconciliation_trades_in": "reconciliation_trades_in('chicago')",
+    "reconciliation_in": "reconciliation_in('chicago')",
+    "reconciliation_summary_in": "reconciliation_summary_in('chicago')",
     "book_deltas_in": "book_deltas_in('chicago')",
     "book_snapshots_in": "book_snapshots_in('chicago', DATE '2026-11-21', DATE '2026-11-21')",
     "quotes_in": "quotes_in('chicago')",
@@ -69,6 +79,9 @@ SCALAR_MACROS = {
     "lake_curated_glob": "SELECT lake_curated_glob('trades', 'nyc', NULL, NULL) AS glob",
     "lake_curated_columns": "SELECT map_keys(lake_curated_columns('trades')) AS names",
     "fill_cost_avg_price": "SELECT fill_cost_avg_price(1.5, 3) AS avg_price",
+    "report_number": """SELECT report_number('{"v": "12.5"}', 'v') AS n""",
+    "report_cents": """SELECT report_cents('{"p": 56}', 'p') AS price""",
+    "report_ts": "SELECT report_ts('2026-11-20 10:00:00-05:00') AS ts",
 }
 #: Columns that are ages: seconds as DOUBLE, never a DuckDB INTERVAL.
 AGES = ("quote_age", "last_trade_age")
@@ -104,6 +117,16 @@ def con(clean_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> duckdb.Du
     root = tmp_path_factory.mktemp("clients") / "lake"
     shutil.copytree(clean_lake.root, root)
     clean_live(NOW).write(Lake(str(root)))
+    # a daily report of one day, missing one of the lake's trades (reconciliation_trades_in)
+    lake = Lake(str(root))
+    with kalshi_lake.connect(lake) as c:
+        [(day,)] = c.sql(
+            "SELECT min(CAST(timezone('America/New_York', traded_at) AS DATE)) "
+            "FROM trades_in('chicago')"
+        ).fetchall()
+    markets, trades = reports_of_lake(lake, "chicago", day)
+    write_report_file(root, "chicago", day, "market_data", markets, fetched_at=NOW)
+    write_report_file(root, "chicago", day, "trade_data", trades[1:], fetched_at=NOW)
     write_book_tables(Lake(str(root)), BOOK_MARKET, NOW - dt.timedelta(hours=2))
     # and a book for a listed market, so the decision instants find one (fill_cost_decisions_for)
     listed = Market("KXHIGHCHI-26NOV21-B44.5", "KXHIGHCHI-26NOV21", "chicago", "high", NOW.date())
