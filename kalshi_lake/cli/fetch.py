@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING
 import click
 
 from kalshi_lake.cli.options import (
-    CITIES_HELP,
+    api_url_option,
     check_range,
     cities_of,
+    cities_option,
+    concurrency_option,
+    family_option,
     lake_option,
     parse_date,
     writing_settings,
@@ -24,21 +27,15 @@ if TYPE_CHECKING:
 
 @click.command()
 @lake_option
-@click.option("--city", "city", multiple=True, required=True, help=CITIES_HELP)
-@click.option(
-    "--family",
-    "family",
-    metavar="high,low",
-    default=None,
-    help="Comma-separated market families to fetch (high, low). [every family of each city]",
-)
+@cities_option
+@family_option("fetch")
 @click.option(
     "--start", callback=parse_date, help="First event date, YYYY-MM-DD [city's first event]."
 )
 @click.option("--end", callback=parse_date, help="Last event date, YYYY-MM-DD [today, UTC].")
-@click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
+@api_url_option
 @click.option("--rate", type=float, help="Requests per second. [env KALSHI_RATE; 10, or 20 signed]")
-@click.option("--concurrency", type=int, help="Requests in flight. [env KALSHI_CONCURRENCY]")
+@concurrency_option
 @click.option("--refresh", is_flag=True, help="Fetch everything again, ignoring saved progress.")
 @click.option(
     "--candle-window",
@@ -177,9 +174,9 @@ def _transform_after_fetch(settings: Settings, cities: list[City]) -> None:
 @click.command()
 @lake_option
 @click.option("--city", default=None, help="Only this city (name or alias). [all]")
-@click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
+@api_url_option
 @click.option("--rate", type=float, help="Requests per second. [env KALSHI_RATE; 10, or 20 signed]")
-@click.option("--concurrency", type=int, help="Requests in flight. [env KALSHI_CONCURRENCY]")
+@concurrency_option
 @click.pass_context
 def repair(
     ctx: click.Context,

@@ -7,8 +7,10 @@ from typing import Any
 import click
 
 from kalshi_lake.cli.options import (
-    CITIES_HELP,
+    api_url_option,
     cities_of,
+    cities_option,
+    family_option,
     lake_option,
     parse_duration,
     writing_settings,
@@ -17,14 +19,8 @@ from kalshi_lake.cli.options import (
 
 @click.command()
 @lake_option
-@click.option("--city", "city", multiple=True, required=True, help=CITIES_HELP)
-@click.option(
-    "--family",
-    "family",
-    metavar="high,low",
-    default=None,
-    help="Comma-separated market families to follow (high, low). [every family of each city]",
-)
+@cities_option
+@family_option("follow")
 @click.option(
     "--orderbook",
     type=click.Choice(["auto", "ws", "rest", "off"]),
@@ -35,7 +31,7 @@ from kalshi_lake.cli.options import (
 )
 @click.option("--for", "duration", metavar="DURATION", callback=parse_duration, help="Stop after "
               "this long (90s, 10m, 2h, 1d). [until Ctrl-C or SIGTERM]")  # fmt: skip
-@click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
+@api_url_option
 @click.option("--rate", type=float, help="REST requests per second. [env KALSHI_RATE]")
 @click.option(
     "--journal",

@@ -140,3 +140,25 @@ def parse_duration(_ctx: click.Context, _param: click.Parameter, value: str | No
     if not seconds > 0 or seconds == float("inf"):
         raise click.BadParameter(f"{value!r} is not a positive duration")
     return seconds
+
+
+#: ``--city`` of a command that needs at least one city.
+cities_option = click.option("--city", "city", multiple=True, required=True, help=CITIES_HELP)
+
+
+def family_option(verb: str) -> Any:
+    """``--family high,low``: the market families to ``verb`` (None: every family)."""
+    return click.option(
+        "--family",
+        "family",
+        metavar="high,low",
+        default=None,
+        help=f"Comma-separated market families to {verb} (high, low). [every family of each city]",
+    )
+
+
+#: The options of a command that fetches from the API.
+api_url_option = click.option("--api-url", metavar="URL", help="API base URL. [env KALSHI_API_URL]")
+concurrency_option = click.option(
+    "--concurrency", type=int, help="Requests in flight. [env KALSHI_CONCURRENCY]"
+)

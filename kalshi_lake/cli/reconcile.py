@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import click
 
 from kalshi_lake.cli.options import (
-    CITIES_HELP,
     check_range,
     cities_of,
+    cities_option,
+    family_option,
     lake_option,
     parse_date,
     writing_settings,
@@ -30,14 +31,8 @@ def last_report_day(now: dt.datetime | None = None) -> dt.date:
 
 @click.command()
 @lake_option
-@click.option("--city", "city", multiple=True, required=True, help=CITIES_HELP)
-@click.option(
-    "--family",
-    "family",
-    default=None,
-    metavar="high,low",
-    help="Comma-separated market families to reconcile (high, low). [every family]",
-)
+@cities_option
+@family_option("reconcile")
 @click.option("--start", callback=parse_date, help="First New York report day YYYY-MM-DD. [--end]")
 @click.option(
     "--end", callback=parse_date, help="Last New York report day YYYY-MM-DD. [yesterday, New York]"

@@ -239,22 +239,21 @@ def _ws(rows: BookRows, part_of: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
         on=["conn_id", "frame_no"],
         how="inner",
     )
-    side, price = _scale("leg", "price_u", "uyp")
-    lv = lv.with_columns(side, price).select(
-        "part",
-        "market_ticker",
-        "date",
-        "recv_us",
-        "source",
-        "conn_id",
-        "frame_no",
-        "sid",
-        "seq",
-        "side",
-        "price_u",
-        "size_c",
-    )
+    lv = _levels_on_yes_scale(lv)
     return f, lv
+
+
+#: The columns of a level row (a snapshot's or a poll's), in the order the tables are built.
+_LEVEL_COLUMNS = (
+    "part", "market_ticker", "date", "recv_us", "source", "conn_id", "frame_no", "sid", "seq",
+    "side", "price_u", "size_c",
+)  # fmt: skip
+
+
+def _levels_on_yes_scale(lv: pl.DataFrame) -> pl.DataFrame:
+    """Levels with their ``side`` and ``price_u`` on the YES scale (see :func:`_scale`)."""
+    side, price = _scale("leg", "price_u", "uyp")
+    return lv.with_columns(side, price).select(_LEVEL_COLUMNS)
 
 
 def _polls(rows: BookRows, part_of: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -285,21 +284,7 @@ def _polls(rows: BookRows, part_of: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
     lv = rows.poll_levels.join(entries, on=["fid", "row", "idx"], how="inner").with_columns(
         uyp=pl.lit(False)
     )
-    side, price = _scale("leg", "price_u", "uyp")
-    lv = lv.with_columns(side, price).select(
-        "part",
-        "market_ticker",
-        "date",
-        "recv_us",
-        "source",
-        "conn_id",
-        "frame_no",
-        "sid",
-        "seq",
-        "side",
-        "price_u",
-        "size_c",
-    )
+    lv = _levels_on_yes_scale(lv)
     return entries.drop("fid", "row", "idx"), lv
 
 

@@ -35,19 +35,8 @@ SELECT
     q.result = 'yes' AS is_winner,
     q.result,
     q.month,
-    b.book_yes_bid,
-    b.yes_bid_size,
-    b.book_yes_ask,
-    b.yes_ask_size,
-    b.book_as_of,
-    b.book_source,
-    b.fill_quantity,
-    b.buy_yes_filled,
-    b.buy_yes_cost,
-    b.buy_yes_avg_price,
-    b.buy_no_filled,
-    b.buy_no_cost,
-    b.buy_no_avg_price
+    -- the book's columns (fill_cost_decisions_for), NULL where no book is known
+    b.* EXCLUDE (market_ticker, city, date, decision_label, decision_at)
 FROM market_quotes_for(city, start_date, end_date, instants := instants) AS q
 LEFT JOIN fill_cost_decisions_for(
     city, start_date, end_date, instants := instants, quantity := fill_quantity
