@@ -1,14 +1,21 @@
 """The one set-up of a ``follow`` against the simulator on loopback, for the live tests (the
-``sim_follow`` fixture of conftest.py; the type here annotates it)."""
+``sim_follow`` fixture of conftest.py; the type here annotates it), and the one faulty
+recording the fidelity tests replay (:func:`record_with_faults`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
+from kalshi_lake.live.follow import FollowOptions, FollowSummary, run_follow
 from kalshi_lake.sim import SimConfig, SimServer
+from kalshi_lake.sim.config import FIXTURE_SEED
+from kalshi_lake.testing.keys import write_key_pair
 
 #: ``with sim_follow(cfg, lake, key) as (sim, settings)``: see :func:`sim_follow`.
 SimFollow = Callable[..., AbstractContextManager[tuple[SimServer, Settings]]]
@@ -26,3 +33,52 @@ def sim_follow(
         if key is not None:
             flags.update(api_key_id="key-1", private_key_path=str(key))
         yield sim, Settings.load(env={}, **flags)
+
+
+@dataclass(frozen=True)
+class FaultyRecording:
+    """What :func:`record_with_faults` leaves: the lake, the run's summary, the simulated
+    instants the run started and ended at, and the simulator's WebSocket session counts."""
+
+    lake: Path
+    summary: FollowSummary
+    start_us: int
+    end_us: int
+    sim_counts: dict[str, int]
+
+
+#: The faulty recording's simulated seconds per real second and its run time (real seconds).
+FAULTY_SPEED = 360
+FAULTY_RUN_S = 40.0
+
+
+def record_with_faults(tmp: Path) -> FaultyRecording:
+    """``follow`` chicago and nyc over the WebSocket into ``tmp/lake`` for FAULTY_RUN_S at
+    FAULTY_SPEED (hours of a simulated day), with a frame in a hundred lost and two scheduled
+    disconnects: the recording the fidelity tests replay."""
+    key, pub = write_key_pair(tmp)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    cuts = (now + dt.timedelta(minutes=60), now + dt.timedelta(minutes=150))
+    cfg = SimConfig(
+        seed=FIXTURE_SEED,
+        now=now,
+        speed=FAULTY_SPEED,
+        ws_public_key=pub,
+        ws_drop_rate=0.01,
+        ws_disconnect_at=cuts,
+    )
+    lake = tmp / "lake"
+    options = FollowOptions(
+        duration_s=FAULTY_RUN_S,
+        discover_every_s=3,
+        catch_up_every_s=5,
+        catch_up_after_gap_s=1,
+        roll_every_s=5,
+        heartbeat_every_s=2,
+    )
+    with sim_follow(cfg, lake, key) as (sim, settings):
+        start_us = sim.clock.now_us()
+        summary = run_follow(settings, [get_city("chicago"), get_city("nyc")], options=options)
+        end_us = sim.clock.now_us()
+        counts = sim.ws.session_counts()
+    return FaultyRecording(lake, summary, start_us, end_us, counts)

@@ -25,21 +25,16 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from follow_support import record_with_faults
 
 import kalshi_lake
-from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
-from kalshi_lake.live.follow import FollowOptions, run_follow
-from kalshi_lake.sim import SimConfig, SimServer, World
+from kalshi_lake.sim import World
 from kalshi_lake.sim.config import FIXTURE_SEED
-from kalshi_lake.testing.keys import write_key_pair
 from kalshi_lake.transform import run_transform
 from tests.live.fidelity import Row, frame_time_us, read_ws, replay_books
 
 pytestmark = pytest.mark.slow
-
-SPEED = 360
-RUN_S = 40.0
 
 
 @dataclass
@@ -51,40 +46,9 @@ class Recording:
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
-    tmp = tmp_path_factory.mktemp("bookfid")
-    key, pub = write_key_pair(tmp)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    cuts = (now + dt.timedelta(minutes=60), now + dt.timedelta(minutes=150))
-    cfg = SimConfig(
-        seed=FIXTURE_SEED,
-        now=now,
-        speed=SPEED,
-        ws_public_key=pub,
-        ws_drop_rate=0.01,
-        ws_disconnect_at=cuts,
-    )
-    lake = tmp / "lake"
-    options = FollowOptions(
-        duration_s=RUN_S,
-        discover_every_s=3,
-        catch_up_every_s=5,
-        catch_up_after_gap_s=1,
-        roll_every_s=5,
-        heartbeat_every_s=2,
-    )
-    with SimServer(cfg).start() as sim:
-        settings = Settings.load(
-            env={},
-            lake=str(lake),
-            api_url=sim.base_url,
-            progress=False,
-            api_key_id="key-1",
-            private_key_path=str(key),
-        )
-        run_follow(settings, [get_city("chicago"), get_city("nyc")], options=options)
-        end_us = sim.clock.now_us()
-    run_transform(Settings.load(env={}, lake=str(lake), progress=False))
-    yield Recording(lake, read_ws(lake), end_us)
+    r = record_with_faults(tmp_path_factory.mktemp("bookfid"))
+    run_transform(Settings.load(env={}, lake=str(r.lake), progress=False))
+    yield Recording(r.lake, read_ws(r.lake), r.end_us)
 
 
 def _ts(us: int) -> str:

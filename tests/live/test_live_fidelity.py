@@ -19,20 +19,15 @@ from typing import Any
 
 import duckdb
 import pytest
-from follow_support import SimFollow
+from follow_support import record_with_faults
 
-from kalshi_lake.cities import get_city
-from kalshi_lake.live.follow import FollowOptions, FollowSummary, run_follow
-from kalshi_lake.sim import SimConfig, World
+from kalshi_lake.live.follow import FollowSummary
+from kalshi_lake.sim import World
 from kalshi_lake.sim.config import FIXTURE_SEED
-from kalshi_lake.testing.keys import write_key_pair
 from tests.live.fidelity import Row, read_ws, replay_books, rfc3339_us
 
 pytestmark = pytest.mark.slow
 
-#: Simulated seconds per real second: the run covers about four simulated hours.
-SPEED = 360
-RUN_S = 40.0
 MIN_US = 60_000_000
 
 
@@ -47,37 +42,9 @@ class Recording:
 
 
 @pytest.fixture(scope="module")
-def recording(
-    tmp_path_factory: pytest.TempPathFactory, sim_follow: SimFollow
-) -> Iterator[Recording]:
-    tmp = tmp_path_factory.mktemp("fidelity")
-    key, pub = write_key_pair(tmp)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    # two scheduled cuts (simulated instants), a frame in a hundred lost
-    cuts = (now + dt.timedelta(minutes=60), now + dt.timedelta(minutes=150))
-    cfg = SimConfig(
-        seed=FIXTURE_SEED,
-        now=now,
-        speed=SPEED,
-        ws_public_key=pub,
-        ws_drop_rate=0.01,
-        ws_disconnect_at=cuts,
-    )
-    lake = tmp / "lake"
-    options = FollowOptions(
-        duration_s=RUN_S,
-        discover_every_s=3,
-        catch_up_every_s=5,
-        catch_up_after_gap_s=1,
-        roll_every_s=5,
-        heartbeat_every_s=2,
-    )
-    with sim_follow(cfg, lake, key) as (sim, settings):
-        start_us = sim.clock.now_us()
-        summary = run_follow(settings, [get_city("chicago"), get_city("nyc")], options=options)
-        end_us = sim.clock.now_us()
-        counts = sim.ws.session_counts()
-    yield Recording(lake, summary, read_ws(lake), start_us, end_us, counts)
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
+    r = record_with_faults(tmp_path_factory.mktemp("fidelity"))
+    yield Recording(r.lake, r.summary, read_ws(r.lake), r.start_us, r.end_us, r.sim_counts)
 
 
 def _msg(r: Row) -> dict[str, Any]:
