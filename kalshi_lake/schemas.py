@@ -180,6 +180,10 @@ TABLES: dict[str, pa.Schema] = {
     "quotes": QUOTES,
 }
 
+#: The curated tables only ``follow``'s recordings fill (WebSocket frames, REST order book
+#: polls): a lake that was only backfilled has none of their files.
+LIVE_TABLES = frozenset({"market_events", "book_deltas", "book_snapshots", "quotes"})
+
 #: The sort key of each table (rows are written in this order).
 SORT_KEYS: dict[str, tuple[str, ...]] = {
     "markets": ("market_ticker",),

@@ -32,7 +32,7 @@ from kalshi_lake.sql.connection import connect
 from kalshi_lake.sql.live_status import live_status
 from kalshi_lake.sql.sqlfiles import sql_literal
 
-#: The view the reconciliation section reads, when the lake's queries define it.
+#: The view the reconciliation section reads (queries/views, filled by `kalshi-lake reconcile`).
 RECONCILIATION_VIEW = "reconciliation_summary"
 RECONCILIATION_COLUMNS = (
     "city",
@@ -57,7 +57,7 @@ class ReportData:
     tiers: dict[tuple[str, str], dict[str, int]]
     runs: dict[str, dict[str, Any]]
     checks: list[CheckResult] | None
-    reconciliation: list[dict[str, Any]] | None
+    reconciliation: list[dict[str, Any]]
     live: list[dict[str, Any]]
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -136,13 +136,8 @@ def city_rows(cells: Sequence[Cell]) -> list[dict[str, Any]]:
 
 def _reconciliation(
     con: duckdb.DuckDBPyConnection, cities: Sequence[str] | None
-) -> list[dict[str, Any]] | None:
-    """The ``reconciliation_summary`` rows, or None when the lake's queries have no such view."""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [RECONCILIATION_VIEW]
-    ).fetchall()[0][0]
-    if not exists:
-        return None
+) -> list[dict[str, Any]]:
+    """The ``reconciliation_summary`` rows (none on a lake never reconciled)."""
     rel = con.sql(f"SELECT * FROM {RECONCILIATION_VIEW}")
     if cities:
         rel = rel.filter(f"city IN ({', '.join(sql_literal(c) for c in cities)})")
@@ -353,13 +348,11 @@ def _checks_section(data: ReportData) -> str:
 
 
 def _reconciliation_section(data: ReportData) -> str:
-    if data.reconciliation is None:
-        return (
-            '<p class="none">Not reconciled yet: this lake has no reconciliation against '
-            "Kalshi's daily reports.</p>"
-        )
     if not data.reconciliation:
-        return '<p class="none">Not reconciled yet: no day compared.</p>'
+        return (
+            '<p class="none">Not reconciled yet: <code>kalshi-lake reconcile --city NAME</code> '
+            "compares the lake with Kalshi's public daily reports.</p>"
+        )
     rows = [tuple(r.get(c) for c in RECONCILIATION_COLUMNS) for r in data.reconciliation]
     return page.table(list(RECONCILIATION_COLUMNS), rows)
 

@@ -86,14 +86,7 @@ def _has_heartbeats(lake: Lake) -> bool:
 
 #: The sources only ``kalshi-lake follow`` fills.
 LIVE_ONLY = frozenset(
-    {
-        "market_events_in",
-        "ws_frames_in",
-        "live_heartbeats_in",
-        "book_deltas_in",
-        "book_snapshots_in",
-        "quotes_in",
-    }
+    {"ws_frames_in", "live_heartbeats_in", *(f"{t}_in" for t in schemas.LIVE_TABLES)}
 )
 
 #: Sources an ordinary lake may never have: never named as empty (``kalshi-lake reconcile``).

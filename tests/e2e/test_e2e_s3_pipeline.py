@@ -30,7 +30,7 @@ from kalshi_lake.lake import Lake
 from kalshi_lake.lake.lock import Lease
 from kalshi_lake.lake.state import StateStore
 from kalshi_lake.lake.storage import PARTITION_FILE
-from kalshi_lake.schemas import TABLES
+from kalshi_lake.schemas import LIVE_TABLES, TABLES
 from kalshi_lake.sim import SimServer
 from kalshi_lake.transform import run_transform
 
@@ -102,7 +102,7 @@ def test_pipeline_on_s3_equals_local(
         summary = run_transform(settings)
         assert summary.ok and summary.rebuilt
     curated = _curated(local)
-    assert {p.split("/")[1] for p in curated} == set(TABLES) - {"market_events"}  # follow's
+    assert {p.split("/")[1] for p in curated} == set(TABLES) - LIVE_TABLES
     assert curated == _curated(s3)
     _assert_one_file_per_partition(s3)
     # Readers: DuckDB over the views gives the same answers on both lakes.

@@ -179,9 +179,10 @@ def test_websocket_and_rest_trades_together_are_exactly_the_simulators(
     assert union == set(truth)
     world_ids = {t["trade_id"] for m in followed for t in world.trades(m)}
     assert set(ws_ids) <= world_ids and set(rest) <= world_ids
-    # both sources mattered: the stream carried most of the trades made while it ran (from its
-    # first trade on: all but those of its holes and outages), and REST filled what it lost
+    # the stream carried most of the trades made while it ran (from its first trade on: all but
+    # those of its holes and outages); REST filled what it lost. Whether a dropped frame or an
+    # outage held a trade at all is chance (test_every_gap_is_recorded_and_repaired proves the
+    # faults bit), so the test does not insist on a lost trade.
     lo_us = min(int(t["ts_ms"]) for t in ws) * 1000
     during = {i for i, at in truth.items() if at >= lo_us}
     assert len(during & set(ws_ids)) >= 0.6 * len(during)
-    assert during - set(ws_ids), "the stream lost nothing: the faults did not bite"

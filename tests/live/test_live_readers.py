@@ -60,7 +60,7 @@ def _add_frames(lake: Lake, journal: Path, frame: Frame, msg_type: str = "trade"
 
 
 def test_no_rest_endpoint_folder_starts_with_w() -> None:
-    # raw_pages_in's glob '[!w]*' skips raw/ws this way
+    # raw_pages_in's glob '[!dw]*' skips raw/ws (and raw/daily_reports) this way
     assert WS_FOLDER not in ENDPOINTS
     assert not [e for e in ENDPOINTS if e.startswith("w")]
 
@@ -119,8 +119,8 @@ def test_transform_and_checks_run_the_same_beside_frames(
         root = tmp_path / name
         shutil.copytree(pages_lake, root)
         if name == "pages+frames":
-            # frames no curated table takes (order book ones): the curated tables are the same
-            _add_frames(Lake(str(root)), tmp_path / "j", frame, msg_type="orderbook_delta")
+            # frames no curated table takes (ticker ones): the curated tables are the same
+            _add_frames(Lake(str(root)), tmp_path / "j", frame, msg_type="ticker")
         summary = run_transform(Settings(lake=str(root), progress=False))
         checks = run_checks(str(root))
         results[name] = (

@@ -42,7 +42,7 @@ def test_city_scope_and_sections(sim_lake: Path) -> None:
     assert data.tiers[("nyc", "high")]  # markets per tier
     assert data.runs["nyc"]["runs"] == 1
     assert data.checks and all(r.error is None for r in data.checks)
-    assert data.reconciliation is None and data.live == []
+    assert data.reconciliation == [] and data.live == []
     page = render_report(data)
     assert "Not reconciled yet" in page
     assert "kalshi-lake follow</code> has not run" in page
@@ -65,9 +65,9 @@ def test_written_page_embeds_the_cells(sim_lake: Path, tmp_path: Path) -> None:
 def test_reconciliation_summary_is_read_when_the_view_exists(sim_lake: Path) -> None:
     con = connect(str(sim_lake))
     try:
-        assert _reconciliation(con, None) is None
-        con.execute(
-            "CREATE VIEW reconciliation_summary AS SELECT * FROM (VALUES "
+        assert _reconciliation(con, None) == []  # never reconciled
+        con.execute(  # a reconciled lake's summary, as `kalshi-lake reconcile` leaves one
+            "CREATE OR REPLACE VIEW reconciliation_summary AS SELECT * FROM (VALUES "
             "('chicago', '2026-11', 'high', 6, 1, 1, 2), ('nyc', '2026-11', 'high', 7, 0, 0, 0)"
             f") AS t({', '.join(RECONCILIATION_COLUMNS)})"
         )

@@ -169,7 +169,7 @@ def read_curated(lake_dir: Path, table: str) -> pl.DataFrame:
 
 
 def curated_snapshot(lake_dir: Path) -> dict[str, pl.DataFrame]:
-    """All four curated tables (for comparing whole builds)."""
+    """Every curated table (for comparing whole builds)."""
     return {t: read_curated(lake_dir, t) for t in TABLES}
 
 
