@@ -1,8 +1,8 @@
 """``kalshi-lake report``: what the lake holds and where its holes are, as one HTML file.
 
 :func:`build_report` gathers each section from the lake (coverage cells, the ``status`` rows
-with tier split and backfill runs, the check results, the reconciliation summary if the lake
-has one, the followers' freshness) and :func:`write_report` writes the page
+with tier split and backfill runs, the check results, the reconciliation summary (empty until
+``reconcile`` has run), the followers' freshness) and :func:`write_report` writes the page
 (:mod:`kalshi_lake.report.page`) to a local file. One DuckDB connection serves every query.
 """
 
