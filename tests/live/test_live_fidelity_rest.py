@@ -127,7 +127,8 @@ def test_rest_mode_records_the_simulators_trades_and_books_at_the_polling_resolu
         for t in json.loads(body).get("trades", []):
             if t["ticker"] in followed:
                 rest[t["trade_id"]] = rfc3339_us(t["created_time"])
-    assert len(rest) > 20 and set(asked_until) == followed
+    # more than a handful at any hour of the wall clock (the simulated day starts at it)
+    assert len(rest) > 5 and set(asked_until) == followed
     truth = {
         t["trade_id"]: rfc3339_us(t["created_time"])
         for ticker in followed
