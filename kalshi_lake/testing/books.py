@@ -24,72 +24,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from kalshi_lake import schemas
 from kalshi_lake.lake.storage import Lake, unique_name
 
-PRICE = pa.decimal128(10, 6)
-COUNT = pa.decimal128(18, 2)
-TS = pa.timestamp("us", tz="UTC")
-
-#: The columns of the three tables, as the shared contract of the book tables defines them.
-SCHEMAS: dict[str, pa.Schema] = {
-    "book_deltas": pa.schema(
-        [
-            ("market_ticker", pa.string()),
-            ("event_ticker", pa.string()),
-            ("family", pa.string()),
-            ("date", pa.date32()),
-            ("recv_at", TS),
-            ("source", pa.string()),
-            ("conn_id", pa.string()),
-            ("frame_no", pa.int64()),
-            ("sid", pa.int64()),
-            ("seq", pa.int64()),
-            ("side", pa.string()),
-            ("price", PRICE),
-            ("delta", COUNT),
-            ("is_snapshot", pa.bool_()),
-        ]
-    ),
-    "book_snapshots": pa.schema(
-        [
-            ("market_ticker", pa.string()),
-            ("event_ticker", pa.string()),
-            ("family", pa.string()),
-            ("date", pa.date32()),
-            ("snapshot_at", TS),
-            ("kind", pa.string()),
-            ("conn_id", pa.string()),
-            ("frame_no", pa.int64()),
-            ("side", pa.string()),
-            ("price", PRICE),
-            ("size", COUNT),
-        ]
-    ),
-    "quotes": pa.schema(
-        [
-            ("market_ticker", pa.string()),
-            ("event_ticker", pa.string()),
-            ("family", pa.string()),
-            ("date", pa.date32()),
-            ("quote_at", TS),
-            ("source", pa.string()),
-            ("conn_id", pa.string()),
-            ("frame_no", pa.int64()),
-            ("yes_bid", PRICE),
-            ("yes_bid_size", COUNT),
-            ("yes_ask", PRICE),
-            ("yes_ask_size", COUNT),
-            ("is_known", pa.bool_()),
-        ]
-    ),
-}
-
-#: Row order of each table (the contract's sort keys).
-SORT_KEYS: dict[str, tuple[str, ...]] = {
-    "book_deltas": ("market_ticker", "recv_at", "conn_id", "frame_no", "side", "price"),
-    "book_snapshots": ("market_ticker", "snapshot_at", "conn_id", "frame_no", "side", "price"),
-    "quotes": ("market_ticker", "quote_at", "conn_id", "frame_no"),
-}
+#: The book tables' columns and row order: the curated tables' own (kalshi_lake.schemas).
+_BOOK_TABLES = ("book_deltas", "book_snapshots", "quotes")
+SCHEMAS: dict[str, pa.Schema] = {name: schemas.TABLES[name] for name in _BOOK_TABLES}
+SORT_KEYS: dict[str, tuple[str, ...]] = {name: schemas.SORT_KEYS[name] for name in _BOOK_TABLES}
 
 Level = tuple[str, Decimal]  # (side 'bid' | 'ask', YES price)
 

@@ -55,32 +55,12 @@ def build_books(rows: BookRows, keys: Sequence[Key]) -> dict[str, pl.DataFrame]:
     deltas = pl.concat(
         [
             level_rows.select(
-                "part",
-                "market_ticker",
-                "date",
-                "recv_us",
-                "source",
-                "conn_id",
-                "frame_no",
-                "sid",
-                "seq",
-                "side",
-                "price_u",
+                *_LEVEL_KEYS,
                 pl.col("size_c").alias("delta_c"),
                 is_snapshot=pl.lit(True),
             ),
             ws.filter(~pl.col("is_snap")).select(
-                "part",
-                "market_ticker",
-                "date",
-                "recv_us",
-                "source",
-                "conn_id",
-                "frame_no",
-                "sid",
-                "seq",
-                "side",
-                "price_u",
+                *_LEVEL_KEYS,
                 "delta_c",
                 is_snapshot=pl.lit(False),
             ),
@@ -243,11 +223,13 @@ def _ws(rows: BookRows, part_of: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
     return f, lv
 
 
-#: The columns of a level row (a snapshot's or a poll's), in the order the tables are built.
-_LEVEL_COLUMNS = (
+#: The columns of a level row (a snapshot's or a poll's), in the order the tables are built:
+#: its keys, then its size.
+_LEVEL_KEYS = (
     "part", "market_ticker", "date", "recv_us", "source", "conn_id", "frame_no", "sid", "seq",
-    "side", "price_u", "size_c",
+    "side", "price_u",
 )  # fmt: skip
+_LEVEL_COLUMNS = (*_LEVEL_KEYS, "size_c")
 
 
 def _levels_on_yes_scale(lv: pl.DataFrame) -> pl.DataFrame:
