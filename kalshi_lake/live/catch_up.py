@@ -52,6 +52,7 @@ class CatchUp:
         every_s: float,
         after_gap_s: float,
         raw_writes: asyncio.Lock,
+        clock: Callable[[], dt.datetime],
     ) -> None:
         self.settings = settings.with_(progress=False)
         self.cities = list(cities)
@@ -62,6 +63,8 @@ class CatchUp:
         # A pass deletes the temp files under raw/ of its cities that predate its lease, taking
         # them for a killed run's: the follower's own page writes must not be in flight then.
         self.raw_writes = raw_writes
+        #: The instant whose UTC day is "today" for a pass (the follower's clock).
+        self.clock = clock
         #: Set to ask for a pass soon (a gap); set at start, so the first pass runs at once.
         self.due = asyncio.Event()
         self.due.set()
@@ -91,7 +94,7 @@ class CatchUp:
         from kalshi_lake.backfill.multi import run_backfills
 
         started_us = time.time_ns() // 1000
-        today = dt.datetime.now(dt.UTC).date()
+        today = self.clock().date()
         self.passes += 1
         try:
             async with self.raw_writes:

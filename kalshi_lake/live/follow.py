@@ -69,6 +69,11 @@ __all__ = ["FollowOptions", "FollowSummary", "Mode", "choose_mode", "run_follow"
 
 log = get_logger(__name__)
 
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 #: How long the last transform of a clean stop waits for a city's transform lease.
 FINAL_TRANSFORM_WAIT_S = 60.0
 
@@ -84,8 +89,10 @@ class _Follower:
         options: FollowOptions,
         mode: Mode,
         transport: httpx.AsyncBaseTransport | None,
+        clock: Callable[[], dt.datetime],
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.cities = list(cities)
         self.families = families
         self.opt = options
@@ -110,6 +117,7 @@ class _Follower:
             every_s=options.catch_up_every_s,
             after_gap_s=options.catch_up_after_gap_s,
             raw_writes=self.raw_writes,
+            clock=clock,
         )
         self.followed: list[str] = []
         self.discovered: Discovered | None = None
@@ -188,7 +196,7 @@ class _Follower:
 
     async def discover_once(self, client: KalshiClient) -> None:
         async with self.raw_writes:
-            now = dt.datetime.now(dt.UTC)
+            now = self.clock()
             found = await discover(
                 client, self.lake, self.cities, self.families, run_id=self.run_id, now=now
             )
@@ -399,8 +407,13 @@ def run_follow(
     options: FollowOptions | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     on_start: Callable[[Mode], None] | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> FollowSummary:
     """Follow ``cities`` until stopped or ``options.duration_s`` has passed; the run's summary.
+
+    ``clock`` is the instant which markets are open and which days are current are judged at
+    (default: the real UTC clock; tests hand in the simulator's, which may run at another
+    hour or speed). Frames are always stamped with the real clock.
 
     Raises :class:`ConfigError` (exit 2) for ``--orderbook ws`` without a key, an unreadable key
     or a refused one (:class:`~kalshi_lake.errors.AuthRefusedError`), and
@@ -414,7 +427,7 @@ def run_follow(
     signer_from_settings(settings.api_key_id, settings.private_key_path)
     if on_start is not None:
         on_start(mode)
-    follower = _Follower(settings, cities, families, options, mode, transport)
+    follower = _Follower(settings, cities, families, options, mode, transport, clock or _utc_now)
     try:
         return asyncio.run(follower.run())
     except KeyboardInterrupt:

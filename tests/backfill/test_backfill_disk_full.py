@@ -25,17 +25,18 @@ from kalshi_lake.sim import SimServer
 pytestmark = pytest.mark.slow  # real tmpfs mounts and whole backfills: `make test` only
 
 CITY = get_city("chicago")
-#: 36 days of the simulator's Chicago: ~35 MB of raw pages, far more than the tmpfs holds.
+#: 36 days of the simulator's Chicago, highs and lows: ~7.5 MB of raw Parquet. A 4 MB tmpfs
+#: fills about half-way, when 20-30 events have finished (2 MB: 0-3, too few to count on).
 START, END = dt.date(2026, 10, 1), dt.date(2026, 11, 5)
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """An empty 2 MB tmpfs as the lake folder (skipped where mounting is not allowed)."""
+    """An empty 4 MB tmpfs as the lake folder (skipped where mounting is not allowed)."""
     d = tmp_path / "small-disk"
     d.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(d)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")

@@ -35,6 +35,13 @@ def sim_follow(
         yield sim, Settings.load(env={}, **flags)
 
 
+def busy_now() -> dt.datetime:
+    """15:00 UTC of the real clock's day: a simulated day started here trades at a mid-morning
+    pace in every city (the simulator's volume follows the local hour), so a run's volume does
+    not depend on when the tests run. Hand the simulator's clock to ``run_follow`` with it."""
+    return dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(15), dt.UTC)
+
+
 @dataclass(frozen=True)
 class FaultyRecording:
     """What :func:`record_with_faults` leaves: the lake, the run's summary, the simulated
@@ -57,7 +64,7 @@ def record_with_faults(tmp: Path) -> FaultyRecording:
     FAULTY_SPEED (hours of a simulated day), with a frame in a hundred lost and two scheduled
     disconnects: the recording the fidelity tests replay."""
     key, pub = write_key_pair(tmp)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = busy_now()
     cuts = (now + dt.timedelta(minutes=60), now + dt.timedelta(minutes=150))
     cfg = SimConfig(
         seed=FIXTURE_SEED,
@@ -78,7 +85,12 @@ def record_with_faults(tmp: Path) -> FaultyRecording:
     )
     with sim_follow(cfg, lake, key) as (sim, settings):
         start_us = sim.clock.now_us()
-        summary = run_follow(settings, [get_city("chicago"), get_city("nyc")], options=options)
+        summary = run_follow(
+            settings,
+            [get_city("chicago"), get_city("nyc")],
+            options=options,
+            clock=sim.clock.now,
+        )
         end_us = sim.clock.now_us()
         counts = sim.ws.session_counts()
     return FaultyRecording(lake, summary, start_us, end_us, counts)

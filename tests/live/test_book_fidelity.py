@@ -112,13 +112,20 @@ def test_book_at_equals_the_simulators_book_at_100_known_instants(recording: Rec
                 return prev.recv_us
         return None
 
-    usable = [(k, r) for k in known if (r := settled_before(k)) is not None]
+    # one draw per instant and market (two samples may land on the same)
+    usable = list(
+        {
+            (k.ts_us, k.ticker): (k, r) for k in known if (r := settled_before(k)) is not None
+        }.values()
+    )
     world = World(FIXTURE_SEED, dt.datetime.fromtimestamp(recording.end_us / 1e6, dt.UTC))
     truth = {(k.ts_us, k.ticker): world.book_at(k.ticker, k.ts_us) for k, _ in usable}
     resynced = [x for x in usable if x[0].kind == "resync"]
     reconnected = [x for x in usable if x[0].conn_no >= 2]
     assert resynced and reconnected
     chosen = rng.sample(resynced, min(10, len(resynced)))
+    # a resync after a reconnect is both: drawn once
+    reconnected = [x for x in reconnected if x not in chosen]
     chosen += rng.sample(reconnected, min(10, len(reconnected)))
     # most of the rest real books (many markets are empty before their first quote)
     full = [x for x in usable if x not in chosen and _any(truth[(x[0].ts_us, x[0].ticker)])]

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from follow_support import busy_now
 
 import kalshi_lake
 from kalshi_lake.cities import get_city
@@ -55,7 +56,6 @@ def _book(fp: dict[str, Any]) -> Book:
 @pytest.fixture(scope="module")
 def polled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polls]:
     tmp = tmp_path_factory.mktemp("bookrest")
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     lake = tmp / "lake"
     opts = FollowOptions(
         duration_s=RUN_S,
@@ -65,10 +65,12 @@ def polled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polls]:
         roll_every_s=5,
         heartbeat_every_s=2,
     )
-    with SimServer(SimConfig(seed=FIXTURE_SEED, now=now, speed=SPEED)).start() as sim:
+    with SimServer(SimConfig(seed=FIXTURE_SEED, now=busy_now(), speed=SPEED)).start() as sim:
         settings = Settings.load(env={}, lake=str(lake), api_url=sim.base_url, progress=False)
         wall0, sim0 = time.time_ns() // 1000, sim.clock.now_us()
-        run_follow(settings, [get_city("chicago"), get_city("nyc")], options=opts)
+        run_follow(
+            settings, [get_city("chicago"), get_city("nyc")], options=opts, clock=sim.clock.now
+        )
         end_us = sim.clock.now_us()
     run_transform(Settings.load(env={}, lake=str(lake), progress=False))
     files = sorted(lake.glob("raw/orderbooks/city=*/date=*/*.parquet"))

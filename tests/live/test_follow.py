@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from follow_support import SimFollow
+from follow_support import SimFollow, busy_now
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
@@ -38,23 +38,30 @@ def test_follow_two_cities_records_every_trade_of_the_followed_markets(
     fast_follow: FollowOptions,
 ) -> None:
     key, pub = key_files
-    # the simulated clock starts at the real one and runs 6 simulated minutes a second
-    cfg = SimConfig(seed=FIXTURE_SEED, speed=360, ws_public_key=pub)
+    # the simulated clock starts at a busy hour of today and runs 6 simulated minutes a second
+    cfg = SimConfig(seed=FIXTURE_SEED, now=busy_now(), speed=360, ws_public_key=pub)
     lake = tmp_path / "lake"
     with sim_follow(cfg, lake, key) as (sim, settings):
         t_start = sim.clock.now_us()
-        summary = run_follow(settings, [get_city("chicago"), get_city("nyc")], options=fast_follow)
+        summary = run_follow(
+            settings,
+            [get_city("chicago"), get_city("nyc")],
+            options=fast_follow,
+            clock=sim.clock.now,
+        )
         t_end = sim.clock.now_us()
     assert summary.mode.stream == "ws" and summary.mode.books == "ws"
     assert summary.connects == 1 and summary.frames_kept > 0
     frames = _frames(lake)
     trades = [json.loads(b)["msg"] for t, b, _ in frames if t == "trade"]
     ids = [t["trade_id"] for t in trades]
-    # how many trades the world makes in the run depends on the wall clock's hour (the simulated
-    # day starts at it): enough to compare, not a fixed volume
-    assert len(ids) == len(set(ids)) > 5
+    assert len(ids) == len(set(ids)) > 50
+    # both cities' markets, highs and lows, were followed: each has a book snapshot
+    snapped = {
+        json.loads(b)["msg"]["market_ticker"] for t, b, _ in frames if t == "orderbook_snapshot"
+    }
+    assert {m.split("-")[0] for m in snapped} >= {"KXHIGHCHI", "KXHIGHNY", "KXLOWTCHI", "KXLOWTNYC"}
     followed = {t["market_ticker"] for t in trades}
-    assert {m.split("-")[0] for m in followed} >= {"KXHIGHCHI", "KXHIGHNY"}
     # every trade the world made in the span the stream covered, for the markets it streamed
     lo = min(int(t["ts_ms"]) for t in trades)
     hi = max(int(t["ts_ms"]) for t in trades)
