@@ -9,9 +9,11 @@ per market. Figures:
   (>= 10 M trades; ``quick=True`` uses a small lake), median of several warm runs.
 - ``queries.pruning.*``: the same one-city query on a lake with 2 cities x 120 days versus the big
   lake; pruning works when the times are close (the ratio stays near 1).
-- ``queries.<view>_view``: the plain views ``decision_quotes``, ``event_ladder`` and ``trades``
-  filtered by city and dates in a WHERE clause, on the big lake (goal: under 100 ms, like the
-  ``_for`` forms; the lakes carry a partition index, :mod:`kalshi_lake.lake.curated_index`).
+- ``queries.<view>_view``: the plain views ``decision_quotes``, ``event_ladder``, ``trades``,
+  ``markets`` and ``candles_1m`` filtered by city and dates in a WHERE clause, on the big lake
+  (goal: under 100 ms, like the ``_for`` forms; the lakes carry a partition index,
+  :mod:`kalshi_lake.lake.curated_index`); ``queries.<table>_in``: the tables' scoped forms
+  (``trades_in(city, start, end)``, ...), to compare with.
 
 Lakes are cached under ``$KALSHI_BENCH_DIR`` (default ``<tmp>/kalshi-lake-bench``) and reused when
 their parameters match, so only the first run pays for generation.
@@ -98,6 +100,10 @@ _QUICK: dict[str, Any] = {
 }
 
 
+#: The curated tables the synthetic lake has, timed as plain views and as their ``_in`` forms.
+_TABLES = ("trades", "markets", "candles_1m")
+
+
 def _queries(city: str, start: dt.date, end: dt.date) -> dict[str, str]:
     scope = f"'{city}', DATE '{start}', DATE '{end}'"
     return {
@@ -110,8 +116,10 @@ def _queries(city: str, start: dt.date, end: dt.date) -> dict[str, str]:
                 f"SELECT * FROM {view} WHERE city = '{city}' "
                 f"AND date BETWEEN DATE '{start}' AND DATE '{end}'"
             )
-            for view in ("decision_quotes", "event_ladder", "trades")
+            for view in ("decision_quotes", "event_ladder", *_TABLES)
         },
+        # and the tables' scoped forms, to compare with
+        **{f"{table}_in": f"SELECT * FROM {table}_in({scope})" for table in _TABLES},
     }
 
 
@@ -158,7 +166,7 @@ def _bench(lakes: dict[str, tuple[Lake, dict[str, Any]]], runs: int) -> Iterable
             next(iter(cons.values())).execute("SELECT current_setting('threads')").fetchall()[0][0]
         )
         for name, sql in _queries(_CITY, *_WINDOW).items():
-            labels = [lb for lb in cons if not (name.endswith("_view") and lb != "")]
+            labels = [lb for lb in cons if not (name.endswith(("_view", "_in")) and lb != "")]
             cold: dict[str, float] = {}
             rows: dict[str, int] = {}
             warm: dict[str, list[float]] = {lb: [] for lb in labels}

@@ -46,10 +46,13 @@ LEFT JOIN fill_cost_decisions_for(
     AND b.date = q.date
     AND b.market_ticker = q.market_ticker
     AND b.decision_at = q.decision_at
+-- city and date are the same for every market of an event, so partitioning by them too changes
+-- no row; it lets DuckDB push a plain view's WHERE on city or date below the window functions
+-- (a filter on a column outside the PARTITION BY stays above them, and the whole lake is read).
 WINDOW
-    event AS (PARTITION BY q.event_ticker, q.decision_label),
+    event AS (PARTITION BY q.city, q.date, q.event_ticker, q.decision_label),
     ladder AS (
-        PARTITION BY q.event_ticker, q.decision_label
+        PARTITION BY q.city, q.date, q.event_ticker, q.decision_label
         ORDER BY
             q.low_f NULLS FIRST, q.high_f NULLS LAST,
             q.floor_strike NULLS FIRST, q.cap_strike NULLS LAST, q.market_ticker

@@ -22,7 +22,8 @@ def test_quick_run_yields_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     # the plain views filtered in a WHERE clause give the rows of the _for forms
     assert rows["queries.decision_quotes_view"] == rows["queries.decision_quotes"]
     assert rows["queries.event_ladder_view"] == rows["queries.event_ladder"]
-    assert "queries.trades_view" in rows
+    for table in ("trades", "markets", "candles_1m"):  # each plain view and its scoped form
+        assert rows[f"queries.{table}_view"] == rows[f"queries.{table}_in"] > 0, table
     for f in figs:
         assert f["unit"] == "ms" and float(f["value"]) > 0  # type: ignore[arg-type]
         assert int(f["rows"]) > 0  # type: ignore[call-overload]

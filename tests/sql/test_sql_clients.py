@@ -39,7 +39,7 @@ TABLE_MACROS = {
     "quotes_at": "quotes_at('2026-11-21 16:20:00+00')",
     "decision_instants": "decision_instants(['D-1 10:05', 'D 09:00'])",
     "lake_curated_in": "lake_curated_in('trades', 'phoenix')",
-    "lake_indexed_in": "lake_indexed_in('trades', 'phoenix')",
+    "lake_indexed_in": "lake_indexed_in('trades', lake_curated_columns('trades'), 'phoenix')",
     "markets_in": "markets_in('chicago', DATE '2026-03-01', DATE '2026-03-31')",
     "trades_in": "trades_in('chicago', DATE '2026-11-01', DATE '2026-11-30')",
     "candles_1m_in": "candles_1m_in('phoenix', DATE '2026-03-08', DATE '2026-03-08')",
