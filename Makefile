@@ -38,7 +38,7 @@ chromium:
 	@.ci/chromium.sh
 
 test: $(STAMP) lint typecheck chromium
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=15 $(PYTEST_ARGS)
 
 # The inner loop: every test but the `slow` end-to-end ones (kill -9, S3 pipeline and leases
 # across processes, the demo, the notebook, the benchmark, long backfills, property tests) and

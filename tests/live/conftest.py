@@ -9,7 +9,13 @@ from pathlib import Path
 
 import follow_support
 import pytest
-from follow_support import SimFollow
+from follow_support import (
+    FaultyRecording,
+    RestRecording,
+    SimFollow,
+    record_rest,
+    record_with_faults,
+)
 
 from kalshi_lake.live.follow import FollowOptions
 from kalshi_lake.live.records import FrameRecord
@@ -57,6 +63,20 @@ def sim_follow() -> SimFollow:
     """``with sim_follow(cfg, lake, key) as (sim, settings)``: see
     :func:`follow_support.sim_follow`."""
     return follow_support.sim_follow
+
+
+@pytest.fixture(scope="session")
+def ws_recording(tmp_path_factory: pytest.TempPathFactory) -> FaultyRecording:
+    """The WebSocket recording with faults (:func:`follow_support.record_with_faults`), made
+    once for every worker of the test session (:func:`follow_support.made_once`)."""
+    return follow_support.made_once(tmp_path_factory, "ws-recording", record_with_faults)
+
+
+@pytest.fixture(scope="session")
+def rest_recording(tmp_path_factory: pytest.TempPathFactory) -> RestRecording:
+    """The REST-polling recording (:func:`follow_support.record_rest`), made once for every
+    worker of the test session."""
+    return follow_support.made_once(tmp_path_factory, "rest-recording", record_rest)
 
 
 @pytest.fixture

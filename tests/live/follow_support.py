@@ -1,14 +1,23 @@
 """The one set-up of a ``follow`` against the simulator on loopback, for the live tests (the
-``sim_follow`` fixture of conftest.py; the type here annotates it), and the one faulty
-recording the fidelity tests replay (:func:`record_with_faults`)."""
+``sim_follow`` fixture of conftest.py; the type here annotates it), and the two recordings the
+fidelity tests replay: over the WebSocket with faults (:func:`record_with_faults`) and by REST
+polling (:func:`record_rest`). Each is made once per test session and shared by the test files
+that read it, whichever xdist worker runs them (:func:`made_once`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
+import pickle
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
@@ -94,3 +103,74 @@ def record_with_faults(tmp: Path) -> FaultyRecording:
         end_us = sim.clock.now_us()
         counts = sim.ws.session_counts()
     return FaultyRecording(lake, summary, start_us, end_us, counts)
+
+
+@dataclass(frozen=True)
+class RestRecording:
+    """What :func:`record_rest` leaves: the lake, the run's summary, a wall-clock instant and
+    the simulated instant at it (UTC us: the simulated clock runs at REST_SPEED from there),
+    and the simulated instant the run ended at."""
+
+    lake: Path
+    summary: FollowSummary
+    wall0_us: int
+    sim0_us: int
+    end_us: int
+
+    def sim_at(self, wall_us: int) -> int:
+        """The simulated instant of a wall-clock instant of the run."""
+        return self.sim0_us + (wall_us - self.wall0_us) * REST_SPEED
+
+
+#: The REST recording's simulated seconds per real second (two simulated hours) and run time.
+REST_SPEED = 240
+REST_RUN_S = 30.0
+
+
+def record_rest(tmp: Path) -> RestRecording:
+    """``follow`` chicago and nyc with no key (REST polling of trades and books, a book poll a
+    second) into ``tmp/lake`` for REST_RUN_S at REST_SPEED."""
+    cfg = SimConfig(seed=FIXTURE_SEED, now=busy_now(), speed=REST_SPEED)
+    lake = tmp / "lake"
+    options = FollowOptions(
+        duration_s=REST_RUN_S,
+        discover_every_s=5,
+        catch_up_every_s=4,
+        book_every_s=1,
+        roll_every_s=5,
+        heartbeat_every_s=2,
+    )
+    with sim_follow(cfg, lake) as (sim, settings):
+        # the simulated instant of a wall-clock time (the sim's clock runs on the monotonic one)
+        wall0, sim0 = time.time_ns() // 1000, sim.clock.now_us()
+        summary = run_follow(
+            settings,
+            [get_city("chicago"), get_city("nyc")],
+            options=options,
+            clock=sim.clock.now,
+        )
+        end_us = sim.clock.now_us()
+    return RestRecording(lake, summary, wall0, sim0, end_us)
+
+
+T = TypeVar("T")
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) -> T:
+    """``make(folder)``, run once for the whole test session: under xdist the first worker to
+    ask makes it (holding a file lock) in the folder the workers share, and the others wait and
+    read its pickled result. The tests that read it must leave what they do not own alone."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's basetemp is a folder of the session's
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / f"{name}.pickle"
+        if done.exists():
+            made: T = pickle.loads(done.read_bytes())
+            return made
+        folder.mkdir()
+        made = make(folder)
+        done.write_bytes(pickle.dumps(made))
+        return made

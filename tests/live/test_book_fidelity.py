@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from follow_support import record_with_faults
+from follow_support import FaultyRecording
 
 import kalshi_lake
 from kalshi_lake.config import Settings
@@ -45,8 +45,8 @@ class Recording:
 
 
 @pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
-    r = record_with_faults(tmp_path_factory.mktemp("bookfid"))
+def recording(ws_recording: FaultyRecording) -> Iterator[Recording]:
+    r = ws_recording
     run_transform(Settings.load(env={}, lake=str(r.lake), progress=False))
     yield Recording(r.lake, read_ws(r.lake), r.end_us)
 

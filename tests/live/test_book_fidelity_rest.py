@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,21 +15,18 @@ from typing import Any
 
 import duckdb
 import pytest
-from follow_support import busy_now
+from follow_support import REST_SPEED as SPEED
+from follow_support import RestRecording
 
 import kalshi_lake
-from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
-from kalshi_lake.live.follow import FollowOptions, run_follow
-from kalshi_lake.sim import SimConfig, SimServer, World
+from kalshi_lake.sim import World
 from kalshi_lake.sim.config import FIXTURE_SEED
 from kalshi_lake.transform import run_transform
 from tests.live.test_book_fidelity import book_at
 
 pytestmark = pytest.mark.slow
 
-SPEED = 240
-RUN_S = 25.0
 #: How stale, in real seconds, a polled book may be at its ``fetched_at``.
 LATENCY_S = 1.0
 
@@ -54,24 +50,8 @@ def _book(fp: dict[str, Any]) -> Book:
 
 
 @pytest.fixture(scope="module")
-def polled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polls]:
-    tmp = tmp_path_factory.mktemp("bookrest")
-    lake = tmp / "lake"
-    opts = FollowOptions(
-        duration_s=RUN_S,
-        discover_every_s=5,
-        catch_up_every_s=4,
-        book_every_s=1,
-        roll_every_s=5,
-        heartbeat_every_s=2,
-    )
-    with SimServer(SimConfig(seed=FIXTURE_SEED, now=busy_now(), speed=SPEED)).start() as sim:
-        settings = Settings.load(env={}, lake=str(lake), api_url=sim.base_url, progress=False)
-        wall0, sim0 = time.time_ns() // 1000, sim.clock.now_us()
-        run_follow(
-            settings, [get_city("chicago"), get_city("nyc")], options=opts, clock=sim.clock.now
-        )
-        end_us = sim.clock.now_us()
+def polled(rest_recording: RestRecording) -> Iterator[Polls]:
+    lake, end_us = rest_recording.lake, rest_recording.end_us
     run_transform(Settings.load(env={}, lake=str(lake), progress=False))
     files = sorted(lake.glob("raw/orderbooks/city=*/date=*/*.parquet"))
     polls: dict[str, list[tuple[int, Book]]] = {}
@@ -82,11 +62,8 @@ def polled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polls]:
         for b in json.loads(body)["orderbooks"]:
             polls.setdefault(b["ticker"], []).append((int(fetched_us), _book(b["orderbook_fp"])))
 
-    def sim_at(wall_us: int) -> int:
-        return sim0 + (wall_us - wall0) * SPEED
-
     world = World(FIXTURE_SEED, dt.datetime.fromtimestamp(end_us / 1e6, dt.UTC))
-    yield Polls(lake, polls, world, sim_at)
+    yield Polls(lake, polls, world, rest_recording.sim_at)
 
 
 def test_book_at_is_the_latest_poll_and_the_poll_is_the_simulators_book(polled: Polls) -> None:

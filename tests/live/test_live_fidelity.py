@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from follow_support import record_with_faults
+from follow_support import FaultyRecording
 
 from kalshi_lake.live.follow import FollowSummary
 from kalshi_lake.sim import World
@@ -42,8 +42,8 @@ class Recording:
 
 
 @pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
-    r = record_with_faults(tmp_path_factory.mktemp("fidelity"))
+def recording(ws_recording: FaultyRecording) -> Iterator[Recording]:
+    r = ws_recording
     yield Recording(r.lake, r.summary, read_ws(r.lake), r.start_us, r.end_us, r.sim_counts)
 
 

@@ -6,24 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from follow_support import SimFollow, busy_now
+from follow_support import REST_SPEED as SPEED
+from follow_support import RestRecording
 
-from kalshi_lake.cities import get_city
-from kalshi_lake.live.follow import FollowOptions, run_follow
-from kalshi_lake.sim import SimConfig, World
+from kalshi_lake.sim import World
 from kalshi_lake.sim.config import FIXTURE_SEED
 from tests.live.fidelity import rfc3339_us
 
-#: Simulated seconds per real second (the run covers about two simulated hours).
-SPEED = 240
-RUN_S = 30.0
 #: How stale, in real seconds, a polled book may be at its ``fetched_at`` (stamped when the
 #: answer arrived: the simulator computed it up to this long before, on a loaded machine).
 LATENCY_S = 1.0
@@ -47,27 +42,14 @@ def _book(fp: dict[str, Any]) -> tuple[dict[int, int], dict[int, int]]:
     return side(fp.get("yes_dollars", [])), side(fp.get("no_dollars", []))
 
 
-@pytest.mark.slow
+pytestmark = pytest.mark.slow
+
+
 def test_rest_mode_records_the_simulators_trades_and_books_at_the_polling_resolution(
-    tmp_path: Path, sim_follow: SimFollow
+    rest_recording: RestRecording,
 ) -> None:
-    cfg = SimConfig(seed=FIXTURE_SEED, now=busy_now(), speed=SPEED)
-    lake = tmp_path / "lake"
-    opts = FollowOptions(
-        duration_s=RUN_S,
-        discover_every_s=5,
-        catch_up_every_s=4,
-        book_every_s=1,
-        roll_every_s=5,
-        heartbeat_every_s=2,
-    )
-    with sim_follow(cfg, lake) as (sim, settings):
-        # the simulated instant of a wall-clock time (the sim's clock runs on the monotonic one)
-        wall0, sim0 = time.time_ns() // 1000, sim.clock.now_us()
-        summary = run_follow(
-            settings, [get_city("chicago"), get_city("nyc")], options=opts, clock=sim.clock.now
-        )
-        end_us = sim.clock.now_us()
+    lake, summary, end_us = rest_recording.lake, rest_recording.summary, rest_recording.end_us
+    sim0, sim_at = rest_recording.sim0_us, rest_recording.sim_at
     assert (summary.mode.stream, summary.mode.books) == ("rest", "rest")
     # no WebSocket: raw/ws holds only the follower's own records (start, catch-up passes)
     assert summary.frames_kept == 0
@@ -82,9 +64,6 @@ def test_rest_mode_records_the_simulators_trades_and_books_at_the_polling_resolu
             .fetchall()
         )
         assert kinds == [("event", "_connection")]
-
-    def sim_at(wall_us: int) -> int:
-        return sim0 + (wall_us - wall0) * SPEED
 
     world = World(FIXTURE_SEED, dt.datetime.fromtimestamp(end_us / 1e6, dt.UTC))
     # order books: every polled book is the simulator's at an instant of its fetch window
@@ -108,12 +87,13 @@ def test_rest_mode_records_the_simulators_trades_and_books_at_the_polling_resolu
             assert got in [(s.yes, s.no) for s in states], (ticker, fetched_us)
             checked += 1
             nonempty += bool(got[0] or got[1])
-    # some followed markets are listed but not open yet (empty books)
-    assert checked > 200 and nonempty >= checked // 4 and len(followed) >= 10
+    # some followed markets are listed but not open yet (empty books); how many polls a run
+    # makes depends on the machine's load (about 200-400 books here)
+    assert checked >= 100 and nonempty >= checked // 4 and len(followed) >= 10
     # the polling resolution: each market polled about every book_every_s
     for ticker, times in fetches.items():
         span_s = (max(times) - min(times)) / 1e6
-        assert len(times) >= span_s / (opts.book_every_s * 4), ticker
+        assert len(times) >= span_s / 4, ticker  # a poll a second
 
     # trades: the REST pages hold exactly the simulator's trades of the followed markets, each
     # market up to the instant of its last trades request (a pass asks market after market)
