@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from reports_fixture import CITY, FETCHED_AT, REPORT_DAYS, publish_day, remove_one_trade
+from reports_fixture import (
+    CITY,
+    FETCHED_AT,
+    REPORT_DAYS,
+    mark_pending,
+    publish_day,
+    remove_one_trade,
+)
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.cli import cli
@@ -61,6 +68,8 @@ class Publisher:
                     publish_day(Path(settings.lake), self.world, city, day, fetched_at=FETCHED_AT)
                 out.days.append(day)
             else:
+                for city in cities:
+                    mark_pending(Path(settings.lake), city, day)
                 out.pending.append(day)
             day += dt.timedelta(days=1)
         return out
