@@ -34,6 +34,7 @@ import pyarrow as pa
 from kalshi_lake.api.daily_reports import (
     KINDS,
     FilterStats,
+    ReportChanged,
     ReportFile,
     ReportRow,
     ReportSource,
@@ -224,25 +225,54 @@ def fetch_daily_reports(
             )
         }
         for kind in KINDS:
-            report = _locate(src, kind, day)
-            if report is None:
-                summary.files_pending.append((day, kind))
-                for city, fam in pairs:
-                    if (city, unpublished_file_name(kind, fam)) not in stored:
-                        mark_unpublished(lake, city, day, kind, fam)
-                continue
-            missing = [
-                (city, fam)
-                for city, fam in pairs
-                if (city, report_file_name(kind, report.etag8, fam)) not in stored
-            ]
-            if not missing:
-                summary.files_unchanged.append((day, kind))
-                continue
-            _fetch_one(lake, src, report, targets, missing, summary, now)
-            summary.files_fetched.append((day, kind))
+            _fetch_kind(lake, src, kind, day, targets, pairs, stored, summary, now)
         day += dt.timedelta(days=1)
     return summary
+
+
+#: How many times a file rewritten while it was read is read again before giving up.
+REREADS = 3
+
+
+def _fetch_kind(
+    lake: Lake,
+    src: ReportSource,
+    kind: str,
+    day: dt.date,
+    targets: dict[str, tuple[City, str]],
+    pairs: list[tuple[str, str]],
+    stored: set[tuple[str, str]],
+    summary: DailyReportsSummary,
+    now: dt.datetime | None,
+) -> None:
+    """Fetch one report file of ``day`` (or mark it unpublished); a file rewritten while it
+    was read is located and read again, so the kept rows are all of one version."""
+    for _ in range(REREADS):
+        report = _locate(src, kind, day)
+        if report is None:
+            summary.files_pending.append((day, kind))
+            for city, fam in pairs:
+                if (city, unpublished_file_name(kind, fam)) not in stored:
+                    mark_unpublished(lake, city, day, kind, fam)
+            return
+        missing = [
+            (city, fam)
+            for city, fam in pairs
+            if (city, report_file_name(kind, report.etag8, fam)) not in stored
+        ]
+        if not missing:
+            summary.files_unchanged.append((day, kind))
+            return
+        try:
+            _fetch_one(lake, src, report, targets, missing, summary, now)
+        except ReportChanged:
+            continue
+        summary.files_fetched.append((day, kind))
+        return
+    raise ApiUnreachableError(
+        f"{kind} of {day} was rewritten while it was read, {REREADS} times in a row; "
+        "run the reconcile again later"
+    )
 
 
 def _unreachable(what: str, exc: BaseException) -> ApiUnreachableError:
@@ -278,7 +308,7 @@ def _fetch_one(
                 owner, fam = targets[row.report_ticker]
                 kept[(owner.name, fam)].append(row)
     except KalshiLakeError:
-        raise  # a corrupt file (exit 3), named by the filter
+        raise  # a corrupt file (exit 3), named by the filter; or rewritten while read
     except Exception as exc:  # botocore's connection errors are not OSErrors
         raise _unreachable(report.key, exc) from None
     summary.rows_read += stats.rows
