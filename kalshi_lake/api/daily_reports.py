@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any, cast
 
 from kalshi_lake.config import DEFAULT_REPORTS_URL
-from kalshi_lake.errors import ConfigError, CorruptFileError
+from kalshi_lake.errors import ConfigError, CorruptFileError, KalshiLakeError
 
 #: The two kinds of daily report.
 KINDS = ("market_data", "trade_data")
@@ -32,6 +32,21 @@ KINDS = ("market_data", "trade_data")
 CHUNK = 1 << 20
 #: A single row longer than this is not a report row: the file is not what we expect.
 MAX_ROW_BYTES = 1 << 20
+
+
+#: A report file that always exists once Kalshi's bucket is readable (its first report day):
+#: the probe that tells "not published yet" from "refused" when the bucket does not let anyone
+#: list it (S3 then answers 403 to a missing key too).
+FIRST_REPORT_KEY = "market_data_2021-06-28.json"
+
+
+class ReportChanged(KalshiLakeError):
+    """The report file was rewritten while it was read (its ETag changed): read it again."""
+
+
+class ReportsRefusedError(ConfigError):
+    """The report source refuses anonymous reads (403): a private bucket or a wrong URL
+    (exit 2: no retry helps; the configuration must change)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,7 @@ class ReportSource:
             self.root = self.url.removeprefix("file://")
         else:
             raise ConfigError(f"reports URL {url!r}: use s3://bucket/prefix or a local folder")
+        self._readable: bool | None = None  # whether a 403 can mean "not published"
 
     def key(self, kind: str, day: dt.date, ext: str) -> str:
         """The file's path on the source (``<root>/<kind>_<day><ext>``)."""
@@ -105,7 +121,10 @@ class ReportSource:
 
     def locate(self, kind: str, day: dt.date) -> ReportFile | None:
         """The published file of ``kind`` for report day ``day`` (``.json.gz``, else
-        ``.json``), or None when neither exists yet (the day is pending)."""
+        ``.json``), or None when neither exists yet (the day is pending).
+
+        Raises :class:`ReportsRefusedError` (exit 2) when the source refuses to be read.
+        """
         for ext in (".json.gz", ".json"):
             path = self.key(kind, day, ext)
             try:
@@ -113,30 +132,86 @@ class ReportSource:
             except FileNotFoundError:
                 continue
             except PermissionError as exc:
-                # A public bucket answers 403 for a key that does not exist when listing is
-                # not public; anything else refused is the caller's configuration.
-                if "AccessDenied" in str(exc) or "Forbidden" in str(exc):
-                    continue
-                raise
-            etag = str(info.get("ETag") or info.get("etag") or "")
-            if not etag:
-                # A local file has no ETag: its size and mtime stand for one.
-                etag = f"{int(info.get('size') or 0):x}{int(info.get('mtime') or 0):x}"
-            return ReportFile(kind, day, path, etag.strip('"'), int(info.get("size") or 0))
+                # S3 answers 403, not 404, for a missing key when the bucket cannot be
+                # listed: a 403 is "not published" only if the bucket is readable at all.
+                self._check_readable(path, exc)
+                continue
+            return ReportFile(kind, day, path, _etag_of(info), int(info.get("size") or 0))
         return None
+
+    def _check_readable(self, path: str, refused: PermissionError) -> None:
+        """Raise :class:`ReportsRefusedError` unless the bucket is readable anonymously: its
+        listing works (then a 403 on ``path`` is a real refusal: raise), or its first report
+        file can be read (then the 403 only hid a missing key)."""
+        if self._readable is None:
+            try:
+                self.fs.ls(self.root)
+            except PermissionError:
+                pass  # listing is private: ask the file that always exists
+            else:
+                self._readable = False  # listing works, so a 403 is not "missing"
+            if self._readable is None:
+                try:
+                    self.fs.info(f"{self.root}/{FIRST_REPORT_KEY}")
+                    self._readable = True
+                except FileNotFoundError:
+                    self._readable = True  # a 404: the bucket answers us, the key is absent
+                except PermissionError:
+                    self._readable = False
+        if not self._readable:
+            raise ReportsRefusedError(
+                f"Kalshi's daily reports at {self.url} refuse anonymous reads (403 on "
+                f"{path}: {' '.join(str(refused).split())}): the bucket is private or the "
+                "reports URL is wrong (KALSHI_REPORTS_URL)"
+            )
 
     @contextlib.contextmanager
     def open(self, report: ReportFile) -> Iterator[IO[bytes]]:
-        """The file's uncompressed bytes as a stream (gunzipped on the fly for ``.gz``)."""
+        """The file's uncompressed bytes as a stream (gunzipped on the fly for ``.gz``),
+        pinned to ``report.etag``: on S3 every ranged GET carries ``If-Match`` (a rewrite
+        mid-read fails the next GET instead of mixing two versions), and after the reading
+        the ETag is checked again (the local fallback, and a rewrite after the last GET).
+        A change raises :class:`ReportChanged`; the caller reads the new version."""
         raw = self.fs.open(report.key, "rb", block_size=4 << 20, cache_type="readahead")
+        if hasattr(raw, "read_kw"):  # s3fs's S3File: the kwargs of each get_object
+            raw.read_kw = {**raw.read_kw, "IfMatch": f'"{report.etag}"'}
         try:
             if report.key.endswith(".gz"):
                 with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
                     yield cast(IO[bytes], gz)
             else:
                 yield raw
+        except Exception as exc:
+            # a failed GET on If-Match, or bytes that stopped parsing because the file changed
+            # under a reader without If-Match: either way, the version is what went wrong
+            if _precondition_failed(exc) or self._changed(report):
+                raise ReportChanged(f"{report.key} was rewritten while it was read") from None
+            raise
         finally:
             raw.close()
+        if self._changed(report):
+            raise ReportChanged(f"{report.key} was rewritten while it was read")
+
+    def _changed(self, report: ReportFile) -> bool:
+        """True when ``report``'s key no longer has the ETag it was located with."""
+        try:
+            return _etag_of(self.fs.info(report.key)) != report.etag
+        except FileNotFoundError:
+            return True
+
+
+def _etag_of(info: dict[str, Any]) -> str:
+    etag = str(info.get("ETag") or info.get("etag") or "")
+    if not etag:
+        # A local file has no ETag: its size and mtime stand for one.
+        etag = f"{int(info.get('size') or 0):x}{int(info.get('mtime') or 0):x}"
+    return etag.strip('"')
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """True for s3fs's "the object changed" errors (412 on If-Match, or its own ETag check)."""
+    text = f"{type(exc).__name__} {exc}"
+    return "FileExpired" in text or "PreconditionFailed" in text or "pre-conditions" in text
 
 
 def _ticker_of(row: bytes) -> bytes | None:

@@ -111,11 +111,19 @@ def validate(
 ) -> None:
     """Run the data-quality checks (all, or --check/--skip); exit 1 if an error-level check
     finds offending rows. Ctrl-C stops it (exit 130)."""
+    from kalshi_lake.lake import saved_checks
+    from kalshi_lake.lake.storage import Lake
     from kalshi_lake.sql import checks
 
     names = city_scope(city)
     check_range(start, end)
     settings = settings_of(ctx)
+    # Every check over whole cities is what `report` shows: those results are saved in the
+    # lake with the lake state they saw (taken before they run).
+    save = not (only or skip or start or end or as_of)
+    lake = Lake.of(settings)
+    fingerprint = saved_checks.lake_fingerprint(lake) if save else ""
+    ran_at = dt.datetime.now(dt.UTC)
     try:
         results = checks.validate(
             settings, cities=names, start=start, end=end, as_of=as_of, only=only, skip=skip
@@ -124,6 +132,15 @@ def validate(
         # validate only reads, so the backfill's "what was fetched is kept" does not apply
         click.echo("interrupted; validation stopped, the lake was not changed", err=True)
         ctx.exit(130)
+    if save:
+        saved_checks.save_checks(
+            lake,
+            results,
+            cities=names,
+            fingerprint=fingerprint,
+            ran_at=ran_at,
+            saved_by="validate",
+        )
     scope = {
         "city": names[0] if names and len(names) == 1 else None,
         "cities": names,

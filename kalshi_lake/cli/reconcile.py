@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import click
 
 from kalshi_lake.cli.options import (
-    check_range,
     cities_of,
     cities_option,
     family_option,
@@ -64,8 +63,7 @@ def reconcile(
     cities = cities_of(city)
     families = parse_families(family)
     last = end or last_report_day()
-    first = start or last
-    check_range(first, last)
+    first = start or last  # a --start after --end: run_reconcile says so (exit 2)
     settings = writing_settings(ctx)
 
     def show(summary: ReconcileSummary) -> None:

@@ -11,8 +11,13 @@ provenance (source key, ETag, fetch time, the row's position in the file's array
 JSON bytes as published. A fetch that keeps no row still writes its (empty) file: it records
 that the day was published and read. ``city`` and ``date`` (the New York report day) are Hive
 keys from the path. A report rewritten later has a new ETag and gets a new file beside the old
-one; readers compare with the newest ``fetched_at`` of each (city, date, kind, family). A
-(date, kind) with no file has not been published yet: it is pending.
+one; readers compare with the newest ``fetched_at`` of each (city, date, kind, family).
+
+A file a fetch asked for and found not published yet leaves an empty marker,
+``unpublished.<kind>.<family>.parquet``, in the same folder: a day is *pending* when a
+reconcile asked for it and its ``market_data`` file of the family is not stored (the markers
+stay after the file is published; the stored file then decides). Days nobody asked for are
+not pending, so the reconciliation views read only the days asked.
 
 :func:`fetch_daily_reports` fills it from a :class:`~kalshi_lake.api.daily_reports.ReportSource`.
 """
@@ -29,6 +34,7 @@ import pyarrow as pa
 from kalshi_lake.api.daily_reports import (
     KINDS,
     FilterStats,
+    ReportChanged,
     ReportFile,
     ReportRow,
     ReportSource,
@@ -66,6 +72,18 @@ def report_partition_dir(city: str, day: dt.date) -> str:
 def report_file_name(kind: str, etag8: str, family: str) -> str:
     """``trade_data.0a1b2c3d.high.parquet``."""
     return f"{kind}.{etag8}.{family}.parquet"
+
+
+def unpublished_file_name(kind: str, family: str) -> str:
+    """``unpublished.market_data.high.parquet``: the marker of a file found not published."""
+    return f"unpublished.{kind}.{family}.parquet"
+
+
+def mark_unpublished(lake: Lake, city: str, day: dt.date, kind: str, family: str) -> str:
+    """Record that ``kind`` of report day ``day`` was asked for ``city``'s ``family`` and is
+    not published yet (an empty file in :data:`DAILY_REPORT_SCHEMA`); its path."""
+    rel = f"{report_partition_dir(city, day)}/{unpublished_file_name(kind, family)}"
+    return lake.write_table(DAILY_REPORT_SCHEMA.empty_table(), rel)
 
 
 def rows_table(
@@ -207,22 +225,54 @@ def fetch_daily_reports(
             )
         }
         for kind in KINDS:
-            report = _locate(src, kind, day)
-            if report is None:
-                summary.files_pending.append((day, kind))
-                continue
-            missing = [
-                (city, fam)
-                for city, fam in pairs
-                if (city, report_file_name(kind, report.etag8, fam)) not in stored
-            ]
-            if not missing:
-                summary.files_unchanged.append((day, kind))
-                continue
-            _fetch_one(lake, src, report, targets, missing, summary, now)
-            summary.files_fetched.append((day, kind))
+            _fetch_kind(lake, src, kind, day, targets, pairs, stored, summary, now)
         day += dt.timedelta(days=1)
     return summary
+
+
+#: How many times a file rewritten while it was read is read again before giving up.
+REREADS = 3
+
+
+def _fetch_kind(
+    lake: Lake,
+    src: ReportSource,
+    kind: str,
+    day: dt.date,
+    targets: dict[str, tuple[City, str]],
+    pairs: list[tuple[str, str]],
+    stored: set[tuple[str, str]],
+    summary: DailyReportsSummary,
+    now: dt.datetime | None,
+) -> None:
+    """Fetch one report file of ``day`` (or mark it unpublished); a file rewritten while it
+    was read is located and read again, so the kept rows are all of one version."""
+    for _ in range(REREADS):
+        report = _locate(src, kind, day)
+        if report is None:
+            summary.files_pending.append((day, kind))
+            for city, fam in pairs:
+                if (city, unpublished_file_name(kind, fam)) not in stored:
+                    mark_unpublished(lake, city, day, kind, fam)
+            return
+        missing = [
+            (city, fam)
+            for city, fam in pairs
+            if (city, report_file_name(kind, report.etag8, fam)) not in stored
+        ]
+        if not missing:
+            summary.files_unchanged.append((day, kind))
+            return
+        try:
+            _fetch_one(lake, src, report, targets, missing, summary, now)
+        except ReportChanged:
+            continue
+        summary.files_fetched.append((day, kind))
+        return
+    raise ApiUnreachableError(
+        f"{kind} of {day} was rewritten while it was read, {REREADS} times in a row; "
+        "run the reconcile again later"
+    )
 
 
 def _unreachable(what: str, exc: BaseException) -> ApiUnreachableError:
@@ -258,7 +308,7 @@ def _fetch_one(
                 owner, fam = targets[row.report_ticker]
                 kept[(owner.name, fam)].append(row)
     except KalshiLakeError:
-        raise  # a corrupt file (exit 3), named by the filter
+        raise  # a corrupt file (exit 3), named by the filter; or rewritten while read
     except Exception as exc:  # botocore's connection errors are not OSErrors
         raise _unreachable(report.key, exc) from None
     summary.rows_read += stats.rows

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from kalshi_lake.config import Settings
+from kalshi_lake.lake.saved_checks import current_checks, lake_fingerprint, load_checks, save_checks
 from kalshi_lake.lake.state import read_run_records
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.report import charts, page
@@ -45,6 +46,34 @@ RECONCILIATION_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class ChecksSource:
+    """Where the report's check results came from, said on the page.
+
+    ``how``: ``saved`` (saved results, the lake unchanged since they ran), ``run`` (run for
+    this report, then saved: ``why`` says why the saved ones were not used) or ``given`` (the
+    caller's, e.g. the demo's validate just before).
+    """
+
+    how: str
+    ran_at: dt.datetime | None = None
+    saved_by: str | None = None
+    why: str = ""
+
+    def describe(self) -> str:
+        """One sentence for the page."""
+        at = f"{self.ran_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC" if self.ran_at else ""
+        if self.how == "saved":
+            by = "kalshi-lake validate" if self.saved_by == "validate" else "an earlier report"
+            return (
+                f"Saved by {by} at {at}; the lake has not changed since, so the checks were "
+                "not run again."
+            )
+        if self.how == "run":
+            return f"Run for this report at {at} ({self.why}); saved for the next report."
+        return "Results of the validate run just before this report."
+
+
 @dataclass
 class ReportData:
     """Everything the page shows."""
@@ -60,6 +89,7 @@ class ReportData:
     reconciliation: list[dict[str, Any]]
     live: list[dict[str, Any]]
     timings: dict[str, float] = field(default_factory=dict)
+    checks_source: ChecksSource | None = None
 
     def counts(self) -> dict[str, int]:
         """Cells per status (every status, zero included)."""
@@ -145,6 +175,30 @@ def _reconciliation(
     return [dict(zip(cols, r, strict=True)) for r in rel.order("ALL").fetchall()]
 
 
+def _report_checks(
+    lk: Lake,
+    con: duckdb.DuckDBPyConnection,
+    names: list[str] | None,
+    now: dt.datetime,
+) -> tuple[list[CheckResult], ChecksSource]:
+    """The saved check results when the lake is as they saw it; else run every check (as
+    ``validate`` does) and save them for the next report."""
+    fingerprint = lake_fingerprint(lk)
+    saved = current_checks(lk, names, fingerprint)
+    if saved is not None:
+        return list(saved.results), ChecksSource("saved", saved.ran_at, saved.saved_by)
+    older = load_checks(lk, names)
+    why = (
+        "no saved results"
+        if older is None
+        else f"the lake changed since the saved results of "
+        f"{older.ran_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+    )
+    results = run_checks(con, cities=names)
+    save_checks(lk, results, cities=names, fingerprint=fingerprint, ran_at=now, saved_by="report")
+    return results, ChecksSource("run", now, "report", why)
+
+
 def build_report(
     lake: str | Lake | Settings,
     cities: Sequence[str] | None = None,
@@ -154,8 +208,10 @@ def build_report(
 ) -> ReportData:
     """Gather every section of the report of ``lake`` (``cities``: canonical names, None = all).
 
-    ``checks``: True runs every check (as ``validate`` does); results already at hand (the
-    demo's) are used as they are; False leaves the section out.
+    ``checks``: True shows the results ``validate`` saved in the lake when the lake has not
+    changed since (:mod:`kalshi_lake.lake.saved_checks`), else runs every check (as
+    ``validate`` does) and saves them; results already at hand (the demo's) are used as they
+    are; False leaves the section out.
     """
     lk = Lake.of(lake)
     now = now or dt.datetime.now(dt.UTC)
@@ -173,12 +229,12 @@ def build_report(
         except duckdb.Error as exc:
             raise query_error(exc, "report") from None
         t = _timed(timings, "tables", t)
+        source: ChecksSource | None = None
+        results: list[CheckResult] | None = None
         if checks is True:
-            results: list[CheckResult] | None = run_checks(con, cities=names)
-        elif checks is False:
-            results = None
-        else:
-            results = list(checks)
+            results, source = _report_checks(lk, con, names, now)
+        elif checks is not False:
+            results, source = list(checks), ChecksSource("given")
         t = _timed(timings, "checks", t)
     finally:
         con.close()
@@ -199,6 +255,7 @@ def build_report(
         reconciliation=recon,
         live=live,
         timings=timings,
+        checks_source=source,
     )
 
 
@@ -325,7 +382,7 @@ def _cities_section(data: ReportData) -> str:
 
 def _checks_section(data: ReportData) -> str:
     if data.checks is None:
-        return '<p class="none">Checks not run for this report.</p>'
+        return '<p class="none">Checks not run for this report (<code>--no-checks</code>).</p>'
     order = {"ERROR": 0, "FAIL": 1, "warn": 2, "ok": 3}
     rows = [
         (
@@ -340,6 +397,8 @@ def _checks_section(data: ReportData) -> str:
     ]
     failing = sum(1 for r in data.checks if not r.passed)
     head = f"<p>{len(data.checks)} checks, {failing} with findings.</p>"
+    if data.checks_source is not None:
+        head += f'<p class="checks-source">{page.esc(data.checks_source.describe())}</p>'
     return head + page.table(
         ["check", "level", "status", "offending rows", "sample", "invariant"],
         rows,

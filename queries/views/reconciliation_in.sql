@@ -7,6 +7,9 @@
 -- traded_at (count, contracts, highest and lowest yes_price) and the open interest of the
 -- market's last api candle ending by the day's end (none: not compared); missing and extra are
 -- the trades one side has and the other lacks (reconciliation_trades_in).
+-- Only the days a reconcile asked for are judged: days with a stored report file, or with a
+-- marker that a file was asked for and not published yet (report_unpublished_in); the lake's
+-- trades of other days are not read into rows (they were never compared, so not pending).
 -- status: 'pending' when the day has no stored market_data file of the family yet (Kalshi
 -- publishes a day's files the next morning), else 'match' or 'differ'. differences names what differs:
 -- trades_missing (the report has trades the lake lacks), trades_extra, trade_count, contracts,
@@ -28,30 +31,35 @@ market_days AS (
     FROM report_files_in(city, start_date, end_date) AS r
     WHERE r.kind = 'market_data'
 ),
-first_day AS (
-    -- over every stored report of the city, so a later window does not call older days pending
-    SELECT r.city, min(r.date) AS first_date
-    FROM report_files_in(city) AS r
-    GROUP BY ALL
+asked_days AS (
+    -- the (city, day)s a reconcile asked for: a report file stored, or found not published
+    SELECT r.city, r.date FROM report_files_in(city, start_date, end_date) AS r
+    UNION
+    SELECT u.city, u.date FROM report_unpublished_in(city, start_date, end_date) AS u
+),
+asked_bounds AS (
+    -- each day asked as the instants its New York day spans, so trades are matched to a day by
+    -- a range and the time zone is converted once per day, not once per trade
+    SELECT
+        a.city,
+        a.date,
+        timezone('America/New_York', CAST(a.date AS TIMESTAMP)) AS day_start,
+        timezone('America/New_York', CAST(a.date + 1 AS TIMESTAMP)) AS day_end
+    FROM asked_days AS a
 ),
 lake_in_range AS (
-    -- trades of the cities with a stored report, from the first report day on
+    -- the lake's trades of the days asked, by their New York day
     SELECT
         t.city,
-        CAST(timezone('America/New_York', t.traded_at) AS DATE) AS day,
+        a.date AS day,
         t.market_ticker,
         count(*) AS trades,
         sum(t.count) AS contracts,
         max(t.yes_price) AS high,
         min(t.yes_price) AS low
     FROM trades_in(city, CAST(start_date AS DATE) - 2, CAST(end_date AS DATE) + 2) AS t
-    SEMI JOIN first_day AS f
-        ON f.city = t.city
-       AND CAST(timezone('America/New_York', t.traded_at) AS DATE) >= f.first_date
-    WHERE (start_date IS NULL
-            OR CAST(timezone('America/New_York', t.traded_at) AS DATE) >= CAST(start_date AS DATE))
-      AND (end_date IS NULL
-            OR CAST(timezone('America/New_York', t.traded_at) AS DATE) <= CAST(end_date AS DATE))
+    JOIN asked_bounds AS a
+        ON a.city = t.city AND t.traded_at >= a.day_start AND t.traded_at < a.day_end
     GROUP BY ALL
 ),
 rep_days AS (
@@ -130,7 +138,9 @@ joined AS (
 api_oi AS (
     SELECT c.city, c.market_ticker, c.bucket_start, c.open_interest
     FROM candles_1m_in(city, CAST(start_date AS DATE) - 2, CAST(end_date AS DATE) + 2) AS c
-    SEMI JOIN first_day AS f ON f.city = c.city
+    -- only the markets judged: the as-of join below then sorts their candles, not the city's
+    SEMI JOIN (SELECT DISTINCT j.city, j.market_ticker FROM joined AS j) AS f
+        ON f.city = c.city AND f.market_ticker = c.market_ticker
     WHERE c.source = 'api' AND c.open_interest IS NOT NULL
 ),
 with_oi AS (

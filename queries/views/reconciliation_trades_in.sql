@@ -16,8 +16,14 @@ WITH scope AS (
     SELECT * FROM reconciliation_scope_in(city, start_date, end_date)
 ),
 reported_days AS (
-    SELECT DISTINCT r.city, r.date
-    FROM report_files_in(city, start_date, end_date) AS r
+    -- each day with a stored report as the instants its New York day spans (the time zone
+    -- converted once per day, not once per trade)
+    SELECT
+        d.city,
+        d.date,
+        timezone('America/New_York', CAST(d.date AS TIMESTAMP)) AS day_start,
+        timezone('America/New_York', CAST(d.date + 1 AS TIMESTAMP)) AS day_end
+    FROM (SELECT DISTINCT r.city, r.date FROM report_files_in(city, start_date, end_date) AS r) AS d
 ),
 rep AS (
     SELECT r.city, r.report_date AS day, r.market_ticker, r.traded_second, r.price, r.contracts,
@@ -28,12 +34,12 @@ rep AS (
 lake_in_range AS (
     -- only the days a report is stored for are read and grouped (a lake never reconciled
     -- reads no trades here)
-    SELECT t.city, CAST(timezone('America/New_York', t.traded_at) AS DATE) AS day,
+    SELECT t.city, d.date AS day,
            t.market_ticker, date_trunc('second', t.traded_at) AS traded_second,
            t.yes_price AS price, t.count AS contracts, count(*) AS n
     FROM trades_in(city, CAST(start_date AS DATE) - 2, CAST(end_date AS DATE) + 2) AS t
-    SEMI JOIN reported_days AS d
-        ON d.city = t.city AND d.date = CAST(timezone('America/New_York', t.traded_at) AS DATE)
+    JOIN reported_days AS d
+        ON d.city = t.city AND t.traded_at >= d.day_start AND t.traded_at < d.day_end
     GROUP BY ALL
 ),
 keyed AS (

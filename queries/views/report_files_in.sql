@@ -3,8 +3,9 @@
 -- file is read): per city, New York report day, kind ('market_data', 'trade_data'), family and
 -- the first 8 hex digits of the file's ETag. A report file that kept no row of a family is
 -- still stored, empty, so a (city, date, kind, family) without a file was not published (or
--- not fetched) yet: that is what makes a day pending. A name without a family (none is written
--- so) stands for every family.
+-- not fetched) yet: that is what makes a day pending (when a reconcile asked for it,
+-- report_unpublished_in). A name without a family (none is written so) stands for every
+-- family. The unpublished.* markers are not report files and are left out.
 -- Invariant: one row per stored file; city and date from the path.
 CREATE OR REPLACE MACRO report_files_in(city := NULL, start_date := NULL, end_date := NULL)
 AS TABLE
@@ -32,5 +33,6 @@ SELECT
     nullif(n.k.family, '') AS family
 FROM named AS n
 WHERE n.k.date <> ''
+  AND n.k.kind IN ('market_data', 'trade_data')
   AND (start_date IS NULL OR CAST(n.k.date AS DATE) >= CAST(start_date AS DATE))
   AND (end_date IS NULL OR CAST(n.k.date AS DATE) <= CAST(end_date AS DATE));

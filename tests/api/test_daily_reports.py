@@ -15,7 +15,12 @@ import s3fs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kalshi_lake.api.daily_reports import FilterStats, ReportSource, filter_rows
+from kalshi_lake.api.daily_reports import (
+    FilterStats,
+    ReportSource,
+    ReportsRefusedError,
+    filter_rows,
+)
 from kalshi_lake.bench.daily_reports import filter_in_child, write_report_folder
 from kalshi_lake.errors import CorruptFileError
 from kalshi_lake.testing.local_s3 import ACCESS_KEY, SECRET_KEY, LocalS3
@@ -191,12 +196,15 @@ def test_locate_prefers_gzip_then_plain_json_and_none_when_unpublished(moto_s3: 
 def test_the_reader_sends_no_credentials(aws_env: LocalS3) -> None:
     moto_s3 = aws_env
     # A private bucket (no public-read ACL) cannot be read by the anonymous reader, even with
-    # AWS credentials in the environment: the reader never signs.
+    # AWS credentials in the environment: the reader never signs. Its 403 is a refusal (one
+    # clear error, exit 2), not a file "not published yet".
     name = f"kl-private-{secrets.token_hex(4)}"
     moto_s3.client().create_bucket(Bucket=name)
     moto_s3.client().put_object(Bucket=name, Key="reporting/trade_data_2026-08-01.json", Body=b"[]")
     src = ReportSource(f"s3://{name}/reporting", moto_s3.endpoint)
-    assert src.locate("trade_data", dt.date(2026, 8, 1)) is None
+    with pytest.raises(ReportsRefusedError, match="refuse anonymous reads") as refused:
+        src.locate("trade_data", dt.date(2026, 8, 1))
+    assert refused.value.exit_code == 2
 
 
 @pytest.mark.slow

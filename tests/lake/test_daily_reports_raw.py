@@ -152,7 +152,11 @@ def test_a_day_not_published_yet_is_pending(bucket: Bucket, tmp_path: Path) -> N
     summary = fetch_daily_reports(bucket.settings(lake), ["chicago"], DAY, nxt, ["high"])
     assert summary.days_fetched == [DAY]
     assert summary.days_pending == [nxt]
-    assert not any(f"date={nxt}" in f for f in _files(lake))
+    # no report file of that day, only the markers that it was asked for and not published
+    assert [f for f in _files(lake) if f"date={nxt}" in f] == [
+        f"city=chicago/date={nxt}/unpublished.{kind}.high.parquet"
+        for kind in ("market_data", "trade_data")
+    ]
     assert summary.as_dict()["days_pending"] == [nxt.isoformat()]
     assert "1 pending" in summary.render()
 

@@ -19,7 +19,10 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 
+from kalshi_lake.api.daily_reports import KINDS
 from kalshi_lake.cities import get_city
+from kalshi_lake.lake.daily_reports import mark_unpublished
+from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sim import World
 from kalshi_lake.testing.daily_reports import write_report_file
 
@@ -150,6 +153,14 @@ def publish_day(
     write_report_file(lake, city, day, "market_data", markets, fetched_at=fetched_at)
     write_report_file(lake, city, day, "trade_data", trades, fetched_at=fetched_at)
     return markets, trades
+
+
+def mark_pending(lake: Path, city: str, day: dt.date) -> None:
+    """Record that a reconcile asked for ``day``'s files of ``city`` and found neither
+    published (what the daily-report reader leaves)."""
+    for kind in KINDS:
+        for family in get_city(city).families:
+            mark_unpublished(Lake(str(lake)), city, day, kind, family)
 
 
 def remove_one_trade(lake: Path, city: str, day: dt.date) -> tuple[str, str]:

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from reports_fixture import CITY, FETCHED_AT, REPORT_DAYS, publish_day, remove_one_trade
+from reports_fixture import (
+    CITY,
+    FETCHED_AT,
+    REPORT_DAYS,
+    mark_pending,
+    publish_day,
+    remove_one_trade,
+)
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.cli import cli
@@ -61,6 +68,8 @@ class Publisher:
                     publish_day(Path(settings.lake), self.world, city, day, fetched_at=FETCHED_AT)
                 out.days.append(day)
             else:
+                for city in cities:
+                    mark_pending(Path(settings.lake), city, day)
                 out.pending.append(day)
             day += dt.timedelta(days=1)
         return out
@@ -168,3 +177,17 @@ def test_default_range_is_yesterday_in_new_york() -> None:
     # 03:00 UTC on the 6th is still the 5th in New York: its yesterday is the 4th
     assert last_report_day(dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)) == dt.date(2026, 12, 4)
     assert last_report_day(dt.datetime(2026, 12, 6, 6, 0, tzinfo=dt.UTC)) == dt.date(2026, 12, 5)
+
+
+def test_cli_start_after_end_is_one_line_and_fetches_nothing(
+    lake: Path, sim_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publisher = Publisher(sim_world, REPORT_DAYS[-1])
+    res = _invoke(
+        lake, publisher, monkeypatch, "--start", str(REPORT_DAYS[1]), "--end", str(REPORT_DAYS[0])
+    )
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        f"error: --start {REPORT_DAYS[1]} is after --end {REPORT_DAYS[0]}"
+    ]
+    assert publisher.calls == []

@@ -32,6 +32,16 @@ def test_the_simulators_reports_read_by_the_reader_match_its_lake(
     settings = Settings(lake=str(lake), reports_url=str(bucket / "reporting"))
     fetched = fetch_daily_reports(settings, [CITY], first, last + dt.timedelta(days=1))
     assert len(fetched.days_fetched) == 6 and len(fetched.days_pending) == 1
+    # the day asked and not published leaves its markers (what makes it pending), once
+    pending = lake / "raw" / "daily_reports" / f"city={CITY}" / f"date={last + dt.timedelta(1)}"
+    markers = [
+        f"unpublished.{k}.{f}.parquet"
+        for k in ("market_data", "trade_data")
+        for f in ("high", "low")
+    ]
+    assert sorted(p.name for p in pending.iterdir()) == markers
+    fetch_daily_reports(settings, [CITY], last + dt.timedelta(days=1), last + dt.timedelta(days=1))
+    assert sorted(p.name for p in pending.iterdir()) == markers
     con = kalshi_lake.connect(str(lake))
     rows = con.sql(
         "SELECT status, flag, count(*), sum(lake_trades) FROM reconciliation GROUP BY ALL"

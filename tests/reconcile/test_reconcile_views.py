@@ -15,6 +15,7 @@ from reports_fixture import (
     REPORT_DAYS,
     ReconLake,
     as_integers,
+    mark_pending,
     publish_day,
     remove_one_trade,
     report_rows,
@@ -76,7 +77,9 @@ def test_simulator_lake_matches_its_own_reports(recon_lake: ReconLake) -> None:
             "month": "2026-11",
             "family": fam,
             "days_compared": 3,
-            "days_pending": 1,  # 11-05: the lake traded it, no report stored
+            # 11-05: the lake traded it and no report is stored, but no reconcile asked for
+            # it, so it is not judged (nor read)
+            "days_pending": 0,
             "markets_flagged_error": 0,
             "markets_flagged_warn": 0,
         }
@@ -180,12 +183,17 @@ def test_identical_report_trades_are_counted_not_matched_once(recon_lake: ReconL
 
 def test_a_day_without_a_report_is_pending_until_it_is_published(recon_lake: ReconLake) -> None:
     pending_day = REPORT_DAYS[-1] + dt.timedelta(days=1)
-    con = _connect(recon_lake.path)
-    rows = _rows(
-        con,
+    query = (
         f"SELECT * FROM reconciliation_in('{CITY}', DATE '{REPORT_DAYS[0]}', "
-        f"DATE '{pending_day}') WHERE report_date = DATE '{pending_day}'",
+        f"DATE '{pending_day}') WHERE report_date = DATE '{pending_day}'"
     )
+    # the lake traded that day, but until a reconcile asks for it, it is not judged
+    assert _rows(_connect(recon_lake.path), query) == []
+    mark_pending(recon_lake.path, CITY, pending_day)  # asked for, and not published yet
+    con = _connect(recon_lake.path)
+    rows = _rows(con, query)
+    summary = con.sql("SELECT sum(days_compared), sum(days_pending) FROM reconciliation_summary")
+    assert summary.fetchall() == [(6, 2)]  # 3 days x 2 families compared; 1 day x 2 pending
     assert rows and all(r["status"] == "pending" and r["flag"] is None for r in rows)
     assert all(r["lake_trades"] > 0 and r["report_trades"] is None for r in rows)
     assert _offending(con) == {c: [] for c in CHECKS}

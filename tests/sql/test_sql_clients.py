@@ -24,6 +24,7 @@ from sql_lakefactory import NOW, LakeData
 from sql_livefactory import BOOK_MARKET, clean_live
 
 import kalshi_lake
+from kalshi_lake.lake.daily_reports import mark_unpublished
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql import sqlfiles
 from kalshi_lake.testing.books import Market, Snapshot, write_books
@@ -51,6 +52,7 @@ TABLE_MACROS = {
     "ws_frames_in": "ws_frames_in('_connection', DATE '2026-11-21', DATE '2026-11-21')",
     "live_heartbeats_in": "live_heartbeats_in()",
     "report_files_in": "report_files_in('chicago')",
+    "report_unpublished_in": "report_unpublished_in('chicago')",
     "report_rows_in": "report_rows_in('chicago')",
     "report_latest_in": "report_latest_in('chicago', kind := 'trade_data')",
     "report_market_days_in": "report_market_days_in('chicago')",
@@ -127,6 +129,8 @@ def con(clean_lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> duckdb.Du
     markets, trades = reports_of_lake(lake, "chicago", day)
     write_report_file(root, "chicago", day, "market_data", markets, fetched_at=NOW)
     write_report_file(root, "chicago", day, "trade_data", trades[1:], fetched_at=NOW)
+    # and the next day asked for and not published yet (report_unpublished_in: pending)
+    mark_unpublished(lake, "chicago", day + dt.timedelta(days=1), "market_data", "high")
     write_book_tables(Lake(str(root)), BOOK_MARKET, NOW - dt.timedelta(hours=2))
     # and a book for a listed market, so the decision instants find one (fill_cost_decisions_for)
     listed = Market("KXHIGHCHI-26NOV21-B44.5", "KXHIGHCHI-26NOV21", "chicago", "high", NOW.date())
