@@ -51,6 +51,7 @@ TABLE_MACROS = {
     "fetched_days_in": "fetched_days_in('phoenix', DATE '2026-03-01', DATE '2026-11-30')",
     "ws_frames_in": "ws_frames_in('_connection', DATE '2026-11-21', DATE '2026-11-21')",
     "live_heartbeats_in": "live_heartbeats_in()",
+    "report_names_in": "report_names_in('chicago')",
     "report_files_in": "report_files_in('chicago')",
     "report_unpublished_in": "report_unpublished_in('chicago')",
     "report_rows_in": "report_rows_in('chicago')",
