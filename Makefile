@@ -41,8 +41,8 @@ test: $(STAMP) lint typecheck chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=15 $(PYTEST_ARGS)
 
 # The inner loop: every test but the `slow` end-to-end ones (kill -9, S3 pipeline and leases
-# across processes, the demo, the notebook, the benchmark, long backfills, property tests) and
-# Spark: 520 tests in 57 s on a 2-core machine (`make test`: 598 in about 2.5 minutes).
+# across processes, live recordings, the demo, the notebook, the benchmark, long backfills,
+# property tests) and Spark: about 1,030 of `make test`'s 1,160 tests.
 .PHONY: test-fast
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist load -q -m "not slow and not spark" $(PYTEST_ARGS)
