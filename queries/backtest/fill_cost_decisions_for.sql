@@ -25,7 +25,10 @@ WITH args AS (
         END AS qty
 ),
 -- The markets come from the book itself, not from the markets table: a lake (or a city) with
--- no book reads nothing here, so decision_quotes costs what it did before books existed.
+-- no book reads nothing here, so decision_quotes costs what it did before books existed. Only
+-- the entries that are not cadence rows are listed (about 1% of the rows): a cadence row is the
+-- transform's replay of a book that a 'ws' snapshot or a 'rest' poll of the same market made
+-- known, in the same partition, so every market with a book has one of those.
 points AS (
     SELECT
         m.market_ticker,
@@ -36,6 +39,7 @@ points AS (
     FROM (
         SELECT DISTINCT b.market_ticker, b.city, b.date
         FROM book_snapshots_in(city, start_date, end_date) AS b
+        WHERE b.kind <> 'cadence'
     ) AS m
     JOIN cities AS c ON c.city = m.city
     CROSS JOIN decision_instants(instants) AS i
