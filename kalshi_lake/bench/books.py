@@ -8,7 +8,13 @@ book sid, seq without holes). Figures:
 - ``books.transform``: the transform of that day (seconds; its book deltas per second);
 - ``books.book_at_event``: ``book_at_for`` of one event's ladder at D 18:00 UTC (median of
   warm runs; goal < 50 ms);
-- ``books.book_at_all``: ``book_at`` of every market at the same instant.
+- ``books.book_at_all``: ``book_at`` of every market at the same instant;
+- ``books.transform_month`` and ``books.transform_incremental``: a busy month of the same city
+  (a day of frames like the one above for each of 28 days, each day its own connection;
+  ``--quick``: 3 days) transformed once, then ``follow``'s 30-second pass after 30 more
+  seconds of frames arrived (a new connection's snapshots and deltas on the last day):
+  ``run_transform`` of the followed dates, as :func:`kalshi_lake.live.curate.transform_current`
+  calls it (seconds, with CPU seconds: the pass rebuilds the whole month partition).
 """
 
 from __future__ import annotations
@@ -41,11 +47,22 @@ def _us(at: dt.datetime) -> int:
     return (at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
-def write_day(root: Path, city: str, day: dt.date, seed: int = 7) -> tuple[int, str]:
-    """A day of recorded order book frames of ``city`` under ``root/raw/ws``; returns the
-    number of delta frames and the ticker of one event followed that day (climate date D+1)."""
+def write_day(
+    root: Path,
+    city: str,
+    day: dt.date,
+    seed: int = 7,
+    *,
+    conn: str = _CONN,
+    start: dt.time = dt.time(),
+    span_us: int = _DAY_US,
+) -> tuple[int, str]:
+    """A day of recorded order book frames of ``city`` under ``root/raw/ws`` (one connection
+    ``conn``, from ``start`` on ``day`` for ``span_us``: a snapshot of every market, then every
+    book change); returns the number of delta frames and the ticker of one event followed that
+    day (climate date D+1). Each connection writes its own file in each folder."""
     world = World(seed, dt.datetime.combine(day + dt.timedelta(days=3), dt.time(), dt.UTC))
-    t0 = _us(dt.datetime.combine(day, dt.time(), dt.UTC))
+    t0 = _us(dt.datetime.combine(day, start, dt.UTC))
     markets = []
     event_ticker = ""
     for date in (day, day + dt.timedelta(days=1)):
@@ -67,7 +84,7 @@ def write_day(root: Path, city: str, day: dt.date, seed: int = 7) -> tuple[int, 
             {
                 "recv_at": dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
                 + dt.timedelta(microseconds=at_us),
-                "conn_id": _CONN,
+                "conn_id": conn,
                 "frame_no": frame_no,
                 "direction": direction,
                 "channel": "orderbook_delta"
@@ -95,7 +112,7 @@ def write_day(root: Path, city: str, day: dt.date, seed: int = 7) -> tuple[int, 
     changes = sorted(
         (c.ts_us, c.market_ticker, c.side, c.price_c, c.delta_cc, date)
         for ticker, date in markets
-        for c in world.book_changes(ticker, t0, t0 + _DAY_US)
+        for c in world.book_changes(ticker, t0, t0 + span_us)
     )
     for ts_us, ticker, side, price_c, delta_cc, date in changes:
         seq += 1
@@ -104,7 +121,7 @@ def write_day(root: Path, city: str, day: dt.date, seed: int = 7) -> tuple[int, 
             ticker, seq, 1)  # fmt: skip
     for folder_date, part in rows.items():
         folder = frame_partition_dir(city if folder_date else CONNECTION_CITY, folder_date or day)
-        out = root / folder / "bench.parquet"
+        out = root / folder / f"{conn}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(part, FRAME_SCHEMA), out)
     return len(changes), event_ticker
@@ -146,5 +163,39 @@ def run(quick: bool = False) -> Iterable[dict[str, object]]:
             yield figure(name, statistics.median(times) * 1000, "ms", levels=levels,
                          cpu_ms=round(statistics.median(cpu) * 1000, 1), deltas=deltas,
                          goal_ms=50)  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    yield from _month(city, quick)
+
+
+def _month(city: str, quick: bool) -> Iterable[dict[str, object]]:
+    """``books.transform_month`` and ``books.transform_incremental`` (module doc)."""
+    first = dt.date(2026, 11, 1)
+    days = 3 if quick else 28
+    last = first + dt.timedelta(days=days - 1)  # its D+1 markets stay in the month
+    root = Path(tempfile.mkdtemp(prefix="kalshi-bench-books-month-"))
+    try:
+        lake = root / "lake"
+        deltas = sum(
+            write_day(lake, city, first + dt.timedelta(days=i), conn=f"bench.{i + 1}")[0]
+            for i in range(days)
+        )
+        settings = Settings.load(env={}, lake=str(lake), progress=False)
+        t, c = time.perf_counter(), time.process_time()
+        run_transform(settings)
+        yield figure("books.transform_month", time.perf_counter() - t, "s", days=days,
+                     deltas=deltas, cpu_s=round(time.process_time() - c, 2))  # fmt: skip
+        # 30 more seconds of frames on a new connection (the way a reconnect lands them)
+        tail, _event = write_day(lake, city, last, conn="bench.tail", start=dt.time(12),
+                                 span_us=30_000_000)  # fmt: skip
+        t, c = time.perf_counter(), time.process_time()
+        done = run_transform(
+            settings, city=get_city(city), start=last, end=last + dt.timedelta(days=1)
+        )
+        # rebuilt and raw_files say what the pass redid: the whole month, every frame file
+        yield figure("books.transform_incremental", time.perf_counter() - t, "s",
+                     cpu_s=round(time.process_time() - c, 2), month_deltas=deltas,
+                     new_deltas=tail, rebuilt=len(done.rebuilt), raw_files=done.raw_files,
+                     book_deltas_rows=done.rows.get("book_deltas", 0))  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)

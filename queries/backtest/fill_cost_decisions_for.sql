@@ -25,7 +25,10 @@ WITH args AS (
         END AS qty
 ),
 -- The markets come from the book itself, not from the markets table: a lake (or a city) with
--- no book reads nothing here, so decision_quotes costs what it did before books existed.
+-- no book reads nothing here, so decision_quotes costs what it did before books existed. Only
+-- the entries that are not cadence rows are listed (about 1% of the rows): a cadence row is the
+-- transform's replay of a book that a 'ws' snapshot or a 'rest' poll of the same market made
+-- known, in the same partition, so every market with a book has one of those.
 points AS (
     SELECT
         m.market_ticker,
@@ -36,6 +39,7 @@ points AS (
     FROM (
         SELECT DISTINCT b.market_ticker, b.city, b.date
         FROM book_snapshots_in(city, start_date, end_date) AS b
+        WHERE b.kind <> 'cadence'
     ) AS m
     JOIN cities AS c ON c.city = m.city
     CROSS JOIN decision_instants(instants) AS i
@@ -47,10 +51,12 @@ snaps AS NOT MATERIALIZED (
 ),
 -- The latest entry at or before the instant, ties in the table's order (conn_id, frame_no).
 -- While a book is known the transform writes an entry at every 5-minute boundary, so that
--- entry is nearly always within the last ten minutes: look there first (a small join), and
--- only for the other instants (an unknown or missing book) sort the markets' whole history.
-near AS (
-    SELECT DISTINCT
+-- entry is nearly always within the last ten minutes: look there first (a small join that
+-- keeps the entries' level rows too, so the book of the chosen entry needs no second pass over
+-- the table), and only for the other instants (an unknown or missing book) sort the markets'
+-- whole history.
+near_rows AS (
+    SELECT
         p.market_ticker,
         p.decision_at,
         s.snapshot_at,
@@ -58,7 +64,10 @@ near AS (
         s.conn_id,
         s.frame_no,
         s.frame_key,
-        s.kind
+        s.kind,
+        s.side,
+        s.price,
+        s.size
     FROM points AS p
     JOIN snaps AS s
         ON s.city = p.city
@@ -67,13 +76,28 @@ near AS (
         AND s.snapshot_at <= p.decision_at
         AND s.snapshot_at >= p.decision_at - INTERVAL 10 MINUTE
 ),
-near_latest AS (
+-- the rows of each instant's latest entry (an entry: the rows of one snapshot_at, conn_id and
+-- frame_no, one per level or one with side NULL)
+near_top AS (
     SELECT n.*
-    FROM near AS n
-    QUALIFY row_number() OVER (
+    FROM near_rows AS n
+    QUALIFY dense_rank() OVER (
         PARTITION BY n.market_ticker, n.decision_at
         ORDER BY n.snapshot_at DESC, n.conn_key DESC, n.frame_key DESC
     ) = 1
+),
+near_latest AS (
+    SELECT
+        n.market_ticker,
+        n.decision_at,
+        n.snapshot_at,
+        n.conn_key,
+        n.conn_id,
+        n.frame_no,
+        n.frame_key,
+        min(n.kind) AS kind
+    FROM near_top AS n
+    GROUP BY ALL
 ),
 far_points AS (
     SELECT p.*
@@ -114,9 +138,13 @@ far_latest AS (
             <= (f.decision_at, chr(1114111), CAST(9223372036854775807 AS BIGINT))
 ),
 chosen AS (
-    SELECT p.*, c.snapshot_at, c.conn_key, c.conn_id, c.frame_no, c.frame_key, c.kind
+    SELECT p.*, c.snapshot_at, c.conn_key, c.conn_id, c.frame_no, c.frame_key, c.kind, c.is_near
     FROM points AS p
-    JOIN (SELECT * FROM near_latest UNION ALL SELECT * FROM far_latest) AS c
+    JOIN (
+        SELECT *, true AS is_near FROM near_latest
+        UNION ALL
+        SELECT *, false AS is_near FROM far_latest
+    ) AS c
         ON c.market_ticker = p.market_ticker AND c.decision_at = p.decision_at
 ),
 known AS (
@@ -143,6 +171,13 @@ frames AS (
         AND d.recv_at <= k.decision_at
 ),
 changes AS (
+    -- the chosen entry's levels: kept by the near join, or (far) read again
+    SELECT n.market_ticker, n.decision_at, n.side, n.price, n.size
+    FROM near_top AS n
+    SEMI JOIN known AS k
+        ON k.market_ticker = n.market_ticker AND k.decision_at = n.decision_at AND k.is_near
+    WHERE n.side IS NOT NULL
+    UNION ALL
     SELECT k.market_ticker, k.decision_at, s.side, s.price, s.size
     FROM known AS k
     JOIN snaps AS s
@@ -152,7 +187,7 @@ changes AS (
         AND s.snapshot_at = k.snapshot_at
         AND s.conn_key = k.conn_key
         AND s.frame_key = k.frame_key
-    WHERE s.side IS NOT NULL
+    WHERE NOT k.is_near AND s.side IS NOT NULL
     UNION ALL
     SELECT f.market_ticker, f.decision_at, f.side, f.price, f.delta AS size
     FROM frames AS f

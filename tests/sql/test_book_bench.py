@@ -26,3 +26,20 @@ def test_quick_run_yields_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     # ten event days of six markets at two instants; a book is known at nearly all of them
     assert figs["fill_cost.decision_quotes"]["rows"] == 120
     assert 100 <= int(figs["fill_cost.decisions"]["rows"]) <= 120  # type: ignore[call-overload]
+
+
+@pytest.mark.slow
+def test_books_month_figures_time_the_30_second_pass() -> None:
+    """The month figures: a few days of frames transformed, then follow's pass after 30 more
+    seconds of frames, which today rebuilds the month (every frame file read again)."""
+    from kalshi_lake.bench import books
+
+    figs = {f["name"]: f for f in books._month("chicago", quick=True)}
+    assert set(figs) == {"books.transform_month", "books.transform_incremental"}
+    month, inc = figs["books.transform_month"], figs["books.transform_incremental"]
+    assert int(month["deltas"]) > 1000 and float(month["cpu_s"]) > 0  # type: ignore[call-overload,arg-type]
+    assert inc["month_deltas"] == month["deltas"]
+    # the pass saw the new connection's file and rebuilt the one month it touched
+    assert inc["rebuilt"] == 1
+    assert int(inc["raw_files"]) > 3  # type: ignore[call-overload]
+    assert int(inc["book_deltas_rows"]) > int(month["deltas"])  # type: ignore[call-overload]

@@ -320,3 +320,27 @@ def test_a_poll_on_the_last_day_of_a_month_feeds_the_next_months_markets(tmp_pat
     ).fetchall()
     assert rows == [("2026-11", nov, D("0.35")), ("2026-12", dec, D("0.2"))]
     assert book(con, at, dec) == [("bid", D("0.2"), D("1"))]
+
+
+@pytest.mark.slow
+def test_every_market_with_cadence_rows_has_a_snapshot_or_poll_in_its_partition(
+    tmp_path: Path,
+) -> None:
+    """fill_cost_decisions_for lists a partition's markets from its non-cadence entries: the
+    transform writes a cadence row only for a book a ws snapshot or a poll of the same market
+    made known, and both land in the market's own partition. A simulated day of a city's
+    books (every market, a snapshot at 00:00 and every change after it) holds to that."""
+    from kalshi_lake.bench.books import write_day
+
+    lake = tmp_path / "lake"
+    write_day(lake, "chicago", dt.date(2026, 11, 20))
+    con = build(lake)
+    cadence = con.execute(
+        "SELECT DISTINCT city, month, market_ticker FROM book_snapshots WHERE kind = 'cadence'"
+    ).fetchall()
+    assert len(cadence) > 10
+    orphans = con.execute(
+        "SELECT city, month, market_ticker FROM book_snapshots WHERE kind = 'cadence'"
+        " EXCEPT SELECT city, month, market_ticker FROM book_snapshots WHERE kind <> 'cadence'"
+    ).fetchall()
+    assert orphans == []
