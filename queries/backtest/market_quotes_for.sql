@@ -75,8 +75,10 @@ last_trades AS (
     FROM trades_in(city, start_date, end_date) AS t
 ),
 -- The latest api quote at or before each point. The group key is the point (markets_in has one
--- row per market, so a market and an instant name one point); any_value carries the point's
--- other columns, equal on every row of the group. A point without a quote keeps one row, q NULL.
+-- row per market, so a market, an instant's label and its time name one point; the label too,
+-- because two labels can be one instant: 'D 02:30' and 'D 03:30' on the day DST starts);
+-- any_value carries the point's other columns, equal on every row of the group. A point without
+-- a quote keeps one row, q NULL.
 -- city and date are equal for every row of a market; naming them in the join conditions and the
 -- group key lets DuckDB push a filter on the result's city or date into the candle and trade scans.
 with_quote AS (
@@ -84,10 +86,10 @@ with_quote AS (
         x.city,
         x.date,
         x.market_ticker,
+        x.decision_label,
         x.decision_at,
         any_value(x.event_ticker) AS event_ticker,
         any_value(x.family) AS family,
-        any_value(x.decision_label) AS decision_label,
         any_value(x.result) AS result,
         any_value(x.settlement_value) AS settlement_value,
         any_value(x.status) AS status,
@@ -107,7 +109,7 @@ with_quote AS (
         AND q.date = x.date
         AND q.market_ticker = x.market_ticker
         AND q.quote_at <= x.decision_at
-    GROUP BY x.city, x.date, x.market_ticker, x.decision_at
+    GROUP BY x.city, x.date, x.market_ticker, x.decision_label, x.decision_at
 ),
 -- The last trade at or before each point: max of (traded_at, trade_id, yes_price) is the latest
 -- trade, the highest trade_id among those sharing its timestamp (one order filling against
@@ -117,10 +119,10 @@ with_trade AS (
         x.city,
         x.date,
         x.market_ticker,
+        x.decision_label,
         x.decision_at,
         any_value(x.event_ticker) AS event_ticker,
         any_value(x.family) AS family,
-        any_value(x.decision_label) AS decision_label,
         any_value(x.result) AS result,
         any_value(x.settlement_value) AS settlement_value,
         any_value(x.status) AS status,
@@ -141,7 +143,7 @@ with_trade AS (
         AND lt.date = x.date
         AND lt.market_ticker = x.market_ticker
         AND lt.traded_at <= x.decision_at
-    GROUP BY x.city, x.date, x.market_ticker, x.decision_at
+    GROUP BY x.city, x.date, x.market_ticker, x.decision_label, x.decision_at
 )
 SELECT
     x.market_ticker,
