@@ -197,26 +197,6 @@ def _bench(lakes: dict[str, tuple[Lake, dict[str, Any]]], runs: int) -> Iterable
                     large_lake=lakes[""][1]["lake"],
                     small_lake=lakes[".small_lake"][1]["lake"],
                 )
-        # quotes_at has a small left side (one city's open markets): DuckDB's default plans it
-        # as a nested loop (asof_loop_join_threshold = 64); time the sort-based plan too.
-        con = cons[""]
-        sql = _queries(_CITY, *_WINDOW)["quotes_at"]
-        con.execute("SET asof_loop_join_threshold = 0")
-        first, _used, n = _run_once(con, sql)
-        walls, cpus = [], []
-        for _ in range(runs):
-            wall, used, _rows = _run_once(con, sql)
-            walls.append(wall)
-            cpus.append(used)
-        con.execute("RESET asof_loop_join_threshold")
-        yield _figure(
-            "queries.quotes_at.asof_loop_join_threshold_0",
-            first,
-            walls,
-            cpus,
-            n,
-            {**lakes[""][1], "city": _CITY, "event_days": 1, "threads": int(threads)},
-        )
     finally:
         for con in cons.values():
             con.close()

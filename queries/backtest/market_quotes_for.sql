@@ -21,34 +21,43 @@
 -- offset before the change; one in the repeated hour when DST ends is its second, standard-time
 -- occurrence).
 -- Invariant (no look-ahead): nothing dated after the instant (a candle ending after it, a trade
--- after it) can change a row. Both lookups are ASOF joins (sort-based, O(n log n)). With a
--- left side of at most asof_loop_join_threshold rows (64; e.g. quotes_at for one city) DuckDB
--- plans a nested loop instead; `make bench` times quotes_at both ways.
+-- after it) can change a row.
+-- How: both lookups are hash joins on the market (its city and date too) keeping the rows at or
+-- before the instant, then the latest per (market, instant) by aggregation. Not ASOF joins: the
+-- left side is a few rows per market (one per instant) against hundreds of candles and trades,
+-- and an ASOF join sorts the whole right side (on the 10M-trade benchmark lake, one city's 60
+-- days: ~200 ms of CPU for the two ASOF joins, ~60 ms this way). The trades' tie rule is the
+-- struct order (traded_at, trade_id), the same as the table's sort order.
 CREATE OR REPLACE MACRO market_quotes_for(
     city := NULL, start_date := NULL, end_date := NULL, ts := NULL, instants := NULL
 ) AS TABLE
-WITH scoped_markets AS (
-    SELECT m.*
-    FROM markets_in(city, start_date, end_date) AS m
+WITH instants_of AS (
+    -- the decision instants, or one row standing for `ts` itself
+    SELECT i.decision_label, i.day_offset, i.local_time
+    FROM decision_instants(instants) AS i
+    WHERE ts IS NULL
+    UNION ALL
+    SELECT CAST(NULL AS VARCHAR), CAST(NULL AS INTEGER), CAST(NULL AS TIME)
+    WHERE ts IS NOT NULL
 ),
+-- markets_in is named once: each table function bound is a glob expanded while planning
 points AS (
     SELECT
-        sm.*,
+        m.*,
         i.decision_label,
-        timezone(c.tz, (sm.date + i.day_offset) + i.local_time) AS decision_at
-    FROM scoped_markets AS sm
-    JOIN cities AS c ON c.city = sm.city
-    CROSS JOIN decision_instants(instants) AS i
-    WHERE ts IS NULL
-    UNION ALL BY NAME
-    SELECT
-        sm.*,
-        CAST(NULL AS VARCHAR) AS decision_label,
-        CAST(ts AS TIMESTAMPTZ) AS decision_at
-    FROM scoped_markets AS sm
-    WHERE ts IS NOT NULL
-      AND sm.open_time <= CAST(ts AS TIMESTAMPTZ)
-      AND CAST(ts AS TIMESTAMPTZ) <= sm.close_time
+        CASE
+            WHEN ts IS NULL THEN timezone(c.tz, (m.date + i.day_offset) + i.local_time)
+            ELSE CAST(ts AS TIMESTAMPTZ)
+        END AS decision_at
+    FROM markets_in(city, start_date, end_date) AS m
+    LEFT JOIN cities AS c ON c.city = m.city
+    CROSS JOIN instants_of AS i
+    WHERE (ts IS NULL AND c.city IS NOT NULL)
+       OR (
+           ts IS NOT NULL
+           AND m.open_time <= CAST(ts AS TIMESTAMPTZ)
+           AND CAST(ts AS TIMESTAMPTZ) <= m.close_time
+       )
 ),
 api_quotes AS (
     SELECT
@@ -64,6 +73,77 @@ api_quotes AS (
 last_trades AS (
     SELECT t.city, t.date, t.market_ticker, t.traded_at, t.trade_id, t.yes_price
     FROM trades_in(city, start_date, end_date) AS t
+),
+-- The latest api quote at or before each point. The group key is the point (markets_in has one
+-- row per market, so a market, an instant's label and its time name one point; the label too,
+-- because two labels can be one instant: 'D 02:30' and 'D 03:30' on the day DST starts);
+-- any_value carries the point's other columns, equal on every row of the group. A point without
+-- a quote keeps one row, q NULL.
+-- city and date are equal for every row of a market; naming them in the join conditions and the
+-- group key lets DuckDB push a filter on the result's city or date into the candle and trade scans.
+with_quote AS (
+    SELECT
+        x.city,
+        x.date,
+        x.market_ticker,
+        x.decision_label,
+        x.decision_at,
+        any_value(x.event_ticker) AS event_ticker,
+        any_value(x.family) AS family,
+        any_value(x.result) AS result,
+        any_value(x.settlement_value) AS settlement_value,
+        any_value(x.status) AS status,
+        any_value(x.strike_type) AS strike_type,
+        any_value(x.floor_strike) AS floor_strike,
+        any_value(x.cap_strike) AS cap_strike,
+        any_value(x.low_f) AS low_f,
+        any_value(x.high_f) AS high_f,
+        any_value(x.yes_sub_title) AS yes_sub_title,
+        any_value(x.open_time) AS open_time,
+        any_value(x.close_time) AS close_time,
+        any_value(x.month) AS month,
+        max_by(struct_pack(q.quote_at, q.yes_bid, q.yes_ask), q.quote_at) AS q
+    FROM points AS x
+    LEFT JOIN api_quotes AS q
+        ON q.city = x.city
+        AND q.date = x.date
+        AND q.market_ticker = x.market_ticker
+        AND q.quote_at <= x.decision_at
+    GROUP BY x.city, x.date, x.market_ticker, x.decision_label, x.decision_at
+),
+-- The last trade at or before each point: max of (traded_at, trade_id, yes_price) is the latest
+-- trade, the highest trade_id among those sharing its timestamp (one order filling against
+-- several makers), i.e. the last in the trades table's sort order. No trade: t's fields NULL.
+with_trade AS (
+    SELECT
+        x.city,
+        x.date,
+        x.market_ticker,
+        x.decision_label,
+        x.decision_at,
+        any_value(x.event_ticker) AS event_ticker,
+        any_value(x.family) AS family,
+        any_value(x.result) AS result,
+        any_value(x.settlement_value) AS settlement_value,
+        any_value(x.status) AS status,
+        any_value(x.strike_type) AS strike_type,
+        any_value(x.floor_strike) AS floor_strike,
+        any_value(x.cap_strike) AS cap_strike,
+        any_value(x.low_f) AS low_f,
+        any_value(x.high_f) AS high_f,
+        any_value(x.yes_sub_title) AS yes_sub_title,
+        any_value(x.open_time) AS open_time,
+        any_value(x.close_time) AS close_time,
+        any_value(x.month) AS month,
+        any_value(x.q) AS q,
+        max(struct_pack(lt.traded_at, lt.trade_id, lt.yes_price)) AS t
+    FROM with_quote AS x
+    LEFT JOIN last_trades AS lt
+        ON lt.city = x.city
+        AND lt.date = x.date
+        AND lt.market_ticker = x.market_ticker
+        AND lt.traded_at <= x.decision_at
+    GROUP BY x.city, x.date, x.market_ticker, x.decision_label, x.decision_at
 )
 SELECT
     x.market_ticker,
@@ -73,17 +153,17 @@ SELECT
     x.date,
     x.decision_label,
     x.decision_at,
-    q.yes_bid,
-    q.yes_ask,
+    x.q.yes_bid,
+    x.q.yes_ask,
     CASE
-        WHEN q.yes_bid IS NOT NULL AND q.yes_ask IS NOT NULL
-            THEN CAST((q.yes_bid + q.yes_ask) * 0.5 AS DECIMAL(10, 7))
+        WHEN x.q.yes_bid IS NOT NULL AND x.q.yes_ask IS NOT NULL
+            THEN CAST((x.q.yes_bid + x.q.yes_ask) * 0.5 AS DECIMAL(10, 7))
     END AS mid,
-    q.quote_at,
-    epoch(x.decision_at - q.quote_at) AS quote_age,
-    lt.yes_price AS last_trade_price,
-    lt.traded_at AS last_trade_at,
-    epoch(x.decision_at - lt.traded_at) AS last_trade_age,
+    x.q.quote_at,
+    epoch(x.decision_at - x.q.quote_at) AS quote_age,
+    x.t.yes_price AS last_trade_price,
+    x.t.traded_at AS last_trade_at,
+    epoch(x.decision_at - x.t.traded_at) AS last_trade_age,
     x.result,
     x.settlement_value,
     x.status,
@@ -96,19 +176,4 @@ SELECT
     x.open_time,
     x.close_time,
     x.month
--- city and date are equal for every row of a market; naming them in the join conditions lets
--- DuckDB push a filter on the result's city or date into the candle and trade scans.
-FROM points AS x
-ASOF LEFT JOIN api_quotes AS q
-    ON q.city = x.city
-    AND q.date = x.date
-    AND q.market_ticker = x.market_ticker
-    AND q.quote_at <= x.decision_at
--- Several trades can share one timestamp (one order filling against several makers): ordering
--- by (traded_at, trade_id) makes "the latest" deterministic, the last in the table's sort order.
--- chr(1114111) sorts after any trade_id, so the condition is exactly traded_at <= decision_at.
-ASOF LEFT JOIN last_trades AS lt
-    ON lt.city = x.city
-    AND lt.date = x.date
-    AND lt.market_ticker = x.market_ticker
-    AND (lt.traded_at, lt.trade_id) <= (x.decision_at, chr(1114111));
+FROM with_trade AS x;

@@ -290,6 +290,26 @@ def test_chosen_instants_are_city_local_and_dst_correct(
     assert got == [{"decision_label": instant, "decision_at": dt.datetime.fromisoformat(utc)}]
 
 
+def test_two_labels_naming_one_instant_keep_a_row_each(lake: Lake) -> None:
+    # the day DST starts in New York: 02:30 does not exist and is read with the offset before
+    # the change (EST), so it is 03:30 EDT, the same UTC instant: still one row per label
+    day = dt.date(2026, 3, 8)
+    got = rows(
+        lake,
+        "SELECT * FROM decision_quotes_for('nyc', ?, ?, instants := ['D 02:30', 'D 03:30']) "
+        "ORDER BY market_ticker, decision_label",
+        [day, day],
+    )
+    markets = {r["market_ticker"] for r in got}
+    assert markets and len(got) == 2 * len(markets)
+    assert {r["decision_at"] for r in got} == {dt.datetime(2026, 3, 8, 7, 30, tzinfo=dt.UTC)}
+    for first, second in zip(got[::2], got[1::2], strict=True):
+        assert (first["decision_label"], second["decision_label"]) == ("D 02:30", "D 03:30")
+        assert {k: v for k, v in first.items() if k != "decision_label"} == {
+            k: v for k, v in second.items() if k != "decision_label"
+        }
+
+
 def test_dst_instants_agree_with_zoneinfo_outside_the_changed_hour(lake: Lake) -> None:
     got = chosen(lake, ["D-1 10:05", "D 09:00", "D 10:00"])
     for r in got:
