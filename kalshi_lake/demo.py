@@ -161,9 +161,9 @@ def run_demo(
     # few columns, so the sample reads whole on an 80-column terminal
     res = access.run_sql(
         run_settings,
-        "SELECT yes_sub_title, yes_bid, yes_ask, mid, is_winner FROM event_ladder_for("
+        "SELECT family, yes_sub_title, yes_bid, yes_ask, mid, is_winner FROM event_ladder_for("
         f"'{sample_city}', DATE '{sample_date}', DATE '{sample_date}') "
-        "WHERE decision_label = 'D 10:00' ORDER BY bracket",
+        "WHERE decision_label = 'D 10:00' ORDER BY family, bracket",
         max_rows=12,
     )
     title = f"event_ladder: {sample_city} {sample_date} at D 10:00"
