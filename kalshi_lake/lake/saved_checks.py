@@ -14,6 +14,10 @@ changes a check is a change too). Backfill, transform, repair, follow and reconc
 there, so any of them makes saved results stale; run state (progress, leases, run records,
 heartbeats) and the saved results themselves are left out, since checks do not read them.
 It is taken before the checks run: a lake that changes while they run reads as changed.
+
+A check that reads the clock (``check_as_of``, default now: a decision instant that has
+passed, a heartbeat gone quiet, a gap not repaired in time) can change its answer while the
+lake stays the same; :func:`clock_checks` names them, and a report runs them again.
 """
 
 from __future__ import annotations
@@ -65,6 +69,17 @@ def lake_fingerprint(lake: Lake) -> str:
             h.update(f"{kind}/{f.name}\0".encode())
             h.update(f.text.encode())
     return h.hexdigest()
+
+
+def clock_checks() -> list[str]:
+    """The checks whose answer depends on when they run (their SQL reads ``check_as_of``):
+    saved results of these are never reused."""
+    return [f.name for f in sqlfiles.load("checks") if "check_as_of" in _code(f.text)]
+
+
+def _code(sql: str) -> str:
+    """``sql`` without its comment lines."""
+    return "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
 
 
 def saved_path(cities: Sequence[str] | None) -> str:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from kalshi_lake.cli import cli
 from kalshi_lake.lake.saved_checks import (
+    clock_checks,
     current_checks,
     lake_fingerprint,
     load_checks,
@@ -122,11 +123,14 @@ def _report(lake: Path, out: Path, *args: str) -> str:
     return out.read_text(encoding="utf-8")
 
 
-def _plant(lake: Path, name: str = "latest.json") -> None:
-    """Make one saved result say something no check run produces."""
+def _plant(lake: Path, name: str = "latest.json", *, clock: bool = False) -> None:
+    """Make one saved result say something no check run produces: of a check that reads the
+    clock (``clock``), or of one that does not."""
     path = lake / "_state" / "checks" / name
     doc = json.loads(path.read_text())
-    doc["checks"][0].update(offending=PLANTED, sample=[{"planted_marker": "from-the-saved-file"}])
+    rerun = set(clock_checks())
+    check = next(c for c in doc["checks"] if (c["name"] in rerun) == clock)
+    check.update(offending=PLANTED, sample=[{"planted_marker": "from-the-saved-file"}])
     path.write_text(json.dumps(doc))
 
 
@@ -145,6 +149,11 @@ def test_report_shows_saved_results_until_the_lake_changes(own_lake: Path, tmp_p
     page = _report(own_lake, out)
     assert f"{PLANTED:,}" in page and "from-the-saved-file" in page  # reused, not run
     assert "Saved by kalshi-lake validate at" in page
+
+    # a check that reads the clock is run again even so: its answer may have changed since
+    _plant(own_lake, clock=True)
+    page = _report(own_lake, out)
+    assert page.count(f"{PLANTED:,}") == 1 and page.count("from-the-saved-file") == 1
 
     # a transform (here: a curated file rewritten) makes them stale: run again and saved
     curated = next((own_lake / "curated" / "trades").rglob("*.parquet"))
