@@ -77,10 +77,10 @@ last_trades AS (
 -- The latest api quote at or before each point. The group key is the point (markets_in has one
 -- row per market, so a market, an instant's label and its time name one point; the label too,
 -- because two labels can be one instant: 'D 02:30' and 'D 03:30' on the day DST starts);
--- any_value carries the point's other columns, equal on every row of the group. A point without
--- a quote keeps one row, q NULL.
+-- A point without a quote keeps one row, q NULL.
 -- city and date are equal for every row of a market; naming them in the join conditions and the
 -- group key lets DuckDB push a filter on the result's city or date into the candle and trade scans.
+-- p is the point's row (any_value: equal on every row of its group), carried to the end.
 with_quote AS (
     SELECT
         x.city,
@@ -88,20 +88,7 @@ with_quote AS (
         x.market_ticker,
         x.decision_label,
         x.decision_at,
-        any_value(x.event_ticker) AS event_ticker,
-        any_value(x.family) AS family,
-        any_value(x.result) AS result,
-        any_value(x.settlement_value) AS settlement_value,
-        any_value(x.status) AS status,
-        any_value(x.strike_type) AS strike_type,
-        any_value(x.floor_strike) AS floor_strike,
-        any_value(x.cap_strike) AS cap_strike,
-        any_value(x.low_f) AS low_f,
-        any_value(x.high_f) AS high_f,
-        any_value(x.yes_sub_title) AS yes_sub_title,
-        any_value(x.open_time) AS open_time,
-        any_value(x.close_time) AS close_time,
-        any_value(x.month) AS month,
+        any_value(x) AS p,
         max_by(struct_pack(q.quote_at, q.yes_bid, q.yes_ask), q.quote_at) AS q
     FROM points AS x
     LEFT JOIN api_quotes AS q
@@ -121,20 +108,7 @@ with_trade AS (
         x.market_ticker,
         x.decision_label,
         x.decision_at,
-        any_value(x.event_ticker) AS event_ticker,
-        any_value(x.family) AS family,
-        any_value(x.result) AS result,
-        any_value(x.settlement_value) AS settlement_value,
-        any_value(x.status) AS status,
-        any_value(x.strike_type) AS strike_type,
-        any_value(x.floor_strike) AS floor_strike,
-        any_value(x.cap_strike) AS cap_strike,
-        any_value(x.low_f) AS low_f,
-        any_value(x.high_f) AS high_f,
-        any_value(x.yes_sub_title) AS yes_sub_title,
-        any_value(x.open_time) AS open_time,
-        any_value(x.close_time) AS close_time,
-        any_value(x.month) AS month,
+        any_value(x.p) AS p,
         any_value(x.q) AS q,
         max(struct_pack(lt.traded_at, lt.trade_id, lt.yes_price)) AS t
     FROM with_quote AS x
@@ -147,8 +121,8 @@ with_trade AS (
 )
 SELECT
     x.market_ticker,
-    x.event_ticker,
-    x.family,
+    x.p.event_ticker,
+    x.p.family,
     x.city,
     x.date,
     x.decision_label,
@@ -164,16 +138,16 @@ SELECT
     x.t.yes_price AS last_trade_price,
     x.t.traded_at AS last_trade_at,
     epoch(x.decision_at - x.t.traded_at) AS last_trade_age,
-    x.result,
-    x.settlement_value,
-    x.status,
-    x.strike_type,
-    x.floor_strike,
-    x.cap_strike,
-    x.low_f,
-    x.high_f,
-    x.yes_sub_title,
-    x.open_time,
-    x.close_time,
-    x.month
+    x.p.result,
+    x.p.settlement_value,
+    x.p.status,
+    x.p.strike_type,
+    x.p.floor_strike,
+    x.p.cap_strike,
+    x.p.low_f,
+    x.p.high_f,
+    x.p.yes_sub_title,
+    x.p.open_time,
+    x.p.close_time,
+    x.p.month
 FROM with_trade AS x;
