@@ -51,6 +51,12 @@ def busy_now() -> dt.datetime:
     return dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(15), dt.UTC)
 
 
+def follow_two_cities(sim: SimServer, settings: Settings, options: FollowOptions) -> FollowSummary:
+    """``follow`` chicago and nyc from ``sim``, judging open markets by the simulator's clock."""
+    cities = [get_city("chicago"), get_city("nyc")]
+    return run_follow(settings, cities, options=options, clock=sim.clock.now)
+
+
 @dataclass(frozen=True)
 class FaultyRecording:
     """What :func:`record_with_faults` leaves: the lake, the run's summary, the simulated
@@ -94,12 +100,7 @@ def record_with_faults(tmp: Path) -> FaultyRecording:
     )
     with sim_follow(cfg, lake, key) as (sim, settings):
         start_us = sim.clock.now_us()
-        summary = run_follow(
-            settings,
-            [get_city("chicago"), get_city("nyc")],
-            options=options,
-            clock=sim.clock.now,
-        )
+        summary = follow_two_cities(sim, settings, options)
         end_us = sim.clock.now_us()
         counts = sim.ws.session_counts()
     return FaultyRecording(lake, summary, start_us, end_us, counts)
@@ -143,12 +144,7 @@ def record_rest(tmp: Path) -> RestRecording:
     with sim_follow(cfg, lake) as (sim, settings):
         # the simulated instant of a wall-clock time (the sim's clock runs on the monotonic one)
         wall0, sim0 = time.time_ns() // 1000, sim.clock.now_us()
-        summary = run_follow(
-            settings,
-            [get_city("chicago"), get_city("nyc")],
-            options=options,
-            clock=sim.clock.now,
-        )
+        summary = follow_two_cities(sim, settings, options)
         end_us = sim.clock.now_us()
     return RestRecording(lake, summary, wall0, sim0, end_us)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from follow_support import SimFollow, busy_now
+from follow_support import SimFollow, busy_now, follow_two_cities
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.config import Settings
@@ -43,12 +43,7 @@ def test_follow_two_cities_records_every_trade_of_the_followed_markets(
     lake = tmp_path / "lake"
     with sim_follow(cfg, lake, key) as (sim, settings):
         t_start = sim.clock.now_us()
-        summary = run_follow(
-            settings,
-            [get_city("chicago"), get_city("nyc")],
-            options=fast_follow,
-            clock=sim.clock.now,
-        )
+        summary = follow_two_cities(sim, settings, fast_follow)
         t_end = sim.clock.now_us()
     assert summary.mode.stream == "ws" and summary.mode.books == "ws"
     assert summary.connects == 1 and summary.frames_kept > 0
