@@ -37,15 +37,8 @@ def test_follow_judges_open_markets_by_the_clock_it_is_handed(
     assert {m.status(world.now_us) for m in tomorrow.markets} <= {"initialized", "unopened"}
 
     lake = tmp_path / "lake"
-    options = FollowOptions(
-        orderbook="off",
-        duration_s=3,
-        discover_every_s=1,
-        catch_up_every_s=60,
-        roll_every_s=1,
-        transform_every_s=0,
-        heartbeat_every_s=1,
-    )
+    # one discovery and one catch-up pass (both at the start), no order books, no transform
+    options = FollowOptions(orderbook="off", duration_s=3, catch_up_every_s=60, transform_every_s=0)
     with sim_follow(SimConfig(seed=FIXTURE_SEED, now=sim_now), lake) as (sim, settings):
         summary = run_follow(
             settings,
