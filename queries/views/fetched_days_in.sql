@@ -2,9 +2,10 @@
 -- The event dates whose trades and candles were fetched, per city and market family: one row
 -- per city, family and climate date with a raw trades page or a raw candle page (candlesticks,
 -- event_candlesticks, batch_candlesticks), flags saying which, and fetched = both. Read from
--- the raw layer's file names only (a listing, never a file's contents), so it is cheap on any
--- lake and on S3: the family is the `.<family>` before `.parquet` in a raw file's name, and a
--- file without one was written before families were recorded, when only highs were fetched.
+-- the raw layer's file names only (a listing, never a file's contents: lake_raw_files_in), so
+-- it is cheap on any lake and on S3: a page's name is <page>[.<family>], and a file without
+-- a family was written before families were recorded, when only highs were fetched; a name of
+-- another shape is no page and is left out.
 -- Why the raw layer: a page is there only if the API answered it, and a day with no trades still
 -- has its (empty) trades pages, so it counts as fetched; curated markets are no measure, since
 -- listing pages bring markets of days that were never fetched.
@@ -15,46 +16,22 @@ CREATE OR REPLACE MACRO fetched_days_in(
 )
 AS TABLE
 WITH pages AS (
-    SELECT
-        regexp_extract(
-            g.file,
-            'raw/([^/]+)/city=([^/]+)/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/.]+(?:[.]([a-z]+))?[.]parquet$',
-            ['endpoint', 'city', 'date', 'family']
-        ) AS k
-    FROM glob(
-        lake_root() || '/raw/trades/city=' || coalesce(city, '*') || '/date='
-            || lake_range_glob(
-                strftime(CAST(start_date AS DATE), '%Y-%m-%d'),
-                strftime(CAST(end_date AS DATE), '%Y-%m-%d')
-            )
-            || '/*.parquet'
-    ) AS g
+    SELECT f.folder, f.city, f.date, f.name
+    FROM lake_raw_files_in('trades', city, start_date, end_date) AS f
     UNION ALL
-    SELECT
-        regexp_extract(
-            g.file,
-            'raw/([^/]+)/city=([^/]+)/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/.]+(?:[.]([a-z]+))?[.]parquet$',
-            ['endpoint', 'city', 'date', 'family']
-        ) AS k
-    FROM glob(
-        lake_root() || '/raw/*candlesticks/city=' || coalesce(city, '*') || '/date='
-            || lake_range_glob(
-                strftime(CAST(start_date AS DATE), '%Y-%m-%d'),
-                strftime(CAST(end_date AS DATE), '%Y-%m-%d')
-            )
-            || '/*.parquet'
-    ) AS g
+    SELECT f.folder, f.city, f.date, f.name
+    FROM lake_raw_files_in('*candlesticks', city, start_date, end_date) AS f
 ),
 days AS (
     SELECT
-        p.k.city AS city,
-        coalesce(nullif(p.k.family, ''), 'high') AS family,
-        CAST(p.k.date AS DATE) AS date,
-        bool_or(p.k.endpoint = 'trades') AS trades_fetched,
-        bool_or(p.k.endpoint IN ('candlesticks', 'event_candlesticks', 'batch_candlesticks'))
+        p.city,
+        coalesce(nullif(regexp_extract(p.name, '[.]([a-z]+)$', 1), ''), 'high') AS family,
+        p.date,
+        bool_or(p.folder = 'trades') AS trades_fetched,
+        bool_or(p.folder IN ('candlesticks', 'event_candlesticks', 'batch_candlesticks'))
             AS candles_fetched
     FROM pages AS p
-    WHERE p.k.date <> ''
+    WHERE regexp_full_match(p.name, '[^.]+(?:[.][a-z]+)?')
     GROUP BY ALL
 )
 SELECT
@@ -65,6 +42,4 @@ SELECT
     d.candles_fetched,
     d.trades_fetched AND d.candles_fetched AS fetched
 FROM days AS d
-WHERE (start_date IS NULL OR d.date >= CAST(start_date AS DATE))
-  AND (end_date IS NULL OR d.date <= CAST(end_date AS DATE))
-  AND (family IS NULL OR d.family = family);
+WHERE family IS NULL OR d.family = family;

@@ -14,12 +14,7 @@ CREATE OR REPLACE MACRO raw_pages_in(
 ) AS TABLE
 SELECT *
 FROM read_parquet(
-    lake_root() || '/raw/' || coalesce(endpoint, '[!dw]*') || '/city=' || coalesce(city, '*') || '/date='
-        || lake_range_glob(
-            strftime(CAST(start_date AS DATE), '%Y-%m-%d'),
-            strftime(CAST(end_date AS DATE), '%Y-%m-%d')
-        )
-        || '/*.parquet',
+    lake_raw_glob(coalesce(endpoint, '[!dw]*'), city, start_date, end_date),
     hive_partitioning = true,
     hive_types = {'city': VARCHAR, 'date': DATE},
     union_by_name = true

@@ -25,12 +25,7 @@ SELECT
     r.city,
     r.date
 FROM read_parquet(
-    lake_root() || '/raw/daily_reports/city=' || coalesce(city, '*') || '/date='
-        || lake_range_glob(
-            strftime(CAST(start_date AS DATE), '%Y-%m-%d'),
-            strftime(CAST(end_date AS DATE), '%Y-%m-%d')
-        )
-        || '/*.parquet',
+    lake_raw_glob('daily_reports', city, start_date, end_date),
     hive_partitioning = true,
     hive_types = {'city': VARCHAR, 'date': DATE},
     union_by_name = true

@@ -10,12 +10,7 @@
 CREATE OR REPLACE MACRO ws_frames_in(city := NULL, start_date := NULL, end_date := NULL) AS TABLE
 SELECT *
 FROM read_parquet(
-    lake_root() || '/raw/ws/city=' || coalesce(city, '*') || '/date='
-        || lake_range_glob(
-            strftime(CAST(start_date AS DATE), '%Y-%m-%d'),
-            strftime(CAST(end_date AS DATE), '%Y-%m-%d')
-        )
-        || '/*.parquet',
+    lake_raw_glob('ws', city, start_date, end_date),
     hive_partitioning = true,
     hive_types = {'city': VARCHAR, 'date': DATE},
     union_by_name = true

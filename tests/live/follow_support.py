@@ -10,6 +10,7 @@ import datetime as dt
 import fcntl
 import os
 import pickle
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -154,19 +155,32 @@ T = TypeVar("T")
 
 def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) -> T:
     """``make(folder)``, run once for the whole test session: under xdist the first worker to
-    ask makes it (holding a file lock) in the folder the workers share, and the others wait and
-    read its pickled result. The tests that read it must leave what they do not own alone."""
+    ask makes it in the folder the workers share, and the others wait and read its result
+    (:func:`made_once_in`). The tests that read it must leave what they do not own alone."""
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # each worker's basetemp is a folder of the session's
+    return made_once_in(root, name, make)
+
+
+def made_once_in(root: Path, name: str, make: Callable[[Path], T]) -> T:
+    """``make(root / name)``, run once by all the processes that ask: the first to take the file
+    lock ``root/<name>.lock`` makes it and pickles the result to ``root/<name>.pickle``; the
+    others wait for the lock and read that. A ``make`` that fails (or whose process dies)
+    leaves no result: the next to ask clears what it left in the folder and makes it again."""
     folder = root / name
+    done = root / f"{name}.pickle"
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        done = root / f"{name}.pickle"
         if done.exists():
             made: T = pickle.loads(done.read_bytes())
             return made
+        if folder.exists():
+            shutil.rmtree(folder)  # a failed or killed make's leftovers
         folder.mkdir()
         made = make(folder)
-        done.write_bytes(pickle.dumps(made))
+        # written whole or not at all: a process killed while writing leaves no half a result
+        part = root / f"{name}.pickle.part"
+        part.write_bytes(pickle.dumps(made))
+        os.replace(part, done)
         return made
