@@ -9,7 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from follow_support import SimFollow
+from follow_support import SimFollow, busy_now
 
 from kalshi_lake.cities import get_city
 from kalshi_lake.lake.storage import Lake
@@ -29,16 +29,25 @@ def test_gaps_resyncs_and_disconnects_are_records_that_status_and_checks_read(
     fast_follow: FollowOptions,
 ) -> None:
     key, pub = key_files
-    start = dt.datetime.now(dt.UTC)
-    # 6 simulated minutes a second: cuts 20 and 70 simulated minutes in (3 s and 12 s real)
+    # the simulated day starts at a busy hour, so the frames dropped and the gaps they make do
+    # not depend on when the tests run; 6 simulated minutes a second: cuts 20 and 70 simulated
+    # minutes in (3 s and 12 s real)
+    start = busy_now()
     cuts = (start + dt.timedelta(minutes=20), start + dt.timedelta(minutes=70))
     cfg = SimConfig(
-        seed=FIXTURE_SEED, speed=360, ws_public_key=pub, ws_drop_rate=0.03, ws_disconnect_at=cuts
+        seed=FIXTURE_SEED,
+        now=start,
+        speed=360,
+        ws_public_key=pub,
+        ws_drop_rate=0.03,
+        ws_disconnect_at=cuts,
     )
     lake = tmp_path / "lake"
     opts = dataclasses.replace(fast_follow, catch_up_every_s=6)
-    with sim_follow(cfg, lake, key) as (_, settings):
-        summary = run_follow(settings, [get_city("chicago")], families=["high"], options=opts)
+    with sim_follow(cfg, lake, key) as (sim, settings):
+        summary = run_follow(
+            settings, [get_city("chicago")], families=["high"], options=opts, clock=sim.clock.now
+        )
     assert summary.disconnects == 2 and summary.gaps >= 1 and summary.resyncs >= 1
     now = dt.datetime.now(dt.UTC)
     (row,) = live_status(Lake(str(lake)), now=now)
