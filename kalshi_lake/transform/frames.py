@@ -85,18 +85,20 @@ def to_arrow(df: pl.DataFrame, table: str, *, string_views: bool = False) -> pa.
     """
     schema = _VIEW_SCHEMAS[table] if string_views else TABLES[table]
     exprs = []
+    fixed = set()  # the columns held as fixed-point integers (a Decimal column is taken as is)
     for f in schema:
         if f.name == "family" and "family" not in df.columns:
             exprs.append(family_expr())
-        elif f.type in (PRICE, COUNT):
+        elif f.type in (PRICE, COUNT) and not isinstance(df.schema.get(f.name), pl.Decimal):
             src = _SOURCES.get(f.name, f.name + _SUFFIX[f.type])
             exprs.append(_unscaled(src, f.type).alias(f.name))
+            fixed.add(f.name)
         else:
             exprs.append(pl.col(f.name))
     level = pl.CompatLevel.newest() if string_views else pl.CompatLevel.oldest()
     out = df.select(exprs).to_arrow(compat_level=level)
     cols = [
-        _rescale(c, f.type) if f.type in (PRICE, COUNT) else c
+        _rescale(c, f.type) if f.name in fixed else c
         for c, f in zip(out.columns, schema, strict=True)
     ]
     return pa.Table.from_arrays(cols, names=out.column_names).cast(schema)

@@ -7,5 +7,44 @@
 -- range.
 -- Invariant: no look-ahead (see market_quotes_for); two rows per market.
 CREATE OR REPLACE VIEW decision_quotes AS
-SELECT *
-FROM decision_quotes_for();
+SELECT
+    q.market_ticker,
+    q.event_ticker,
+    q.family,
+    q.city,
+    q.date,
+    q.decision_label,
+    q.decision_at,
+    q.yes_bid,
+    q.yes_ask,
+    q.mid,
+    q.quote_at,
+    q.last_trade_price,
+    q.last_trade_at,
+    q.result,
+    q.quote_age,
+    q.last_trade_age,
+    q.settlement_value,
+    q.month,
+    -- the book's columns (book_walk at fill_quantity), NULL where no book is known
+    q.w.book_yes_bid,
+    q.w.yes_bid_size,
+    q.w.book_yes_ask,
+    q.w.yes_ask_size,
+    q.book_as_of,
+    q.book_source,
+    q.w.fill_quantity,
+    q.w.buy_yes_filled,
+    q.w.buy_yes_cost,
+    q.w.buy_yes_avg_price,
+    q.w.buy_no_filled,
+    q.w.buy_no_cost,
+    q.w.buy_no_avg_price
+FROM (
+    SELECT x.*, book_walk(x.f, x.qty) AS w
+    FROM (
+        SELECT p.*, a.qty, book_fill(p.book_asks, p.book_bids, a.qty) AS f
+        FROM decision_points_in() AS p
+        CROSS JOIN fill_args(100) AS a
+    ) AS x
+) AS q;
