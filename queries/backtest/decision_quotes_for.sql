@@ -8,6 +8,9 @@
 -- Invariant: exactly one row per market and instant (two by default); decision_at is the UTC
 -- instant of decision_label; quote_at <= decision_at and last_trade_at <= decision_at (no
 -- look-ahead).
+-- Which path: decision_points_for: at the default instants the decision_points table where it
+-- is current (decision_points_in), else computed; the book columns are book_walk over the
+-- stored book sides at fill_quantity (any quantity).
 CREATE OR REPLACE MACRO decision_quotes_for(
     city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100
 ) AS TABLE

@@ -1,7 +1,11 @@
 -- view: event_ladder
 -- event_ladder (README, Queries) over the whole lake: per event and decision instant, every bracket
--- in strike order with bid/ask/mid, the sum of mids, and the winning bracket (is_winner).
--- event_ladder_for(city, start_date, end_date) is the fast path for one city and date range.
+-- in strike order with bid/ask/mid, the sum of mids, the winning bracket (is_winner) and the book
+-- columns at fill_quantity 100. event_ladder_for(city, start_date, end_date) is the same for one
+-- city and date range; a WHERE on city and date prunes here as well.
+-- Which path: decision_points_in() (the table where it is current, else computed; see
+-- decision_quotes for why the plain views never name the computed form), the body of
+-- event_ladder_for at its defaults.
 -- Invariant: see event_ladder_for.
 CREATE OR REPLACE VIEW event_ladder AS
 SELECT

@@ -6,6 +6,7 @@
 -- ['D-1 10:05', 'D 09:00'] asks for other city-local instants (decision_instants).
 -- Invariant: quotes are those of decision_quotes (no look-ahead); at most one is_winner per
 -- event and instant; bracket numbers run 1..n_brackets.
+-- Which path: decision_points_for, as decision_quotes_for.
 CREATE OR REPLACE MACRO event_ladder_for(
     city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100
 ) AS TABLE

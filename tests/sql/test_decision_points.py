@@ -24,6 +24,7 @@ from sql_lakefactory import NOW, LakeData, write_rows
 from kalshi_lake.cities import family_for_ticker
 from kalshi_lake.lake import curated_index
 from kalshi_lake.lake.storage import Lake
+from kalshi_lake.sql import sqlfiles
 from kalshi_lake.sql.connection import compute_decision_points, connect, reads_decision_points
 from kalshi_lake.testing.books import Market, random_events, write_books
 from kalshi_lake.transform.decision_points import write_lake_points
@@ -210,3 +211,22 @@ def test_instants_written_back_as_sql_are_the_same_values(book_lake: Lake) -> No
         ).fetchall()
     with pytest.raises(duckdb.Error, match="fill quantity must be a positive"):
         con.sql(f"SELECT * FROM fill_cost_decisions_for({SCOPE}, quantity := 0)").fetchall()
+
+
+@pytest.mark.parametrize("view", ["decision_quotes", "event_ladder"])
+def test_the_plain_views_are_their_for_forms_at_the_defaults(view: str) -> None:
+    """The plain views repeat their _for form's body (so that they never bind the computed
+    form); only the source of the rows and the quantity differ."""
+    files = {f.name: f for f in sqlfiles.load("backtest")}
+    macro, plain = files[f"{view}_for"].text, files[view].text
+    head = f"CREATE OR REPLACE VIEW {view} AS\n"
+    want = (
+        macro[macro.index(") AS TABLE\n") + len(") AS TABLE\n") :]
+        .replace(
+            "decision_points_for(city, start_date, end_date, instants := instants)",
+            "decision_points_in()",
+        )
+        .replace("fill_args(fill_quantity)", "fill_args(100)")
+    )
+    assert "decision_points_in()" in want and "fill_args(100)" in want
+    assert plain[plain.index(head) + len(head) :] == want
