@@ -325,18 +325,36 @@ def _read_indexed(sql: str, table: str, cols: curated_index.Columns) -> str:
     return sql.replace(call, f"lake_indexed_in('{table}', {_schema_map(cols)},")
 
 
-def dependency_order(files: Sequence[sqlfiles.SqlFile]) -> list[sqlfiles.SqlFile]:
-    """``files`` sorted so that every object comes after the objects its SQL refers to.
-
-    References are found by name in the SQL (comments excluded); ties keep file order, so the
-    order is deterministic. A cycle is a :class:`ConfigError`.
-    """
+def _references(files: Sequence[sqlfiles.SqlFile]) -> dict[str, set[str]]:
+    """The objects each file's SQL refers to by name (comments excluded)."""
     names = {f.name for f in files}
     deps: dict[str, set[str]] = {}
     for f in files:
         body = "\n".join(ln for ln in f.text.splitlines() if not ln.lstrip().startswith("--"))
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", body))
         deps[f.name] = (words & names) - {f.name}
+    return deps
+
+
+def uses(files: Sequence[sqlfiles.SqlFile], name: str) -> set[str]:
+    """``name`` and every object of ``files`` it refers to, directly or not."""
+    deps = _references(files)
+    out, todo = set(), [name]
+    while todo:
+        n = todo.pop()
+        if n not in out:
+            out.add(n)
+            todo.extend(deps.get(n, ()))
+    return out
+
+
+def dependency_order(files: Sequence[sqlfiles.SqlFile]) -> list[sqlfiles.SqlFile]:
+    """``files`` sorted so that every object comes after the objects its SQL refers to.
+
+    References are found by name in the SQL (comments excluded); ties keep file order, so the
+    order is deterministic. A cycle is a :class:`ConfigError`.
+    """
+    deps = _references(files)
     done: list[sqlfiles.SqlFile] = []
     placed: set[str] = set()
     pending = list(files)
@@ -421,7 +439,7 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
             empty.setdefault(source.hint, []).append(f"{source.probe}/")
     # 4. the book side of decision_quotes and event_ladder, on a lake without book snapshots
     if not present["book_snapshots_in"]:
-        con.execute(_empty_book_side(con, by_name[BOOK_SIDE]))
+        con.execute(empty_book_side(con, by_name[BOOK_SIDE]))
     # 5. the decision rows at the default instants: the table where it is current, else computed
     if not materialized(present, indexed, listing, lake):
         compute_decision_points(con, files)
@@ -516,7 +534,7 @@ def materialized(
     return parts[DECISION_POINTS] == parts["markets"]
 
 
-def _empty_book_side(con: duckdb.DuckDBPyConnection, f: sqlfiles.SqlFile) -> str:
+def empty_book_side(con: duckdb.DuckDBPyConnection, f: sqlfiles.SqlFile) -> str:
     """``decision_books_computed_for`` (``f``) as an empty macro of the same parameters and
     columns.
 

@@ -23,6 +23,7 @@ Arrow tables instead of the lake. Every row of partition (city, M) depends only 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 
 import polars as pl
 import pyarrow as pa
@@ -31,7 +32,15 @@ import pyarrow.compute as pc
 from kalshi_lake import schemas
 from kalshi_lake.lake.storage import Lake
 from kalshi_lake.sql import sqlfiles
-from kalshi_lake.sql.connection import DECISION_INPUTS, create_objects, new_connection
+from kalshi_lake.sql.connection import (
+    BOOK_SIDE,
+    DECISION_INPUTS,
+    SOURCES,
+    create_objects,
+    empty_book_side,
+    new_connection,
+    uses,
+)
 from kalshi_lake.transform import frames
 from kalshi_lake.transform.plan import Key
 
@@ -39,6 +48,16 @@ TABLE = "decision_points"
 
 #: The macro whose rows the table holds.
 COMPUTED = "decision_points_computed_for"
+
+
+#: The columns decision_points_computed_for reads of the big input tables (the rest are not
+#: converted to Arrow for it; a column it starts to read fails loudly in the tests), and the
+#: rows: only api candles give quotes.
+_READ: dict[str, tuple[str, ...]] = {
+    "candles_1m": ("market_ticker", "date", "source", "bucket_start", "yes_bid_close",
+                   "yes_ask_close"),
+    "trades": ("market_ticker", "date", "traded_at", "trade_id", "yes_price"),
+}  # fmt: skip
 
 
 def _source_sql(table: str) -> str:
@@ -53,8 +72,11 @@ WHERE (city IS NULL OR t.city = city)
   AND (end_date IS NULL OR t.date <= CAST(end_date AS DATE))"""
 
 
+@cache
 def _empty(table: str) -> pa.Table:
     schema = schemas.TABLES[table]
+    if table in _READ:
+        schema = pa.schema([f for f in schema if f.name in _READ[table]])
     return (
         schema.empty_table()
         .append_column("city", pa.array([], pa.string()))
@@ -72,17 +94,34 @@ class PointsEngine:
     def __init__(self, memory_limit: str = "1GB") -> None:
         self.con = new_connection(config={"memory_limit": memory_limit})
         self.con.execute("SET threads = 1")  # the transform's other work has the other core
-        create_objects(self.con, [*sqlfiles.load("views"), *sqlfiles.load("backtest")], "memory")
+        files = [*sqlfiles.load("views"), *sqlfiles.load("backtest")]
+        # only what the macro needs (creating every view and macro costs ~0.5 s a run)
+        needed = uses(files, COMPUTED) | set(SOURCES)
+        create_objects(self.con, [f for f in files if f.name in needed], "memory")
         for table in DECISION_INPUTS:
             self.con.register(f"_batch_{table}", _empty(table))
             self.con.execute(_source_sql(table))
+        by_name = {f.name: f for f in files}
+        # the book lookup, real and as the empty macro connect() uses without book snapshots:
+        # a batch without books (a backfill) does not plan a dozen joins over nothing
+        self._books = by_name[BOOK_SIDE].render("memory")
+        self._no_books = empty_book_side(self.con, by_name[BOOK_SIDE])
+        self._has_books: bool | None = None
+
+    def _book_side(self, has_books: bool) -> None:
+        if has_books != self._has_books:
+            self.con.execute(self._books if has_books else self._no_books)
+            self._has_books = has_books
 
     def compute(self, tables: Mapping[str, pa.Table]) -> pa.Table:
         """The decision rows of the partitions in ``tables`` (input table -> its rows with
         ``city`` and ``month``; a table not given has none), as the table's schema plus
         ``city`` and ``month``, sorted by city, month and the table's sort key."""
         for table in DECISION_INPUTS:
-            self.con.register(f"_batch_{table}", tables.get(table, _empty(table)))
+            self.con.register(
+                f"_batch_{table}", tables[table] if table in tables else _empty(table)
+            )
+        self._book_side("book_snapshots" in tables)
         try:
             names = [*schemas.DECISION_POINTS.names, "city", "month"]
             order = ", ".join(["city", "month", *schemas.SORT_KEYS[TABLE]])
@@ -114,8 +153,10 @@ def batch_points(
         df = outputs.get(table)
         if df is None or df.height == 0:
             continue
+        if table == "candles_1m":
+            df = df.filter(pl.col("source") == "api")
         part = df["part"].cast(pl.Int32).to_arrow()
-        arrow = frames.to_arrow(df, table)
+        arrow = frames.to_arrow(df, table, columns=_READ.get(table))
         tables[table] = arrow.append_column(
             "city", pa.DictionaryArray.from_arrays(part, cities).cast(pa.string())
         ).append_column("month", pa.DictionaryArray.from_arrays(part, months).cast(pa.string()))

@@ -9,6 +9,7 @@ fixed-point integer *is* the unscaled value at that scale, so the integer is onl
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 
 import polars as pl
@@ -76,14 +77,23 @@ def family_expr() -> pl.Expr:
     return pl.coalesce(known, guess).alias("family")
 
 
-def to_arrow(df: pl.DataFrame, table: str, *, string_views: bool = False) -> pa.Table:
-    """The rows of ``df`` (fixed-point columns) as an Arrow table in ``TABLES[table]``.
+def to_arrow(
+    df: pl.DataFrame,
+    table: str,
+    *,
+    string_views: bool = False,
+    columns: Collection[str] | None = None,
+) -> pa.Table:
+    """The rows of ``df`` (fixed-point columns) as an Arrow table in ``TABLES[table]`` (only
+    its ``columns``, in the schema's order, when given).
 
     With ``string_views`` the string columns stay Arrow string views: handed over from polars
     without copying a byte, for the Parquet writer, which stores them as plain strings (write
     without the Arrow schema so readers see ``string``; PERF: two copies of every string less).
     """
     schema = _VIEW_SCHEMAS[table] if string_views else TABLES[table]
+    if columns is not None:
+        schema = pa.schema([f for f in schema if f.name in columns])
     exprs = []
     fixed = set()  # the columns held as fixed-point integers (a Decimal column is taken as is)
     for f in schema:
