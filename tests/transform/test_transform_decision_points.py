@@ -137,3 +137,22 @@ def test_recorded_books_and_an_incremental_run_give_the_full_runs_rows(tmp_path:
     want = [first] + [(t, "ws", D("0.32"), D(2), D("0.4"), D(4), D(4), D(5)) for t in tickers[1:]]
     assert size > 0
     assert got == want
+
+
+def test_decision_points_across_the_end_of_dst(tmp_path: Path) -> None:
+    """Chicago leaves daylight time on 2026-11-01: D 10:00 is 15:00 UTC before, 16:00 after."""
+    lake = tmp_path / "lake"
+    spec = SynthSpec(seed=4, cities=("chicago",), start=dt.date(2026, 10, 30), days=4,
+                     trades_per_market=30, page_size=50)  # fmt: skip
+    generate_raw(Lake(str(lake)), spec)
+    run_transform(_settings(lake))
+    _same_as_computed(lake, "chicago")
+    con = kalshi_lake.connect(str(lake))
+    at = dict(
+        con.sql(
+            "SELECT DISTINCT date, decision_at FROM decision_points WHERE decision_label = 'D 10:00'"
+        ).fetchall()
+    )
+    utc = dt.UTC
+    assert at[dt.date(2026, 10, 31)] == dt.datetime(2026, 10, 31, 15, tzinfo=utc)
+    assert at[dt.date(2026, 11, 2)] == dt.datetime(2026, 11, 2, 16, tzinfo=utc)
