@@ -168,6 +168,48 @@ QUOTES = pa.schema(
     ]
 )
 
+#: One level of a side of an order book as decision_points stores it: a positive size on the YES
+#: price scale, and ``before``, the size of the better levels of its side (what a taker meets
+#: first), so a walk for any quantity is one pass (the SQL macro book_fill).
+BOOK_LEVEL = pa.struct([("price", PRICE), ("size", COUNT), ("before", COUNT)])
+
+#: The decision rows at the default instants (D-1 10:00 and D 10:00 city-local), one per market
+#: and instant: the columns of the SQL macro decision_points_computed_for, which the transform
+#: runs over each partition's rows to write this table (:mod:`kalshi_lake.transform.decision_points`).
+DECISION_POINTS = pa.schema(
+    [
+        ("market_ticker", pa.string()),
+        ("event_ticker", pa.string()),
+        ("family", pa.string()),
+        ("date", pa.date32()),
+        ("decision_label", pa.string()),
+        ("decision_at", TS),
+        ("yes_bid", PRICE),
+        ("yes_ask", PRICE),
+        ("mid", pa.decimal128(10, 7)),
+        ("quote_at", TS),
+        ("quote_age", pa.float64()),  # seconds, as market_quotes_for gives them
+        ("last_trade_price", PRICE),
+        ("last_trade_at", TS),
+        ("last_trade_age", pa.float64()),
+        ("result", pa.string()),
+        ("settlement_value", PRICE),
+        ("status", pa.string()),
+        ("strike_type", pa.string()),
+        ("floor_strike", STRIKE),
+        ("cap_strike", STRIKE),
+        ("low_f", pa.int32()),
+        ("high_f", pa.int32()),
+        ("yes_sub_title", pa.string()),
+        ("open_time", TS),
+        ("close_time", TS),
+        ("book_as_of", TS),  # NULL (and the next two) where the book is not known
+        ("book_source", pa.string()),  # 'ws' | 'rest'
+        ("book_asks", pa.list_(BOOK_LEVEL)),  # by price up (cheapest YES first)
+        ("book_bids", pa.list_(BOOK_LEVEL)),  # by price down (cheapest NO first)
+    ]
+)
+
 #: Curated table name -> schema; candles_1m and candles_5m share one schema.
 TABLES: dict[str, pa.Schema] = {
     "markets": MARKETS,
@@ -178,6 +220,7 @@ TABLES: dict[str, pa.Schema] = {
     "book_deltas": BOOK_DELTAS,
     "book_snapshots": BOOK_SNAPSHOTS,
     "quotes": QUOTES,
+    "decision_points": DECISION_POINTS,
 }
 
 #: The curated tables only ``follow``'s recordings fill (WebSocket frames, REST order book
@@ -194,6 +237,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "book_deltas": ("market_ticker", "recv_at", "conn_id", "frame_no", "side", "price"),
     "book_snapshots": ("market_ticker", "snapshot_at", "conn_id", "frame_no", "side", "price"),
     "quotes": ("market_ticker", "quote_at", "conn_id", "frame_no"),
+    "decision_points": ("market_ticker", "decision_at", "decision_label"),
 }
 
 #: Hive keys of curated partitions, in folder order.

@@ -5,10 +5,12 @@ The lake is a synthetic curated lake of one city (:func:`kalshi_lake.sim.curated
 markets, trades, api candles) plus order book tables written by
 :mod:`kalshi_lake.testing.books`: every market's book streamed from its open to its close
 (a delta about every 30 s, a reconnect for about one delta in 500, a cadence snapshot every five
-minutes). Figures (median of warm runs, ms):
+minutes), then ``decision_points`` from all of them and a partition index, as the transform
+leaves a lake. Figures (median of warm runs, ms):
 
 - ``fill_cost.decisions``: ``fill_cost_decisions_for`` over the 60 days, both decision instants
-  (the book as of each instant, its best levels and the cost of 100 contracts each way).
+  (the book as of each instant, its best levels and the cost of 100 contracts each way): a walk
+  of the levels the decision_points table stores (goal: under 200 ms).
 - ``fill_cost.decision_quotes``: ``decision_quotes_for`` over the same days, which adds those
   columns to the candle quotes.
 - ``fill_cost.at_instant``: ``fill_cost(ts, 'yes', 100)`` at one instant (every market whose
@@ -45,8 +47,9 @@ _START = dt.date(2026, 1, 1)
 _DAYS = 60
 _DONE = "_bench_books.json"
 #: Book generation: seconds between deltas on average, and a version to regenerate on change.
-_FULL = {"mean_gap_s": 30.0, "version": 1}
-_QUICK = {"mean_gap_s": 240.0, "version": 1}
+#: 2: the lake has decision_points (computed after the books are added) and a partition index.
+_FULL = {"mean_gap_s": 30.0, "version": 2}
+_QUICK = {"mean_gap_s": 240.0, "version": 2}
 
 
 def _base(days: int) -> Lake:
@@ -63,6 +66,7 @@ def _base(days: int) -> Lake:
 
 def _with_books(base: Lake, days: int, params: dict[str, Any]) -> tuple[Lake, dict[str, int]]:
     """A copy of ``base`` with order book tables for every market (cached)."""
+    from kalshi_lake.lake import curated_index
     from kalshi_lake.sql.connection import connect
     from kalshi_lake.testing.books import (
         Market,
@@ -71,6 +75,7 @@ def _with_books(base: Lake, days: int, params: dict[str, Any]) -> tuple[Lake, di
         random_events,
         write_tables,
     )
+    from kalshi_lake.transform.decision_points import write_lake_points
 
     root = Path(base.root).with_name(Path(base.root).name + f"-books-{params['mean_gap_s']:g}")
     marker = root / _DONE
@@ -101,6 +106,10 @@ def _with_books(base: Lake, days: int, params: dict[str, Any]) -> tuple[Lake, di
             tables[part].append(tbl)
             counts[part[0]] += tbl.num_rows
     write_tables(lake, tables)
+    # the books change the decision rows: written again with the transform's function, and the
+    # lake indexed, or fill_cost_decisions_for would compute every row (the fallback)
+    write_lake_points(lake)
+    curated_index.build(lake)
     marker.write_text(json.dumps({"params": key, "counts": counts}))
     return lake, counts
 

@@ -3,7 +3,8 @@
 The lake is generated directly in the curated layout (no API, no transform) by
 :func:`kalshi_lake.sim.curated.build_synthetic_lake`: every city, six brackets per daily event,
 month partitions with one file per table, a few hundred trades and sparse one-minute api candles
-per market. Figures:
+per market, and ``decision_points`` computed from them with the transform's own function, as a
+transformed lake has it (the backtest views read it at the default instants). Figures:
 
 - ``queries.decision_quotes`` / ``queries.event_ladder``: one city, 60 event days, on the big lake
   (>= 10 M trades; ``quick=True`` uses a small lake), median of several warm runs.

@@ -68,6 +68,10 @@ def duck_type(t: pa.DataType) -> str:
         return "BOOLEAN"
     if pa.types.is_floating(t):
         return {16: "FLOAT", 32: "FLOAT", 64: "DOUBLE"}[t.bit_width]
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"{duck_type(t.value_type)}[]"
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f"{f.name} {duck_type(f.type)}" for f in t) + ")"
     ints = {8: "TINYINT", 16: "SMALLINT", 32: "INTEGER", 64: "BIGINT"}
     if pa.types.is_integer(t):
         return ints[t.bit_width] if pa.types.is_signed_integer(t) else "U" + ints[t.bit_width]

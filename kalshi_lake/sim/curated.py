@@ -1,7 +1,8 @@
 """A seeded curated-lake generator: the transform's output tables without an API or a transform.
 
 :func:`build_synthetic_lake` writes ``curated/markets``, ``curated/trades`` and
-``curated/candles_1m`` (``api`` and ``trades`` sources) for a set of cities and event days, in
+``curated/candles_1m`` (``api`` and ``trades`` sources), then ``curated/decision_points`` from
+them with the transform's own function, for a set of cities and event days, in
 the curated layout and schemas (:mod:`kalshi_lake.schemas`): month partitions with one file per
 table, six-bracket ladders (:func:`kalshi_lake.sim.model.ladder`, tickers from
 ``City.event_ticker``), a few hundred trades and sparse one-minute quote candles per market. It
@@ -27,12 +28,14 @@ from kalshi_lake import schemas
 from kalshi_lake.cities import FAMILIES, TWC_FIRST_DATE, City, check_family
 from kalshi_lake.lake.storage import Lake, unique_name
 from kalshi_lake.sim.model import ET, MINUTE_US, UTC, ladder
+from kalshi_lake.transform.decision_points import write_lake_points
 from kalshi_lake.transform.frames import family_expr
 
 __all__ = ["GENERATOR_VERSION", "build_synthetic_lake", "close_time", "open_time"]
 
 #: Bump when the generated rows change: the query benchmark's cached lakes are keyed on it.
-GENERATOR_VERSION = 2
+#: 3: decision_points, written from the generated tables (the plain backtest views read it).
+GENERATOR_VERSION = 3
 
 
 def open_time(date: dt.date) -> dt.datetime:
@@ -257,7 +260,8 @@ def build_synthetic_lake(
     seed: int = 11,
     families: Sequence[str] = ("high",),
 ) -> dict[str, int]:
-    """Write curated markets, trades and candles_1m for ``cities`` x ``days`` event dates.
+    """Write curated markets, trades and candles_1m for ``cities`` x ``days`` event dates, and
+    their decision_points.
 
     Returns row counts per table. ``now`` (default: the day after the last event, 15:00 UTC)
     decides which events are settled and cuts trades and candles off at that instant.
@@ -304,4 +308,7 @@ def build_synthetic_lake(
         counts["markets"] += _write(lake, "markets", city.name, mk)
         counts["trades"] += _write(lake, "trades", city.name, trades)
         counts["candles_1m"] += _write(lake, "candles_1m", city.name, candles)
+    if counts["markets"]:
+        # the same SQL the transform writes it with, or the views would compute every row
+        counts["decision_points"] = write_lake_points(lake)
     return counts

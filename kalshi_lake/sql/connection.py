@@ -90,7 +90,9 @@ LIVE_ONLY = frozenset(
 )
 
 #: Sources an ordinary lake may never have: never named as empty (``kalshi-lake reconcile``).
-OPTIONAL = frozenset({"report_rows_in", "reconciliation_in", "reconciliation_trades_in"})
+OPTIONAL = frozenset(
+    {"report_rows_in", "reconciliation_in", "reconciliation_trades_in", "decision_points_in"}
+)
 
 _RECONCILE_HINT = "run `kalshi-lake reconcile --city NAME`"
 
@@ -323,18 +325,36 @@ def _read_indexed(sql: str, table: str, cols: curated_index.Columns) -> str:
     return sql.replace(call, f"lake_indexed_in('{table}', {_schema_map(cols)},")
 
 
-def dependency_order(files: Sequence[sqlfiles.SqlFile]) -> list[sqlfiles.SqlFile]:
-    """``files`` sorted so that every object comes after the objects its SQL refers to.
-
-    References are found by name in the SQL (comments excluded); ties keep file order, so the
-    order is deterministic. A cycle is a :class:`ConfigError`.
-    """
+def _references(files: Sequence[sqlfiles.SqlFile]) -> dict[str, set[str]]:
+    """The objects each file's SQL refers to by name (comments excluded)."""
     names = {f.name for f in files}
     deps: dict[str, set[str]] = {}
     for f in files:
         body = "\n".join(ln for ln in f.text.splitlines() if not ln.lstrip().startswith("--"))
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", body))
         deps[f.name] = (words & names) - {f.name}
+    return deps
+
+
+def uses(files: Sequence[sqlfiles.SqlFile], name: str) -> set[str]:
+    """``name`` and every object of ``files`` it refers to, directly or not."""
+    deps = _references(files)
+    out, todo = set(), [name]
+    while todo:
+        n = todo.pop()
+        if n not in out:
+            out.add(n)
+            todo.extend(deps.get(n, ()))
+    return out
+
+
+def dependency_order(files: Sequence[sqlfiles.SqlFile]) -> list[sqlfiles.SqlFile]:
+    """``files`` sorted so that every object comes after the objects its SQL refers to.
+
+    References are found by name in the SQL (comments excluded); ties keep file order, so the
+    order is deterministic. A cycle is a :class:`ConfigError`.
+    """
+    deps = _references(files)
     done: list[sqlfiles.SqlFile] = []
     placed: set[str] = set()
     pending = list(files)
@@ -349,6 +369,33 @@ def dependency_order(files: Sequence[sqlfiles.SqlFile]) -> list[sqlfiles.SqlFile
             placed.add(f.name)
         pending = [f for f in pending if f.name not in placed]
     return done
+
+
+def create_objects(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[sqlfiles.SqlFile],
+    uri: str,
+    indexed: Mapping[str, curated_index.Columns] | None = None,
+) -> None:
+    """Create the objects of ``files`` on ``con``: the sources (:data:`SOURCES`) as typed empty
+    stubs, then everything else in dependency order (``lake_root()`` is ``uri``; ``indexed``:
+    the partition index's columns, see :func:`_render_columns`)."""
+    by_name = {f.name: f for f in files}
+    for name, source in SOURCES.items():
+        m = _SIGNATURE.search(by_name[name].text)
+        if m is None or m.group(1) != name:
+            raise ConfigError(
+                f"{by_name[name].path}: expected 'CREATE OR REPLACE MACRO {name}(...) AS TABLE'"
+            )
+        con.execute(_stub_sql(source, m.group(2)))
+    for f in dependency_order([f for f in files if f.name not in SOURCES]):
+        try:
+            if f.name == "lake_curated_columns":
+                con.execute(_render_columns(f, uri, indexed or {}))
+            else:
+                con.execute(f.render(uri))
+        except duckdb.Error as exc:
+            raise ConfigError(f"cannot create SQL object {f.name!r} from {f.path}: {exc}") from None
 
 
 def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
@@ -371,24 +418,11 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
     # A curated table the partition index covers reads through lake_indexed_in: no footer is
     # read when a query is bound, so the plain views prune like the _for forms.
     curated = [t for t in schemas.TABLES if present[f"{t}_in"]]
-    indexed = curated_index.table_columns(lake, curated) if curated else {}
-    # 1. typed empty stubs for the sources, so creating the views reads no files
-    for name, source in SOURCES.items():
-        m = _SIGNATURE.search(by_name[name].text)
-        if m is None or m.group(1) != name:
-            raise ConfigError(
-                f"{by_name[name].path}: expected 'CREATE OR REPLACE MACRO {name}(...) AS TABLE'"
-            )
-        con.execute(_stub_sql(source, m.group(2)))
-    # 2. everything else, in dependency order
-    for f in dependency_order([f for f in files if f.name not in SOURCES]):
-        try:
-            if f.name == "lake_curated_columns":
-                con.execute(_render_columns(f, uri, indexed))
-            else:
-                con.execute(f.render(uri))
-        except duckdb.Error as exc:
-            raise ConfigError(f"cannot create SQL object {f.name!r} from {f.path}: {exc}") from None
+    # listed once, here, only where decision_points may be read (its partitions are compared)
+    listing = lake.walk_stats("curated") if present[f"{DECISION_POINTS}_in"] else None
+    indexed = curated_index.table_columns(lake, curated, listing) if curated else {}
+    # 1. typed empty stubs for the sources, so creating the views reads no files; 2. the rest
+    create_objects(con, files, uri, indexed)
     # 3. the real sources, where there are files to read
     empty: dict[str, list[str]] = {}  # hint -> folders without files
     # A lake that was never followed is the usual case, not something to point out on every
@@ -405,7 +439,10 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
             empty.setdefault(source.hint, []).append(f"{source.probe}/")
     # 4. the book side of decision_quotes and event_ladder, on a lake without book snapshots
     if not present["book_snapshots_in"]:
-        con.execute(_empty_book_side(con, by_name[BOOK_SIDE]))
+        con.execute(empty_book_side(con, by_name[BOOK_SIDE]))
+    # 5. the decision rows at the default instants: the table where it is current, else computed
+    if not materialized(present, indexed, listing, lake):
+        compute_decision_points(con, files)
     return [
         f"no files yet under {', '.join(folders)}, so their views are empty ({hint})"
         for hint, folders in empty.items()
@@ -413,17 +450,98 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
 
 
 #: The book side of decision_quotes and event_ladder: its rows start from book_snapshots_in.
-BOOK_SIDE = "fill_cost_decisions_for"
+BOOK_SIDE = "decision_books_computed_for"
+
+#: The curated table of decision rows at the default instants (written by the transform).
+DECISION_POINTS = "decision_points"
+
+#: The tables decision_points is computed from (besides the static cities view).
+DECISION_INPUTS = ("markets", "candles_1m", "trades", "book_snapshots", "book_deltas")
+
+#: The macros that read the decision_points table, and their bodies when it is not current:
+#: the computed form, alone (the UNION ALL of decision_points_for and decision_books_for would
+#: otherwise bind it twice).
+COMPUTED_FORMS = {
+    "decision_points_in": (
+        "SELECT * FROM decision_points_computed_for(city, start_date, end_date)"
+    ),
+    "decision_points_for": (
+        "SELECT * FROM decision_points_computed_for(city, start_date, end_date, instants := instants)"
+    ),
+    "decision_books_for": (
+        "SELECT * FROM decision_books_computed_for(city, start_date, end_date, instants := instants)"
+    ),
+}
 
 
-def _empty_book_side(con: duckdb.DuckDBPyConnection, f: sqlfiles.SqlFile) -> str:
-    """``fill_cost_decisions_for`` (``f``) as an empty macro of the same parameters and columns.
+def compute_decision_points(
+    con: duckdb.DuckDBPyConnection, files: Sequence[sqlfiles.SqlFile] | None = None
+) -> None:
+    """Make the decision_points readers of ``con`` compute their rows (:data:`COMPUTED_FORMS`)
+    instead of reading the table; ``files``: the SQL files (default: ``queries/backtest`` and
+    ``queries/views``)."""
+    if files is None:
+        files = [*sqlfiles.load("views"), *sqlfiles.load("backtest")]
+    by_name = {f.name: f for f in files}
+    for name, body in COMPUTED_FORMS.items():
+        m = _SIGNATURE.search(by_name[name].text)
+        if m is None or m.group(1) != name:
+            raise ConfigError(
+                f"{by_name[name].path}: expected 'CREATE OR REPLACE MACRO {name}(...) AS TABLE'"
+            )
+        con.execute(f"CREATE OR REPLACE MACRO {name}({m.group(2)}) AS TABLE\n{body}")
+
+
+def reads_decision_points(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``con``'s views read the decision_points table (else they compute its rows)."""
+    [(body,)] = con.execute(
+        "SELECT macro_definition FROM duckdb_functions() WHERE function_name = ?",
+        ["decision_points_in"],
+    ).fetchall()
+    return "decision_points_computed_for" not in str(body)
+
+
+_PARTITION = re.compile(r"^curated/(?P<table>[^/]+)/city=(?P<city>[^/]+)/month=(?P<month>[^/]+)/")
+
+
+def materialized(
+    present: Mapping[str, bool],
+    indexed: Mapping[str, curated_index.Columns],
+    listing: Mapping[str, Any] | None,
+    lake: Lake,
+) -> bool:
+    """Whether the views may read the decision_points table instead of computing its rows.
+
+    The speed trick of the plain decision_quotes and event_ladder (PERF, 10M-trade benchmark
+    lake: planning the computed form lists and prunes every file of markets, candles_1m, trades
+    and the book tables, ~10-15 ms each, and running it reads a city's candles and trades; the
+    table is one small file per partition). Only when it is exact: the partition index vouches
+    for the table and for every table it is computed from (each file is what the transform
+    wrote, together with the rest of its partition), and the (city, month) partitions of
+    decision_points are exactly those of markets (every partition with markets has its
+    decision rows, and none is left over).
+    """
+    if listing is None or DECISION_POINTS not in indexed:
+        return False
+    inputs = [t for t in DECISION_INPUTS if present[f"{t}_in"]]
+    if any(t not in indexed for t in inputs):
+        return False
+    parts: dict[str, set[tuple[str, str]]] = {DECISION_POINTS: set(), "markets": set()}
+    for path in listing:
+        m = _PARTITION.match(lake.rel(path))
+        if m and m["table"] in parts:
+            parts[m["table"]].add((m["city"], m["month"]))
+    return parts[DECISION_POINTS] == parts["markets"]
+
+
+def empty_book_side(con: duckdb.DuckDBPyConnection, f: sqlfiles.SqlFile) -> str:
+    """``decision_books_computed_for`` (``f``) as an empty macro of the same parameters and
+    columns.
 
     On a lake without book snapshots it has no rows, yet DuckDB plans its whole body (a dozen
     joins and windows) inside every decision_quotes and event_ladder query: about half of their
     planning (PERF: 136 -> 62 ms CPU to plan decision_quotes_for on the 20-city benchmark lake).
-    Its columns are bound once, here. It still refuses a quantity that is not positive, with
-    the real macro's message, so a call fails alike with or without books.
+    Its columns are bound once, here.
     """
     m = _SIGNATURE.search(f.text)
     if m is None or m.group(1) != f.name:
@@ -433,18 +551,7 @@ def _empty_book_side(con: duckdb.DuckDBPyConnection, f: sqlfiles.SqlFile) -> str
         f'CAST(NULL AS {typ}) AS "{name.replace(chr(34), chr(34) * 2)}"'
         for name, typ in zip(rel.columns, rel.types, strict=True)
     )
-    # error() is evaluated when the query runs, never folded away by the planner
-    return f"""CREATE OR REPLACE MACRO {f.name}({m.group(2)}) AS TABLE
-SELECT {cols}
-FROM (
-    SELECT CASE
-        WHEN quantity IS NULL OR CAST(quantity AS DECIMAL(18, 2)) <= 0 THEN error(
-            'fill quantity must be a positive number of contracts, not '
-            || coalesce(CAST(quantity AS VARCHAR), 'NULL')
-        )
-    END AS refused
-)
-WHERE refused IS NOT NULL"""
+    return f"CREATE OR REPLACE MACRO {f.name}({m.group(2)}) AS TABLE\nSELECT {cols}\nWHERE false"
 
 
 def connect(

@@ -69,6 +69,8 @@ from kalshi_lake.log import get_logger
 from kalshi_lake.schemas import TABLES
 from kalshi_lake.transform import pipeline, plan
 from kalshi_lake.transform.batch import Parsed, build_tables, parse_batch
+from kalshi_lake.transform.decision_points import TABLE as DECISION_POINTS
+from kalshi_lake.transform.decision_points import PointsEngine, batch_points
 from kalshi_lake.transform.fastpaths import split_parts
 from kalshi_lake.transform.inputs import cities_in, list_curated, list_raw
 from kalshi_lake.transform.listings import Listings
@@ -83,8 +85,9 @@ log = get_logger(__name__)
 #: Bump when a change to the transform changes its output: every partition is then rebuilt.
 #: 2: markets settlement_bounds_type/settlement_floor; 3: `family` everywhere; 4: WebSocket
 #: frames (trades first_seen/first_seen_at, market_events, markets updated by lifecycle);
-#: 5: order books (book_deltas, book_snapshots, quotes).
-TRANSFORM_VERSION = 5
+#: 5: order books (book_deltas, book_snapshots, quotes); 6: decision_points (the decision rows
+#: at the default instants, so the plain backtest views read them instead of computing them).
+TRANSFORM_VERSION = 6
 
 #: Default raw Parquet bytes per batch: about 0.35M trades in current-shape pages. Batches are
 #: pipelined (parse of the next / build of this / writes of the last), so smaller batches keep
@@ -187,6 +190,7 @@ class _Run:
                 self.summary.problems.append,
                 memory_limit=self.opts.duckdb_memory_limit,
             )
+            self.points: PointsEngine | None = None  # opened by the first batch built
             try:
                 self.listings = Listings(db, raw, self.states)
                 known = {c: set(st.listings) for c, st in self.states.items()}
@@ -225,6 +229,8 @@ class _Run:
                     self._save(st)  # e.g. newly indexed listings (a no-op if unchanged)
             finally:
                 db.close()
+                if self.points is not None:
+                    self.points.close()
 
     def _build(self, parsed: Parsed, inputs: Mapping[Key, list[RawFile]]) -> _Pending:
         """Build one parsed batch and submit its partition writes (not waited for).
@@ -236,6 +242,11 @@ class _Run:
         t0 = time.perf_counter()
         batch = parsed.batch
         outputs = build_tables(parsed, self.fid, self.listings, self.summary)
+        # the decision rows, from the batch's own tables (every row of a partition depends only
+        # on that partition), published with them
+        if self.points is None:
+            self.points = PointsEngine(self.opts.duckdb_memory_limit)
+        outputs[DECISION_POINTS] = batch_points(self.points, outputs, batch.keys)
         bad = {
             key: sorted(f.rel for f in inputs[key] if f.rel in self.db.unreadable)
             for key in batch.keys

@@ -9,6 +9,7 @@ fixed-point integer *is* the unscaled value at that scale, so the integer is onl
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 
 import polars as pl
@@ -76,27 +77,38 @@ def family_expr() -> pl.Expr:
     return pl.coalesce(known, guess).alias("family")
 
 
-def to_arrow(df: pl.DataFrame, table: str, *, string_views: bool = False) -> pa.Table:
-    """The rows of ``df`` (fixed-point columns) as an Arrow table in ``TABLES[table]``.
+def to_arrow(
+    df: pl.DataFrame,
+    table: str,
+    *,
+    string_views: bool = False,
+    columns: Collection[str] | None = None,
+) -> pa.Table:
+    """The rows of ``df`` (fixed-point columns) as an Arrow table in ``TABLES[table]`` (only
+    its ``columns``, in the schema's order, when given).
 
     With ``string_views`` the string columns stay Arrow string views: handed over from polars
     without copying a byte, for the Parquet writer, which stores them as plain strings (write
     without the Arrow schema so readers see ``string``; PERF: two copies of every string less).
     """
     schema = _VIEW_SCHEMAS[table] if string_views else TABLES[table]
+    if columns is not None:
+        schema = pa.schema([f for f in schema if f.name in columns])
     exprs = []
+    fixed = set()  # the columns held as fixed-point integers (a Decimal column is taken as is)
     for f in schema:
         if f.name == "family" and "family" not in df.columns:
             exprs.append(family_expr())
-        elif f.type in (PRICE, COUNT):
+        elif f.type in (PRICE, COUNT) and not isinstance(df.schema.get(f.name), pl.Decimal):
             src = _SOURCES.get(f.name, f.name + _SUFFIX[f.type])
             exprs.append(_unscaled(src, f.type).alias(f.name))
+            fixed.add(f.name)
         else:
             exprs.append(pl.col(f.name))
     level = pl.CompatLevel.newest() if string_views else pl.CompatLevel.oldest()
     out = df.select(exprs).to_arrow(compat_level=level)
     cols = [
-        _rescale(c, f.type) if f.type in (PRICE, COUNT) else c
+        _rescale(c, f.type) if f.name in fixed else c
         for c, f in zip(out.columns, schema, strict=True)
     ]
     return pa.Table.from_arrays(cols, names=out.column_names).cast(schema)

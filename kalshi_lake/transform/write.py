@@ -38,6 +38,8 @@ _DICT = {
     "book_snapshots": ("market_ticker", "event_ticker", "family", "date", "kind", "conn_id",
                        "side"),
     "quotes": ("market_ticker", "event_ticker", "family", "date", "source", "conn_id"),
+    "decision_points": ("event_ticker", "family", "date", "decision_label", "result", "status",
+                        "strike_type", "book_source"),
 }  # fmt: skip
 _STATS = {
     "markets": ("market_ticker", "event_ticker", "series_ticker", "date", "close_time"),
@@ -48,6 +50,7 @@ _STATS = {
     "book_deltas": ("market_ticker", "event_ticker", "date", "recv_at", "conn_id", "frame_no"),
     "book_snapshots": ("market_ticker", "event_ticker", "date", "snapshot_at", "kind"),
     "quotes": ("market_ticker", "event_ticker", "date", "quote_at"),
+    "decision_points": ("market_ticker", "event_ticker", "date", "decision_at"),
 }
 #: Encodings (Parquet v2, read by DuckDB, polars, pyarrow, Spark and Trino) where they are both
 #: faster and smaller than PLAIN: the 36-byte trade ids (the bulk of a trades file) skip the
@@ -62,6 +65,7 @@ _ENCODING = {
     "book_deltas": {"recv_at": "DELTA_BINARY_PACKED", "frame_no": "DELTA_BINARY_PACKED"},
     "book_snapshots": {},
     "quotes": {"quote_at": "DELTA_BINARY_PACKED"},
+    "decision_points": {},
 }
 WRITE_OPTIONS: dict[str, dict[str, object]] = {
     t: {

@@ -8,6 +8,9 @@
 -- Invariant: exactly one row per market and instant (two by default); decision_at is the UTC
 -- instant of decision_label; quote_at <= decision_at and last_trade_at <= decision_at (no
 -- look-ahead).
+-- Which path: decision_points_for: at the default instants the decision_points table where it
+-- is current (decision_points_in), else computed; the book columns are book_walk over the
+-- stored book sides at fill_quantity (any quantity).
 CREATE OR REPLACE MACRO decision_quotes_for(
     city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100
 ) AS TABLE
@@ -30,14 +33,25 @@ SELECT
     q.last_trade_age,
     q.settlement_value,
     q.month,
-    -- the book's columns (fill_cost_decisions_for), NULL where no book is known
-    b.* EXCLUDE (market_ticker, city, date, decision_label, decision_at)
-FROM market_quotes_for(city, start_date, end_date, instants := instants) AS q
-LEFT JOIN fill_cost_decisions_for(
-    city, start_date, end_date, instants := instants, quantity := fill_quantity
-) AS b
-    -- city and date in the key too: a plain view's WHERE on them then reaches the book side
-    ON b.city = q.city
-    AND b.date = q.date
-    AND b.market_ticker = q.market_ticker
-    AND b.decision_at = q.decision_at;
+    -- the book's columns (book_walk at fill_quantity), NULL where no book is known
+    q.w.book_yes_bid,
+    q.w.yes_bid_size,
+    q.w.book_yes_ask,
+    q.w.yes_ask_size,
+    q.book_as_of,
+    q.book_source,
+    q.w.fill_quantity,
+    q.w.buy_yes_filled,
+    q.w.buy_yes_cost,
+    q.w.buy_yes_avg_price,
+    q.w.buy_no_filled,
+    q.w.buy_no_cost,
+    q.w.buy_no_avg_price
+FROM (
+    SELECT x.*, book_walk(x.f, x.qty) AS w
+    FROM (
+        SELECT p.*, a.qty, book_fill(p.book_asks, p.book_bids, a.qty) AS f
+        FROM decision_points_for(city, start_date, end_date, instants := instants) AS p
+        CROSS JOIN fill_args(fill_quantity) AS a
+    ) AS x
+) AS q;

@@ -1,8 +1,70 @@
 -- view: event_ladder
 -- event_ladder (README, Queries) over the whole lake: per event and decision instant, every bracket
--- in strike order with bid/ask/mid, the sum of mids, and the winning bracket (is_winner).
--- event_ladder_for(city, start_date, end_date) is the fast path for one city and date range.
+-- in strike order with bid/ask/mid, the sum of mids, the winning bracket (is_winner) and the book
+-- columns at fill_quantity 100. event_ladder_for(city, start_date, end_date) is the same for one
+-- city and date range; a WHERE on city and date prunes here as well.
+-- Which path: decision_points_in() (the table where it is current, else computed; see
+-- decision_quotes for why the plain views never name the computed form), the body of
+-- event_ladder_for at its defaults.
 -- Invariant: see event_ladder_for.
 CREATE OR REPLACE VIEW event_ladder AS
-SELECT *
-FROM event_ladder_for();
+SELECT
+    q.event_ticker,
+    q.family,
+    q.city,
+    q.date,
+    q.decision_label,
+    q.decision_at,
+    row_number() OVER ladder AS bracket,
+    q.market_ticker,
+    q.strike_type,
+    q.low_f,
+    q.high_f,
+    q.yes_sub_title,
+    q.yes_bid,
+    q.yes_ask,
+    q.mid,
+    q.quote_at,
+    q.last_trade_price,
+    q.last_trade_at,
+    sum(q.mid) OVER event AS sum_mid,
+    count(q.mid) OVER event AS n_quoted,
+    count(*) OVER event AS n_brackets,
+    max(CASE WHEN q.result = 'yes' THEN q.market_ticker END) OVER event AS winner,
+    q.result = 'yes' AS is_winner,
+    q.result,
+    q.month,
+    -- the book's columns (book_walk at fill_quantity), NULL where no book is known
+    q.w.book_yes_bid,
+    q.w.yes_bid_size,
+    q.w.book_yes_ask,
+    q.w.yes_ask_size,
+    q.book_as_of,
+    q.book_source,
+    q.w.fill_quantity,
+    q.w.buy_yes_filled,
+    q.w.buy_yes_cost,
+    q.w.buy_yes_avg_price,
+    q.w.buy_no_filled,
+    q.w.buy_no_cost,
+    q.w.buy_no_avg_price
+FROM (
+    SELECT x.*, book_walk(x.f, x.qty) AS w
+    FROM (
+        SELECT p.*, a.qty, book_fill(p.book_asks, p.book_bids, a.qty) AS f
+        FROM decision_points_in() AS p
+        CROSS JOIN fill_args(100) AS a
+    ) AS x
+) AS q
+-- city and date are the same for every market of an event, so partitioning by them too changes
+-- no row; it lets DuckDB push a plain view's WHERE on city or date below the window functions
+-- (a filter on a column outside the PARTITION BY stays above them, and the whole lake is read).
+WINDOW
+    event AS (PARTITION BY q.city, q.date, q.event_ticker, q.decision_label),
+    ladder AS (
+        PARTITION BY q.city, q.date, q.event_ticker, q.decision_label
+        ORDER BY
+            q.low_f NULLS FIRST, q.high_f NULLS LAST,
+            q.floor_strike NULLS FIRST, q.cap_strike NULLS LAST, q.market_ticker
+    )
+ORDER BY q.city, q.date, q.decision_at, bracket;

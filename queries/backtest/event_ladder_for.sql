@@ -6,6 +6,7 @@
 -- ['D-1 10:05', 'D 09:00'] asks for other city-local instants (decision_instants).
 -- Invariant: quotes are those of decision_quotes (no look-ahead); at most one is_winner per
 -- event and instant; bracket numbers run 1..n_brackets.
+-- Which path: decision_points_for, as decision_quotes_for.
 CREATE OR REPLACE MACRO event_ladder_for(
     city := NULL, start_date := NULL, end_date := NULL, instants := NULL, fill_quantity := 100
 ) AS TABLE
@@ -35,17 +36,28 @@ SELECT
     q.result = 'yes' AS is_winner,
     q.result,
     q.month,
-    -- the book's columns (fill_cost_decisions_for), NULL where no book is known
-    b.* EXCLUDE (market_ticker, city, date, decision_label, decision_at)
-FROM market_quotes_for(city, start_date, end_date, instants := instants) AS q
-LEFT JOIN fill_cost_decisions_for(
-    city, start_date, end_date, instants := instants, quantity := fill_quantity
-) AS b
-    -- city and date in the key too: a plain view's WHERE on them then reaches the book side
-    ON b.city = q.city
-    AND b.date = q.date
-    AND b.market_ticker = q.market_ticker
-    AND b.decision_at = q.decision_at
+    -- the book's columns (book_walk at fill_quantity), NULL where no book is known
+    q.w.book_yes_bid,
+    q.w.yes_bid_size,
+    q.w.book_yes_ask,
+    q.w.yes_ask_size,
+    q.book_as_of,
+    q.book_source,
+    q.w.fill_quantity,
+    q.w.buy_yes_filled,
+    q.w.buy_yes_cost,
+    q.w.buy_yes_avg_price,
+    q.w.buy_no_filled,
+    q.w.buy_no_cost,
+    q.w.buy_no_avg_price
+FROM (
+    SELECT x.*, book_walk(x.f, x.qty) AS w
+    FROM (
+        SELECT p.*, a.qty, book_fill(p.book_asks, p.book_bids, a.qty) AS f
+        FROM decision_points_for(city, start_date, end_date, instants := instants) AS p
+        CROSS JOIN fill_args(fill_quantity) AS a
+    ) AS x
+) AS q
 -- city and date are the same for every market of an event, so partitioning by them too changes
 -- no row; it lets DuckDB push a plain view's WHERE on city or date below the window functions
 -- (a filter on a column outside the PARTITION BY stays above them, and the whole lake is read).

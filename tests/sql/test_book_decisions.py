@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from sql_lakefactory import NOW, LakeData, build
 
-from kalshi_lake.sql.connection import connect
+from kalshi_lake.lake import curated_index
+from kalshi_lake.lake.storage import Lake
+from kalshi_lake.sql.connection import connect, reads_decision_points
 from kalshi_lake.testing.books import (
     Event,
     Market,
@@ -26,6 +28,7 @@ from kalshi_lake.testing.books import (
     walk,
     write_books,
 )
+from kalshi_lake.transform.decision_points import write_lake_points
 
 BOOK_COLUMNS = [
     "book_yes_bid", "yes_bid_size", "book_yes_ask", "yes_ask_size", "book_as_of", "book_source",
@@ -130,15 +133,35 @@ def _rows(con: Any, extra: str = "") -> list[dict[str, Any]]:
     return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
 
 
-@pytest.fixture(scope="module")
-def lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def _materialize(lake: Lake) -> None:
+    """decision_points written and the lake indexed, as a transform leaves it: the views then
+    read the table (kalshi_lake.sql.connection.materialized)."""
+    write_lake_points(lake)
+    curated_index.build(lake)
+    assert reads_decision_points(connect(lake))
+
+
+def _computed(lake: Lake) -> None:
+    assert not reads_decision_points(connect(lake))
+
+
+#: Every test runs on lakes whose decision rows are computed, and on the same lakes with the
+#: decision_points table: both must equal the plain Python model.
+@pytest.fixture(scope="module", params=[_computed, _materialize], ids=["computed", "table"])
+def lakes(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> dict[str, Any]:
+    finish = request.param
     data = build()
     books = _books(data, seed=3)
     root = tmp_path_factory.mktemp("decisions")
     plain = copy.deepcopy(data).write(root / "plain")
     with_books = copy.deepcopy(data).write(root / "books")
     write_books(with_books, books.values())
-    return {"data": data, "books": books, "plain": plain, "with_books": with_books, "root": root}
+    finish(plain)
+    finish(with_books)
+    return {"data": data, "books": books, "plain": plain, "with_books": with_books, "root": root,
+            "finish": finish}  # fmt: skip
 
 
 def test_decision_rows_carry_the_book_where_it_is_known(lakes: dict[str, Any]) -> None:
@@ -222,6 +245,7 @@ def test_no_look_ahead_for_decision_rows(lakes: dict[str, Any], tmp_path: Path) 
         altered.append((market, head + tail + [Unknown(NOW, "c0-1", 10**6)]))
     lake = copy.deepcopy(data).write(tmp_path / "altered")
     write_books(lake, altered)
+    lakes["finish"](lake)
     before = [r for r in _rows(connect(lakes["with_books"])) if r["decision_at"] <= cut]
     after = [r for r in _rows(connect(lake)) if r["decision_at"] <= cut]
     assert before == after

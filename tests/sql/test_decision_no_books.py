@@ -1,9 +1,10 @@
 """On a lake without book snapshots the book side of decision_quotes costs no planning.
 
-``fill_cost_decisions_for`` has no rows without book snapshots, yet DuckDB would plan its whole
-body inside every decision_quotes and event_ladder query; connect() swaps it for an empty macro
-of the same parameters and columns there. Nothing a user sees may change: the columns, the rows,
-the refusal of a quantity that is not positive.
+``decision_books_computed_for`` (the book lookup of the decision rows) has no rows without book
+snapshots, yet DuckDB would plan its whole body inside every decision_quotes and event_ladder
+query that computes its rows; connect() swaps it for an empty macro of the same parameters and
+columns there. Nothing a user sees may change: the columns, the rows, the refusal of a quantity
+that is not positive.
 """
 
 from __future__ import annotations

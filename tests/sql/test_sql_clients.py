@@ -74,6 +74,15 @@ TABLE_MACROS = {
     "'2026-11-21 15:00:00+00', 'no', 10)",
     "fill_cost_decisions_for": "fill_cost_decisions_for('chicago', DATE '2026-11-21', "
     "DATE '2026-11-21', ['D 09:05'])",
+    "decision_books_computed_for": "decision_books_computed_for('chicago', DATE '2026-11-21', "
+    "DATE '2026-11-21', ['D 09:05'])",
+    "decision_books_for": "decision_books_for('chicago', DATE '2026-11-21', DATE '2026-11-21', "
+    "['D 09:05'])",
+    "decision_points_computed_for": "decision_points_computed_for('chicago', "
+    "DATE '2026-11-21', DATE '2026-11-21', ['D 09:05'])",
+    "decision_points_for": "decision_points_for('chicago', DATE '2026-11-01', DATE '2026-11-21')",
+    "decision_points_in": "decision_points_in('chicago', DATE '2026-11-01', DATE '2026-11-21')",
+    "fill_args": "fill_args(12.5)",
 }
 #: A query of every scalar macro.
 SCALAR_MACROS = {
@@ -84,6 +93,14 @@ SCALAR_MACROS = {
     "lake_raw_glob": "SELECT lake_raw_glob('ws', 'nyc', DATE '2026-11-01', NULL) AS glob",
     "lake_curated_columns": "SELECT map_keys(lake_curated_columns('trades')) AS names",
     "fill_cost_avg_price": "SELECT fill_cost_avg_price(1.5, 3) AS avg_price",
+    "decision_args_sql": "SELECT decision_args_sql('o''hare', '2026-01-01', NULL, ['D 09:05']) "
+    "AS args",
+    "book_fill": "SELECT book_fill(asks, bids, 7) AS f FROM (SELECT "
+    "[{'price': 0.4, 'size': 5.0, 'before': 0.0}, {'price': 0.45, 'size': 5.0, 'before': 5.0}] "
+    "AS asks, [{'price': 0.3, 'size': 2.0, 'before': 0.0}] AS bids)",
+    "book_walk": "SELECT book_walk({'book_yes_bid': 0.3, 'yes_bid_size': 2.0, "
+    "'book_yes_ask': 0.4, 'yes_ask_size': 5.0, 'yes_filled': 7.0, 'yes_cost': 2.9, "
+    "'no_filled': 2.0, 'no_cost': 1.4}, 7) AS w",
     "report_number": """SELECT report_number('{"v": "12.5"}', 'v') AS n""",
     "report_cents": """SELECT report_cents('{"p": 56}', 'p') AS price""",
     "report_ts": "SELECT report_ts('2026-11-20 10:00:00-05:00') AS ts",

@@ -63,7 +63,8 @@ def test_replay_delete_curated_transform_compare(synth_copy: Copy) -> None:
     # every partition folder holds exactly its one live file
     files = curated_files(lake)
     assert files and all(f.endswith("/part-0.parquet") for f in files)
-    assert len(files) == 4 * 4
+    # markets, trades, candles_1m, candles_5m and decision_points of 4 partitions
+    assert len(files) == 4 * 5
 
     shutil.rmtree(lake / "curated")
     again = run_transform(_settings(lake))  # incremental: sees the missing files
