@@ -45,10 +45,15 @@ class Recording:
 
 
 @pytest.fixture(scope="module")
-def recording(ws_recording: FaultyRecording) -> Iterator[Recording]:
+def recording(
+    ws_recording: FaultyRecording, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Recording]:
+    # transformed in a copy: the recording is shared with other modules and xdist workers
     r = ws_recording
-    run_transform(Settings.load(env={}, lake=str(r.lake), progress=False))
-    yield Recording(r.lake, read_ws(r.lake), r.end_us)
+    lake = tmp_path_factory.mktemp("book-fidelity") / "lake"
+    shutil.copytree(r.lake, lake)
+    run_transform(Settings.load(env={}, lake=str(lake), progress=False))
+    yield Recording(lake, read_ws(lake), r.end_us)
 
 
 def _ts(us: int) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -50,8 +51,12 @@ def _book(fp: dict[str, Any]) -> Book:
 
 
 @pytest.fixture(scope="module")
-def polled(rest_recording: RestRecording) -> Iterator[Polls]:
-    lake, end_us = rest_recording.lake, rest_recording.end_us
+def polled(
+    rest_recording: RestRecording, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Polls]:
+    # transformed in a copy: the recording is shared with other modules and xdist workers
+    lake, end_us = tmp_path_factory.mktemp("book-fidelity-rest") / "lake", rest_recording.end_us
+    shutil.copytree(rest_recording.lake, lake)
     run_transform(Settings.load(env={}, lake=str(lake), progress=False))
     files = sorted(lake.glob("raw/orderbooks/city=*/date=*/*.parquet"))
     polls: dict[str, list[tuple[int, Book]]] = {}
