@@ -17,8 +17,9 @@ FROM read_parquet(
     hive_partitioning = true,
     hive_types = {'city': VARCHAR, 'month': VARCHAR},
     schema = columns
-)
-WHERE (start_date IS NULL OR month >= strftime(CAST(start_date AS DATE), '%Y-%m'))
+) AS t
+WHERE (city IS NULL OR t.city = city)
+  AND (start_date IS NULL OR month >= strftime(CAST(start_date AS DATE), '%Y-%m'))
   AND (end_date IS NULL OR month <= strftime(CAST(end_date AS DATE), '%Y-%m'))
   AND (start_date IS NULL OR date >= CAST(start_date AS DATE))
   AND (end_date IS NULL OR date <= CAST(end_date AS DATE));
