@@ -32,22 +32,10 @@ SELECT
     q.last_trade_age,
     q.settlement_value,
     q.month,
-    -- the book's columns (book_walk at fill_quantity), NULL where no book is known
-    q.w.book_yes_bid,
-    q.w.yes_bid_size,
-    q.w.book_yes_ask,
-    q.w.yes_ask_size,
-    q.book_as_of,
-    q.book_source,
-    q.w.fill_quantity,
-    q.w.buy_yes_filled,
-    q.w.buy_yes_cost,
-    q.w.buy_yes_avg_price,
-    q.w.buy_no_filled,
-    q.w.buy_no_cost,
-    q.w.buy_no_avg_price
+    -- the book's columns (book_walk at fill_quantity, in its order), NULL where no book is known
+    unnest(q.w)
 FROM (
-    SELECT x.*, book_walk(x.f, x.qty) AS w
+    SELECT x.*, book_walk(x.f, x.qty, x.book_as_of, x.book_source) AS w
     FROM (
         SELECT p.*, a.qty, book_fill(p.book_asks, p.book_bids, a.qty) AS f
         FROM decision_points_in() AS p

@@ -23,21 +23,10 @@ SELECT
     b.date,
     b.decision_label,
     b.decision_at,
-    b.w.book_yes_bid,
-    b.w.yes_bid_size,
-    b.w.book_yes_ask,
-    b.w.yes_ask_size,
-    b.book_as_of,
-    b.book_source,
-    b.w.fill_quantity,
-    b.w.buy_yes_filled,
-    b.w.buy_yes_cost,
-    b.w.buy_yes_avg_price,
-    b.w.buy_no_filled,
-    b.w.buy_no_cost,
-    b.w.buy_no_avg_price
+    -- the book's columns (book_walk at fill_quantity, in its order), NULL where no book is known
+    unnest(b.w)
 FROM (
-    SELECT x.*, book_walk(x.f, x.qty) AS w
+    SELECT x.*, book_walk(x.f, x.qty, x.book_as_of, x.book_source) AS w
     FROM (
         SELECT d.*, a.qty, book_fill(d.book_asks, d.book_bids, a.qty) AS f
         FROM decision_books_for(city, start_date, end_date, instants := instants) AS d

@@ -100,7 +100,7 @@ SCALAR_MACROS = {
     "AS asks, [{'price': 0.3, 'size': 2.0, 'before': 0.0}] AS bids)",
     "book_walk": "SELECT book_walk({'book_yes_bid': 0.3, 'yes_bid_size': 2.0, "
     "'book_yes_ask': 0.4, 'yes_ask_size': 5.0, 'yes_filled': 7.0, 'yes_cost': 2.9, "
-    "'no_filled': 2.0, 'no_cost': 1.4}, 7) AS w",
+    "'no_filled': 2.0, 'no_cost': 1.4}, 7, TIMESTAMPTZ '2026-01-01 15:59:58+00', 'ws') AS w",
     "report_number": """SELECT report_number('{"v": "12.5"}', 'v') AS n""",
     "report_cents": """SELECT report_cents('{"p": 56}', 'p') AS price""",
     "report_ts": "SELECT report_ts('2026-11-20 10:00:00-05:00') AS ts",
