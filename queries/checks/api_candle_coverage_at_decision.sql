@@ -12,6 +12,9 @@
 -- at or before the check's as-of time (default now) and at or before what the lake has seen of
 -- the market (its close once closed or settled, else the end of its last api candle). So a
 -- lake fetched by a simulator or a while ago never fails for instants it could not have seen.
+-- The quotes are decision_points_in's (the decision_points table where it is current, else the
+-- same rows computed): the default instants are this check's instants, and computing them over
+-- the whole lake on every report cost ~5 s on the 20-city, 365-day benchmark lake (0.4 s read).
 -- Markets with no api candle at all are left to market_trades_without_api_candles (they had
 -- trades) and market_volume_mismatch (their market-scoped data was never fetched, e.g. an
 -- event just outside a backfill's date range that came with a market listing).
@@ -23,7 +26,7 @@ WITH horizon AS (
 )
 SELECT q.market_ticker, q.family, q.city, q.date, q.decision_label, q.decision_at, q.open_time,
        q.status, h.last_candle_end
-FROM market_quotes_for(getvariable('check_city'), getvariable('check_start'), getvariable('check_end')) AS q
+FROM decision_points_in(getvariable('check_city'), getvariable('check_start'), getvariable('check_end')) AS q
 JOIN horizon AS h ON h.market_ticker = q.market_ticker
 WHERE q.decision_at <= coalesce(CAST(getvariable('check_as_of') AS TIMESTAMPTZ), now())
   AND q.decision_at >= q.open_time + INTERVAL 1 MINUTE  -- open before it, by a minute
