@@ -213,6 +213,19 @@ def test_instants_written_back_as_sql_are_the_same_values(book_lake: Lake) -> No
         con.sql(f"SELECT * FROM fill_cost_decisions_for({SCOPE}, quantity := 0)").fetchall()
 
 
+@pytest.mark.parametrize("macro", ["decision_quotes_for", "event_ladder_for"])
+def test_a_bad_quantity_is_refused_even_when_no_book_column_is_read(
+    book_lake: Lake, macro: str
+) -> None:
+    # count(*) reads no book column: the quantity check must not be planned away with them
+    con = connect(book_lake)
+    [(n,)] = con.sql(f"SELECT count(*) FROM {macro}({SCOPE}, fill_quantity := 7)").fetchall()
+    assert n > 0
+    for bad in ("0", "-1", "NULL"):
+        with pytest.raises(duckdb.Error, match="fill quantity must be a positive"):
+            con.sql(f"SELECT count(*) FROM {macro}({SCOPE}, fill_quantity := {bad})").fetchall()
+
+
 @pytest.mark.parametrize("view", ["decision_quotes", "event_ladder"])
 def test_the_plain_views_are_their_for_forms_at_the_defaults(view: str) -> None:
     """The plain views repeat their _for form's body (so that they never bind the computed
